@@ -1,0 +1,181 @@
+"""Command line of every job: arguments, settings, logging, the summary and exit codes.
+
+A user error prints one line (what is wrong, what to do) and exits 2; an unexpected failure
+prints one line pointing at the log file, which holds the full trace, and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+from spark_etl import database, datagen, pipeline
+from spark_etl.config import connection_from_env, load_settings
+from spark_etl.errors import ConfigError, EtlError, InputError
+from spark_etl.session import spark_session
+
+log = logging.getLogger(__name__)
+
+LOG_DIR_ENV = "SPARK_ETL_LOG_DIR"
+EXIT_USER_ERROR = 2
+EXIT_FAILURE = 1
+SUMMARY_COLUMNS = (
+    ("job", "job"),
+    ("status", "status"),
+    ("rows_read", "read"),
+    ("rows_loaded", "loaded"),
+    ("rows_rejected", "set aside"),
+    ("rows_inserted", "new"),
+    ("rows_updated", "changed"),
+    ("rows_flagged", "flagged"),
+)
+
+
+class _NoTraceFormatter(logging.Formatter):
+    """Console lines without tracebacks: those belong in the log file."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{self.formatTime(record, '%H:%M:%S')} {record.getMessage()}"
+
+
+def configure_logging() -> Path:
+    """Progress on stderr; everything, with traces, in the log file."""
+    log_dir = Path(os.environ.get(LOG_DIR_ENV, "logs"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / "spark-etl.log"
+    file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_handler.setLevel(logging.DEBUG)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(_NoTraceFormatter())
+    console.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.handlers[:] = [file_handler, console]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("spark_etl").setLevel(logging.INFO)
+    return log_file
+
+
+def _as_of(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO date or timestamp") from None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _load_parser(job: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=job, description=f"Load the raw extracts of {job} into PostgreSQL."
+    )
+    parser.add_argument("--input-dir", required=True, help="folder with the extract files")
+    parser.add_argument("--config", type=Path, help="YAML file overriding spark_etl/defaults.yaml")
+    parser.add_argument(
+        "--as-of",
+        type=_as_of,
+        help="UTC time from which changed prices are in force (default: now)",
+    )
+    return parser
+
+
+def _check_input_dir(input_dir: str) -> None:
+    """Fail before Spark starts when a local input folder is missing."""
+    scheme = urlparse(input_dir).scheme
+    if scheme in ("", "file") and not Path(urlparse(input_dir).path or input_dir).is_dir():
+        raise InputError(f"Input directory {input_dir} does not exist; pass --input-dir DIR.")
+
+
+def _format_summary(rows: list[dict[str, object]]) -> str:
+    table = [[label for _, label in SUMMARY_COLUMNS]]
+    table += [["" if row[key] is None else str(row[key]) for key, _ in SUMMARY_COLUMNS] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(SUMMARY_COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in table]
+    failures = [f"{row['job']}: {row['error_message']}" for row in rows if row["error_message"]]
+    return "\n".join(lines + failures)
+
+
+def run_load(job: str, argv: list[str]) -> None:
+    """Parse, validate settings (before Spark starts), run the job and print its summary."""
+    args = _load_parser(job).parse_args(argv)
+    settings = load_settings(args.config)
+    connection = connection_from_env()
+    _check_input_dir(args.input_dir)
+    as_of = args.as_of or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    ctx = pipeline.RunContext(settings, connection, args.input_dir, as_of)
+    started: list[str] = []
+    try:
+        with spark_session(settings.spark, settings.database.jdbc_jar) as spark:
+            pipeline.run(spark, ctx, job, started)
+    finally:
+        if started:
+            _print_summary(ctx, started)
+
+
+def _print_summary(ctx: pipeline.RunContext, run_ids: list[str]) -> None:
+    db = ctx.settings.database
+    conn = database.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
+    try:
+        print(_format_summary(database.run_summaries(conn, run_ids)), flush=True)
+    finally:
+        conn.close()
+
+
+def run_generate(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="generate_data", description="Write a synthetic, deterministic input set."
+    )
+    parser.add_argument("--output-dir", required=True, type=Path)
+    parser.add_argument("--carts", type=int, default=10_000, help="cart lines (default 10000)")
+    parser.add_argument("--customers", type=int, help="default: carts / 20")
+    parser.add_argument("--products", type=int, help="default: carts / 100")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--broken-fraction", type=float, default=0.02, help="share of broken rows (default 0.02)"
+    )
+    args = parser.parse_args(argv)
+    if args.carts < 1 or not 0.0 <= args.broken_fraction <= 1.0:
+        raise ConfigError("--carts must be at least 1 and --broken-fraction between 0 and 1.")
+    spec = datagen.DataSpec.scaled(args.carts, args.seed, args.broken_fraction)
+    spec = datagen.DataSpec(
+        args.carts,
+        args.customers or spec.customers,
+        args.products or spec.products,
+        args.seed,
+        args.broken_fraction,
+    )
+    written = datagen.generate(args.output_dir, spec)
+    for name, count in written.items():
+        print(f"{args.output_dir / name}: {count} rows")
+
+
+def main(job: str, argv: list[str] | None = None) -> int:
+    """Entry point of every job module; returns the process exit code."""
+    log_file = configure_logging()
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if job == "generate_data":
+            run_generate(argv)
+        elif job in pipeline.JOBS:
+            run_load(job, argv)
+        else:
+            known = ", ".join([*pipeline.JOBS, "generate_data"])
+            raise ConfigError(f"Unknown job '{job}'; choose one of: {known}.")
+    except EtlError as exc:
+        log.debug("User error", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as exc:
+        log.exception("Job %s failed", job)
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(
+            f"error: {job} failed ({exc.__class__.__name__}: {first_line}); "
+            f"the full trace is in {log_file}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    return 0

@@ -1,0 +1,184 @@
+"""Typed settings: YAML defaults merged with a user file, validated before Spark starts.
+
+Connection settings come from the standard libpq environment variables (PGHOST, PGPORT,
+PGDATABASE, PGUSER, PGPASSWORD), never from a file that could be committed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from spark_etl.errors import ConfigError
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+SQL_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+JDBC_JAR_ENV = "SPARK_ETL_JDBC_JAR"
+
+
+def _check_identifier(value: str) -> str:
+    if not SQL_IDENTIFIER.match(value):
+        raise ValueError("must be a lower-case SQL identifier: letters, digits and _, at most 63")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_check_identifier)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class InputSettings(_Section):
+    format: Literal["auto", "csv", "jsonl", "parquet"]
+    csv_multiline: bool
+
+
+class SparkSettings(_Section):
+    master: str | None
+    app_name: str
+    shuffle_partitions: int = Field(ge=1)
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"]
+
+
+class DatabaseSettings(_Section):
+    db_schema: Identifier = Field(alias="schema")
+    jdbc_jar: str
+    batch_size: int = Field(ge=1)
+    write_partitions: int = Field(ge=1, le=64)
+    cart_hash_partitions: int = Field(ge=1, le=64)
+    connect_timeout_seconds: int = Field(ge=1)
+
+
+class ValidationSettings(_Section):
+    timestamp_formats: tuple[str, ...] = Field(min_length=1, strict=False)  # YAML lists
+    max_quantity: int = Field(ge=1, le=2_147_483_647)
+
+
+class Settings(_Section):
+    input: InputSettings
+    spark: SparkSettings
+    database: DatabaseSettings
+    validation: ValidationSettings
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where PostgreSQL is, read from the libpq environment variables."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str | None
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
+
+    def __repr__(self) -> str:  # the password never reaches a log line
+        return f"Connection(host={self.host!r}, port={self.port}, database={self.database!r}, user={self.user!r})"
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"Configuration file {path} does not exist; check the --config path.") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Configuration file {path} is not valid YAML ({exc.__class__.__name__}); fix its syntax.") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"Configuration file {path} must hold a mapping of sections, not {type(data).__name__}.")
+    return data
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{key}'"
+    return f"'{key}': {error['msg']}"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Return the defaults, overridden by the YAML file at ``path`` when given."""
+    raw = _read_yaml(DEFAULTS_FILE)
+    source = str(DEFAULTS_FILE)
+    if path is not None:
+        raw = _deep_merge(raw, _read_yaml(path))
+        source = str(path)
+    if os.environ.get(JDBC_JAR_ENV):
+        raw["database"]["jdbc_jar"] = os.environ[JDBC_JAR_ENV]
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(error) for error in exc.errors())
+        raise ConfigError(f"Configuration {source} is invalid: {problems}.") from None
+
+
+def _pgpass_fields(line: str) -> list[str]:
+    """Split a pgpass line on unescaped colons (``\\:`` and ``\\\\`` are escapes)."""
+    fields, current, escaped = [], "", False
+    for char in line:
+        if escaped:
+            current, escaped = current + char, False
+        elif char == "\\":
+            escaped = True
+        elif char == ":":
+            fields.append(current)
+            current = ""
+        else:
+            current += char
+    return [*fields, current]
+
+
+def password_from_pgpass(path: Path, host: str, port: int, database: str, user: str) -> str | None:
+    """The password libpq would take from a pgpass file for this connection, if any."""
+    if not path.is_file():
+        return None
+    wanted = (host, str(port), database, user)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = _pgpass_fields(line)
+        if len(fields) == 5 and all(f in ("*", w) for f, w in zip(fields[:4], wanted, strict=True)):
+            return fields[4]
+    return None
+
+
+def connection_from_env(environ: dict[str, str] | None = None) -> Connection:
+    """Read the libpq variables, with libpq's own defaults for the ones not set.
+
+    As with libpq, the password comes from PGPASSWORD, else from the PGPASSFILE (default
+    ``~/.pgpass``) line matching host, port, database and user.
+    """
+    env = os.environ if environ is None else environ
+    user = env.get("PGUSER") or getpass.getuser()
+    port_text = env.get("PGPORT", "5432")
+    if not port_text.isdigit():
+        raise ConfigError(f"PGPORT must be a port number, not '{port_text}'.")
+    host = env.get("PGHOST", "localhost")
+    database = env.get("PGDATABASE") or user
+    password = env.get("PGPASSWORD")
+    if password is None:
+        pgpass = Path(env.get("PGPASSFILE") or Path.home() / ".pgpass")
+        password = password_from_pgpass(pgpass, host, int(port_text), database, user)
+    return Connection(host, int(port_text), database, user, password)

@@ -1,0 +1,217 @@
+"""PostgreSQL side of a load: schema, partitions, the load lock, merges and the run audit.
+
+Everything here goes through psycopg2 with bound parameters; identifiers that vary (the
+configured schema, partition names) are composed with ``psycopg2.sql.Identifier``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import aiosql
+import psycopg2
+import psycopg2.extras
+from psycopg2 import sql
+
+from spark_etl.config import Connection
+from spark_etl.errors import ConcurrentRunError, DatabaseError
+
+log = logging.getLogger(__name__)
+
+SQL_DIR_CANDIDATES = (
+    Path(__file__).resolve().parent.parent / "sql",  # a source checkout
+    Path(__file__).resolve().parent / "sql",  # an installed wheel or zip
+)
+# One advisory lock for every load: jobs read what other jobs write, so loads never interleave.
+LOAD_LOCK_KEY = 0x5E7_E7_1  # arbitrary, fixed
+STAGE_REJECT = "stage_reject"
+
+
+def sql_dir() -> Path:
+    for candidate in SQL_DIR_CANDIDATES:
+        if (candidate / "schema.sql").is_file():
+            return candidate
+    raise FileNotFoundError("sql/schema.sql not found next to the spark_etl package")
+
+
+@cache
+def queries() -> Any:
+    """The named merge statements of ``sql/merge.sql``."""
+    return aiosql.from_path(sql_dir() / "merge.sql", "psycopg2")
+
+
+def connect(connection: Connection, schema: str, timeout_seconds: int) -> Any:
+    """Open a connection whose ``search_path`` is the model's schema."""
+    try:
+        conn = psycopg2.connect(
+            host=connection.host,
+            port=connection.port,
+            dbname=connection.database,
+            user=connection.user,
+            password=connection.password,
+            connect_timeout=timeout_seconds,
+            cursor_factory=psycopg2.extras.RealDictCursor,
+            application_name="spark-etl",
+        )
+    except psycopg2.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+        raise DatabaseError(
+            f"Cannot connect to PostgreSQL at {connection.host}:{connection.port} as "
+            f"{connection.user} ({reason}); check the PG* variables or run ./submit.sh --local."
+        ) from None
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+    conn.commit()
+    return conn
+
+
+@contextmanager
+def load_lock(conn: Any) -> Iterator[None]:
+    """Hold the ETL's advisory lock for the block, or refuse if another run holds it."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s) AS locked", (LOAD_LOCK_KEY,))
+        locked = cur.fetchone()["locked"]
+    conn.commit()
+    if not locked:
+        raise ConcurrentRunError(
+            "Another load is running against this database; wait for it to finish and run again."
+        )
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.rollback()
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", (LOAD_LOCK_KEY,))
+            conn.commit()
+
+
+def apply_schema(conn: Any, schema: str) -> None:
+    """Create the schema and every table and index that is missing; drop nothing."""
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        cur.execute((sql_dir() / "schema.sql").read_text(encoding="utf-8"))
+    conn.commit()
+
+
+def truncate_stage(conn: Any, stage_table: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("TRUNCATE {}, {}").format(
+                sql.Identifier(stage_table), sql.Identifier(STAGE_REJECT)
+            )
+        )
+    conn.commit()
+
+
+def month_partition_name(month: date) -> str:
+    return f"cart_{month:%Y_%m}"
+
+
+def ensure_cart_partitions(conn: Any, hash_partitions: int) -> list[str]:
+    """Create the monthly partitions (each split by hash of customer) the staged lines need."""
+    created = []
+    with conn.cursor() as cur:
+        for row in queries().months_to_partition(conn):
+            month: date = row["month"]
+            next_month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+            parent = month_partition_name(month)
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (parent,))
+            if cur.fetchone()["present"]:
+                continue
+            cur.execute(
+                sql.SQL(
+                    "CREATE TABLE {} PARTITION OF cart FOR VALUES FROM (%s) TO (%s) "
+                    "PARTITION BY HASH (customer_id)"
+                ).format(sql.Identifier(parent)),
+                (month, next_month),
+            )
+            for remainder in range(hash_partitions):
+                cur.execute(
+                    sql.SQL(
+                        "CREATE TABLE {} PARTITION OF {} FOR VALUES WITH (MODULUS %s, REMAINDER %s)"
+                    ).format(sql.Identifier(f"{parent}_h{remainder}"), sql.Identifier(parent)),
+                    (hash_partitions, remainder),
+                )
+            created.append(parent)
+    if created:
+        log.info("Created %d monthly cart partitions (%s .. %s)", len(created), created[0], created[-1])
+    return created
+
+
+def count_rows(conn: Any, table: str) -> int:
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier(table)))
+        return int(cur.fetchone()["n"])
+
+
+def analyze(conn: Any, *tables: str) -> None:
+    with conn.cursor() as cur:
+        for table in tables:
+            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+
+
+def start_run(conn: Any, run_id: str, job: str, input_dir: str, as_of: datetime) -> None:
+    """Record a run as started, committed at once so a crash still leaves a trace."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO etl_run (run_id, job, input, as_of, started_at, status) "
+            "VALUES (%s, %s, %s, %s, now() AT TIME ZONE 'UTC', 'running')",
+            (run_id, job, input_dir, as_of),
+        )
+    conn.commit()
+
+
+def finish_run(conn: Any, run_id: str, counts: dict[str, int]) -> None:
+    """Mark a run succeeded; called inside the load's transaction, so both commit together."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE etl_run SET status = 'succeeded', finished_at = now() AT TIME ZONE 'UTC', "
+            "rows_read = %(read)s, rows_loaded = %(loaded)s, rows_rejected = %(rejected)s, "
+            "rows_inserted = %(inserted)s, rows_updated = %(updated)s, rows_flagged = %(flagged)s "
+            "WHERE run_id = %(run_id)s",
+            {**counts, "run_id": run_id},
+        )
+
+
+def fail_run(conn: Any, run_id: str, message: str) -> None:
+    """Mark a run failed after its load was rolled back."""
+    conn.rollback()
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE etl_run SET status = 'failed', finished_at = now() AT TIME ZONE 'UTC', "
+            "error_message = %s WHERE run_id = %s",
+            (message, run_id),
+        )
+    conn.commit()
+
+
+def keep_rejects(conn: Any, run_id: str, job: str) -> int:
+    """Copy the staged rejects of this run into ``etl_reject``."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO etl_reject (run_id, job, source_file, raw_record, reasons) "
+            "SELECT %s, %s, source_file, CAST(raw_record AS jsonb), string_to_array(reasons, '|') "
+            "FROM stage_reject",
+            (run_id, job),
+        )
+        return cur.rowcount
+
+
+def run_summaries(conn: Any, run_ids: list[str]) -> list[dict[str, Any]]:
+    """The audit rows of the given runs, in the order they started."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT job, status, rows_read, rows_loaded, rows_rejected, rows_inserted, "
+            "rows_updated, rows_flagged, error_message FROM etl_run "
+            "WHERE run_id = ANY(CAST(%s AS uuid[])) ORDER BY started_at, job",
+            (run_ids,),
+        )
+        return list(cur.fetchall())

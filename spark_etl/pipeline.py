@@ -1,0 +1,194 @@
+"""The shape every entity job shares: read -> validate -> stage -> merge, audited and atomic.
+
+Only ``load_entity`` touches both Spark and PostgreSQL; the per-entity differences are the
+``EntityJob`` values at the bottom (which source, which transform, which merge).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+
+from spark_etl import database, readers, writers
+from spark_etl.config import Connection, Settings
+from spark_etl.schemas import CARTS, CUSTOMERS, PRODUCTS, SourceSpec
+from spark_etl.transformers.carts import CART_COLUMNS, validate_carts
+from spark_etl.transformers.common import accepted_rows, pack_raw, rejected_rows
+from spark_etl.transformers.customers import CUSTOMER_COLUMNS, validate_customers
+from spark_etl.transformers.products import PRODUCT_COLUMNS, validate_products
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What one invocation loads, from where, into where, and as of when."""
+
+    settings: Settings
+    connection: Connection
+    input_dir: str
+    as_of: datetime
+
+
+Validate = Callable[[SparkSession, RunContext, DataFrame], DataFrame]
+Merge = Callable[[Any, RunContext], dict[str, int]]
+
+
+@dataclass(frozen=True)
+class EntityJob:
+    name: str
+    source: SourceSpec
+    stage_table: str
+    columns: tuple[str, ...]
+    validate: Validate
+    merge: Merge
+
+
+class AccountingError(RuntimeError):
+    """Rows read differ from rows loaded plus rows set aside: a defect, never a user error."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {text[0] if text else ''}"[:500]
+
+
+def load_entity(
+    spark: SparkSession, ctx: RunContext, job: EntityJob, started: list[str]
+) -> None:
+    """Run one entity job, appending its run id to ``started`` as soon as it is recorded.
+
+    The model changes only if everything succeeds.
+    """
+    db = ctx.settings.database
+    conn = database.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
+    try:
+        with database.load_lock(conn):
+            database.apply_schema(conn, db.db_schema)
+            run_id = str(uuid.uuid4())
+            database.start_run(conn, run_id, job.name, ctx.input_dir, ctx.as_of)
+            started.append(run_id)
+            try:
+                read = _stage(spark, ctx, job, conn)
+                _merge(conn, ctx, job, run_id, read)
+            except BaseException as exc:
+                database.fail_run(conn, run_id, _one_line(exc))
+                raise
+    finally:
+        conn.close()
+
+
+def _stage(spark: SparkSession, ctx: RunContext, job: EntityJob, conn: Any) -> int:
+    """Read and validate the source, write accepted and rejected rows to staging; return rows read."""
+    raw = readers.read_source(spark, ctx.input_dir, job.source, ctx.settings.input)
+    validated = job.validate(spark, ctx, pack_raw(raw, job.source.columns))
+    validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        read = validated.count()
+        database.truncate_stage(conn, job.stage_table)
+        db = ctx.settings.database
+        writers.write_stage(accepted_rows(validated, job.columns), job.stage_table, ctx.connection, db)
+        writers.write_stage(rejected_rows(validated), database.STAGE_REJECT, ctx.connection, db)
+    finally:
+        validated.unpersist()
+    log.info("%s: %d rows read and staged", job.name, read)
+    return read
+
+
+def _merge(conn: Any, ctx: RunContext, job: EntityJob, run_id: str, read: int) -> None:
+    """Merge staging into the model and record the run, in one transaction."""
+    database.analyze(conn, job.stage_table, database.STAGE_REJECT)
+    loaded = database.count_rows(conn, job.stage_table)
+    rejected = database.keep_rejects(conn, run_id, job.name)
+    if loaded + rejected != read:
+        raise AccountingError(f"{job.name}: read {read} rows but staged {loaded} + {rejected}")
+    counts = job.merge(conn, ctx)
+    database.finish_run(
+        conn, run_id, {"read": read, "loaded": loaded, "rejected": rejected, **counts}
+    )
+    conn.commit()
+    log.info("%s: merged %s", job.name, counts)
+
+
+def _validate_customers(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
+    return validate_customers(frame, timestamp_formats=ctx.settings.validation.timestamp_formats)
+
+
+def _validate_products(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
+    return validate_products(frame, timestamp_formats=ctx.settings.validation.timestamp_formats)
+
+
+def _validate_carts(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
+    db = ctx.settings.database
+    return validate_carts(
+        frame,
+        readers.read_variations(spark, ctx.connection, db),
+        readers.read_customer_ids(spark, ctx.connection, db),
+        timestamp_formats=ctx.settings.validation.timestamp_formats,
+        max_quantity=ctx.settings.validation.max_quantity,
+    )
+
+
+def _merge_customers(conn: Any, ctx: RunContext) -> dict[str, int]:
+    merged = database.queries().merge_customers(conn)
+    return {"inserted": merged["inserted"], "updated": merged["updated"], "flagged": 0}
+
+
+def _merge_products(conn: Any, ctx: RunContext) -> dict[str, int]:
+    queries = database.queries()
+    with conn.cursor() as cur:
+        # Variation keys are max + n: nobody else may add variations until this commits.
+        cur.execute("LOCK TABLE product_variation IN SHARE ROW EXCLUSIVE MODE")
+    changes = queries.product_changes(conn)
+    queries.merge_products(conn)
+    closed = queries.close_changed_variations(conn, as_of=ctx.as_of)
+    opened = queries.open_new_variations(conn)
+    flagged = queries.product_anomalies(conn)["flagged"]
+    log.info("product variations: %d closed, %d opened", closed, opened)
+    return {"inserted": changes["inserted"], "updated": changes["updated"], "flagged": flagged}
+
+
+def _merge_carts(conn: Any, ctx: RunContext) -> dict[str, int]:
+    queries = database.queries()
+    database.ensure_cart_partitions(conn, ctx.settings.database.cart_hash_partitions)
+    changes = queries.cart_changes(conn)
+    queries.remove_moved_cart_lines(conn)
+    written = queries.merge_carts(conn)
+    if written != changes["inserted"] + changes["updated"]:
+        raise AccountingError(f"cart merge wrote {written} rows, expected {dict(changes)}")
+    flagged = queries.cart_anomalies(conn)
+    log.info("cart anomalies (loaded as is): %s", dict(flagged))
+    return {"inserted": changes["inserted"], "updated": changes["updated"], "flagged": flagged["flagged"]}
+
+
+CUSTOMER_JOB = EntityJob(
+    "customer_data_transform", CUSTOMERS, "stage_customer", CUSTOMER_COLUMNS,
+    _validate_customers, _merge_customers,
+)
+PRODUCT_JOB = EntityJob(
+    "product_data_transform", PRODUCTS, "stage_product", PRODUCT_COLUMNS,
+    _validate_products, _merge_products,
+)
+CART_JOB = EntityJob(
+    "cart_data_transform", CARTS, "stage_cart", CART_COLUMNS, _validate_carts, _merge_carts
+)
+# Carts reference customers and products, so they load last.
+JOBS: dict[str, tuple[EntityJob, ...]] = {
+    CUSTOMER_JOB.name: (CUSTOMER_JOB,),
+    PRODUCT_JOB.name: (PRODUCT_JOB,),
+    CART_JOB.name: (CART_JOB,),
+    "all": (CUSTOMER_JOB, PRODUCT_JOB, CART_JOB),
+}
+
+
+def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str]) -> None:
+    """Run a job (or ``all``, in dependency order), recording each run id in ``started``."""
+    for job in JOBS[job_name]:
+        load_entity(spark, ctx, job, started)

@@ -1,0 +1,166 @@
+"""Readers: source files (CSV, JSON Lines, Parquet) and model tables, as DataFrames.
+
+Every source comes out with the same shape whatever its format: the contract columns as text,
+the malformed-record column, and lineage columns (file, read order) used to break ties.
+Readers never transform values.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_etl.config import Connection, DatabaseSettings, InputSettings
+from spark_etl.errors import InputError
+from spark_etl.schemas import CORRUPT_RECORD, VARIATION_LOOKUP, SourceSpec
+
+log = logging.getLogger(__name__)
+
+SOURCE_FILE = "_source_file"
+SOURCE_ORDER = "_source_order"
+EXTENSIONS = {"csv": ("csv",), "jsonl": ("jsonl", "ndjson", "json"), "parquet": ("parquet",)}
+UTF8_BOM = "\ufeff"
+
+
+def _exists(spark: SparkSession, path: str) -> bool:
+    """Ask Hadoop's file system, so local paths, HDFS and object stores all work."""
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return bool(fs.exists(hadoop_path))
+
+
+def resolve_source(
+    spark: SparkSession, input_dir: str, spec: SourceSpec, file_format: str
+) -> tuple[str, str]:
+    """Find ``<stem>.<ext>`` in ``input_dir``; return its path and format."""
+    if not _exists(spark, input_dir):
+        raise InputError(f"Input directory {input_dir} does not exist; pass --input-dir DIR.")
+    formats = EXTENSIONS if file_format == "auto" else {file_format: EXTENSIONS[file_format]}
+    found = [
+        (f"{input_dir.rstrip('/')}/{spec.file_stem}.{ext}", fmt)
+        for fmt, extensions in formats.items()
+        for ext in extensions
+        if _exists(spark, f"{input_dir.rstrip('/')}/{spec.file_stem}.{ext}")
+    ]
+    if not found:
+        wanted = " or ".join(f"{spec.file_stem}.{ext}" for exts in formats.values() for ext in exts)
+        raise InputError(f"No {wanted} in {input_dir}; put the {spec.entity} extract there.")
+    if len(found) > 1:
+        names = ", ".join(path for path, _ in found)
+        raise InputError(
+            f"Several {spec.entity} extracts in {input_dir} ({names}); keep one or set input.format."
+        )
+    return found[0]
+
+
+def _check_columns(path: str, spec: SourceSpec, columns: list[str]) -> None:
+    if not columns:
+        raise InputError(f"{path} is empty; it needs a header row: {','.join(spec.columns)}.")
+    missing = [name for name in spec.columns if name not in columns]
+    unknown = [name for name in columns if name not in spec.columns]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"lacks column(s) {', '.join(missing)}")
+        if unknown:
+            parts.append(f"has unknown column(s) {', '.join(unknown)}")
+        raise InputError(
+            f"{path} {' and '.join(parts)}; expected the header {','.join(spec.columns)}."
+        )
+
+
+def _read_csv(spark: SparkSession, path: str, spec: SourceSpec, multiline: bool) -> DataFrame:
+    reader = (
+        spark.read.option("header", True)
+        .option("encoding", "UTF-8")
+        .option("quote", '"')
+        .option("escape", '"')  # RFC 4180: a quote inside a quoted field is doubled
+        .option("multiLine", multiline)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
+    )
+    header = [name.lstrip(UTF8_BOM).strip() for name in reader.csv(path).columns]
+    _check_columns(path, spec, header)
+    # CSV maps schema fields by position, so the schema follows the file's header order.
+    schema = spec.raw_schema_in_order(header).add(CORRUPT_RECORD, "string")
+    return reader.schema(schema).csv(path)
+
+
+def _read_jsonl(spark: SparkSession, path: str, spec: SourceSpec) -> DataFrame:
+    schema = spec.raw_schema.add(CORRUPT_RECORD, "string")
+    return (
+        spark.read.schema(schema)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
+        .json(path)
+    )
+
+
+def _read_parquet(spark: SparkSession, path: str, spec: SourceSpec) -> DataFrame:
+    frame = spark.read.parquet(path)
+    _check_columns(path, spec, frame.columns)
+    # Parquet carries its own types; render them as text so every format is validated alike.
+    return frame.select(
+        *[F.col(name).cast("string").alias(name) for name in spec.columns],
+        F.lit(None).cast("string").alias(CORRUPT_RECORD),
+    )
+
+
+def read_source(
+    spark: SparkSession, input_dir: str, spec: SourceSpec, settings: InputSettings
+) -> DataFrame:
+    """Read one entity's extract as text columns plus lineage columns."""
+    path, file_format = resolve_source(spark, input_dir, spec, settings.format)
+    log.info("Reading %s as %s", path, file_format)
+    if file_format == "csv":
+        frame = _read_csv(spark, path, spec, settings.csv_multiline)
+    elif file_format == "jsonl":
+        frame = _read_jsonl(spark, path, spec)
+    else:
+        frame = _read_parquet(spark, path, spec)
+    return frame.select(
+        *spec.columns,
+        CORRUPT_RECORD,
+        F.input_file_name().alias(SOURCE_FILE),
+        # Read order, used only to pick "the last line" among duplicates; never a key.
+        F.monotonically_increasing_id().alias(SOURCE_ORDER),
+    )
+
+
+def _jdbc_properties(connection: Connection, settings: DatabaseSettings) -> dict[str, str]:
+    properties = {
+        "user": connection.user,
+        "driver": "org.postgresql.Driver",
+        "connectTimeout": str(settings.connect_timeout_seconds),
+    }
+    if connection.password is not None:
+        properties["password"] = connection.password
+    return properties
+
+
+def read_query(
+    spark: SparkSession, connection: Connection, settings: DatabaseSettings, query: str
+) -> DataFrame:
+    """Run a read-only query in PostgreSQL and return its rows as a DataFrame."""
+    return spark.read.jdbc(
+        connection.jdbc_url, f"({query}) AS q", properties=_jdbc_properties(connection, settings)
+    )
+
+
+def read_variations(
+    spark: SparkSession, connection: Connection, settings: DatabaseSettings
+) -> DataFrame:
+    """Every product variation with its validity interval, as the cart transform needs it."""
+    columns = ", ".join(field.name for field in VARIATION_LOOKUP.fields)
+    query = f'SELECT {columns} FROM "{settings.db_schema}".product_variation'
+    return read_query(spark, connection, settings, query)
+
+
+def read_customer_ids(
+    spark: SparkSession, connection: Connection, settings: DatabaseSettings
+) -> DataFrame:
+    query = f'SELECT customer_id FROM "{settings.db_schema}".customer'
+    return read_query(spark, connection, settings, query)

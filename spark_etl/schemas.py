@@ -1,0 +1,90 @@
+"""Explicit schemas of every source (never inferred) and of the staged model rows.
+
+Sources are read as text first, so that a malformed value becomes a rejection with a reason
+instead of a silent NULL; the transformers then parse each column into its model type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import types as T
+
+CORRUPT_RECORD = "_corrupt_record"
+MONEY = T.DecimalType(12, 2)
+LINE_AMOUNT = T.DecimalType(14, 2)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One entity of the input contract: its file stem and its columns, in contract order."""
+
+    entity: str
+    file_stem: str
+    columns: tuple[str, ...]
+
+    @property
+    def raw_schema(self) -> T.StructType:
+        fields = [T.StructField(name, T.StringType(), nullable=True) for name in self.columns]
+        return T.StructType(fields)
+
+    def raw_schema_in_order(self, header: list[str]) -> T.StructType:
+        """The raw schema with fields in the order a file's header lists them."""
+        return T.StructType([T.StructField(name, T.StringType(), True) for name in header])
+
+
+PRODUCTS = SourceSpec("product", "products", ("id", "name", "price", "sku", "created_at"))
+CUSTOMERS = SourceSpec("customer", "customers", ("id", "name", "created_at"))
+CARTS = SourceSpec(
+    "cart", "carts", ("id", "product_id", "customer_id", "quantity", "created_at", "delete_at")
+)
+SOURCES = {spec.entity: spec for spec in (PRODUCTS, CUSTOMERS, CARTS)}
+
+STAGE_CUSTOMER = T.StructType(
+    [
+        T.StructField("customer_id", T.LongType(), False),
+        T.StructField("name", T.StringType(), False),
+        T.StructField("created_at", T.TimestampType(), False),
+    ]
+)
+STAGE_PRODUCT = T.StructType(
+    [
+        T.StructField("product_id", T.LongType(), False),
+        T.StructField("name", T.StringType(), False),
+        T.StructField("sku", T.StringType(), False),
+        T.StructField("variation", T.StringType(), True),
+        T.StructField("full_sku", T.StringType(), False),
+        T.StructField("price", MONEY, False),
+        T.StructField("created_at", T.TimestampType(), False),
+    ]
+)
+STAGE_CART = T.StructType(
+    [
+        T.StructField("cart_id", T.LongType(), False),
+        T.StructField("product_variation_id", T.LongType(), False),
+        T.StructField("product_id", T.LongType(), False),
+        T.StructField("customer_id", T.LongType(), False),
+        T.StructField("quantity", T.IntegerType(), False),
+        T.StructField("unit_price", MONEY, False),
+        T.StructField("amount", LINE_AMOUNT, False),
+        T.StructField("created_at", T.TimestampType(), False),
+        T.StructField("deleted_at", T.TimestampType(), True),
+    ]
+)
+STAGE_REJECT = T.StructType(
+    [
+        T.StructField("source_file", T.StringType(), True),
+        T.StructField("raw_record", T.StringType(), False),
+        T.StructField("reasons", T.StringType(), False),
+    ]
+)
+# What the cart transform needs from the model already in PostgreSQL.
+VARIATION_LOOKUP = T.StructType(
+    [
+        T.StructField("product_variation_id", T.LongType(), False),
+        T.StructField("product_id", T.LongType(), False),
+        T.StructField("price", MONEY, False),
+        T.StructField("valid_from", T.TimestampType(), False),
+        T.StructField("valid_to", T.TimestampType(), True),
+    ]
+)

@@ -1,0 +1,61 @@
+"""The one place a SparkSession is built."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from spark_etl.config import SparkSettings
+from spark_etl.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+UTC_JAVA_OPTIONS = "-Duser.timezone=UTC"
+
+
+def build_session(settings: SparkSettings, jdbc_jar: str) -> SparkSession:
+    """Build (or reuse) a session pinned to UTC, with the PostgreSQL JDBC driver on its classpath.
+
+    The master comes from spark-submit unless the settings name one; a plain ``python`` launch
+    without either gets ``local[*]``.
+    """
+    if not Path(jdbc_jar).is_file():
+        raise ConfigError(
+            f"PostgreSQL JDBC driver not found at {jdbc_jar}; install libpostgresql-jdbc-java "
+            "or set database.jdbc_jar (or SPARK_ETL_JDBC_JAR) to the jar's path."
+        )
+    builder = (
+        SparkSession.builder.appName(settings.app_name)
+        .config("spark.jars", jdbc_jar)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", UTC_JAVA_OPTIONS)
+        .config("spark.executor.extraJavaOptions", UTC_JAVA_OPTIONS)
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        # Unparseable dates become NULL (and are rejected by validation) instead of raising.
+        .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
+        .config("spark.sql.ansi.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    if settings.master:
+        builder = builder.master(settings.master)
+    spark = builder.getOrCreate()
+    # Timestamps cross JDBC as java.sql.Timestamp, converted in the JVM's default zone.
+    jvm = spark.sparkContext._jvm
+    jvm.java.util.TimeZone.setDefault(jvm.java.util.TimeZone.getTimeZone("UTC"))
+    spark.sparkContext.setLogLevel(settings.log_level)
+    log.info("Spark %s session ready (master %s)", spark.version, spark.sparkContext.master)
+    return spark
+
+
+@contextmanager
+def spark_session(settings: SparkSettings, jdbc_jar: str) -> Iterator[SparkSession]:
+    """A session that is stopped when the block ends, whatever happens inside it."""
+    spark = build_session(settings, jdbc_jar)
+    try:
+        yield spark
+    finally:
+        spark.stop()

@@ -1,0 +1,92 @@
+"""Product rules: the SKU splits into family and variation; prices are exact to the cent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from spark_etl.readers import SOURCE_FILE, SOURCE_ORDER
+from spark_etl.schemas import MONEY
+from spark_etl.transformers.common import (
+    RAW,
+    REASONS,
+    clean_text,
+    id_rules,
+    malformed_rule,
+    mark_duplicates,
+    parse_id,
+    parse_timestamp,
+    raw,
+    reasons,
+    timestamp_rules,
+)
+
+PRODUCT_COLUMNS = ("product_id", "name", "sku", "variation", "full_sku", "price", "created_at")
+# numeric(12,2): up to 10 digits before the point and at most 2 after; never rounded.
+PRICE_TEXT = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+SKU_SEPARATOR = "-"
+VARIATION_PATTERN = r"^[^-]*-(.+)$"
+
+
+def sku_family(full_sku: Column) -> Column:
+    """The SKU up to the first ``-``: the product family."""
+    return F.substring_index(full_sku, SKU_SEPARATOR, 1)
+
+
+def sku_variation(full_sku: Column) -> Column:
+    """The SKU after the first ``-``; NULL for a SKU without one."""
+    return F.when(full_sku.rlike(VARIATION_PATTERN), F.regexp_extract(full_sku, VARIATION_PATTERN, 1))
+
+
+def parse_products(products: DataFrame, *, timestamp_formats: Sequence[str]) -> DataFrame:
+    """Type every column of a packed product extract and list what each row breaks."""
+    product_id = parse_id(raw("id"))
+    name = clean_text(raw("name"))
+    price_text = raw("price")
+    created_at = parse_timestamp(raw("created_at"), timestamp_formats)
+    typed = products.select(
+        product_id.alias("product_id"),
+        name.alias("name"),
+        F.upper(F.regexp_replace(raw("sku"), r"\s+", "")).alias("full_sku"),
+        F.when(price_text.rlike(PRICE_TEXT), price_text.cast(MONEY)).alias("price"),
+        created_at.alias("created_at"),
+        reasons(
+            malformed_rule(),
+            *id_rules("id", product_id),
+            (name.isNull(), "name is missing"),
+            (price_text.isNull(), "price is missing"),
+            (price_text.startswith("-"), "price is negative"),
+            (
+                price_text.isNotNull() & ~price_text.startswith("-") & ~price_text.rlike(PRICE_TEXT),
+                "price is not an amount with at most 10 digits and 2 decimals",
+            ),
+            (raw("sku").isNull(), "sku is missing"),
+            (raw("sku").startswith(SKU_SEPARATOR), "sku has no family before '-'"),
+            *timestamp_rules("created_at", created_at, timestamp_formats),
+        ).alias(REASONS),
+        RAW,
+        SOURCE_FILE,
+        SOURCE_ORDER,
+    )
+    return typed.select(
+        "product_id",
+        "name",
+        sku_family(F.col("full_sku")).alias("sku"),
+        sku_variation(F.col("full_sku")).alias("variation"),
+        "full_sku",
+        "price",
+        "created_at",
+        REASONS,
+        RAW,
+        SOURCE_FILE,
+        SOURCE_ORDER,
+    )
+
+
+def validate_products(products: DataFrame, *, timestamp_formats: Sequence[str]) -> DataFrame:
+    """Parse, then keep one row per product id."""
+    return products.transform(parse_products, timestamp_formats=timestamp_formats).transform(
+        mark_duplicates, key="product_id"
+    )
