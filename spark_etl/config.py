@@ -46,6 +46,7 @@ class SparkSettings(_Section):
     app_name: str
     shuffle_partitions: int = Field(ge=1)
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"]
+    ui_enabled: bool
 
 
 class DatabaseSettings(_Section):

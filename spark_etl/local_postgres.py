@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import glob
 import os
-import pwd
 import secrets
 import shutil
 import subprocess
@@ -28,6 +27,10 @@ USER = "etl"
 DATABASE = "etl"
 HOST = "127.0.0.1"
 SERVICE_USER = "postgres"
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0  # no geteuid on Windows
 
 
 class LocalPostgresError(RuntimeError):
@@ -84,12 +87,14 @@ class LocalPostgres:
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(find_bin_dir() / args[0]), *args[1:]]
-        if os.geteuid() == 0:  # the server refuses to run as root
+        if _is_root():  # the server refuses to run as root
             command = ["runuser", "-u", SERVICE_USER, "--", *command]
         return subprocess.run(command, capture_output=True, text=True, check=False)
 
     def _hand_over(self, path: Path) -> None:
-        if os.geteuid() == 0:
+        if _is_root():
+            import pwd  # POSIX only
+
             account = pwd.getpwnam(SERVICE_USER)
             os.chown(path, account.pw_uid, account.pw_gid)
 

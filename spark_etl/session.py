@@ -39,6 +39,7 @@ def build_session(settings: SparkSettings, jdbc_jar: str) -> SparkSession:
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.ui.enabled", str(settings.ui_enabled).lower())
     )
     if settings.master:
         builder = builder.master(settings.master)

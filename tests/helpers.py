@@ -1,0 +1,54 @@
+"""Small helpers for tests: write extracts, run jobs in-process, read back the model."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from spark_etl import pipeline
+from spark_etl.config import Connection, Settings
+from tests.conftest import open_connection
+
+HEADERS = {
+    "customers": ("id", "name", "created_at"),
+    "products": ("id", "name", "price", "sku", "created_at"),
+    "carts": ("id", "product_id", "customer_id", "quantity", "created_at", "delete_at"),
+}
+
+
+def write_csv(folder: Path, stem: str, rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header or HEADERS[stem])
+        writer.writerows(rows)
+    return path
+
+
+def run_job(
+    spark: SparkSession,
+    settings: Settings,
+    connection: Connection,
+    input_dir: Path,
+    job: str = "all",
+    as_of: datetime = datetime(2030, 1, 1),
+) -> list[str]:
+    started: list[str] = []
+    ctx = pipeline.RunContext(settings, connection, str(input_dir), as_of)
+    pipeline.run(spark, ctx, job, started)
+    return started
+
+
+def query(connection: Connection, settings: Settings, statement: str, *params: Any) -> list[tuple]:
+    conn = open_connection(connection, settings.database.db_schema)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            return [tuple(row.values()) for row in cur.fetchall()]
+    finally:
+        conn.close()
