@@ -1,6 +1,6 @@
 """Job `all`: loads customers, then products, then cart lines.
 
-    spark-submit --jars /usr/share/java/postgresql.jar jobs/all.py --help
+spark-submit --jars /usr/share/java/postgresql.jar jobs/all.py --help
 """
 
 import sys

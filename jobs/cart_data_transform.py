@@ -1,6 +1,6 @@
 """Job `cart_data_transform`: loads the cart extract.
 
-    spark-submit --jars /usr/share/java/postgresql.jar jobs/cart_data_transform.py --help
+spark-submit --jars /usr/share/java/postgresql.jar jobs/cart_data_transform.py --help
 """
 
 import sys

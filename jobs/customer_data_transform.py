@@ -1,6 +1,6 @@
 """Job `customer_data_transform`: loads the customer extract.
 
-    spark-submit --jars /usr/share/java/postgresql.jar jobs/customer_data_transform.py --help
+spark-submit --jars /usr/share/java/postgresql.jar jobs/customer_data_transform.py --help
 """
 
 import sys

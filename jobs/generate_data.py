@@ -1,6 +1,6 @@
 """Job `generate_data`: writes a synthetic, deterministic input set.
 
-    spark-submit --jars /usr/share/java/postgresql.jar jobs/generate_data.py --help
+spark-submit --jars /usr/share/java/postgresql.jar jobs/generate_data.py --help
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Job `product_data_transform`: loads the product extract.
 
-    spark-submit --jars /usr/share/java/postgresql.jar jobs/product_data_transform.py --help
+spark-submit --jars /usr/share/java/postgresql.jar jobs/product_data_transform.py --help
 """
 
 import sys

@@ -57,7 +57,7 @@ def configure_logging() -> Path:
     root = logging.getLogger()
     root.handlers[:] = [file_handler, console]
     root.setLevel(logging.WARNING)
-    logging.getLogger("spark_etl").setLevel(logging.INFO)
+    logging.getLogger("spark_etl").setLevel(logging.DEBUG)
     return log_file
 
 
@@ -92,9 +92,14 @@ def _check_input_dir(input_dir: str) -> None:
 
 def _format_summary(rows: list[dict[str, object]]) -> str:
     table = [[label for _, label in SUMMARY_COLUMNS]]
-    table += [["" if row[key] is None else str(row[key]) for key, _ in SUMMARY_COLUMNS] for row in rows]
+    table += [
+        ["" if row[key] is None else str(row[key]) for key, _ in SUMMARY_COLUMNS] for row in rows
+    ]
     widths = [max(len(line[i]) for line in table) for i in range(len(SUMMARY_COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in table]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in table
+    ]
     failures = [f"{row['job']}: {row['error_message']}" for row in rows if row["error_message"]]
     return "\n".join(lines + failures)
 
@@ -170,7 +175,7 @@ def main(job: str, argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as exc:
-        log.exception("Job %s failed", job)
+        log.debug("Job %s failed", job, exc_info=True)  # the trace goes to the file only
         first_line = (str(exc).strip().splitlines() or [""])[0][:300]
         print(
             f"error: {job} failed ({exc.__class__.__name__}: {first_line}); "

@@ -85,7 +85,10 @@ class Connection:
         return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
 
     def __repr__(self) -> str:  # the password never reaches a log line
-        return f"Connection(host={self.host!r}, port={self.port}, database={self.database!r}, user={self.user!r})"
+        return (
+            f"Connection(host={self.host!r}, port={self.port}, "
+            f"database={self.database!r}, user={self.user!r})"
+        )
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -102,13 +105,20 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"Configuration file {path} does not exist; check the --config path.") from None
+        raise ConfigError(
+            f"Configuration file {path} does not exist; check the --config path."
+        ) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Configuration file {path} is not valid YAML ({exc.__class__.__name__}); fix its syntax.") from None
+        raise ConfigError(
+            f"Configuration file {path} is not valid YAML "
+            f"({exc.__class__.__name__}); fix its syntax."
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"Configuration file {path} must hold a mapping of sections, not {type(data).__name__}.")
+        raise ConfigError(
+            f"Configuration file {path} must hold a mapping of sections, not {type(data).__name__}."
+        )
     return data
 
 

@@ -142,7 +142,9 @@ def ensure_cart_partitions(conn: Any, hash_partitions: int) -> list[str]:
                 )
             created.append(parent)
     if created:
-        log.info("Created %d monthly cart partitions (%s .. %s)", len(created), created[0], created[-1])
+        log.info(
+            "Created %d monthly cart partitions (%s .. %s)", len(created), created[0], created[-1]
+        )
     return created
 
 

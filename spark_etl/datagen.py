@@ -25,17 +25,53 @@ LAST_DAY = datetime(2024, 12, 31, 23, 59, 59)
 # Relative cart volume per month (Jan..Dec): a late-year peak and a summer dip.
 MONTH_WEIGHTS = (0.8, 0.7, 0.85, 0.9, 0.95, 0.8, 0.75, 0.8, 0.95, 1.1, 1.5, 1.9)
 SURNAMES = (
-    "Müller", "Schmidt", "Schäfer", "Weiß", "Köhler", "Groß", "Jäger", "Bäcker", "Fuchs",
-    "Günther", "Smith", "Johnson", "O'Brien", "Taylor", "Brown", "Wilson", "Evans", "Hughes",
+    "Müller",
+    "Schmidt",
+    "Schäfer",
+    "Weiß",
+    "Köhler",
+    "Groß",
+    "Jäger",
+    "Bäcker",
+    "Fuchs",
+    "Günther",
+    "Smith",
+    "Johnson",
+    "O'Brien",
+    "Taylor",
+    "Brown",
+    "Wilson",
+    "Evans",
+    "Hughes",
 )
 COMPANY_FORMS = (
-    "{a} GmbH", "{a} & {b} GmbH", "{a}, {b} & Co. KG", "{a} & Söhne", "{a} Bürobedarf AG",
-    "{a} & Sons Ltd", "{a}, {b} and Partners", "{a} Trading, Inc.", "Gebrüder {a} oHG",
-    "{a} Lösungen & Service", "\"{a}\" Handels GmbH",
+    "{a} GmbH",
+    "{a} & {b} GmbH",
+    "{a}, {b} & Co. KG",
+    "{a} & Söhne",
+    "{a} Bürobedarf AG",
+    "{a} & Sons Ltd",
+    "{a}, {b} and Partners",
+    "{a} Trading, Inc.",
+    "Gebrüder {a} oHG",
+    "{a} Lösungen & Service",
+    '"{a}" Handels GmbH',
 )
 PRODUCT_WORDS = (
-    ("Kaffeemühle", "Teekanne", "Schreibtischlampe", "Bürostuhl", "Rucksack", "Garden hose",
-     "Desk organiser", "Water bottle", "Notebook", "Umhängetasche", "Küchenwaage", "Headphones"),
+    (
+        "Kaffeemühle",
+        "Teekanne",
+        "Schreibtischlampe",
+        "Bürostuhl",
+        "Rucksack",
+        "Garden hose",
+        "Desk organiser",
+        "Water bottle",
+        "Notebook",
+        "Umhängetasche",
+        "Küchenwaage",
+        "Headphones",
+    ),
     ("Deluxe", "Öko", "Classic", "Premium", "Größe M", "Travel", "Pro", "Mini", "Family"),
 )
 
@@ -85,7 +121,9 @@ def _price(rng: random.Random) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def _broken(rng: random.Random, row: list[str], breakers: tuple[Callable[[list[str]], None], ...]) -> list[str]:
+def _broken(
+    rng: random.Random, row: list[str], breakers: tuple[Callable[[list[str]], None], ...]
+) -> list[str]:
     rng.choice(breakers)(row)
     return row
 
@@ -197,11 +235,13 @@ def generate(output_dir: Path, spec: DataSpec) -> dict[str, int]:
     output_dir.mkdir(parents=True, exist_ok=True)
     written = {
         "customers.csv": _write(
-            output_dir / "customers.csv", ("id", "name", "created_at"),
+            output_dir / "customers.csv",
+            ("id", "name", "created_at"),
             _customers(random.Random(f"{spec.seed}-customers"), spec),
         ),
         "products.csv": _write(
-            output_dir / "products.csv", ("id", "name", "price", "sku", "created_at"),
+            output_dir / "products.csv",
+            ("id", "name", "price", "sku", "created_at"),
             _products(random.Random(f"{spec.seed}-products"), spec),
         ),
         "carts.csv": _write(

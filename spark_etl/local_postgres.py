@@ -111,13 +111,23 @@ class LocalPostgres:
         self._hand_over(password_file)
         try:
             result = self._run(
-                "initdb", "-D", str(self.data_dir), "-U", USER, "--pwfile", str(password_file),
-                "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                USER,
+                "--pwfile",
+                str(password_file),
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
             )
         finally:
             password_file.unlink(missing_ok=True)
         if result.returncode != 0:
-            raise LocalPostgresError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
+            raise LocalPostgresError(
+                f"initdb failed: {result.stderr.strip() or result.stdout.strip()}"
+            )
         # host:port:database:user:password, read by libpq and by spark_etl.config
         self.pgpass.write_text(f"{HOST}:{self.port}:*:{USER}:{password}\n", encoding="utf-8")
         self.pgpass.chmod(0o600)
@@ -129,19 +139,36 @@ class LocalPostgres:
         """Initialize if needed, start if stopped, and make sure the ``etl`` database exists."""
         self.initialize()
         if not self.is_running():
-            options = f"-c listen_addresses={HOST} -c port={self.port} -c unix_socket_directories=''"
+            options = (
+                f"-c listen_addresses={HOST} -c port={self.port} -c unix_socket_directories=''"
+            )
             result = self._run(
-                "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir),
-                "-l", str(self.base_dir / "server.log"), "-o", options,
+                "pg_ctl",
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.base_dir / "server.log"),
+                "-o",
+                options,
             )
             if result.returncode != 0:
                 log_tail = self._log_tail()
-                raise LocalPostgresError(f"PostgreSQL did not start on port {self.port}: {log_tail}")
+                raise LocalPostgresError(
+                    f"PostgreSQL did not start on port {self.port}: {log_tail}"
+                )
         self._create_database()
 
     def _log_tail(self) -> str:
         log_file = self.base_dir / "server.log"
-        lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines() if log_file.exists() else []
+        lines = (
+            log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+            if log_file.exists()
+            else []
+        )
         return " | ".join(lines[-3:]) or "no server log"
 
     def _create_database(self) -> None:

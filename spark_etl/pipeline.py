@@ -60,9 +60,7 @@ def _one_line(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text[0] if text else ''}"[:500]
 
 
-def load_entity(
-    spark: SparkSession, ctx: RunContext, job: EntityJob, started: list[str]
-) -> None:
+def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: list[str]) -> None:
     """Run one entity job, appending its run id to ``started`` as soon as it is recorded.
 
     The model changes only if everything succeeds.
@@ -86,7 +84,7 @@ def load_entity(
 
 
 def _stage(spark: SparkSession, ctx: RunContext, job: EntityJob, conn: Any) -> int:
-    """Read and validate the source, write accepted and rejected rows to staging; return rows read."""
+    """Read and validate the source, stage accepted and rejected rows; return rows read."""
     raw = readers.read_source(spark, ctx.input_dir, job.source, ctx.settings.input)
     validated = job.validate(spark, ctx, pack_raw(raw, job.source.columns))
     validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
@@ -94,7 +92,9 @@ def _stage(spark: SparkSession, ctx: RunContext, job: EntityJob, conn: Any) -> i
         read = validated.count()
         database.truncate_stage(conn, job.stage_table)
         db = ctx.settings.database
-        writers.write_stage(accepted_rows(validated, job.columns), job.stage_table, ctx.connection, db)
+        writers.write_stage(
+            accepted_rows(validated, job.columns), job.stage_table, ctx.connection, db
+        )
         writers.write_stage(rejected_rows(validated), database.STAGE_REJECT, ctx.connection, db)
     finally:
         validated.unpersist()
@@ -165,16 +165,28 @@ def _merge_carts(conn: Any, ctx: RunContext) -> dict[str, int]:
         raise AccountingError(f"cart merge wrote {written} rows, expected {dict(changes)}")
     flagged = queries.cart_anomalies(conn)
     log.info("cart anomalies (loaded as is): %s", dict(flagged))
-    return {"inserted": changes["inserted"], "updated": changes["updated"], "flagged": flagged["flagged"]}
+    return {
+        "inserted": changes["inserted"],
+        "updated": changes["updated"],
+        "flagged": flagged["flagged"],
+    }
 
 
 CUSTOMER_JOB = EntityJob(
-    "customer_data_transform", CUSTOMERS, "stage_customer", CUSTOMER_COLUMNS,
-    _validate_customers, _merge_customers,
+    "customer_data_transform",
+    CUSTOMERS,
+    "stage_customer",
+    CUSTOMER_COLUMNS,
+    _validate_customers,
+    _merge_customers,
 )
 PRODUCT_JOB = EntityJob(
-    "product_data_transform", PRODUCTS, "stage_product", PRODUCT_COLUMNS,
-    _validate_products, _merge_products,
+    "product_data_transform",
+    PRODUCTS,
+    "stage_product",
+    PRODUCT_COLUMNS,
+    _validate_products,
+    _merge_products,
 )
 CART_JOB = EntityJob(
     "cart_data_transform", CARTS, "stage_cart", CART_COLUMNS, _validate_carts, _merge_carts

@@ -51,7 +51,8 @@ def resolve_source(
     if len(found) > 1:
         names = ", ".join(path for path, _ in found)
         raise InputError(
-            f"Several {spec.entity} extracts in {input_dir} ({names}); keep one or set input.format."
+            f"Several {spec.entity} extracts in {input_dir} ({names}); "
+            "keep one or set input.format."
         )
     return found[0]
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg2.extensions
 from pyspark.sql import SparkSession
 
 from spark_etl import pipeline
@@ -20,7 +21,9 @@ HEADERS = {
 }
 
 
-def write_csv(folder: Path, stem: str, rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None) -> Path:
+def write_csv(
+    folder: Path, stem: str, rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -47,8 +50,8 @@ def run_job(
 def query(connection: Connection, settings: Settings, statement: str, *params: Any) -> list[tuple]:
     conn = open_connection(connection, settings.database.db_schema)
     try:
-        with conn.cursor() as cur:
+        with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:  # plain tuples
             cur.execute(statement, params)
-            return [tuple(row.values()) for row in cur.fetchall()]
+            return cur.fetchall()
     finally:
         conn.close()

@@ -99,9 +99,9 @@ def with_variation_in_force(carts: DataFrame, variations: DataFrame) -> DataFram
     )
     priced = carts.join(F.broadcast(lookup), on=in_force, how="left")
     unknown = F.col("product_id").isNotNull() & F.col("product_variation_id").isNull()
-    return add_reason(priced, unknown & F.col("created_at").isNotNull(), "product_id not found in product").drop(
-        "_variation_product_id", "_in_force_from", "_in_force_to"
-    )
+    return add_reason(
+        priced, unknown & F.col("created_at").isNotNull(), "product_id not found in product"
+    ).drop("_variation_product_id", "_in_force_from", "_in_force_to")
 
 
 def with_known_customer(carts: DataFrame, customer_ids: DataFrame) -> DataFrame:
@@ -120,9 +120,7 @@ def with_line_amount(carts: DataFrame) -> DataFrame:
     """``amount = quantity * unit_price`` exactly, as numeric(14,2); an overflow is rejected."""
     amount = (F.col("quantity") * F.col("unit_price")).cast(LINE_AMOUNT)
     overflow = F.col("quantity").isNotNull() & F.col("unit_price").isNotNull() & amount.isNull()
-    return add_reason(
-        carts.withColumn("amount", amount), overflow, "amount exceeds numeric(14,2)"
-    )
+    return add_reason(carts.withColumn("amount", amount), overflow, "amount exceeds numeric(14,2)")
 
 
 def validate_carts(

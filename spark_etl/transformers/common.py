@@ -30,9 +30,7 @@ def raw(name: str) -> Column:
 
 def pack_raw(frame: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Fold the source columns into one ``_raw`` struct, next to the lineage columns."""
-    return frame.select(
-        F.struct(*columns, CORRUPT_RECORD).alias(RAW), SOURCE_FILE, SOURCE_ORDER
-    )
+    return frame.select(F.struct(*columns, CORRUPT_RECORD).alias(RAW), SOURCE_FILE, SOURCE_ORDER)
 
 
 def parse_id(text: Column) -> Column:

@@ -50,4 +50,3 @@ def validate_customers(customers: DataFrame, *, timestamp_formats: Sequence[str]
     return customers.transform(parse_customers, timestamp_formats=timestamp_formats).transform(
         mark_duplicates, key="customer_id"
     )
-

@@ -37,7 +37,9 @@ def sku_family(full_sku: Column) -> Column:
 
 def sku_variation(full_sku: Column) -> Column:
     """The SKU after the first ``-``; NULL for a SKU without one."""
-    return F.when(full_sku.rlike(VARIATION_PATTERN), F.regexp_extract(full_sku, VARIATION_PATTERN, 1))
+    return F.when(
+        full_sku.rlike(VARIATION_PATTERN), F.regexp_extract(full_sku, VARIATION_PATTERN, 1)
+    )
 
 
 def parse_products(products: DataFrame, *, timestamp_formats: Sequence[str]) -> DataFrame:
@@ -59,7 +61,9 @@ def parse_products(products: DataFrame, *, timestamp_formats: Sequence[str]) -> 
             (price_text.isNull(), "price is missing"),
             (price_text.startswith("-"), "price is negative"),
             (
-                price_text.isNotNull() & ~price_text.startswith("-") & ~price_text.rlike(PRICE_TEXT),
+                price_text.isNotNull()
+                & ~price_text.startswith("-")
+                & ~price_text.rlike(PRICE_TEXT),
                 "price is not an amount with at most 10 digits and 2 decimals",
             ),
             (raw("sku").isNull(), "sku is missing"),

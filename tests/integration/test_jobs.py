@@ -123,14 +123,24 @@ def test_all_loads_exact_rows_and_sets_aside_broken_ones(spark, db_settings, con
         ("cart_data_transform", "104", ["product_id not found in product"]),
         ("cart_data_transform", "105", ["customer_id not found in customer"]),
         ("cart_data_transform", "106", ["quantity is not a whole number from 1 to 100000"]),
-        ("cart_data_transform", "107", ["created_at is not a date (yyyy-MM-dd HH:mm:ss or yyyy-MM-dd)"]),
+        (
+            "cart_data_transform",
+            "107",
+            ["created_at is not a date (yyyy-MM-dd HH:mm:ss or yyyy-MM-dd)"],
+        ),
         ("customer_data_transform", "2", ["duplicate"]),
         ("customer_data_transform", "x7", ["id is not a positive integer"]),
-        ("product_data_transform", "14", ["price is not an amount with at most 10 digits and 2 decimals"]),
+        (
+            "product_data_transform",
+            "14",
+            ["price is not an amount with at most 10 digits and 2 decimals"],
+        ),
     ]
 
 
-def test_rerun_in_any_row_order_keeps_rows_and_surrogate_keys(spark, db_settings, connection, tmp_path):
+def test_rerun_in_any_row_order_keeps_rows_and_surrogate_keys(
+    spark, db_settings, connection, tmp_path
+):
     run_job(spark, db_settings, connection, write_extract(tmp_path / "first"))
     before = model(connection, db_settings)
     shuffled = random.Random(7)
@@ -201,7 +211,10 @@ def test_incremental_extract_adds_and_changes_without_losing_earlier_rows(
         (109, 2, 11, 3, 1, D("7.99"), D("7.99"), T(2022, 12, 31, 23, 59, 59), None),
     }
     assert query(
-        connection, db_settings, "SELECT rows_inserted, rows_updated FROM etl_run WHERE run_id = %s", run_ids[0]
+        connection,
+        db_settings,
+        "SELECT rows_inserted, rows_updated FROM etl_run WHERE run_id = %s",
+        run_ids[0],
     ) == [(1, 1)]
     partitions = query(
         connection,
@@ -233,7 +246,9 @@ def test_failure_before_commit_leaves_model_unchanged_and_run_failed(
         connection, db_settings, "SELECT count(*) FROM etl_reject WHERE job = 'cart_data_transform'"
     ) == [(0,)]
     assert query(
-        connection, db_settings, "SELECT status, error_message FROM etl_run WHERE job = 'cart_data_transform'"
+        connection,
+        db_settings,
+        "SELECT status, error_message FROM etl_run WHERE job = 'cart_data_transform'",
     ) == [("failed", "RuntimeError: disk full")]
 
     monkeypatch.undo()
@@ -252,7 +267,9 @@ def test_second_load_while_one_runs_is_refused(spark, db_settings, connection, t
         holder.close()
 
 
-def test_missing_extract_fails_the_run_with_a_clear_message(spark, db_settings, connection, tmp_path):
+def test_missing_extract_fails_the_run_with_a_clear_message(
+    spark, db_settings, connection, tmp_path
+):
     write_csv(tmp_path, "customers", CUSTOMERS)
 
     with pytest.raises(InputError) as raised:

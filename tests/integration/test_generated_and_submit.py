@@ -1,0 +1,154 @@
+"""Generated data through the jobs, and a real spark-submit of the job modules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from spark_etl import cli
+from spark_etl.datagen import DataSpec, generate
+from tests.conftest import REPO
+from tests.helpers import query, run_job
+
+pytestmark = pytest.mark.integration
+
+
+def audit(connection, settings):
+    return query(
+        connection,
+        settings,
+        "SELECT job, rows_read, rows_loaded, rows_rejected FROM etl_run ORDER BY started_at",
+    )
+
+
+def test_clean_generated_set_loads_every_row(spark, db_settings, connection, tmp_path):
+    written = generate(tmp_path, DataSpec.scaled(3000, broken_fraction=0.0))
+
+    run_job(spark, db_settings, connection, tmp_path)
+
+    assert audit(connection, db_settings) == [
+        ("customer_data_transform", written["customers.csv"], written["customers.csv"], 0),
+        ("product_data_transform", written["products.csv"], written["products.csv"], 0),
+        ("cart_data_transform", written["carts.csv"], written["carts.csv"], 0),
+    ]
+    assert query(connection, db_settings, "SELECT count(*), count(DISTINCT cart_id) FROM cart") == [
+        (3000, 3000)
+    ]
+
+
+def test_every_generated_row_is_loaded_or_set_aside_with_a_reason(
+    spark, db_settings, connection, tmp_path
+):
+    generate(tmp_path, DataSpec.scaled(3000, broken_fraction=0.05))
+
+    run_job(spark, db_settings, connection, tmp_path)
+
+    for job, read, loaded, rejected in audit(connection, db_settings):
+        assert read == loaded + rejected, job
+        assert rejected > 0, job
+        kept = query(
+            connection,
+            db_settings,
+            "SELECT count(*) FROM etl_reject WHERE job = %s AND cardinality(reasons) > 0",
+            job,
+        )
+        assert kept == [(rejected,)], job
+    cart_loaded = audit(connection, db_settings)[2][2]
+    assert query(connection, db_settings, "SELECT count(*) FROM cart") == [(cart_loaded,)]
+
+
+def test_cli_runs_a_job_and_prints_the_summary(
+    spark, db_settings, connection, tmp_path, monkeypatch, capsys
+):
+    generate(tmp_path / "in", DataSpec(40, 5, 10, broken_fraction=0.0))
+    config = tmp_path / "etl.yaml"
+    config.write_text(f"database:\n  schema: {db_settings.database.db_schema}\n", encoding="utf-8")
+    for key, value in {
+        "PGHOST": connection.host,
+        "PGPORT": str(connection.port),
+        "PGDATABASE": connection.database,
+        "PGUSER": connection.user,
+        "PGPASSWORD": connection.password or "",
+        cli.LOG_DIR_ENV: str(tmp_path / "logs"),
+    }.items():
+        monkeypatch.setenv(key, value)
+
+    @contextmanager
+    def shared_session(*args, **kwargs):
+        yield spark  # the test session, left running for the other tests
+
+    monkeypatch.setattr(cli, "spark_session", shared_session)
+
+    code = cli.main(
+        "customer_data_transform", ["--input-dir", str(tmp_path / "in"), "--config", str(config)]
+    )
+
+    assert code == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "job                      status     read  loaded  set aside  new  changed  flagged",
+        "customer_data_transform  succeeded  5     5       0          5    0        0      ",
+    ]
+
+
+def test_spark_submit_runs_all_jobs_from_the_job_modules(db_settings, connection, tmp_path):
+    generate(tmp_path / "in", DataSpec.scaled(500, seed=1, broken_fraction=0.0))
+    config = tmp_path / "etl.yaml"
+    config.write_text(
+        f"database:\n  schema: {db_settings.database.db_schema}\nspark:\n  ui_enabled: false\n",
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "PGHOST": connection.host,
+        "PGPORT": str(connection.port),
+        "PGDATABASE": connection.database,
+        "PGUSER": connection.user,
+        "PGPASSWORD": connection.password or "",
+        "SPARK_ETL_LOG_DIR": str(tmp_path / "logs"),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    spark_submit = Path(sys.executable).parent / "spark-submit"
+
+    result = subprocess.run(
+        [
+            str(spark_submit),
+            "--master",
+            "local[2]",
+            "--jars",
+            db_settings.database.jdbc_jar,
+            "--driver-java-options",
+            "-Duser.timezone=UTC",
+            str(REPO / "jobs" / "all.py"),
+            "--input-dir",
+            str(tmp_path / "in"),
+            "--config",
+            str(config),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    # spark-submit merges the job's stderr (progress lines) into stdout; the summary ends it.
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("job "))
+    summary = [line.split()[:6] for line in lines[header:]]
+    assert summary == [
+        ["job", "status", "read", "loaded", "set", "aside"],
+        ["customer_data_transform", "succeeded", "25", "25", "0", "25"],
+        ["product_data_transform", "succeeded", "10", "10", "0", "10"],
+        ["cart_data_transform", "succeeded", "500", "500", "0", "500"],
+    ]
+    assert connection.password is None or connection.password not in result.stdout + result.stderr
+    assert query(connection, db_settings, "SELECT count(*), sum(amount) > 0 FROM cart") == [
+        (500, True)
+    ]

@@ -1,0 +1,129 @@
+"""The command line: exit codes and the one-line messages users see."""
+
+from __future__ import annotations
+
+import pytest
+
+from spark_etl import cli
+
+
+@pytest.fixture(autouse=True)
+def logs_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv(cli.LOG_DIR_ENV, str(tmp_path / "logs"))
+
+
+@pytest.fixture
+def no_spark(monkeypatch):
+    """Fail the test if a command tries to start Spark."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Spark must not start")
+
+    monkeypatch.setattr(cli, "spark_session", refuse)
+
+
+def test_unknown_job_is_named_with_the_known_ones(capsys, no_spark):
+    assert cli.main("cart_transform", []) == 2
+
+    assert capsys.readouterr().err == (
+        "error: Unknown job 'cart_transform'; choose one of: customer_data_transform, "
+        "product_data_transform, cart_data_transform, all, generate_data.\n"
+    )
+
+
+def test_malformed_config_is_rejected_before_spark_starts(tmp_path, capsys, no_spark):
+    config = tmp_path / "etl.yaml"
+    config.write_text("spark:\n  masterr: local[1]\n", encoding="utf-8")
+
+    code = cli.main("all", ["--input-dir", str(tmp_path), "--config", str(config)])
+
+    assert code == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: Configuration {config} is invalid: unknown key 'spark.masterr'.\n"
+    )
+
+
+def test_missing_input_directory_is_rejected_before_spark_starts(tmp_path, capsys, no_spark):
+    assert cli.main("all", ["--input-dir", str(tmp_path / "absent")]) == 2
+
+    assert capsys.readouterr().err == (
+        f"error: Input directory {tmp_path}/absent does not exist; pass --input-dir DIR.\n"
+    )
+
+
+def test_unexpected_failure_points_to_the_log_with_the_trace(tmp_path, capsys, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line of a long Java trace")
+
+    monkeypatch.setattr(cli, "spark_session", explode)
+
+    assert cli.main("all", ["--input-dir", str(tmp_path)]) == 1
+
+    log_file = tmp_path / "logs" / "spark-etl.log"
+    assert capsys.readouterr().err == (
+        f"error: all failed (RuntimeError: boom); the full trace is in {log_file}\n"
+    )
+    assert "Traceback" in log_file.read_text(encoding="utf-8")
+
+
+def test_generate_data_writes_the_set_and_reports_rows(tmp_path, capsys):
+    out = tmp_path / "data"
+
+    assert (
+        cli.main("generate_data", ["--output-dir", str(out), "--carts", "300", "--seed", "3"]) == 0
+    )
+
+    assert capsys.readouterr().out == (
+        f"{out}/customers.csv: 15 rows\n{out}/products.csv: 10 rows\n{out}/carts.csv: 300 rows\n"
+    )
+
+
+def test_generate_data_refuses_a_fraction_above_one(tmp_path, capsys):
+    code = cli.main("generate_data", ["--output-dir", str(tmp_path), "--broken-fraction", "1.5"])
+
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "error: --carts must be at least 1 and --broken-fraction between 0 and 1.\n"
+    )
+
+
+def test_as_of_accepts_iso_times_and_converts_offsets_to_utc():
+    assert str(cli._as_of("2024-03-01T12:00:00+02:00")) == "2024-03-01 10:00:00"
+    assert str(cli._as_of("2024-03-01")) == "2024-03-01 00:00:00"
+    with pytest.raises(Exception, match="is not an ISO date"):
+        cli._as_of("yesterday")
+
+
+def test_summary_is_a_table_with_failures_spelled_out():
+    rows = [
+        {
+            "job": "customer_data_transform",
+            "status": "succeeded",
+            "rows_read": 5,
+            "rows_loaded": 4,
+            "rows_rejected": 1,
+            "rows_inserted": 4,
+            "rows_updated": 0,
+            "rows_flagged": 0,
+            "error_message": None,
+        },
+        {
+            "job": "cart_data_transform",
+            "status": "failed",
+            "rows_read": None,
+            "rows_loaded": None,
+            "rows_rejected": None,
+            "rows_inserted": None,
+            "rows_updated": None,
+            "rows_flagged": None,
+            "error_message": "InputError: no carts.csv",
+        },
+    ]
+
+    assert cli._format_summary(rows).splitlines() == [
+        "job                      status     read  loaded  set aside  new  changed  flagged",
+        "customer_data_transform  succeeded  5     4       1          4    0        0      ",
+        "cart_data_transform      failed                                                   ",
+        "cart_data_transform: InputError: no carts.csv",
+    ]

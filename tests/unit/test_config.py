@@ -1,0 +1,155 @@
+"""Settings: defaults, overrides, and one clear sentence for each mistake, before Spark starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_etl.config import connection_from_env, load_settings, password_from_pgpass
+from spark_etl.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "etl.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_load(monkeypatch):
+    monkeypatch.delenv("SPARK_ETL_JDBC_JAR", raising=False)
+
+    settings = load_settings()
+
+    assert settings.database.db_schema == "public"
+    assert settings.database.jdbc_jar == "/usr/share/java/postgresql.jar"
+    assert settings.validation.timestamp_formats == ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd")
+    assert settings.input.format == "auto"
+
+
+def test_a_file_overrides_only_the_keys_it_names(tmp_path):
+    path = write(tmp_path, "database:\n  schema: shop\n  batch_size: 500\n")
+
+    settings = load_settings(path)
+
+    assert (settings.database.db_schema, settings.database.batch_size) == ("shop", 500)
+    assert settings.database.write_partitions == 2
+
+
+def test_jdbc_jar_can_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SPARK_ETL_JDBC_JAR", "/opt/jars/postgresql-42.7.4.jar")
+
+    assert load_settings().database.jdbc_jar == "/opt/jars/postgresql-42.7.4.jar"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("database:\n  shcema: shop\n", "unknown key 'database.shcema'"),
+        (
+            "database:\n  batch_size: many\n",
+            "'database.batch_size': Input should be a valid integer",
+        ),
+        (
+            "database:\n  batch_size: 0\n",
+            "'database.batch_size': Input should be greater than or equal to 1",
+        ),
+        (
+            "input:\n  format: xml\n",
+            "'input.format': Input should be 'auto', 'csv', 'jsonl' or 'parquet'",
+        ),
+        (
+            'database:\n  schema: "shop; DROP TABLE cart"\n',
+            "'database.schema': Value error, must be a lower-case SQL identifier: letters, digits and _, at most 63",
+        ),
+        ("spark:\n  ui_enabled: 'yes'\n", "'spark.ui_enabled': Input should be a valid boolean"),
+    ],
+)
+def test_malformed_setting_is_named_in_one_sentence(tmp_path, text, problem):
+    path = write(tmp_path, text)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+
+    assert str(raised.value) == f"Configuration {path} is invalid: {problem}."
+
+
+def test_yaml_syntax_error_is_reported(tmp_path):
+    path = write(tmp_path, "database: [unclosed\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+
+    assert (
+        str(raised.value)
+        == f"Configuration file {path} is not valid YAML (ParserError); fix its syntax."
+    )
+
+
+def test_yaml_that_is_not_a_mapping_is_reported(tmp_path):
+    path = write(tmp_path, "- a\n- b\n")
+
+    with pytest.raises(ConfigError, match="must hold a mapping of sections, not list"):
+        load_settings(path)
+
+
+def test_missing_config_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path / "nope.yaml")
+
+    assert (
+        str(raised.value)
+        == f"Configuration file {tmp_path}/nope.yaml does not exist; check the --config path."
+    )
+
+
+def test_empty_config_file_means_defaults(tmp_path):
+    assert load_settings(write(tmp_path, "")) == load_settings()
+
+
+def test_connection_uses_libpq_defaults(tmp_path):
+    connection = connection_from_env({"PGUSER": "ana", "PGPASSFILE": str(tmp_path / "none")})
+
+    assert (
+        connection.host,
+        connection.port,
+        connection.database,
+        connection.user,
+        connection.password,
+    ) == (
+        "localhost",
+        5432,
+        "ana",
+        "ana",
+        None,
+    )
+    assert connection.jdbc_url == "jdbc:postgresql://localhost:5432/ana"
+
+
+def test_password_never_appears_in_the_connection_repr():
+    connection = connection_from_env({"PGUSER": "ana", "PGPASSWORD": "s3cret!"})
+
+    assert "s3cret" not in repr(connection)
+    assert connection.password == "s3cret!"
+
+
+def test_password_comes_from_the_matching_pgpass_line(tmp_path):
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(
+        "# comment\nother:5432:*:ana:wrong\n127.0.0.1:54329:*:ana:pa\\:ss\\\\word\n",
+        encoding="utf-8",
+    )
+
+    connection = connection_from_env(
+        {"PGHOST": "127.0.0.1", "PGPORT": "54329", "PGUSER": "ana", "PGPASSFILE": str(pgpass)}
+    )
+
+    assert connection.password == "pa:ss\\word"
+    assert password_from_pgpass(pgpass, "127.0.0.1", 5432, "db", "ana") is None
+
+
+def test_port_must_be_a_number():
+    with pytest.raises(ConfigError) as raised:
+        connection_from_env({"PGPORT": "fivefour"})
+
+    assert str(raised.value) == "PGPORT must be a port number, not 'fivefour'."

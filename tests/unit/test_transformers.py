@@ -1,0 +1,307 @@
+"""Transforms on tiny DataFrames built in each test, compared with chispa."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from spark_etl.readers import SOURCE_FILE, SOURCE_ORDER
+from spark_etl.schemas import (
+    CARTS,
+    CORRUPT_RECORD,
+    CUSTOMERS,
+    PRODUCTS,
+    VARIATION_LOOKUP,
+    SourceSpec,
+)
+from spark_etl.transformers.carts import (
+    validate_carts,
+    with_line_amount,
+    with_variation_in_force,
+)
+from spark_etl.transformers.common import REASONS, accepted_rows, pack_raw, rejected_rows
+from spark_etl.transformers.customers import validate_customers
+from spark_etl.transformers.products import PRODUCT_COLUMNS, validate_products
+
+FORMATS = ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd")
+MONEY = T.DecimalType(12, 2)
+
+
+def packed(spark: SparkSession, spec: SourceSpec, rows: list[tuple]):
+    """Rows as a reader would return them (text, no corrupt record), packed for the transforms."""
+    schema = (
+        spec.raw_schema.add(CORRUPT_RECORD, "string")
+        .add(SOURCE_FILE, "string")
+        .add(SOURCE_ORDER, "long")
+    )
+    full = [(*row, None, "file:/in.csv", order) for order, row in enumerate(rows)]
+    return pack_raw(spark.createDataFrame(full, schema), spec.columns)
+
+
+def reasons_by_id(frame, id_column: str) -> dict:
+    return {row[id_column]: row[REASONS] for row in frame.collect()}
+
+
+def test_customer_names_are_trimmed_and_dates_parsed_in_both_formats(spark):
+    raw = packed(
+        spark,
+        CUSTOMERS,
+        [
+            ("1", "  Müller,   Schmidt & Co. KG ", "2020-01-01"),
+            ("2", "Jäger", "2020-02-01 10:30:00"),
+        ],
+    )
+
+    actual = accepted_rows(validate_customers(raw, timestamp_formats=FORMATS), CUSTOMERS_OUT)
+
+    expected = spark.createDataFrame(
+        [
+            (1, "Müller, Schmidt & Co. KG", datetime(2020, 1, 1)),
+            (2, "Jäger", datetime(2020, 2, 1, 10, 30)),
+        ],
+        "customer_id long, name string, created_at timestamp",
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+CUSTOMERS_OUT = ("customer_id", "name", "created_at")
+
+
+def test_customer_rows_breaking_rules_list_every_reason(spark):
+    raw = packed(
+        spark,
+        CUSTOMERS,
+        [("abc", " ", "31/12/2021"), ("0", "Zero", "2020-02-30"), ("5", "Fine", None)],
+    )
+
+    reasons = reasons_by_id(
+        validate_customers(raw, timestamp_formats=FORMATS).selectExpr("_raw.id AS id", REASONS),
+        "id",
+    )
+
+    assert reasons == {
+        "abc": [
+            "id is not a positive integer",
+            "name is missing",
+            "created_at is not a date (yyyy-MM-dd HH:mm:ss or yyyy-MM-dd)",
+        ],
+        "0": [
+            "id is not a positive integer",
+            "created_at is not a date (yyyy-MM-dd HH:mm:ss or yyyy-MM-dd)",
+        ],
+        "5": ["created_at is missing"],
+    }
+
+
+def test_duplicate_id_keeps_latest_created_then_last_line(spark):
+    raw = packed(
+        spark,
+        CUSTOMERS,
+        [
+            ("1", "Old", "2020-01-01"),
+            ("1", "Newest", "2021-01-01"),
+            ("1", "Also newest, earlier line", "2021-01-01"),
+            ("2", "Tie first", "2020-01-01"),
+            ("2", "Tie last", "2020-01-01"),
+            ("3", "Invalid newer", "not a date"),
+            ("3", "Valid older", "2019-01-01"),
+        ],
+    )
+
+    validated = validate_customers(raw, timestamp_formats=FORMATS)
+
+    kept = {
+        (row.customer_id, row.name) for row in accepted_rows(validated, CUSTOMERS_OUT).collect()
+    }
+    assert kept == {(1, "Also newest, earlier line"), (2, "Tie last"), (3, "Valid older")}
+    duplicates = sorted(
+        row.raw_record for row in rejected_rows(validated).collect() if row.reasons == "duplicate"
+    )
+    assert duplicates == [
+        '{"id":"1","name":"Newest","created_at":"2021-01-01"}',
+        '{"id":"1","name":"Old","created_at":"2020-01-01"}',
+        '{"id":"2","name":"Tie first","created_at":"2020-01-01"}',
+    ]
+
+
+def test_last_line_wins_among_identical_timestamps_in_line_order(spark):
+    raw = packed(spark, CUSTOMERS, [("1", "First", "2020-01-01"), ("1", "Second", "2020-01-01")])
+
+    kept = accepted_rows(validate_customers(raw, timestamp_formats=FORMATS), CUSTOMERS_OUT)
+
+    assert [row.name for row in kept.collect()] == ["Second"]
+
+
+def test_product_sku_splits_into_family_and_variation_and_price_is_exact(spark):
+    raw = packed(
+        spark,
+        PRODUCTS,
+        [
+            ("1", "Kaffeemühle", "12.5", " kaf-001 ", "2020-01-01"),
+            ("2", "Set", "0", "SET-A-XL", "2020-01-01"),
+            ("3", "No variation", "9999999999.99", "PLAIN", "2020-01-01"),
+        ],
+    )
+
+    actual = accepted_rows(validate_products(raw, timestamp_formats=FORMATS), PRODUCT_COLUMNS)
+
+    expected = spark.createDataFrame(
+        [
+            (1, "Kaffeemühle", "KAF", "001", "KAF-001", Decimal("12.50"), datetime(2020, 1, 1)),
+            (2, "Set", "SET", "A-XL", "SET-A-XL", Decimal("0.00"), datetime(2020, 1, 1)),
+            (
+                3,
+                "No variation",
+                "PLAIN",
+                None,
+                "PLAIN",
+                Decimal("9999999999.99"),
+                datetime(2020, 1, 1),
+            ),
+        ],
+        T.StructType(
+            [
+                T.StructField("product_id", T.LongType()),
+                T.StructField("name", T.StringType()),
+                T.StructField("sku", T.StringType()),
+                T.StructField("variation", T.StringType()),
+                T.StructField("full_sku", T.StringType()),
+                T.StructField("price", MONEY),
+                T.StructField("created_at", T.TimestampType()),
+            ]
+        ),
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+@pytest.mark.parametrize(
+    ("price", "sku", "reasons"),
+    [
+        ("12.345", "A-1", ["price is not an amount with at most 10 digits and 2 decimals"]),
+        ("12,99", "A-1", ["price is not an amount with at most 10 digits and 2 decimals"]),
+        ("-1.00", "A-1", ["price is negative"]),
+        ("10000000000.00", "A-1", ["price is not an amount with at most 10 digits and 2 decimals"]),
+        (None, None, ["price is missing", "sku is missing"]),
+        ("1.00", "-001", ["sku has no family before '-'"]),
+    ],
+)
+def test_product_price_and_sku_rules(spark, price, sku, reasons):
+    raw = packed(spark, PRODUCTS, [("1", "Name", price, sku, "2020-01-01")])
+
+    found = reasons_by_id(
+        validate_products(raw, timestamp_formats=FORMATS).select("product_id", REASONS),
+        "product_id",
+    )
+
+    assert found == {1: reasons}
+
+
+def variations_frame(spark, rows):
+    return spark.createDataFrame(rows, VARIATION_LOOKUP)
+
+
+def carts_frame(spark, rows):
+    return spark.createDataFrame(
+        rows,
+        "cart_id long, product_id long, quantity int, created_at timestamp, _reasons array<string>",
+    )
+
+
+def test_cart_line_takes_variation_in_force_at_creation_or_the_first_one(spark):
+    variations = variations_frame(
+        spark,
+        [
+            (1, 10, Decimal("12.50"), datetime(2020, 1, 1), datetime(2021, 6, 1)),
+            (5, 10, Decimal("13.00"), datetime(2021, 6, 1), None),
+            (2, 11, Decimal("7.99"), datetime(2020, 1, 1), None),
+        ],
+    )
+    carts = carts_frame(
+        spark,
+        [
+            (100, 10, 1, datetime(2019, 5, 1), []),  # before the product existed
+            (101, 10, 1, datetime(2021, 5, 31, 23, 59, 59), []),
+            (102, 10, 1, datetime(2021, 6, 1), []),  # the change instant belongs to the new price
+            (103, 11, 1, datetime(2022, 1, 1), []),
+            (104, 99, 1, datetime(2022, 1, 1), []),
+        ],
+    )
+
+    priced = with_variation_in_force(carts, variations).select(
+        "cart_id", "product_variation_id", "unit_price", REASONS
+    )
+
+    expected = spark.createDataFrame(
+        [
+            (100, 1, Decimal("12.50"), []),
+            (101, 1, Decimal("12.50"), []),
+            (102, 5, Decimal("13.00"), []),
+            (103, 2, Decimal("7.99"), []),
+            (104, None, None, ["product_id not found in product"]),
+        ],
+        "cart_id long, product_variation_id long, unit_price decimal(12,2), _reasons array<string>",
+    )
+    assert_df_equality(priced, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_line_amount_is_exact_and_overflow_is_rejected(spark):
+    carts = spark.createDataFrame(
+        [(1, 3, Decimal("7.99"), []), (2, 100000, Decimal("9999999999.99"), [])],
+        "cart_id long, quantity int, unit_price decimal(12,2), _reasons array<string>",
+    )
+
+    actual = with_line_amount(carts)
+
+    expected = spark.createDataFrame(
+        [
+            (1, 3, Decimal("7.99"), [], Decimal("23.97")),
+            (2, 100000, Decimal("9999999999.99"), ["amount exceeds numeric(14,2)"], None),
+        ],
+        "cart_id long, quantity int, unit_price decimal(12,2), _reasons array<string>, amount decimal(14,2)",
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_cart_validation_rejects_each_broken_kind_once(spark):
+    raw = packed(
+        spark,
+        CARTS,
+        [
+            ("1", "10", "1", "2", "2021-01-01", None),
+            ("#2", "10", "1", "1", "2021-01-01", None),
+            ("3", "10", "1", "0", "2021-01-01", None),
+            ("4", "10", "1", "-2", "2021-01-01", None),
+            ("5", "10", "9", "1", "2021-01-01", None),
+            ("6", "10", "1", "1", "2021-01-01", "yesterday"),
+            ("7", "10", "1", "1.5", "2021-01-01", None),
+            ("1", "10", "1", "1", "2020-01-01", None),
+        ],
+    )
+    variations = variations_frame(spark, [(1, 10, Decimal("1.00"), datetime(2020, 1, 1), None)])
+    customers = spark.createDataFrame([(1,)], "customer_id long")
+
+    validated = validate_carts(
+        raw, variations, customers, timestamp_formats=FORMATS, max_quantity=100
+    )
+
+    found = sorted(
+        (row.id, row.created, row[REASONS])
+        for row in validated.selectExpr(
+            "_raw.id AS id", "_raw.created_at AS created", REASONS
+        ).collect()
+    )
+    assert found == [
+        ("#2", "2021-01-01", ["id is not a positive integer"]),
+        ("1", "2020-01-01", ["duplicate"]),
+        ("1", "2021-01-01", []),
+        ("3", "2021-01-01", ["quantity is not a whole number from 1 to 100"]),
+        ("4", "2021-01-01", ["quantity is not a whole number from 1 to 100"]),
+        ("5", "2021-01-01", ["customer_id not found in customer"]),
+        ("6", "2021-01-01", ["delete_at is not a date (yyyy-MM-dd HH:mm:ss or yyyy-MM-dd)"]),
+        ("7", "2021-01-01", ["quantity is not a whole number from 1 to 100"]),
+    ]
