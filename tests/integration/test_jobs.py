@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from spark_etl import database
-from spark_etl.errors import ConcurrentRunError, InputError
+from spark_etl.config import Connection
+from spark_etl.errors import ConcurrentRunError, DatabaseError, InputError
 from tests.conftest import open_connection
 from tests.helpers import query, run_job, write_csv
 
@@ -294,3 +296,33 @@ def test_json_lines_and_parquet_extracts_load_like_csv(spark, db_settings, conne
 
     assert from_json == EXPECTED_CUSTOMERS
     assert from_parquet == EXPECTED_CUSTOMERS
+
+
+def test_unreachable_database_is_one_clear_sentence(spark, db_settings, tmp_path):
+    closed = Connection("127.0.0.1", _closed_port(), "etl", "etl", "not-printed-secret")
+
+    with pytest.raises(DatabaseError) as raised:
+        run_job(spark, db_settings, closed, write_extract(tmp_path))
+
+    message = str(raised.value)
+    assert message.startswith(f"Cannot connect to PostgreSQL at 127.0.0.1:{closed.port} as etl (")
+    assert message.endswith("); check the PG* variables or run ./submit.sh --local.")
+    assert "not-printed-secret" not in message
+
+
+def test_wrong_password_is_reported_without_the_password(spark, db_settings, connection, tmp_path):
+    wrong = Connection(
+        connection.host, connection.port, connection.database, connection.user, "Wr0ng-pw"
+    )
+
+    with pytest.raises(DatabaseError) as raised:
+        run_job(spark, db_settings, wrong, write_extract(tmp_path))
+
+    assert "password authentication failed" in str(raised.value)
+    assert "Wr0ng-pw" not in str(raised.value)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
