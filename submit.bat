@@ -31,10 +31,7 @@ goto collect
 
 call "%ROOT%\scripts\bootstrap.bat" || exit /b 2
 if not defined SPARK_ETL_LOG_DIR set "SPARK_ETL_LOG_DIR=%ROOT%\.local\logs"
-if /i "%JOB%"=="generate_data" (
-  python "%ROOT%\jobs\generate_data.py" %ARGS%
-  exit /b %ERRORLEVEL%
-)
+if /i "%JOB%"=="generate_data" goto generate
 echo %ARGS% | findstr /c:"--input-dir" /c:"--help" >nul
 if errorlevel 1 (
   if not exist "%ROOT%\.local\sample-data\carts.csv" (
@@ -58,6 +55,10 @@ if defined EMBEDDED_POSTGRES (
   echo Stop it with: stop.bat --local 1>&2
 )
 exit /b %STATUS%
+
+:generate
+python "%ROOT%\jobs\generate_data.py" %ARGS%
+exit /b %ERRORLEVEL%
 
 :usage
 echo Usage: submit.bat --local JOB [ARGS...]

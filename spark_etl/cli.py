@@ -97,7 +97,7 @@ def _format_summary(rows: list[dict[str, object]]) -> str:
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(SUMMARY_COLUMNS))]
     lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in table
     ]
     failures = [f"{row['job']}: {row['error_message']}" for row in rows if row["error_message"]]

@@ -31,5 +31,5 @@ def write_stage(
     if connection.password is not None:
         properties["password"] = connection.password
     qualified = f'"{settings.db_schema}"."{table}"'
-    log.info("Staging into %s", qualified)
+    log.debug("Staging into %s", qualified)
     frame.write.jdbc(connection.jdbc_url, qualified, mode="append", properties=properties)

@@ -91,7 +91,7 @@ def test_cli_runs_a_job_and_prints_the_summary(
     assert code == 0
     assert capsys.readouterr().out.splitlines() == [
         "job                      status     read  loaded  set aside  new  changed  flagged",
-        "customer_data_transform  succeeded  5     5       0          5    0        0      ",
+        "customer_data_transform  succeeded  5     5       0          5    0        0",
     ]
 
 

@@ -123,7 +123,7 @@ def test_summary_is_a_table_with_failures_spelled_out():
 
     assert cli._format_summary(rows).splitlines() == [
         "job                      status     read  loaded  set aside  new  changed  flagged",
-        "customer_data_transform  succeeded  5     4       1          4    0        0      ",
-        "cart_data_transform      failed                                                   ",
+        "customer_data_transform  succeeded  5     4       1          4    0        0",
+        "cart_data_transform      failed",
         "cart_data_transform: InputError: no carts.csv",
     ]
