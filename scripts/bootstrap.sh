@@ -50,24 +50,27 @@ install_system_packages() {
     "${sudo[@]}" mkdir -p /etc/postgresql-common
     echo "create_main_cluster = false" | "${sudo[@]}" tee /etc/postgresql-common/createcluster.conf >/dev/null
   fi
-  "${sudo[@]}" apt-get update -qq >&2 &&
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2 ||
+  if ! "${sudo[@]}" apt-get update -qq >&2 ||
+    ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+      "${packages[@]}" >&2; then
     bootstrap_fail "could not install ${packages[*]} with apt-get."
+  fi
 }
 
 install_venv() {
   local stamp="$ROOT/.venv/.installed" digest
   python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
     bootstrap_fail "Python 3.11 or newer is needed as python3 (found $(python3 --version 2>&1))."
-  digest="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+  digest="$(sha256sum <"$ROOT/pyproject.toml" | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
     return 0
   fi
   echo "Installing Python packages into .venv (once) ..." >&2
   [ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv" || bootstrap_fail "could not create .venv."
-  "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip >&2 &&
-    "$ROOT/.venv/bin/python" -m pip install -q -e "$ROOT[dev]" >&2 ||
+  if ! "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip >&2 ||
+    ! "$ROOT/.venv/bin/python" -m pip install -q -e "${ROOT}[dev]" >&2; then
     bootstrap_fail "pip could not install the packages of pyproject.toml."
+  fi
   echo "$digest" >"$stamp"
 }
 
