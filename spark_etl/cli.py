@@ -30,6 +30,7 @@ SUMMARY_COLUMNS = (
     ("rows_read", "read"),
     ("rows_loaded", "loaded"),
     ("rows_rejected", "set aside"),
+    ("rows_duplicate", "duplicates"),
     ("rows_inserted", "new"),
     ("rows_updated", "changed"),
     ("rows_flagged", "flagged"),
@@ -46,9 +47,15 @@ class _NoTraceFormatter(logging.Formatter):
 def configure_logging() -> Path:
     """Progress on stderr; everything, with traces, in the log file."""
     log_dir = Path(os.environ.get(LOG_DIR_ENV, "logs"))
-    log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / "spark-etl.log"
-    file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"Log folder {log_dir} is not writable ({exc.strerror}); "
+            f"set {LOG_DIR_ENV} to a folder you can write to."
+        ) from None
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     file_handler.setLevel(logging.DEBUG)
     console = logging.StreamHandler(sys.stderr)
@@ -153,14 +160,24 @@ def run_generate(argv: list[str]) -> None:
         args.seed,
         args.broken_fraction,
     )
-    written = datagen.generate(args.output_dir, spec)
+    try:
+        written = datagen.generate(args.output_dir, spec)
+    except OSError as exc:
+        raise ConfigError(
+            f"Output folder {args.output_dir} is not writable ({exc.strerror}); "
+            "choose another --output-dir."
+        ) from None
     for name, count in written.items():
         print(f"{args.output_dir / name}: {count} rows")
 
 
 def main(job: str, argv: list[str] | None = None) -> int:
     """Entry point of every job module; returns the process exit code."""
-    log_file = configure_logging()
+    try:
+        log_file = configure_logging()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     argv = sys.argv[1:] if argv is None else argv
     try:
         if job == "generate_data":

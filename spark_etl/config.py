@@ -10,11 +10,20 @@ import getpass
 import os
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from spark_etl.errors import ConfigError
 
@@ -58,9 +67,43 @@ class DatabaseSettings(_Section):
     connect_timeout_seconds: int = Field(ge=1)
 
 
+class QuantityRange(_Section):
+    min: int = Field(ge=1, le=2_147_483_647)
+    max: int = Field(ge=1, le=2_147_483_647)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QuantityRange:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+MAX_PRICE = Decimal("9999999999.99")  # numeric(12,2)
+
+
+class PriceRange(_Section):
+    # Quoted in YAML ("0.00") so no float ever carries money; plain integers are accepted too.
+    min: Decimal = Field(ge=0, le=MAX_PRICE, decimal_places=2, strict=False)
+    max: Decimal = Field(ge=0, le=MAX_PRICE, decimal_places=2, strict=False)
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _no_float(cls, value: object) -> object:
+        if isinstance(value, float):
+            raise ValueError('write money as a quoted decimal such as "9.99", not a float')
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PriceRange:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
 class ValidationSettings(_Section):
     timestamp_formats: tuple[str, ...] = Field(min_length=1, strict=False)  # YAML lists
-    max_quantity: int = Field(ge=1, le=2_147_483_647)
+    quantity: QuantityRange
+    price: PriceRange
 
 
 class Settings(_Section):

@@ -177,6 +177,7 @@ def finish_run(conn: Any, run_id: str, counts: dict[str, int]) -> None:
         cur.execute(
             "UPDATE etl_run SET status = 'succeeded', finished_at = now() AT TIME ZONE 'UTC', "
             "rows_read = %(read)s, rows_loaded = %(loaded)s, rows_rejected = %(rejected)s, "
+            "rows_duplicate = %(duplicate)s, "
             "rows_inserted = %(inserted)s, rows_updated = %(updated)s, rows_flagged = %(flagged)s "
             "WHERE run_id = %(run_id)s",
             {**counts, "run_id": run_id},
@@ -195,24 +196,43 @@ def fail_run(conn: Any, run_id: str, message: str) -> None:
     conn.commit()
 
 
-def keep_rejects(conn: Any, run_id: str, job: str) -> int:
-    """Copy the staged rejects of this run into ``etl_reject``."""
+def keep_rejects(conn: Any, run_id: str, job: str) -> tuple[int, int]:
+    """Copy the staged rejects of this run into ``etl_reject``; return (rejected, duplicates)."""
     with conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO etl_reject (run_id, job, source_file, raw_record, reasons) "
-            "SELECT %s, %s, source_file, CAST(raw_record AS jsonb), string_to_array(reasons, '|') "
-            "FROM stage_reject",
+            "WITH kept AS ("
+            " INSERT INTO etl_reject (run_id, job, source_file, record_number, raw_record, reasons)"
+            " SELECT %s, %s, source_file, record_number, CAST(raw_record AS jsonb),"
+            " string_to_array(reasons, '|') FROM stage_reject RETURNING reasons) "
+            "SELECT count(*) FILTER (WHERE reasons <> ARRAY['duplicate']) AS rejected,"
+            " count(*) FILTER (WHERE reasons = ARRAY['duplicate']) AS duplicates FROM kept",
             (run_id, job),
         )
-        return cur.rowcount
+        row = cur.fetchone()
+        return int(row["rejected"]), int(row["duplicates"])
+
+
+def close_interrupted_runs(conn: Any) -> int:
+    """Mark runs left 'running' by a process that died as failed (the caller holds the lock)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE etl_run SET status = 'failed', finished_at = now() AT TIME ZONE 'UTC', "
+            "error_message = 'interrupted: the process ended before the run finished' "
+            "WHERE status = 'running'"
+        )
+        closed = cur.rowcount
+    conn.commit()
+    if closed:
+        log.warning("Marked %d interrupted run(s) as failed", closed)
+    return closed
 
 
 def run_summaries(conn: Any, run_ids: list[str]) -> list[dict[str, Any]]:
     """The audit rows of the given runs, in the order they started."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT job, status, rows_read, rows_loaded, rows_rejected, rows_inserted, "
-            "rows_updated, rows_flagged, error_message FROM etl_run "
+            "SELECT job, status, rows_read, rows_loaded, rows_rejected, rows_duplicate, "
+            "rows_inserted, rows_updated, rows_flagged, error_message FROM etl_run "
             "WHERE run_id = ANY(CAST(%s AS uuid[])) ORDER BY started_at, job",
             (run_ids,),
         )

@@ -38,7 +38,8 @@ class RunContext:
 
 
 Validate = Callable[[SparkSession, RunContext, DataFrame], DataFrame]
-Merge = Callable[[Any, RunContext], dict[str, int]]
+# (connection, context, run id, job name) -> counts of inserted, updated and flagged rows
+Merge = Callable[[Any, RunContext, str, str], dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
     try:
         with database.load_lock(conn):
             database.apply_schema(conn, db.db_schema)
+            database.close_interrupted_runs(conn)
             run_id = str(uuid.uuid4())
             database.start_run(conn, run_id, job.name, ctx.input_dir, ctx.as_of)
             started.append(run_id)
@@ -106,12 +108,16 @@ def _merge(conn: Any, ctx: RunContext, job: EntityJob, run_id: str, read: int) -
     """Merge staging into the model and record the run, in one transaction."""
     database.analyze(conn, job.stage_table, database.STAGE_REJECT)
     loaded = database.count_rows(conn, job.stage_table)
-    rejected = database.keep_rejects(conn, run_id, job.name)
-    if loaded + rejected != read:
-        raise AccountingError(f"{job.name}: read {read} rows but staged {loaded} + {rejected}")
-    counts = job.merge(conn, ctx)
+    rejected, duplicates = database.keep_rejects(conn, run_id, job.name)
+    if loaded + rejected + duplicates != read:
+        raise AccountingError(
+            f"{job.name}: read {read} rows but staged {loaded} + {rejected} + {duplicates}"
+        )
+    counts = job.merge(conn, ctx, run_id, job.name)
     database.finish_run(
-        conn, run_id, {"read": read, "loaded": loaded, "rejected": rejected, **counts}
+        conn,
+        run_id,
+        {"read": read, "loaded": loaded, "rejected": rejected, "duplicate": duplicates, **counts},
     )
     conn.commit()
     log.info("%s: merged %s", job.name, counts)
@@ -122,7 +128,13 @@ def _validate_customers(spark: SparkSession, ctx: RunContext, frame: DataFrame) 
 
 
 def _validate_products(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
-    return validate_products(frame, timestamp_formats=ctx.settings.validation.timestamp_formats)
+    rules = ctx.settings.validation
+    return validate_products(
+        frame,
+        timestamp_formats=rules.timestamp_formats,
+        price_min=rules.price.min,
+        price_max=rules.price.max,
+    )
 
 
 def _validate_carts(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
@@ -132,16 +144,17 @@ def _validate_carts(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> D
         readers.read_variations(spark, ctx.connection, db),
         readers.read_customer_ids(spark, ctx.connection, db),
         timestamp_formats=ctx.settings.validation.timestamp_formats,
-        max_quantity=ctx.settings.validation.max_quantity,
+        quantity_min=ctx.settings.validation.quantity.min,
+        quantity_max=ctx.settings.validation.quantity.max,
     )
 
 
-def _merge_customers(conn: Any, ctx: RunContext) -> dict[str, int]:
+def _merge_customers(conn: Any, ctx: RunContext, run_id: str, job: str) -> dict[str, int]:
     merged = database.queries().merge_customers(conn)
     return {"inserted": merged["inserted"], "updated": merged["updated"], "flagged": 0}
 
 
-def _merge_products(conn: Any, ctx: RunContext) -> dict[str, int]:
+def _merge_products(conn: Any, ctx: RunContext, run_id: str, job: str) -> dict[str, int]:
     queries = database.queries()
     with conn.cursor() as cur:
         # Variation keys are max + n: nobody else may add variations until this commits.
@@ -150,12 +163,12 @@ def _merge_products(conn: Any, ctx: RunContext) -> dict[str, int]:
     queries.merge_products(conn)
     closed = queries.close_changed_variations(conn, as_of=ctx.as_of)
     opened = queries.open_new_variations(conn)
-    flagged = queries.product_anomalies(conn)["flagged"]
+    flagged = queries.flag_products(conn, run_id=run_id, job=job)
     log.info("product variations: %d closed, %d opened", closed, opened)
     return {"inserted": changes["inserted"], "updated": changes["updated"], "flagged": flagged}
 
 
-def _merge_carts(conn: Any, ctx: RunContext) -> dict[str, int]:
+def _merge_carts(conn: Any, ctx: RunContext, run_id: str, job: str) -> dict[str, int]:
     queries = database.queries()
     database.ensure_cart_partitions(conn, ctx.settings.database.cart_hash_partitions)
     changes = queries.cart_changes(conn)
@@ -163,13 +176,8 @@ def _merge_carts(conn: Any, ctx: RunContext) -> dict[str, int]:
     written = queries.merge_carts(conn)
     if written != changes["inserted"] + changes["updated"]:
         raise AccountingError(f"cart merge wrote {written} rows, expected {dict(changes)}")
-    flagged = queries.cart_anomalies(conn)
-    log.info("cart anomalies (loaded as is): %s", dict(flagged))
-    return {
-        "inserted": changes["inserted"],
-        "updated": changes["updated"],
-        "flagged": flagged["flagged"],
-    }
+    flagged = queries.flag_carts(conn, run_id=run_id, job=job)
+    return {"inserted": changes["inserted"], "updated": changes["updated"], "flagged": flagged}
 
 
 CUSTOMER_JOB = EntityJob(

@@ -7,7 +7,10 @@ Readers never transform values.
 
 from __future__ import annotations
 
+import codecs
 import logging
+from pathlib import Path
+from urllib.parse import urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -22,6 +25,7 @@ SOURCE_FILE = "_source_file"
 SOURCE_ORDER = "_source_order"
 EXTENSIONS = {"csv": ("csv",), "jsonl": ("jsonl", "ndjson", "json"), "parquet": ("parquet",)}
 UTF8_BOM = "\ufeff"
+ENCODING_SAMPLE_BYTES = 1 << 20
 
 
 def _exists(spark: SparkSession, path: str) -> bool:
@@ -55,6 +59,37 @@ def resolve_source(
             "keep one or set input.format."
         )
     return found[0]
+
+
+def _local_files(path: str) -> list[Path]:
+    """The files behind a local path (a file, or the part files of a Spark output folder)."""
+    parsed = urlparse(path)
+    if parsed.scheme not in ("", "file"):
+        return []
+    local = Path(parsed.path if parsed.scheme else path)
+    if local.is_dir():
+        return sorted(
+            p for p in local.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
+        )
+    return [local] if local.is_file() else []
+
+
+def check_utf8(path: str) -> None:
+    """Refuse a local text extract whose first MiB is not UTF-8, with the offending byte.
+
+    Spark would decode it silently with replacement characters; rows further into a file are
+    still caught one by one by the ``not valid UTF-8`` rule.
+    """
+    for file in _local_files(path):
+        with file.open("rb") as handle:
+            sample = handle.read(ENCODING_SAMPLE_BYTES)
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{file} is not UTF-8 (byte 0x{sample[exc.start]:02x} at offset {exc.start}); "
+                "convert it, for example: iconv -f latin1 -t utf-8 IN > OUT."
+            ) from None
 
 
 def _check_columns(path: str, spec: SourceSpec, columns: list[str]) -> None:
@@ -117,8 +152,10 @@ def read_source(
     path, file_format = resolve_source(spark, input_dir, spec, settings.format)
     log.info("Reading %s as %s", path, file_format)
     if file_format == "csv":
+        check_utf8(path)
         frame = _read_csv(spark, path, spec, settings.csv_multiline)
     elif file_format == "jsonl":
+        check_utf8(path)
         frame = _read_jsonl(spark, path, spec)
     else:
         frame = _read_parquet(spark, path, spec)

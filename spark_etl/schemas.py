@@ -1,4 +1,4 @@
-"""Explicit schemas of every source (never inferred) and of the staged model rows.
+"""Explicit schemas of every source (never inferred) and of the model lookups.
 
 Sources are read as text first, so that a malformed value becomes a rejection with a reason
 instead of a silent NULL; the transformers then parse each column into its model type.
@@ -40,44 +40,6 @@ CARTS = SourceSpec(
 )
 SOURCES = {spec.entity: spec for spec in (PRODUCTS, CUSTOMERS, CARTS)}
 
-STAGE_CUSTOMER = T.StructType(
-    [
-        T.StructField("customer_id", T.LongType(), False),
-        T.StructField("name", T.StringType(), False),
-        T.StructField("created_at", T.TimestampType(), False),
-    ]
-)
-STAGE_PRODUCT = T.StructType(
-    [
-        T.StructField("product_id", T.LongType(), False),
-        T.StructField("name", T.StringType(), False),
-        T.StructField("sku", T.StringType(), False),
-        T.StructField("variation", T.StringType(), True),
-        T.StructField("full_sku", T.StringType(), False),
-        T.StructField("price", MONEY, False),
-        T.StructField("created_at", T.TimestampType(), False),
-    ]
-)
-STAGE_CART = T.StructType(
-    [
-        T.StructField("cart_id", T.LongType(), False),
-        T.StructField("product_variation_id", T.LongType(), False),
-        T.StructField("product_id", T.LongType(), False),
-        T.StructField("customer_id", T.LongType(), False),
-        T.StructField("quantity", T.IntegerType(), False),
-        T.StructField("unit_price", MONEY, False),
-        T.StructField("amount", LINE_AMOUNT, False),
-        T.StructField("created_at", T.TimestampType(), False),
-        T.StructField("deleted_at", T.TimestampType(), True),
-    ]
-)
-STAGE_REJECT = T.StructType(
-    [
-        T.StructField("source_file", T.StringType(), True),
-        T.StructField("raw_record", T.StringType(), False),
-        T.StructField("reasons", T.StringType(), False),
-    ]
-)
 # What the cart transform needs from the model already in PostgreSQL.
 VARIATION_LOOKUP = T.StructType(
     [

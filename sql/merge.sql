@@ -132,22 +132,35 @@ SELECT DISTINCT CAST(date_trunc('month', created_at) AS date) AS month
 FROM stage_cart
 ORDER BY month;
 
--- name: product_anomalies()^
+-- name: flag_products(run_id, job)$
 -- Soft anomaly, loaded as is: a full SKU shared by two product ids.
-SELECT count(*) AS shared_full_sku, count(*) AS flagged
-FROM stage_product s
-WHERE EXISTS (
-    SELECT 1 FROM product_variation v
-    WHERE v.is_current AND v.full_sku = s.full_sku AND v.product_id <> s.product_id
-);
+WITH flagged AS (
+    INSERT INTO etl_flag (run_id, job, record_id, flag)
+    SELECT CAST(:run_id AS uuid), :job, s.product_id, 'full_sku shared with another product'
+    FROM stage_product s
+    WHERE EXISTS (
+        SELECT 1 FROM product_variation v
+        WHERE v.is_current AND v.full_sku = s.full_sku AND v.product_id <> s.product_id
+    )
+    RETURNING record_id
+)
+SELECT count(DISTINCT record_id) FROM flagged;
 
--- name: cart_anomalies()^
+-- name: flag_carts(run_id, job)$
 -- Soft anomalies, loaded as is: removal before creation, lines older than their product or customer.
-SELECT count(*) FILTER (WHERE s.deleted_at < s.created_at) AS deleted_before_created,
-       count(*) FILTER (WHERE s.created_at < p.created_at) AS created_before_product,
-       count(*) FILTER (WHERE s.created_at < c.created_at) AS created_before_customer,
-       count(*) FILTER (WHERE s.deleted_at < s.created_at OR s.created_at < p.created_at
-                           OR s.created_at < c.created_at) AS flagged
-FROM stage_cart s
-JOIN product p ON p.product_id = s.product_id
-JOIN customer c ON c.customer_id = s.customer_id;
+WITH anomalies AS (
+    SELECT s.cart_id,
+           unnest(array_remove(ARRAY[
+               CASE WHEN s.deleted_at < s.created_at THEN 'deleted before created' END,
+               CASE WHEN s.created_at < p.created_at THEN 'created before its product' END,
+               CASE WHEN s.created_at < c.created_at THEN 'created before its customer' END
+           ], NULL)) AS flag
+    FROM stage_cart s
+    JOIN product p ON p.product_id = s.product_id
+    JOIN customer c ON c.customer_id = s.customer_id
+), flagged AS (
+    INSERT INTO etl_flag (run_id, job, record_id, flag)
+    SELECT CAST(:run_id AS uuid), :job, cart_id, flag FROM anomalies
+    RETURNING record_id
+)
+SELECT count(DISTINCT record_id) FROM flagged;

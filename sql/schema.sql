@@ -73,7 +73,7 @@ CREATE UNLOGGED TABLE IF NOT EXISTS stage_cart (
     created_at timestamp, deleted_at timestamp
 );
 CREATE UNLOGGED TABLE IF NOT EXISTS stage_reject (
-    source_file text, raw_record text, reasons text
+    source_file text, record_number bigint, raw_record text, reasons text
 );
 
 -- Run audit: one row per entity job run, succeeded or failed.
@@ -87,20 +87,33 @@ CREATE TABLE IF NOT EXISTS etl_run (
     status        text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
     rows_read     bigint,
     rows_loaded   bigint,
-    rows_rejected bigint,
+    rows_rejected bigint,          -- set aside for breaking a rule
+    rows_duplicate bigint,         -- set aside as a repeated id (the winner is loaded)
     rows_inserted bigint,
     rows_updated  bigint,
-    rows_flagged  bigint,
+    rows_flagged  bigint,          -- loaded rows with a soft anomaly (see etl_flag)
     error_message text
 );
+CREATE INDEX IF NOT EXISTS etl_run_job_started_idx ON etl_run (job, started_at);
 
 -- Rows set aside: written in the same transaction as the load they belong to.
 CREATE TABLE IF NOT EXISTS etl_reject (
-    reject_id   bigserial PRIMARY KEY,
-    run_id      uuid NOT NULL REFERENCES etl_run (run_id),
-    job         text NOT NULL,
-    source_file text,
-    raw_record  jsonb NOT NULL,
-    reasons     text[] NOT NULL
+    reject_id     bigserial PRIMARY KEY,
+    run_id        uuid NOT NULL REFERENCES etl_run (run_id),
+    job           text NOT NULL,
+    source_file   text,
+    record_number bigint,          -- 1 = the first record (data row) of source_file
+    raw_record    jsonb NOT NULL,  -- the source record as read, all values as text
+    reasons       text[] NOT NULL  -- every rule the record breaks
 );
 CREATE INDEX IF NOT EXISTS etl_reject_run_idx ON etl_reject (run_id);
+
+-- Soft anomalies: the row is loaded as it is, and each anomaly it shows is listed here.
+CREATE TABLE IF NOT EXISTS etl_flag (
+    flag_id   bigserial PRIMARY KEY,
+    run_id    uuid NOT NULL REFERENCES etl_run (run_id),
+    job       text NOT NULL,
+    record_id bigint NOT NULL,     -- customer_id, product_id or cart_id of the loaded row
+    flag      text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS etl_flag_run_idx ON etl_flag (run_id);

@@ -8,18 +8,18 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark_etl.readers import SOURCE_FILE, SOURCE_ORDER
-from spark_etl.schemas import LINE_AMOUNT
+from spark_etl.schemas import CARTS, LINE_AMOUNT
 from spark_etl.transformers.common import (
     RAW,
     REASONS,
     add_reason,
     id_rules,
-    malformed_rule,
     mark_duplicates,
     parse_id,
     parse_timestamp,
     raw,
     reasons,
+    record_rules,
     timestamp_rules,
 )
 
@@ -38,7 +38,7 @@ QUANTITY_TEXT = r"^[0-9]{1,10}$"
 
 
 def parse_carts(
-    carts: DataFrame, *, timestamp_formats: Sequence[str], max_quantity: int
+    carts: DataFrame, *, timestamp_formats: Sequence[str], quantity_min: int, quantity_max: int
 ) -> DataFrame:
     """Type every column of a packed cart extract and list what each row breaks."""
     cart_id = parse_id(raw("id"))
@@ -48,7 +48,9 @@ def parse_carts(
     quantity = F.when(quantity_text.rlike(QUANTITY_TEXT), quantity_text.cast("long"))
     created_at = parse_timestamp(raw("created_at"), timestamp_formats)
     deleted_at = parse_timestamp(raw("delete_at"), timestamp_formats)
-    quantity_out_of_range = quantity.isNull() | (quantity < 1) | (quantity > max_quantity)
+    quantity_out_of_range = (
+        quantity.isNull() | (quantity < quantity_min) | (quantity > quantity_max)
+    )
     return carts.select(
         cart_id.alias("cart_id"),
         product_id.alias("product_id"),
@@ -57,14 +59,14 @@ def parse_carts(
         created_at.alias("created_at"),
         deleted_at.alias("deleted_at"),
         reasons(
-            malformed_rule(),
+            *record_rules(CARTS.columns),
             *id_rules("id", cart_id),
             *id_rules("product_id", product_id),
             *id_rules("customer_id", customer_id),
             (quantity_text.isNull(), "quantity is missing"),
             (
                 quantity_text.isNotNull() & quantity_out_of_range,
-                f"quantity is not a whole number from 1 to {max_quantity}",
+                f"quantity is not a whole number from {quantity_min} to {quantity_max}",
             ),
             *timestamp_rules("created_at", created_at, timestamp_formats),
             *timestamp_rules("delete_at", deleted_at, timestamp_formats, required=False),
@@ -129,11 +131,17 @@ def validate_carts(
     customer_ids: DataFrame,
     *,
     timestamp_formats: Sequence[str],
-    max_quantity: int,
+    quantity_min: int,
+    quantity_max: int,
 ) -> DataFrame:
     """Parse, price, check references, then keep one row per cart line id."""
     return (
-        carts.transform(parse_carts, timestamp_formats=timestamp_formats, max_quantity=max_quantity)
+        carts.transform(
+            parse_carts,
+            timestamp_formats=timestamp_formats,
+            quantity_min=quantity_min,
+            quantity_max=quantity_max,
+        )
         .transform(with_variation_in_force, variations)
         .transform(with_known_customer, customer_ids)
         .transform(with_line_amount)

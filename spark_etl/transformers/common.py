@@ -20,6 +20,11 @@ REASON_SEPARATOR = "|"
 POSITIVE_ID = r"^[0-9]{1,18}$"
 DUPLICATE = "duplicate"
 MALFORMED = "malformed record"
+NOT_UTF8 = "not valid UTF-8"
+REPLACEMENT_CHARACTER = "\ufffd"  # what the UTF-8 decoder puts in place of invalid bytes
+# monotonically_increasing_id() holds the read partition in its upper bits, the position below.
+PARTITION_SHIFT = 33
+POSITION_MASK = (1 << PARTITION_SHIFT) - 1
 
 
 def raw(name: str) -> Column:
@@ -72,8 +77,13 @@ def timestamp_rules(
     return rules
 
 
-def malformed_rule() -> tuple[Column, str]:
-    return (F.col(f"{RAW}.{CORRUPT_RECORD}").isNotNull(), MALFORMED)
+def record_rules(columns: Sequence[str]) -> list[tuple[Column, str]]:
+    """Rules on the record as a whole: it parsed, and its bytes were UTF-8."""
+    text = F.concat_ws("", *[F.col(f"{RAW}.{name}") for name in columns])
+    return [
+        (F.col(f"{RAW}.{CORRUPT_RECORD}").isNotNull(), MALFORMED),
+        (text.contains(REPLACEMENT_CHARACTER), NOT_UTF8),
+    ]
 
 
 def add_reason(frame: DataFrame, broken: Column, message: str) -> DataFrame:
@@ -100,10 +110,41 @@ def accepted_rows(frame: DataFrame, columns: Sequence[str]) -> DataFrame:
     return frame.where(F.size(REASONS) == 0).select(*columns)
 
 
+def _read_blocks(frame: DataFrame) -> DataFrame:
+    """Per file and read partition: its rows, its first position, and the file's rows before it.
+
+    A partition reads its files one after the other, and a file split over several partitions
+    has its splits in partition order, so these blocks number every record of a file.
+    """
+    earlier = (
+        Window.partitionBy("_block_file")
+        .orderBy("_block_partition")
+        .rowsBetween(Window.unboundedPreceding, -1)
+    )
+    return (
+        frame.groupBy(
+            F.col(SOURCE_FILE).alias("_block_file"),
+            F.shiftright(SOURCE_ORDER, PARTITION_SHIFT).alias("_block_partition"),
+        )
+        .agg(
+            F.count(F.lit(1)).alias("_block_rows"),
+            F.min(F.col(SOURCE_ORDER).bitwiseAND(POSITION_MASK)).alias("_block_first"),
+        )
+        .withColumn("_rows_before", F.coalesce(F.sum("_block_rows").over(earlier), F.lit(0)))
+    )
+
+
 def rejected_rows(frame: DataFrame) -> DataFrame:
-    """The rows set aside: their file, the raw record as JSON and every reason."""
-    return frame.where(F.size(REASONS) > 0).select(
+    """The rows set aside: file, record number (1 = first record), raw record as JSON, reasons."""
+    blocks = _read_blocks(frame)
+    rejected = frame.where(F.size(REASONS) > 0)
+    in_block = (F.col(SOURCE_FILE) == F.col("_block_file")) & (
+        F.shiftright(SOURCE_ORDER, PARTITION_SHIFT) == F.col("_block_partition")
+    )
+    position = F.col(SOURCE_ORDER).bitwiseAND(POSITION_MASK)
+    return rejected.join(F.broadcast(blocks), on=in_block, how="left").select(
         F.col(SOURCE_FILE).alias("source_file"),
+        (F.col("_rows_before") + position - F.col("_block_first") + 1).alias("record_number"),
         F.to_json(RAW).alias("raw_record"),
         F.array_join(REASONS, REASON_SEPARATOR).alias("reasons"),
     )

@@ -7,17 +7,18 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame
 
 from spark_etl.readers import SOURCE_FILE, SOURCE_ORDER
+from spark_etl.schemas import CUSTOMERS
 from spark_etl.transformers.common import (
     RAW,
     REASONS,
     clean_text,
     id_rules,
-    malformed_rule,
     mark_duplicates,
     parse_id,
     parse_timestamp,
     raw,
     reasons,
+    record_rules,
     timestamp_rules,
 )
 
@@ -34,7 +35,7 @@ def parse_customers(customers: DataFrame, *, timestamp_formats: Sequence[str]) -
         name.alias("name"),
         created_at.alias("created_at"),
         reasons(
-            malformed_rule(),
+            *record_rules(CUSTOMERS.columns),
             *id_rules("id", customer_id),
             (name.isNull(), "name is missing"),
             *timestamp_rules("created_at", created_at, timestamp_formats),

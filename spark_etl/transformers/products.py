@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from spark_etl.readers import SOURCE_FILE, SOURCE_ORDER
-from spark_etl.schemas import MONEY
+from spark_etl.schemas import MONEY, PRODUCTS
 from spark_etl.transformers.common import (
     RAW,
     REASONS,
     clean_text,
     id_rules,
-    malformed_rule,
     mark_duplicates,
     parse_id,
     parse_timestamp,
     raw,
     reasons,
+    record_rules,
     timestamp_rules,
 )
 
 PRODUCT_COLUMNS = ("product_id", "name", "sku", "variation", "full_sku", "price", "created_at")
 # numeric(12,2): up to 10 digits before the point and at most 2 after; never rounded.
-PRICE_TEXT = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+PRICE_TEXT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"
 SKU_SEPARATOR = "-"
 VARIATION_PATTERN = r"^[^-]*-(.+)$"
 
@@ -42,30 +43,36 @@ def sku_variation(full_sku: Column) -> Column:
     )
 
 
-def parse_products(products: DataFrame, *, timestamp_formats: Sequence[str]) -> DataFrame:
+def parse_products(
+    products: DataFrame,
+    *,
+    timestamp_formats: Sequence[str],
+    price_min: Decimal,
+    price_max: Decimal,
+) -> DataFrame:
     """Type every column of a packed product extract and list what each row breaks."""
     product_id = parse_id(raw("id"))
     name = clean_text(raw("name"))
     price_text = raw("price")
+    price = F.when(price_text.rlike(PRICE_TEXT), price_text.cast(MONEY))
+    out_of_range = (price < F.lit(price_min).cast(MONEY)) | (price > F.lit(price_max).cast(MONEY))
     created_at = parse_timestamp(raw("created_at"), timestamp_formats)
     typed = products.select(
         product_id.alias("product_id"),
         name.alias("name"),
         F.upper(F.regexp_replace(raw("sku"), r"\s+", "")).alias("full_sku"),
-        F.when(price_text.rlike(PRICE_TEXT), price_text.cast(MONEY)).alias("price"),
+        price.alias("price"),
         created_at.alias("created_at"),
         reasons(
-            malformed_rule(),
+            *record_rules(PRODUCTS.columns),
             *id_rules("id", product_id),
             (name.isNull(), "name is missing"),
             (price_text.isNull(), "price is missing"),
-            (price_text.startswith("-"), "price is negative"),
             (
-                price_text.isNotNull()
-                & ~price_text.startswith("-")
-                & ~price_text.rlike(PRICE_TEXT),
+                price_text.isNotNull() & price.isNull(),
                 "price is not an amount with at most 10 digits and 2 decimals",
             ),
+            (out_of_range, f"price is not from {price_min} to {price_max}"),
             (raw("sku").isNull(), "sku is missing"),
             (raw("sku").startswith(SKU_SEPARATOR), "sku has no family before '-'"),
             *timestamp_rules("created_at", created_at, timestamp_formats),
@@ -89,8 +96,17 @@ def parse_products(products: DataFrame, *, timestamp_formats: Sequence[str]) -> 
     )
 
 
-def validate_products(products: DataFrame, *, timestamp_formats: Sequence[str]) -> DataFrame:
+def validate_products(
+    products: DataFrame,
+    *,
+    timestamp_formats: Sequence[str],
+    price_min: Decimal,
+    price_max: Decimal,
+) -> DataFrame:
     """Parse, then keep one row per product id."""
-    return products.transform(parse_products, timestamp_formats=timestamp_formats).transform(
-        mark_duplicates, key="product_id"
-    )
+    return products.transform(
+        parse_products,
+        timestamp_formats=timestamp_formats,
+        price_min=price_min,
+        price_max=price_max,
+    ).transform(mark_duplicates, key="product_id")

@@ -22,7 +22,8 @@ def audit(connection, settings):
     return query(
         connection,
         settings,
-        "SELECT job, rows_read, rows_loaded, rows_rejected FROM etl_run ORDER BY started_at",
+        "SELECT job, rows_read, rows_loaded, rows_rejected, rows_duplicate FROM etl_run "
+        "ORDER BY started_at",
     )
 
 
@@ -32,9 +33,9 @@ def test_clean_generated_set_loads_every_row(spark, db_settings, connection, tmp
     run_job(spark, db_settings, connection, tmp_path)
 
     assert audit(connection, db_settings) == [
-        ("customer_data_transform", written["customers.csv"], written["customers.csv"], 0),
-        ("product_data_transform", written["products.csv"], written["products.csv"], 0),
-        ("cart_data_transform", written["carts.csv"], written["carts.csv"], 0),
+        ("customer_data_transform", written["customers.csv"], written["customers.csv"], 0, 0),
+        ("product_data_transform", written["products.csv"], written["products.csv"], 0, 0),
+        ("cart_data_transform", written["carts.csv"], written["carts.csv"], 0, 0),
     ]
     assert query(connection, db_settings, "SELECT count(*), count(DISTINCT cart_id) FROM cart") == [
         (3000, 3000)
@@ -48,16 +49,17 @@ def test_every_generated_row_is_loaded_or_set_aside_with_a_reason(
 
     run_job(spark, db_settings, connection, tmp_path)
 
-    for job, read, loaded, rejected in audit(connection, db_settings):
-        assert read == loaded + rejected, job
+    for job, read, loaded, rejected, duplicates in audit(connection, db_settings):
+        assert read == loaded + rejected + duplicates, job
         assert rejected > 0, job
+        assert duplicates > 0, job
         kept = query(
             connection,
             db_settings,
             "SELECT count(*) FROM etl_reject WHERE job = %s AND cardinality(reasons) > 0",
             job,
         )
-        assert kept == [(rejected,)], job
+        assert kept == [(rejected + duplicates,)], job
     cart_loaded = audit(connection, db_settings)[2][2]
     assert query(connection, db_settings, "SELECT count(*) FROM cart") == [(cart_loaded,)]
 
@@ -90,8 +92,8 @@ def test_cli_runs_a_job_and_prints_the_summary(
 
     assert code == 0
     assert capsys.readouterr().out.splitlines() == [
-        "job                      status     read  loaded  set aside  new  changed  flagged",
-        "customer_data_transform  succeeded  5     5       0          5    0        0",
+        "job                      status     read  loaded  set aside  duplicates  new  changed  flagged",
+        "customer_data_transform  succeeded  5     5       0          0           5    0        0",
     ]
 
 
@@ -141,12 +143,12 @@ def test_spark_submit_runs_all_jobs_from_the_job_modules(db_settings, connection
     # spark-submit merges the job's stderr (progress lines) into stdout; the summary ends it.
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("job "))
-    summary = [line.split()[:6] for line in lines[header:]]
+    summary = [line.split()[:7] for line in lines[header:]]
     assert summary == [
-        ["job", "status", "read", "loaded", "set", "aside"],
-        ["customer_data_transform", "succeeded", "25", "25", "0", "25"],
-        ["product_data_transform", "succeeded", "10", "10", "0", "10"],
-        ["cart_data_transform", "succeeded", "500", "500", "0", "500"],
+        ["job", "status", "read", "loaded", "set", "aside", "duplicates"],
+        ["customer_data_transform", "succeeded", "25", "25", "0", "0", "25"],
+        ["product_data_transform", "succeeded", "10", "10", "0", "0", "10"],
+        ["cart_data_transform", "succeeded", "500", "500", "0", "0", "500"],
     ]
     assert connection.password is None or connection.password not in result.stdout + result.stderr
     assert query(connection, db_settings, "SELECT count(*), sum(amount) > 0 FROM cart") == [

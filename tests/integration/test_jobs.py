@@ -107,36 +107,57 @@ def test_all_loads_exact_rows_and_sets_aside_broken_ones(spark, db_settings, con
     audit = query(
         connection,
         db_settings,
-        "SELECT job, status, rows_read, rows_loaded, rows_rejected, rows_inserted, rows_updated, "
-        "rows_flagged FROM etl_run WHERE run_id = ANY(CAST(%s AS uuid[])) ORDER BY started_at",
+        "SELECT job, status, rows_read, rows_loaded, rows_rejected, rows_duplicate, "
+        "rows_inserted, rows_updated, rows_flagged FROM etl_run "
+        "WHERE run_id = ANY(CAST(%s AS uuid[])) ORDER BY started_at",
         run_ids,
     )
     assert audit == [
-        ("customer_data_transform", "succeeded", 5, 3, 2, 3, 0, 0),
-        ("product_data_transform", "succeeded", 5, 4, 1, 4, 0, 2),
-        ("cart_data_transform", "succeeded", 8, 4, 4, 4, 0, 2),
+        ("customer_data_transform", "succeeded", 5, 3, 1, 1, 3, 0, 0),
+        ("product_data_transform", "succeeded", 5, 4, 1, 0, 4, 0, 2),
+        ("cart_data_transform", "succeeded", 8, 4, 4, 0, 4, 0, 2),
     ]
     rejects = query(
         connection,
         db_settings,
-        "SELECT job, raw_record->>'id', reasons FROM etl_reject ORDER BY job, raw_record->>'id'",
+        "SELECT job, source_file LIKE '%%/' || split_part(job, '_', 1) || 's.csv', record_number, "
+        "raw_record->>'id', reasons FROM etl_reject ORDER BY job, record_number",
     )
     assert rejects == [
-        ("cart_data_transform", "104", ["product_id not found in product"]),
-        ("cart_data_transform", "105", ["customer_id not found in customer"]),
-        ("cart_data_transform", "106", ["quantity is not a whole number from 1 to 100000"]),
+        ("cart_data_transform", True, 5, "104", ["product_id not found in product"]),
+        ("cart_data_transform", True, 6, "105", ["customer_id not found in customer"]),
         (
             "cart_data_transform",
+            True,
+            7,
+            "106",
+            ["quantity is not a whole number from 1 to 100000"],
+        ),
+        (
+            "cart_data_transform",
+            True,
+            8,
             "107",
             ["created_at is not a date (yyyy-MM-dd HH:mm:ss or yyyy-MM-dd)"],
         ),
-        ("customer_data_transform", "2", ["duplicate"]),
-        ("customer_data_transform", "x7", ["id is not a positive integer"]),
+        ("customer_data_transform", True, 2, "2", ["duplicate"]),
+        ("customer_data_transform", True, 4, "x7", ["id is not a positive integer"]),
         (
             "product_data_transform",
+            True,
+            5,
             "14",
             ["price is not an amount with at most 10 digits and 2 decimals"],
         ),
+    ]
+    flags = query(
+        connection, db_settings, "SELECT job, record_id, flag FROM etl_flag ORDER BY 1, 2"
+    )
+    assert flags == [
+        ("cart_data_transform", 102, "created before its product"),
+        ("cart_data_transform", 103, "deleted before created"),
+        ("product_data_transform", 12, "full_sku shared with another product"),
+        ("product_data_transform", 13, "full_sku shared with another product"),
     ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from spark_etl import cli
@@ -9,7 +11,15 @@ from spark_etl import cli
 
 @pytest.fixture(autouse=True)
 def logs_in_tmp(tmp_path, monkeypatch):
+    """Logs go to the test's folder; the handlers main() installs are removed afterwards."""
     monkeypatch.setenv(cli.LOG_DIR_ENV, str(tmp_path / "logs"))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture
@@ -103,6 +113,7 @@ def test_summary_is_a_table_with_failures_spelled_out():
             "rows_read": 5,
             "rows_loaded": 4,
             "rows_rejected": 1,
+            "rows_duplicate": 0,
             "rows_inserted": 4,
             "rows_updated": 0,
             "rows_flagged": 0,
@@ -114,6 +125,7 @@ def test_summary_is_a_table_with_failures_spelled_out():
             "rows_read": None,
             "rows_loaded": None,
             "rows_rejected": None,
+            "rows_duplicate": None,
             "rows_inserted": None,
             "rows_updated": None,
             "rows_flagged": None,
@@ -122,8 +134,33 @@ def test_summary_is_a_table_with_failures_spelled_out():
     ]
 
     assert cli._format_summary(rows).splitlines() == [
-        "job                      status     read  loaded  set aside  new  changed  flagged",
-        "customer_data_transform  succeeded  5     4       1          4    0        0",
+        "job                      status     read  loaded  set aside  duplicates  new  changed  flagged",
+        "customer_data_transform  succeeded  5     4       1          0           4    0        0",
         "cart_data_transform      failed",
         "cart_data_transform: InputError: no carts.csv",
     ]
+
+
+def test_unwritable_output_folder_is_named(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+
+    code = cli.main("generate_data", ["--output-dir", str(blocker / "data")])
+
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"error: Output folder {blocker}/data is not writable (Not a directory); choose another --output-dir.\n"
+    )
+
+
+def test_unwritable_log_folder_is_named(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv(cli.LOG_DIR_ENV, str(blocker / "logs"))
+
+    assert cli.main("all", ["--input-dir", str(tmp_path)]) == 2
+
+    assert capsys.readouterr().err == (
+        f"error: Log folder {blocker}/logs is not writable (Not a directory); "
+        "set SPARK_ETL_LOG_DIR to a folder you can write to.\n"
+    )

@@ -153,3 +153,41 @@ def test_port_must_be_a_number():
         connection_from_env({"PGPORT": "fivefour"})
 
     assert str(raised.value) == "PGPORT must be a port number, not 'fivefour'."
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "validation:\n  quantity: {min: 10, max: 5}\n",
+            "'validation.quantity': Value error, min must not exceed max",
+        ),
+        (
+            "validation:\n  price: {min: 0.5, max: '10.00'}\n",
+            "'validation.price.min': Value error, write money as a quoted decimal such as \"9.99\", not a float",
+        ),
+        (
+            "validation:\n  price: {min: '0.001', max: '10.00'}\n",
+            "'validation.price.min': Decimal input should have no more than 2 decimal places",
+        ),
+    ],
+)
+def test_validation_ranges_are_checked(tmp_path, text, problem):
+    path = write(tmp_path, text)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+
+    assert str(raised.value) == f"Configuration {path} is invalid: {problem}."
+
+
+def test_validation_ranges_are_applied(tmp_path):
+    settings = load_settings(
+        write(tmp_path, "validation:\n  quantity: {max: 50}\n  price: {min: '0.01', max: 500}\n")
+    )
+
+    assert (settings.validation.quantity.min, settings.validation.quantity.max) == (1, 50)
+    assert (str(settings.validation.price.min), str(settings.validation.price.max)) == (
+        "0.01",
+        "500",
+    )

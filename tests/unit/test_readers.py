@@ -148,3 +148,16 @@ def test_missing_input_directory_is_named(spark, tmp_path):
         str(raised.value)
         == f"Input directory {tmp_path}/nowhere does not exist; pass --input-dir DIR."
     )
+
+
+def test_file_that_is_not_utf8_is_refused_with_the_offending_byte(spark, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_bytes("id,name,created_at\n1,Müller,2020-01-01\n".encode("latin-1"))
+
+    with pytest.raises(InputError) as raised:
+        read_source(spark, str(tmp_path), CUSTOMERS, CSV)
+
+    assert str(raised.value) == (
+        f"{path} is not UTF-8 (byte 0xfc at offset 22); "
+        "convert it, for example: iconv -f latin1 -t utf-8 IN > OUT."
+    )

@@ -29,6 +29,11 @@ from spark_etl.transformers.customers import validate_customers
 from spark_etl.transformers.products import PRODUCT_COLUMNS, validate_products
 
 FORMATS = ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd")
+PRICE_RULES = {
+    "timestamp_formats": FORMATS,
+    "price_min": Decimal("0.00"),
+    "price_max": Decimal("9999999999.99"),
+}
 MONEY = T.DecimalType(12, 2)
 
 
@@ -148,7 +153,7 @@ def test_product_sku_splits_into_family_and_variation_and_price_is_exact(spark):
         ],
     )
 
-    actual = accepted_rows(validate_products(raw, timestamp_formats=FORMATS), PRODUCT_COLUMNS)
+    actual = accepted_rows(validate_products(raw, **PRICE_RULES), PRODUCT_COLUMNS)
 
     expected = spark.createDataFrame(
         [
@@ -184,7 +189,7 @@ def test_product_sku_splits_into_family_and_variation_and_price_is_exact(spark):
     [
         ("12.345", "A-1", ["price is not an amount with at most 10 digits and 2 decimals"]),
         ("12,99", "A-1", ["price is not an amount with at most 10 digits and 2 decimals"]),
-        ("-1.00", "A-1", ["price is negative"]),
+        ("-1.00", "A-1", ["price is not from 0.00 to 9999999999.99"]),
         ("10000000000.00", "A-1", ["price is not an amount with at most 10 digits and 2 decimals"]),
         (None, None, ["price is missing", "sku is missing"]),
         ("1.00", "-001", ["sku has no family before '-'"]),
@@ -194,7 +199,7 @@ def test_product_price_and_sku_rules(spark, price, sku, reasons):
     raw = packed(spark, PRODUCTS, [("1", "Name", price, sku, "2020-01-01")])
 
     found = reasons_by_id(
-        validate_products(raw, timestamp_formats=FORMATS).select("product_id", REASONS),
+        validate_products(raw, **PRICE_RULES).select("product_id", REASONS),
         "product_id",
     )
 
@@ -286,7 +291,7 @@ def test_cart_validation_rejects_each_broken_kind_once(spark):
     customers = spark.createDataFrame([(1,)], "customer_id long")
 
     validated = validate_carts(
-        raw, variations, customers, timestamp_formats=FORMATS, max_quantity=100
+        raw, variations, customers, timestamp_formats=FORMATS, quantity_min=1, quantity_max=100
     )
 
     found = sorted(
@@ -304,4 +309,43 @@ def test_cart_validation_rejects_each_broken_kind_once(spark):
         ("5", "2021-01-01", ["customer_id not found in customer"]),
         ("6", "2021-01-01", ["delete_at is not a date (yyyy-MM-dd HH:mm:ss or yyyy-MM-dd)"]),
         ("7", "2021-01-01", ["quantity is not a whole number from 1 to 100"]),
+    ]
+
+
+def test_row_with_bytes_that_were_not_utf8_is_rejected(spark):
+    raw = packed(
+        spark, CUSTOMERS, [("1", "M\ufffdller", "2020-01-01"), ("2", "Müller", "2020-01-01")]
+    )
+
+    found = reasons_by_id(
+        validate_customers(raw, timestamp_formats=FORMATS).select("customer_id", REASONS),
+        "customer_id",
+    )
+
+    assert found == {1: ["not valid UTF-8"], 2: []}
+
+
+def test_record_numbers_count_data_rows_of_each_file_from_one(spark):
+    schema = (
+        CUSTOMERS.raw_schema.add(CORRUPT_RECORD, "string")
+        .add(SOURCE_FILE, "string")
+        .add(SOURCE_ORDER, "long")
+    )
+    # two read partitions of a.csv (the second starting at position 0) and one of b.csv
+    second = 1 << 33
+    rows = [
+        ("1", "A", "2020-01-01", None, "a.csv", 0),
+        ("x", "B", "2020-01-01", None, "a.csv", 1),
+        ("3", "C", "2020-01-01", None, "a.csv", second),
+        ("y", "D", "2020-01-01", None, "a.csv", second + 1),
+        ("z", "E", "2020-01-01", None, "b.csv", second + 2),
+    ]
+    raw = pack_raw(spark.createDataFrame(rows, schema), CUSTOMERS.columns)
+
+    rejected = rejected_rows(validate_customers(raw, timestamp_formats=FORMATS))
+
+    assert sorted((r.source_file, r.record_number) for r in rejected.collect()) == [
+        ("a.csv", 2),
+        ("a.csv", 4),
+        ("b.csv", 1),
     ]
