@@ -31,6 +31,7 @@ goto collect
 
 call "%ROOT%\scripts\bootstrap.bat" || exit /b 2
 if not defined SPARK_ETL_LOG_DIR set "SPARK_ETL_LOG_DIR=%ROOT%\.local\logs"
+if not exist "%SPARK_ETL_LOG_DIR%" mkdir "%SPARK_ETL_LOG_DIR%"
 if /i "%JOB%"=="generate_data" goto generate
 echo %ARGS% | findstr /c:"--input-dir" /c:"--help" >nul
 if errorlevel 1 (
@@ -45,7 +46,7 @@ if not defined SPARK_MASTER set "SPARK_MASTER=local[*]"
 if not defined SPARK_DRIVER_MEMORY set "SPARK_DRIVER_MEMORY=4g"
 call spark-submit.cmd --master "%SPARK_MASTER%" --driver-memory %SPARK_DRIVER_MEMORY% ^
   --jars "%SPARK_ETL_JDBC_JAR%" ^
-  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:%ROOT%\scripts\log4j2.properties" ^
+  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:%ROOT%\scripts\log4j2.properties -Dspark_etl.log_dir=%SPARK_ETL_LOG_DIR%" ^
   --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC ^
   "%ROOT%\jobs\%JOB%.py" %ARGS%
 set "STATUS=%ERRORLEVEL%"

@@ -46,6 +46,7 @@ source "$ROOT/scripts/bootstrap.sh"
 # shellcheck source=scripts/local_env.sh
 source "$ROOT/scripts/local_env.sh"
 export SPARK_ETL_LOG_DIR="${SPARK_ETL_LOG_DIR:-$LOCAL_DIR/logs}"
+mkdir -p "$SPARK_ETL_LOG_DIR"
 
 if [ "$JOB" = generate_data ]; then
   exec python "$ROOT/jobs/generate_data.py" "$@"
@@ -67,7 +68,7 @@ spark-submit \
   --master "${SPARK_MASTER:-local[*]}" \
   --driver-memory "${SPARK_DRIVER_MEMORY:-4g}" \
   --jars "$SPARK_ETL_JDBC_JAR" \
-  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:$ROOT/scripts/log4j2.properties" \
+  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:$ROOT/scripts/log4j2.properties -Dspark_etl.log_dir=$SPARK_ETL_LOG_DIR" \
   --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC \
   "$ROOT/jobs/$JOB.py" "${args[@]}" || status=$?
 psql_hint

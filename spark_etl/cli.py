@@ -117,6 +117,8 @@ def run_load(job: str, argv: list[str]) -> None:
     settings = load_settings(args.config)
     connection = connection_from_env()
     _check_input_dir(args.input_dir)
+    # Reach the database before Spark starts, so a wrong PG* variable fails in a second.
+    database.connect(connection, settings.database.db_schema, 5).close()
     as_of = args.as_of or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     ctx = pipeline.RunContext(settings, connection, args.input_dir, as_of)
     started: list[str] = []

@@ -60,7 +60,8 @@ def connect(connection: Connection, schema: str, timeout_seconds: int) -> Any:
             application_name="spark-etl",
         )
     except psycopg2.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        reason = lines[-1] if lines else "no answer"
         raise DatabaseError(
             f"Cannot connect to PostgreSQL at {connection.host}:{connection.port} as "
             f"{connection.user} ({reason}); check the PG* variables or run ./submit.sh --local."

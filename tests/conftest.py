@@ -60,20 +60,28 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def connection() -> Iterator[Connection]:
-    """A real PostgreSQL: the one PGHOST names, or a throwaway one started here."""
+def postgres_server() -> Iterator[LocalPostgres | None]:
+    """The throwaway PostgreSQL of this test run; None when PGHOST names a server to use."""
     if os.environ.get("PGHOST"):
-        yield connection_from_env()
+        yield None
         return
     base = Path(tempfile.mkdtemp(prefix="spark-etl-pg-"))
     base.chmod(0o755)  # the server may run as another user (postgres) when tests run as root
     server = LocalPostgres(base / "pg", _free_port())
     server.start()
     try:
-        yield connection_from_env(server.environment)
+        yield server
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def connection(postgres_server: LocalPostgres | None) -> Connection:
+    """Where the real PostgreSQL of the tests is."""
+    if postgres_server is None:
+        return connection_from_env()
+    return connection_from_env(postgres_server.environment)
 
 
 def open_connection(connection: Connection, schema: str | None = None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -64,10 +65,9 @@ def test_every_generated_row_is_loaded_or_set_aside_with_a_reason(
     assert query(connection, db_settings, "SELECT count(*) FROM cart") == [(cart_loaded,)]
 
 
-def test_cli_runs_a_job_and_prints_the_summary(
-    spark, db_settings, connection, tmp_path, monkeypatch, capsys
-):
-    generate(tmp_path / "in", DataSpec(40, 5, 10, broken_fraction=0.0))
+@pytest.fixture
+def cli_env(db_settings, connection, tmp_path, monkeypatch):
+    """PG* variables for the test database, logs in the test folder; yields a config file."""
     config = tmp_path / "etl.yaml"
     config.write_text(f"database:\n  schema: {db_settings.database.db_schema}\n", encoding="utf-8")
     for key, value in {
@@ -79,6 +79,34 @@ def test_cli_runs_a_job_and_prints_the_summary(
         cli.LOG_DIR_ENV: str(tmp_path / "logs"),
     }.items():
         monkeypatch.setenv(key, value)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield config
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:], root.level = handlers, level
+
+
+def test_unexpected_failure_points_to_the_log_with_the_trace(
+    cli_env, tmp_path, capsys, monkeypatch
+):
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line of a long Java trace")
+
+    monkeypatch.setattr(cli, "spark_session", explode)
+
+    assert cli.main("all", ["--input-dir", str(tmp_path), "--config", str(cli_env)]) == 1
+
+    log_file = tmp_path / "logs" / "spark-etl.log"
+    assert capsys.readouterr().err == (
+        f"error: all failed (RuntimeError: boom); the full trace is in {log_file}\n"
+    )
+    assert "Traceback" in log_file.read_text(encoding="utf-8")
+
+
+def test_cli_runs_a_job_and_prints_the_summary(spark, cli_env, tmp_path, monkeypatch, capsys):
+    generate(tmp_path / "in", DataSpec(40, 5, 10, broken_fraction=0.0))
 
     @contextmanager
     def shared_session(*args, **kwargs):
@@ -87,7 +115,7 @@ def test_cli_runs_a_job_and_prints_the_summary(
     monkeypatch.setattr(cli, "spark_session", shared_session)
 
     code = cli.main(
-        "customer_data_transform", ["--input-dir", str(tmp_path / "in"), "--config", str(config)]
+        "customer_data_transform", ["--input-dir", str(tmp_path / "in"), "--config", str(cli_env)]
     )
 
     assert code == 0

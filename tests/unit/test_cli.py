@@ -62,21 +62,6 @@ def test_missing_input_directory_is_rejected_before_spark_starts(tmp_path, capsy
     )
 
 
-def test_unexpected_failure_points_to_the_log_with_the_trace(tmp_path, capsys, monkeypatch):
-    def explode(*args, **kwargs):
-        raise RuntimeError("boom\nsecond line of a long Java trace")
-
-    monkeypatch.setattr(cli, "spark_session", explode)
-
-    assert cli.main("all", ["--input-dir", str(tmp_path)]) == 1
-
-    log_file = tmp_path / "logs" / "spark-etl.log"
-    assert capsys.readouterr().err == (
-        f"error: all failed (RuntimeError: boom); the full trace is in {log_file}\n"
-    )
-    assert "Traceback" in log_file.read_text(encoding="utf-8")
-
-
 def test_generate_data_writes_the_set_and_reports_rows(tmp_path, capsys):
     out = tmp_path / "data"
 
