@@ -156,6 +156,7 @@ def _products(rng: random.Random, spec: DataSpec) -> Iterator[list[str]]:
         lambda r: r.__setitem__(0, "n/a"),
         lambda r: r.__setitem__(2, "12,99"),
         lambda r: r.__setitem__(4, "2021-02-30"),
+        lambda r: r.__setitem__(0, str(max(1, int(r[0]) - 1))),  # the id of the row before
     )
     previous_sku = f"{families[0]}-001"
     for product_id in range(1, spec.products + 1):

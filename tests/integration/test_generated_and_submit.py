@@ -46,7 +46,7 @@ def test_clean_generated_set_loads_every_row(spark, db_settings, connection, tmp
 def test_every_generated_row_is_loaded_or_set_aside_with_a_reason(
     spark, db_settings, connection, tmp_path
 ):
-    generate(tmp_path, DataSpec.scaled(3000, broken_fraction=0.05))
+    generate(tmp_path, DataSpec(3000, customers=300, products=200, broken_fraction=0.05))
 
     run_job(spark, db_settings, connection, tmp_path)
 
@@ -178,7 +178,9 @@ def test_spark_submit_runs_all_jobs_from_the_job_modules(db_settings, connection
         ["product_data_transform", "succeeded", "10", "10", "0", "0", "10"],
         ["cart_data_transform", "succeeded", "500", "500", "0", "0", "500"],
     ]
-    assert connection.password is None or connection.password not in result.stdout + result.stderr
+    logs = "".join(path.read_text(encoding="utf-8") for path in (tmp_path / "logs").iterdir())
+    assert connection.password, "the test server has a password"
+    assert connection.password not in result.stdout + result.stderr + logs
     assert query(connection, db_settings, "SELECT count(*), sum(amount) > 0 FROM cart") == [
         (500, True)
     ]

@@ -303,6 +303,7 @@ def test_missing_extract_fails_the_run_with_a_clear_message(
         f"products.parquet in {tmp_path}; put the product extract there."
     )
     assert query(connection, db_settings, "SELECT status FROM etl_run") == [("failed",)]
+    assert query(connection, db_settings, "SELECT count(*) FROM product") == [(0,)]
 
 
 def test_json_lines_and_parquet_extracts_load_like_csv(spark, db_settings, connection, tmp_path):
