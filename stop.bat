@@ -1,14 +1,32 @@
 @echo off
-rem Stop what start.bat or submit.bat started: stop.bat --local   (see --help). Twin of stop.sh.
+rem Stop the Docker stack, or with --local the embedded PostgreSQL. The cmd.exe twin of stop.sh.
 setlocal EnableExtensions
 set "ROOT=%~dp0"
 set "ROOT=%ROOT:~0,-1%"
+set "LOCAL="
+set "PURGE="
+:parse
+if "%~1"=="" goto parsed
 if /i "%~1"=="-h" goto usage
 if /i "%~1"=="--help" goto usage
-if /i not "%~1"=="--local" (
-  echo error: the Docker stack is not part of this version yet; run stop.bat --local 1>&2
-  exit /b 2
+if /i "%~1"=="--local" (set "LOCAL=1" & shift & goto parse)
+if /i "%~1"=="--purge" (set "PURGE=1" & shift & goto parse)
+echo error: unknown option '%~1'; see stop.bat --help. 1>&2
+exit /b 2
+:parsed
+if defined LOCAL goto local
+
+call "%ROOT%\scripts\docker_env.bat" || exit /b 2
+if defined PURGE (
+  docker compose --project-directory "%ROOT%" -f "%ROOT%\docker-compose.yml" down --volumes --remove-orphans || exit /b 1
+  echo Docker stack stopped; its volumes ^(the database^) are deleted. 1>&2
+) else (
+  docker compose --project-directory "%ROOT%" -f "%ROOT%\docker-compose.yml" down --remove-orphans || exit /b 1
+  echo Docker stack stopped; the database volume is kept ^(--purge deletes it^). 1>&2
 )
+exit /b 0
+
+:local
 if not exist "%ROOT%\.venv\Scripts\python.exe" (
   echo Nothing to stop: submit.bat --local has not run here. 1>&2
   exit /b 0
@@ -19,6 +37,6 @@ echo Embedded PostgreSQL stopped. 1>&2
 exit /b 0
 
 :usage
-echo Usage: stop.bat --local     stop the embedded PostgreSQL (its data stays in .local\postgres)
-echo        stop.bat             stop the Docker stack (not available yet)
+echo Usage: stop.bat [--purge]   stop the Docker stack; --purge also deletes its volumes (the database)
+echo        stop.bat --local     stop the embedded PostgreSQL (its data stays in .local\postgres)
 exit /b 0

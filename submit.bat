@@ -1,17 +1,16 @@
 @echo off
-rem Run a job: submit.bat --local JOB [ARGS]   (see --help). The cmd.exe twin of submit.sh.
+rem Run a job on the Docker stack, or with --local on this machine (see --help).
+rem The cmd.exe twin of submit.sh.
 setlocal EnableExtensions
 set "ROOT=%~dp0"
 set "ROOT=%ROOT:~0,-1%"
-set "JOBS=all product_data_transform customer_data_transform cart_data_transform generate_data"
+set "JOBS=all product_data_transform customer_data_transform cart_data_transform generate_data test"
+set "SAMPLE_CARTS=10000"
+set "LOCAL="
 if "%~1"=="" goto usage_error
 if /i "%~1"=="-h" goto usage
 if /i "%~1"=="--help" goto usage
-if /i not "%~1"=="--local" (
-  echo error: the Docker stack is not part of this version yet; run submit.bat --local %* 1>&2
-  exit /b 2
-)
-shift
+if /i "%~1"=="--local" (set "LOCAL=1" & shift)
 if "%~1"=="" goto usage_error
 set "JOB=%~1"
 set "KNOWN="
@@ -28,15 +27,45 @@ set ARGS=%ARGS% "%~1"
 shift
 goto collect
 :collected
+set "HAS_INPUT="
+echo %ARGS% | findstr /c:"--input-dir" /c:"--help" >nul && set "HAS_INPUT=1"
+if defined LOCAL goto local
 
+rem ---- Docker stack ----
+call "%ROOT%\scripts\docker_env.bat" || exit /b 2
+set COMPOSE=docker compose --project-directory "%ROOT%" -f "%ROOT%\docker-compose.yml"
+%COMPOSE% ps --status running --services 2>nul | findstr /x spark-master >nul || (echo error: the Docker stack is not up; run start.bat first ^(or use --local^). 1>&2 & exit /b 2)
+if /i "%JOB%"=="test" goto docker_test
+if /i "%JOB%"=="generate_data" goto docker_generate
+if not defined HAS_INPUT (
+  %COMPOSE% exec -T spark-master test -f /data/input/carts.csv || %COMPOSE% exec -T spark-master python3 jobs/generate_data.py --output-dir /data/input --carts %SAMPLE_CARTS% 1>&2
+  echo No --input-dir given: loading /data/input ^(ETL_INPUT_DIR of .env^). 1>&2
+  set ARGS=%ARGS% --input-dir /data/input
+)
+%COMPOSE% exec -T spark-master spark-submit --master spark://spark-master:7077 ^
+  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/opt/spark-etl/logs" ^
+  --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC ^
+  jobs/%JOB%.py %ARGS%
+exit /b %ERRORLEVEL%
+
+:docker_test
+%COMPOSE% exec -T spark-master python3 -m pytest -p no:cacheprovider tests %ARGS%
+exit /b %ERRORLEVEL%
+
+:docker_generate
+%COMPOSE% exec -T spark-master python3 jobs/generate_data.py %ARGS%
+exit /b %ERRORLEVEL%
+
+rem ---- this machine ----
+:local
 call "%ROOT%\scripts\bootstrap.bat" || exit /b 2
+if /i "%JOB%"=="test" goto local_test
 if not defined SPARK_ETL_LOG_DIR set "SPARK_ETL_LOG_DIR=%ROOT%\.local\logs"
 if not exist "%SPARK_ETL_LOG_DIR%" mkdir "%SPARK_ETL_LOG_DIR%"
-if /i "%JOB%"=="generate_data" goto generate
-echo %ARGS% | findstr /c:"--input-dir" /c:"--help" >nul
-if errorlevel 1 (
+if /i "%JOB%"=="generate_data" goto local_generate
+if not defined HAS_INPUT (
   if not exist "%ROOT%\.local\sample-data\carts.csv" (
-    python "%ROOT%\jobs\generate_data.py" --output-dir "%ROOT%\.local\sample-data" --carts 10000 || exit /b 2
+    python "%ROOT%\jobs\generate_data.py" --output-dir "%ROOT%\.local\sample-data" --carts %SAMPLE_CARTS% 1>&2 || exit /b 2
   )
   echo No --input-dir given: loading the sample set in %ROOT%\.local\sample-data. 1>&2
   set ARGS=%ARGS% --input-dir "%ROOT%\.local\sample-data"
@@ -57,21 +86,28 @@ if defined EMBEDDED_POSTGRES (
 )
 exit /b %STATUS%
 
-:generate
+:local_test
+call "%ROOT%\test.bat" %ARGS%
+exit /b %ERRORLEVEL%
+
+:local_generate
 python "%ROOT%\jobs\generate_data.py" %ARGS%
 exit /b %ERRORLEVEL%
 
 :usage
-echo Usage: submit.bat --local JOB [ARGS...]
-echo        submit.bat JOB [ARGS...]      (on the Docker stack; not available yet: use --local)
+echo Usage: submit.bat JOB [ARGS...]           run JOB on the Docker stack (start.bat first)
+echo        submit.bat --local JOB [ARGS...]   run JOB on this machine
 echo.
 echo Jobs: %JOBS%
-echo   all               customers, then products, then cart lines
-echo   generate_data     write a synthetic input set (--output-dir DIR --carts N --seed S)
+echo   all                      customers, then products, then cart lines
+echo   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
+echo   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 echo.
+echo On Docker, jobs run with spark-submit on spark://spark-master:7077 and read the extracts from
+echo /data/input, the host folder ETL_INPUT_DIR of .env (default .\data\input).
 echo --local runs Spark in local mode with an embedded PostgreSQL on 127.0.0.1:54329 (ETL_LOCAL_PGPORT)
-echo unless PGHOST names another server, and loads the sample set unless --input-dir DIR is given.
-echo Needs Python 3.11+, JAVA_HOME (Java 17), SPARK_ETL_JDBC_JAR and PostgreSQL binaries (PG_BIN_DIR).
+echo unless PGHOST names another server. It needs Python 3.10+, JAVA_HOME (Java 17),
+echo SPARK_ETL_JDBC_JAR and PostgreSQL binaries (PG_BIN_DIR).
 echo Job arguments: --input-dir DIR, --config FILE, --as-of TIMESTAMP; JOB --help lists them.
 exit /b 0
 

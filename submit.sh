@@ -1,36 +1,101 @@
 #!/usr/bin/env bash
-# Run a job: ./submit.sh --local JOB [ARGS]   (see --help)
+# Run a job on the Docker stack, or with --local on this machine (see --help).
 set -euo pipefail
 
-JOBS="all product_data_transform customer_data_transform cart_data_transform generate_data"
+JOBS="all product_data_transform customer_data_transform cart_data_transform generate_data test"
 SAMPLE_CARTS=10000
 
 usage() {
   cat <<USAGE
-Usage: ./submit.sh --local JOB [ARGS...]
-       ./submit.sh JOB [ARGS...]        (on the Docker stack; not available yet: use --local)
+Usage: ./submit.sh JOB [ARGS...]           run JOB on the Docker stack (./start.sh first)
+       ./submit.sh --local JOB [ARGS...]   run JOB on this machine
 
 Jobs: $JOBS
   all                      customers, then products, then cart lines
   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
+  test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 
---local runs Spark in local mode on this machine. It installs what is missing (a .venv, and
-Java 17, the PostgreSQL JDBC driver and PostgreSQL server binaries with apt-get), starts an
-embedded PostgreSQL on 127.0.0.1:\${ETL_LOCAL_PGPORT:-54329} unless PGHOST names another server,
-and loads the generated sample set unless --input-dir DIR is given.
+On Docker, jobs run with spark-submit on spark://spark-master:7077 and read the extracts from
+/data/input, the host folder ETL_INPUT_DIR of .env (default ./data/input); the exit code is the
+job's. Without --input-dir a sample set is generated there first.
+
+--local runs Spark in local mode. It installs what is missing (a .venv, and Java 17, the
+PostgreSQL JDBC driver and PostgreSQL server binaries with apt-get), starts an embedded
+PostgreSQL on 127.0.0.1:\${ETL_LOCAL_PGPORT:-54329} unless PGHOST names another server, and
+loads the generated sample set in .local/sample-data unless --input-dir DIR is given.
 
 Job arguments: --input-dir DIR, --config FILE, --as-of TIMESTAMP; JOB --help lists them.
 USAGE
 }
 
-[ $# -gt 0 ] || { usage >&2; exit 2; }
-case "$1" in
+has_input_dir() {
+  [[ " $* " == *" --input-dir"* || " $* " == *" -h "* || " $* " == *" --help "* ]]
+}
+
+run_local() {
+  # shellcheck source=scripts/bootstrap.sh
+  source "$ROOT/scripts/bootstrap.sh"
+  [ "$JOB" = test ] && exec "$ROOT/test.sh" "$@"
+  # shellcheck source=scripts/local_env.sh
+  source "$ROOT/scripts/local_env.sh"
+  export SPARK_ETL_LOG_DIR="${SPARK_ETL_LOG_DIR:-$LOCAL_DIR/logs}"
+  mkdir -p "$SPARK_ETL_LOG_DIR"
+  [ "$JOB" = generate_data ] && exec python "$ROOT/jobs/generate_data.py" "$@"
+
+  local args=("$@") status=0
+  if ! has_input_dir "$@"; then
+    local sample_dir="$LOCAL_DIR/sample-data"
+    if [ ! -f "$sample_dir/carts.csv" ]; then
+      python "$ROOT/jobs/generate_data.py" --output-dir "$sample_dir" --carts "$SAMPLE_CARTS" >&2
+    fi
+    echo "No --input-dir given: loading the sample set in $sample_dir." >&2
+    args+=(--input-dir "$sample_dir")
+  fi
+  use_embedded_postgres
+  spark-submit \
+    --master "${SPARK_MASTER:-local[*]}" \
+    --driver-memory "${SPARK_DRIVER_MEMORY:-4g}" \
+    --jars "$SPARK_ETL_JDBC_JAR" \
+    --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:$ROOT/scripts/log4j2.properties -Dspark_etl.log_dir=$SPARK_ETL_LOG_DIR" \
+    --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC \
+    "$ROOT/jobs/$JOB.py" "${args[@]}" || status=$?
+  psql_hint
+  exit "$status"
+}
+
+run_docker() {
+  # shellcheck source=scripts/docker_env.sh
+  source "$ROOT/scripts/docker_env.sh"
+  require_docker
+  require_stack_up
+  local exec_args=(exec)
+  [ -t 0 ] || exec_args+=(-T)
+  exec_args+=(spark-master)
+  case "$JOB" in
+    test) exec compose "${exec_args[@]}" python3 -m pytest -p no:cacheprovider tests "$@" ;;
+    generate_data) exec compose "${exec_args[@]}" python3 jobs/generate_data.py "$@" ;;
+  esac
+  local args=("$@")
+  if ! has_input_dir "$@"; then
+    if ! compose "${exec_args[@]}" test -f /data/input/carts.csv; then
+      compose "${exec_args[@]}" python3 jobs/generate_data.py --output-dir /data/input \
+        --carts "$SAMPLE_CARTS" >&2
+    fi
+    echo "No --input-dir given: loading /data/input (ETL_INPUT_DIR of .env)." >&2
+    args+=(--input-dir /data/input)
+  fi
+  exec compose "${exec_args[@]}" spark-submit \
+    --master spark://spark-master:7077 \
+    --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/opt/spark-etl/logs" \
+    --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC \
+    "jobs/$JOB.py" "${args[@]}"
+}
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LOCAL=0
+case "${1:-}" in
   -h | --help) usage; exit 0 ;;
-  --local) shift ;;
-  *)
-    echo "error: the Docker stack is not part of this version yet; run ./submit.sh --local $*" >&2
-    exit 2
-    ;;
+  --local) LOCAL=1; shift ;;
 esac
 [ $# -gt 0 ] || { usage >&2; exit 2; }
 JOB="$1"
@@ -39,37 +104,8 @@ if [[ " $JOBS " != *" $JOB "* ]]; then
   echo "error: unknown job '$JOB'; choose one of: $JOBS." >&2
   exit 2
 fi
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=scripts/bootstrap.sh
-source "$ROOT/scripts/bootstrap.sh"
-# shellcheck source=scripts/local_env.sh
-source "$ROOT/scripts/local_env.sh"
-export SPARK_ETL_LOG_DIR="${SPARK_ETL_LOG_DIR:-$LOCAL_DIR/logs}"
-mkdir -p "$SPARK_ETL_LOG_DIR"
-
-if [ "$JOB" = generate_data ]; then
-  exec python "$ROOT/jobs/generate_data.py" "$@"
+if [ "$LOCAL" = 1 ]; then
+  run_local "$@"
+else
+  run_docker "$@"
 fi
-
-args=("$@")
-if [[ " $* " != *" --input-dir"* && " $* " != *" -h "* && " $* " != *" --help "* ]]; then
-  SAMPLE_DIR="$LOCAL_DIR/sample-data"
-  if [ ! -f "$SAMPLE_DIR/carts.csv" ]; then
-    python "$ROOT/jobs/generate_data.py" --output-dir "$SAMPLE_DIR" --carts "$SAMPLE_CARTS" >&2
-  fi
-  echo "No --input-dir given: loading the sample set in $SAMPLE_DIR." >&2
-  args+=(--input-dir "$SAMPLE_DIR")
-fi
-
-use_embedded_postgres
-status=0
-spark-submit \
-  --master "${SPARK_MASTER:-local[*]}" \
-  --driver-memory "${SPARK_DRIVER_MEMORY:-4g}" \
-  --jars "$SPARK_ETL_JDBC_JAR" \
-  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:$ROOT/scripts/log4j2.properties -Dspark_etl.log_dir=$SPARK_ETL_LOG_DIR" \
-  --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC \
-  "$ROOT/jobs/$JOB.py" "${args[@]}" || status=$?
-psql_hint
-exit "$status"

@@ -3,8 +3,8 @@ rem Called by submit.bat, start.bat and test.bat: checks the prerequisites Windo
 rem install by itself, then creates .venv with the pinned packages of pyproject.toml (again
 rem only when pyproject.toml changed). Sets JAVA_HOME, SPARK_ETL_JDBC_JAR, PATH.
 set "ROOT=%~dp0.."
-where python >nul 2>nul || (echo error: Python 3.11+ not found; install it from python.org and tick "Add to PATH". 1>&2 & exit /b 2)
-python -c "import sys; sys.exit(sys.version_info < (3, 11))" || (echo error: Python 3.11 or newer is needed. 1>&2 & exit /b 2)
+where python >nul 2>nul || (echo error: Python 3.10+ not found; install it from python.org and tick "Add to PATH". 1>&2 & exit /b 2)
+python -c "import sys; sys.exit(sys.version_info < (3, 10))" || (echo error: Python 3.10 or newer is needed. 1>&2 & exit /b 2)
 if not defined JAVA_HOME (
   echo error: JAVA_HOME is not set; install a Java 17 JDK or JRE and set JAVA_HOME to it. 1>&2
   exit /b 2
@@ -25,7 +25,7 @@ fc /b "%ROOT%\pyproject.toml" "%ROOT%\.venv\installed-pyproject.toml" >nul 2>nul
 if errorlevel 1 (
   echo Installing Python packages into .venv ^(once^) ... 1>&2
   "%ROOT%\.venv\Scripts\python.exe" -m pip install -q --upgrade pip || exit /b 2
-  "%ROOT%\.venv\Scripts\python.exe" -m pip install -q -e "%ROOT%[dev]" || (echo error: pip could not install the packages of pyproject.toml. 1>&2 & exit /b 2)
+  "%ROOT%\.venv\Scripts\python.exe" -m pip install -q -e "%ROOT%[spark,test,lint]" || (echo error: pip could not install the packages of pyproject.toml. 1>&2 & exit /b 2)
   copy /y "%ROOT%\pyproject.toml" "%ROOT%\.venv\installed-pyproject.toml" >nul
 )
 set "PATH=%ROOT%\.venv\Scripts;%JAVA_HOME%\bin;%PATH%"

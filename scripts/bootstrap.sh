@@ -59,8 +59,8 @@ install_system_packages() {
 
 install_venv() {
   local stamp="$ROOT/.venv/.installed" digest
-  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
-    bootstrap_fail "Python 3.11 or newer is needed as python3 (found $(python3 --version 2>&1))."
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+    bootstrap_fail "Python 3.10 or newer is needed as python3 (found $(python3 --version 2>&1))."
   digest="$(sha256sum <"$ROOT/pyproject.toml" | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
     return 0
@@ -68,7 +68,7 @@ install_venv() {
   echo "Installing Python packages into .venv (once) ..." >&2
   [ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv" || bootstrap_fail "could not create .venv."
   if ! "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip >&2 ||
-    ! "$ROOT/.venv/bin/python" -m pip install -q -e "${ROOT}[dev]" >&2; then
+    ! "$ROOT/.venv/bin/python" -m pip install -q -e "${ROOT}[spark,test,lint]" >&2; then
     bootstrap_fail "pip could not install the packages of pyproject.toml."
   fi
   echo "$digest" >"$stamp"

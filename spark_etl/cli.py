@@ -10,10 +10,11 @@ import argparse
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
+import spark_etl
 from spark_etl import database, datagen, pipeline
 from spark_etl.config import connection_from_env, load_settings
 from spark_etl.errors import ConfigError, EtlError, InputError
@@ -73,7 +74,7 @@ def _as_of(text: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not an ISO date or timestamp") from None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _load_parser(job: str) -> argparse.ArgumentParser:
@@ -119,7 +120,7 @@ def run_load(job: str, argv: list[str]) -> None:
     _check_input_dir(args.input_dir)
     # Reach the database before Spark starts, so a wrong PG* variable fails in a second.
     database.connect(connection, settings.database.db_schema, 5).close()
-    as_of = args.as_of or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     ctx = pipeline.RunContext(settings, connection, args.input_dir, as_of)
     started: list[str] = []
     try:
@@ -181,6 +182,7 @@ def main(job: str, argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     argv = sys.argv[1:] if argv is None else argv
+    log.debug("spark_etl %s from %s", spark_etl.__version__, Path(spark_etl.__file__).parent)
     try:
         if job == "generate_data":
             run_generate(argv)

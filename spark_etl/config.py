@@ -11,8 +11,9 @@ import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -27,7 +28,10 @@ from pydantic import (
 
 from spark_etl.errors import ConfigError
 
-DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+DEFAULTS_FILE = "defaults.yaml"  # in the package, also when it runs from a zip
 SQL_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 JDBC_JAR_ENV = "SPARK_ETL_JDBC_JAR"
 
@@ -144,7 +148,7 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path | Traversable) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -174,8 +178,9 @@ def _describe(error: dict[str, Any]) -> str:
 
 def load_settings(path: Path | None = None) -> Settings:
     """Return the defaults, overridden by the YAML file at ``path`` when given."""
-    raw = _read_yaml(DEFAULTS_FILE)
-    source = str(DEFAULTS_FILE)
+    defaults = resources.files("spark_etl").joinpath(DEFAULTS_FILE)
+    raw = _read_yaml(defaults)
+    source = f"spark_etl/{DEFAULTS_FILE}"
     if path is not None:
         raw = _deep_merge(raw, _read_yaml(path))
         source = str(path)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import aiosql
@@ -24,26 +24,20 @@ from spark_etl.errors import ConcurrentRunError, DatabaseError
 
 log = logging.getLogger(__name__)
 
-SQL_DIR_CANDIDATES = (
-    Path(__file__).resolve().parent.parent / "sql",  # a source checkout
-    Path(__file__).resolve().parent / "sql",  # an installed wheel or zip
-)
 # One advisory lock for every load: jobs read what other jobs write, so loads never interleave.
 LOAD_LOCK_KEY = 0x5E7_E7_1  # arbitrary, fixed
 STAGE_REJECT = "stage_reject"
 
 
-def sql_dir() -> Path:
-    for candidate in SQL_DIR_CANDIDATES:
-        if (candidate / "schema.sql").is_file():
-            return candidate
-    raise FileNotFoundError("sql/schema.sql not found next to the spark_etl package")
+def read_sql(name: str) -> str:
+    """A file of ``spark_etl/sql``, also when the package runs from a zip (``--py-files``)."""
+    return resources.files("spark_etl").joinpath("sql", name).read_text(encoding="utf-8")
 
 
 @cache
 def queries() -> Any:
     """The named merge statements of ``sql/merge.sql``."""
-    return aiosql.from_path(sql_dir() / "merge.sql", "psycopg2")
+    return aiosql.from_str(read_sql("merge.sql"), "psycopg2")
 
 
 def connect(connection: Connection, schema: str, timeout_seconds: int) -> Any:
@@ -98,7 +92,7 @@ def apply_schema(conn: Any, schema: str) -> None:
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        cur.execute((sql_dir() / "schema.sql").read_text(encoding="utf-8"))
+        cur.execute(read_sql("schema.sql"))
     conn.commit()
 
 

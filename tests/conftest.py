@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -48,6 +49,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def spark(settings: Settings) -> Iterator[SparkSession]:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run the tests' Python
     session = build_session(settings.spark, settings.database.jdbc_jar)
     yield session
     session.stop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,12 @@ def write_csv(
         writer.writerow(header or HEADERS[stem])
         writer.writerows(rows)
     return path
+
+
+def spark_submit() -> str:
+    """The spark-submit of the Python running the tests (pip's pyspark), else the one on PATH."""
+    beside = Path(sys.executable).parent / "spark-submit"
+    return str(beside) if beside.exists() else shutil.which("spark-submit") or "spark-submit"
 
 
 def run_job(

@@ -11,14 +11,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from spark_etl.datagen import DataSpec, generate
 from spark_etl.errors import InputError
 from tests.conftest import REPO
-from tests.helpers import query, run_job
+from tests.helpers import query, run_job, spark_submit
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +90,7 @@ def test_killed_job_leaves_model_unchanged_and_the_next_run_completes(
     run_job(spark, db_settings, connection, tmp_path / "in", job="product_data_transform")
     job = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "spark-submit"),
+            spark_submit(),
             "--master",
             "local[1]",
             "--jars",

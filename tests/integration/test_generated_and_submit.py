@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from spark_etl import cli
 from spark_etl.datagen import DataSpec, generate
 from tests.conftest import REPO
-from tests.helpers import query, run_job
+from tests.helpers import query, run_job, spark_submit
 
 pytestmark = pytest.mark.integration
 
@@ -143,11 +143,10 @@ def test_spark_submit_runs_all_jobs_from_the_job_modules(db_settings, connection
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
     }
-    spark_submit = Path(sys.executable).parent / "spark-submit"
 
     result = subprocess.run(
         [
-            str(spark_submit),
+            spark_submit(),
             "--master",
             "local[2]",
             "--jars",
@@ -184,3 +183,69 @@ def test_spark_submit_runs_all_jobs_from_the_job_modules(db_settings, connection
     assert query(connection, db_settings, "SELECT count(*), sum(amount) > 0 FROM cart") == [
         (500, True)
     ]
+
+
+def test_packaged_zip_runs_a_job_under_spark_submit(db_settings, connection, tmp_path):
+    dist = tmp_path / "dist"
+    built = subprocess.run(
+        ["bash", str(REPO / "scripts" / "package.sh")],
+        env={**os.environ, "PYTHON": sys.executable, "DIST_DIR": str(dist)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    package = dist / "spark_etl-0.1.0.zip"
+    assert built.stdout.splitlines() == [
+        str(dist / "spark_etl-0.1.0-py3-none-any.whl"),
+        str(package),
+    ]
+    generate(tmp_path / "in", DataSpec(200, 20, 10, seed=3, broken_fraction=0.0))
+    config = tmp_path / "etl.yaml"
+    config.write_text(
+        f"database:\n  schema: {db_settings.database.db_schema}\nspark:\n  ui_enabled: false\n",
+        encoding="utf-8",
+    )
+    entry = tmp_path / "customer_data_transform.py"  # outside the repository
+    shutil.copy(REPO / "jobs" / "customer_data_transform.py", entry)
+    env = {
+        **os.environ,
+        "PGHOST": connection.host,
+        "PGPORT": str(connection.port),
+        "PGDATABASE": connection.database,
+        "PGUSER": connection.user,
+        "PGPASSWORD": connection.password or "",
+        "SPARK_ETL_LOG_DIR": str(tmp_path / "logs"),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYTHONPATH": "",
+    }
+
+    result = subprocess.run(
+        [
+            spark_submit(),
+            "--master",
+            "local[2]",
+            "--jars",
+            db_settings.database.jdbc_jar,
+            "--py-files",
+            str(package),
+            str(entry),
+            "--input-dir",
+            str(tmp_path / "in"),
+            "--config",
+            str(config),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:]
+    log = (tmp_path / "logs" / "spark-etl.log").read_text(encoding="utf-8")
+    assert f"from {package}/spark_etl" in log  # the code came from the zip, not the checkout
+    assert query(connection, db_settings, "SELECT count(*) FROM customer") == [(20,)]

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build what a cluster receives, into dist/ (or $DIST_DIR):
+#   spark_etl-<version>-py3-none-any.whl   to pip install on cluster nodes (pulls the pinned deps)
+#   spark_etl-<version>.zip                the same package for spark-submit --py-files
+# Uses $PYTHON (default: python3) and pip; see README, "Run on your cluster".
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DIST_DIR="${DIST_DIR:-$ROOT/dist}"
+PYTHON="${PYTHON:-python3}"
+
+mkdir -p "$DIST_DIR"
+rm -f "$DIST_DIR"/spark_etl-*.whl "$DIST_DIR"/spark_etl-*.zip
+"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$DIST_DIR" "$ROOT"
+rm -rf "$ROOT/build" "$ROOT"/*.egg-info
+for wheel in "$DIST_DIR"/spark_etl-*.whl; do
+  version="$(basename "$wheel" | cut -d- -f2)"
+  # A pure-Python wheel is a zip with the package at its root: importable from --py-files.
+  cp "$wheel" "$DIST_DIR/spark_etl-$version.zip"
+  echo "$wheel"
+  echo "$DIST_DIR/spark_etl-$version.zip"
+done
