@@ -40,7 +40,12 @@ class LocalPostgresError(RuntimeError):
 def find_bin_dir() -> Path:
     """The newest PostgreSQL server binaries: $PG_BIN_DIR, Debian's layout, or the PATH."""
     if os.environ.get("PG_BIN_DIR"):
-        return Path(os.environ["PG_BIN_DIR"])
+        bin_dir = Path(os.environ["PG_BIN_DIR"])
+        if not (bin_dir / "initdb").exists() and not (bin_dir / "initdb.exe").exists():
+            raise LocalPostgresError(
+                f"PG_BIN_DIR={bin_dir} holds no initdb; point it at the bin folder."
+            )
+        return bin_dir
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
         key=lambda path: int(Path(path).parent.parent.name),

@@ -29,4 +29,6 @@ def test_missing_server_binaries_are_explained(tmp_path, capsys, monkeypatch):
 
     assert local_postgres.main(["start", "--dir", str(tmp_path / "pg"), "--port", "54999"]) == 2
 
-    assert capsys.readouterr().err.startswith("error: initdb failed")
+    assert capsys.readouterr().err == (
+        f"error: PG_BIN_DIR={tmp_path}/no-bin holds no initdb; point it at the bin folder.\n"
+    )
