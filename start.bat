@@ -23,6 +23,7 @@ if defined LOCAL goto local
 
 call "%ROOT%\scripts\docker_env.bat" || exit /b 2
 if not exist "%ROOT%\data\input" mkdir "%ROOT%\data\input"
+if not exist "%ROOT%\data\report" mkdir "%ROOT%\data\report"
 docker compose --project-directory "%ROOT%" -f "%ROOT%\docker-compose.yml" up --detach --build --wait --scale spark-worker=%WORKERS% || exit /b 1
 echo The stack is up: Spark master UI http://127.0.0.1:8080 with %WORKERS% worker(s), PostgreSQL on 127.0.0.1 (POSTGRES_PORT of .env). Run a job: submit.bat all 1>&2
 exit /b 0

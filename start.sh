@@ -45,7 +45,7 @@ fi
 source "$ROOT/scripts/docker_env.sh"
 require_docker
 ensure_env_file
-mkdir -p "$ROOT/data/input"
+mkdir -p "$ROOT/data/input" "$ROOT/data/report"
 compose up --detach --build --wait --scale "spark-worker=$WORKERS"
 PG_PORT="$(sed -n 's/^POSTGRES_PORT=//p' "$ROOT/.env")"
 cat >&2 <<DONE

@@ -4,7 +4,7 @@ rem The cmd.exe twin of submit.sh.
 setlocal EnableExtensions
 set "ROOT=%~dp0"
 set "ROOT=%ROOT:~0,-1%"
-set "JOBS=all product_data_transform customer_data_transform cart_data_transform generate_data test"
+set "JOBS=all product_data_transform customer_data_transform cart_data_transform analytics generate_data test"
 set "SAMPLE_CARTS=10000"
 set "LOCAL="
 if "%~1"=="" goto usage_error
@@ -37,6 +37,7 @@ set COMPOSE=docker compose --project-directory "%ROOT%" -f "%ROOT%\docker-compos
 %COMPOSE% ps --status running --services 2>nul | findstr /x spark-master >nul || (echo error: the Docker stack is not up; run start.bat first ^(or use --local^). 1>&2 & exit /b 2)
 if /i "%JOB%"=="test" goto docker_test
 if /i "%JOB%"=="generate_data" goto docker_generate
+if /i "%JOB%"=="analytics" goto docker_analytics
 if not defined HAS_INPUT (
   %COMPOSE% exec -T spark-master test -f /data/input/carts.csv || %COMPOSE% exec -T spark-master python3 jobs/generate_data.py --output-dir /data/input --carts %SAMPLE_CARTS% 1>&2
   echo No --input-dir given: loading /data/input ^(ETL_INPUT_DIR of .env^). 1>&2
@@ -52,6 +53,11 @@ exit /b %ERRORLEVEL%
 %COMPOSE% exec -T spark-master python3 -m pytest -p no:cacheprovider tests %ARGS%
 exit /b %ERRORLEVEL%
 
+:docker_analytics
+echo %ARGS% | findstr /c:"--output-dir" >nul || set ARGS=%ARGS% --output-dir /data/report
+%COMPOSE% exec -T spark-master python3 jobs/analytics.py %ARGS%
+exit /b %ERRORLEVEL%
+
 :docker_generate
 %COMPOSE% exec -T spark-master python3 jobs/generate_data.py %ARGS%
 exit /b %ERRORLEVEL%
@@ -63,6 +69,7 @@ if /i "%JOB%"=="test" goto local_test
 if not defined SPARK_ETL_LOG_DIR set "SPARK_ETL_LOG_DIR=%ROOT%\.local\logs"
 if not exist "%SPARK_ETL_LOG_DIR%" mkdir "%SPARK_ETL_LOG_DIR%"
 if /i "%JOB%"=="generate_data" goto local_generate
+if /i "%JOB%"=="analytics" goto local_analytics
 if not defined HAS_INPUT (
   if not exist "%ROOT%\.local\sample-data\carts.csv" (
     python "%ROOT%\jobs\generate_data.py" --output-dir "%ROOT%\.local\sample-data" --carts %SAMPLE_CARTS% 1>&2 || exit /b 2
@@ -90,6 +97,12 @@ exit /b %STATUS%
 call "%ROOT%\test.bat" %ARGS%
 exit /b %ERRORLEVEL%
 
+:local_analytics
+call "%ROOT%\scripts\local_env.bat" || exit /b 2
+echo %ARGS% | findstr /c:"--output-dir" >nul || set ARGS=%ARGS% --output-dir "%ROOT%\.local\report"
+python "%ROOT%\jobs\analytics.py" %ARGS%
+exit /b %ERRORLEVEL%
+
 :local_generate
 python "%ROOT%\jobs\generate_data.py" %ARGS%
 exit /b %ERRORLEVEL%
@@ -99,7 +112,8 @@ echo Usage: submit.bat JOB [ARGS...]           run JOB on the Docker stack (star
 echo        submit.bat --local JOB [ARGS...]   run JOB on this machine
 echo.
 echo Jobs: %JOBS%
-echo   all                      customers, then products, then cart lines
+echo   all                      customers, then products, then cart lines (then the analytics refresh)
+echo   analytics                refresh the analytics views, print their answers, write the report
 echo   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
 echo   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 echo.

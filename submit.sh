@@ -2,7 +2,7 @@
 # Run a job on the Docker stack, or with --local on this machine (see --help).
 set -euo pipefail
 
-JOBS="all product_data_transform customer_data_transform cart_data_transform generate_data test"
+JOBS="all product_data_transform customer_data_transform cart_data_transform analytics generate_data test"
 SAMPLE_CARTS=10000
 
 usage() {
@@ -11,7 +11,9 @@ Usage: ./submit.sh JOB [ARGS...]           run JOB on the Docker stack (./start.
        ./submit.sh --local JOB [ARGS...]   run JOB on this machine
 
 Jobs: $JOBS
-  all                      customers, then products, then cart lines
+  all                      customers, then products, then cart lines (then the analytics refresh)
+  analytics                refresh the analytics views, print their answers, write the report
+                           (--output-dir DIR; default .local/report, on Docker ./data/report)
   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 
@@ -41,6 +43,15 @@ run_local() {
   export SPARK_ETL_LOG_DIR="${SPARK_ETL_LOG_DIR:-$LOCAL_DIR/logs}"
   mkdir -p "$SPARK_ETL_LOG_DIR"
   [ "$JOB" = generate_data ] && exec python "$ROOT/jobs/generate_data.py" "$@"
+  if [ "$JOB" = analytics ]; then  # SQL in PostgreSQL: no Spark needed
+    use_embedded_postgres
+    local report_args=("$@")
+    [[ " $* " == *" --output-dir"* ]] || report_args+=(--output-dir "$LOCAL_DIR/report")
+    local status=0
+    python "$ROOT/jobs/analytics.py" "${report_args[@]}" || status=$?
+    psql_hint
+    exit "$status"
+  fi
 
   local args=("$@") status=0
   if ! has_input_dir "$@"; then
@@ -74,6 +85,11 @@ run_docker() {
   case "$JOB" in
     test) exec compose "${exec_args[@]}" python3 -m pytest -p no:cacheprovider tests "$@" ;;
     generate_data) exec compose "${exec_args[@]}" python3 jobs/generate_data.py "$@" ;;
+    analytics)
+      local report_args=("$@")
+      [[ " $* " == *" --output-dir"* ]] || report_args+=(--output-dir /data/report)
+      exec compose "${exec_args[@]}" python3 jobs/analytics.py "${report_args[@]}"
+      ;;
   esac
   local args=("$@")
   if ! has_input_dir "$@"; then

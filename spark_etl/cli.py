@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import spark_etl
-from spark_etl import database, datagen, pipeline
+from spark_etl import analytics, database, datagen, pipeline, report
 from spark_etl.config import connection_from_env, load_settings
 from spark_etl.errors import ConfigError, EtlError, InputError
 from spark_etl.session import spark_session
@@ -140,6 +140,40 @@ def _print_summary(ctx: pipeline.RunContext, run_ids: list[str]) -> None:
         conn.close()
 
 
+def run_analytics(argv: list[str]) -> None:
+    """Refresh the views, print a compact answer to every question, write the report."""
+    parser = argparse.ArgumentParser(
+        prog="analytics", description="Refresh the analytics views and write their report."
+    )
+    parser.add_argument("--config", type=Path, help="YAML file overriding spark_etl/defaults.yaml")
+    parser.add_argument("--output-dir", type=Path, default=Path("report"), help="report folder")
+    parser.add_argument("--top", type=int, default=5, help="rows per view on the terminal")
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    db = settings.database
+    conn = database.connect(connection_from_env(), db.db_schema, db.connect_timeout_seconds)
+    try:
+        with database.load_lock(conn):
+            database.apply_schema(conn, db.db_schema)
+            analytics.refresh(conn, db.db_schema, db.analytics_schema)
+        results = [
+            (question, analytics.fetch(conn, db.analytics_schema, question))
+            for question in analytics.QUESTIONS
+        ]
+    finally:
+        conn.close()
+    for question, answers in results:
+        print(report.terminal_summary(question, answers, args.top), end="\n\n")
+    try:
+        index = report.write_report(args.output_dir, results, datetime.now(timezone.utc))
+    except OSError as exc:
+        raise ConfigError(
+            f"Output folder {args.output_dir} is not writable ({exc.strerror}); "
+            "choose another --output-dir."
+        ) from None
+    print(f"Report: {index.resolve()}")
+
+
 def run_generate(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="generate_data", description="Write a synthetic, deterministic input set."
@@ -186,10 +220,12 @@ def main(job: str, argv: list[str] | None = None) -> int:
     try:
         if job == "generate_data":
             run_generate(argv)
+        elif job == "analytics":
+            run_analytics(argv)
         elif job in pipeline.JOBS:
             run_load(job, argv)
         else:
-            known = ", ".join([*pipeline.JOBS, "generate_data"])
+            known = ", ".join([*pipeline.JOBS, "generate_data", "analytics"])
             raise ConfigError(f"Unknown job '{job}'; choose one of: {known}.")
     except EtlError as exc:
         log.debug("User error", exc_info=True)

@@ -64,6 +64,7 @@ class SparkSettings(_Section):
 
 class DatabaseSettings(_Section):
     db_schema: Identifier = Field(alias="schema")
+    analytics_schema: Identifier
     jdbc_jar: str
     batch_size: int = Field(ge=1)
     write_partitions: int = Field(ge=1, le=64)

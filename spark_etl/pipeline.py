@@ -16,7 +16,7 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl import database, readers, writers
+from spark_etl import analytics, database, readers, writers
 from spark_etl.config import Connection, Settings
 from spark_etl.schemas import CARTS, CUSTOMERS, PRODUCTS, SourceSpec
 from spark_etl.transformers.carts import CART_COLUMNS, validate_carts
@@ -209,6 +209,17 @@ JOBS: dict[str, tuple[EntityJob, ...]] = {
 
 
 def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str]) -> None:
-    """Run a job (or ``all``, in dependency order), recording each run id in ``started``."""
+    """Run a job (or ``all``, in dependency order), recording each run id in ``started``;
+    then refresh the analytics views over the new data."""
     for job in JOBS[job_name]:
         load_entity(spark, ctx, job, started)
+    refresh_analytics(ctx)
+
+
+def refresh_analytics(ctx: RunContext) -> list[str]:
+    db = ctx.settings.database
+    conn = database.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
+    try:
+        return analytics.refresh(conn, db.db_schema, db.analytics_schema)
+    finally:
+        conn.close()

@@ -105,12 +105,17 @@ def open_connection(connection: Connection, schema: str | None = None):
 @pytest.fixture
 def db_settings(settings: Settings, connection: Connection) -> Iterator[Settings]:
     """Settings whose model lives in a fresh schema of its own, dropped after the test."""
+    yield from schema_of_its_own(settings, connection)
+
+
+def schema_of_its_own(settings: Settings, connection: Connection) -> Iterator[Settings]:
+    """Settings with fresh model and analytics schemas, dropped when the generator ends."""
     schema = f"test_{uuid.uuid4().hex[:12]}"
-    yield settings.model_copy(
-        update={"database": settings.database.model_copy(update={"db_schema": schema})}
-    )
+    database = {"db_schema": schema, "analytics_schema": f"{schema}_analytics"}
+    yield settings.model_copy(update={"database": settings.database.model_copy(update=database)})
     conn = open_connection(connection)
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        for name in database.values():
+            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
     conn.commit()
     conn.close()

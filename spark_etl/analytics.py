@@ -1,0 +1,268 @@
+"""The analytics layer in PostgreSQL: its views, their refresh, and the answers they give.
+
+The views live in their own schema (``database.analytics_schema``), built from
+``sql/analytics.sql``. They are derived data: when that file changes, the schema is dropped and
+rebuilt; otherwise each refresh recomputes the materialized views, concurrently once populated
+so that readers are never blocked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg2.extensions
+from psycopg2 import sql
+
+from spark_etl.database import read_sql
+
+log = logging.getLogger(__name__)
+
+DEFINITION_TABLE = "definition"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart of one view: ``kind`` bar, barh, line or scatter; labels from ``x`` columns."""
+
+    kind: str
+    x: tuple[str, ...]
+    y: str
+    top: int | None = None  # the first rows only (in the view's order)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One business question: the views that answer it, in the order they are shown."""
+
+    number: str
+    title: str
+    definition: str
+    views: tuple[str, ...]
+    order_by: tuple[str, ...]  # of the first view; the others are ordered by all their columns
+    chart: Chart
+
+
+QUESTIONS = (
+    Question(
+        "1",
+        "Top products",
+        "Quantity and revenue of sales (cart lines never removed) per product, ranked.",
+        ("top_products",),
+        ("rank_by_quantity", "product_id"),
+        Chart("barh", ("name",), "quantity", top=10),
+    ),
+    Question(
+        "2",
+        "Product and variation sales per month",
+        "Quantity and revenue of sales per calendar month, product and variation.",
+        ("product_sales_monthly",),
+        ("month", "product_id", "product_variation_id"),
+        Chart("line", ("month",), "revenue"),
+    ),
+    Question(
+        "3",
+        "Purchases per customer",
+        "A purchase is one customer's sales on one calendar day (UTC). avg_purchase_quantity "
+        "averages each buying customer's quantity per purchase.",
+        ("customer_purchase_summary", "avg_purchase_quantity"),
+        ("revenue DESC", "customer_id"),
+        Chart("bar", ("customer_id",), "avg_quantity_per_purchase", top=15),
+    ),
+    Question(
+        "4",
+        "Seasonality",
+        "Sales per month of the year; index_vs_average = the month's revenue / the average "
+        "month's (1.0 = an average month). Also per product family.",
+        ("seasonality", "seasonality_by_family"),
+        ("month_of_year",),
+        Chart("bar", ("month_of_year",), "index_vs_average"),
+    ),
+    Question(
+        "5",
+        "Most active customers",
+        "Customers ranked by purchases, then quantity, then revenue.",
+        ("most_active_customers",),
+        ("rank", "customer_id"),
+        Chart("barh", ("name",), "purchases", top=10),
+    ),
+    Question(
+        "6",
+        "Purchase frequency by segment",
+        "Segments: cohort_year (year the customer was created) and value_tier (quartile of "
+        "lifetime revenue, Q1 lowest, 'none' without a sale). Days between purchases: "
+        "(last - first purchase day) / (purchases - 1), for customers with two or more.",
+        ("purchase_frequency_by_segment",),
+        ("segment_type", "segment"),
+        Chart("bar", ("segment_type", "segment"), "avg_purchases_per_customer"),
+    ),
+    Question(
+        "7",
+        "Variation preference by segment",
+        "Share of each variation in its family's quantity, within each segment.",
+        ("variation_preference",),
+        ("segment_type", "segment", "sku", "quantity_share DESC", "product_variation_id"),
+        Chart("barh", ("segment", "sku", "product_variation_id"), "quantity_share", top=20),
+    ),
+    Question(
+        "8",
+        "Average cart size by segment",
+        "Cart size = items (sum of quantity) in a purchase; lines = cart lines in it.",
+        ("avg_cart_size_by_segment",),
+        ("segment_type", "segment"),
+        Chart("bar", ("segment_type", "segment"), "avg_cart_size"),
+    ),
+    Question(
+        "9",
+        "Top variations by category",
+        "Variations ranked by quantity within their product family (the SKU before '-').",
+        ("top_variations_by_category",),
+        ("sku", "rank_in_category", "product_variation_id"),
+        Chart("barh", ("full_sku",), "quantity", top=20),
+    ),
+    Question(
+        "10",
+        "Price change impact",
+        "Each price change (a variation closed, its successor opened at another price): sales "
+        "of the product per day in the 30 days before and after; *_change = after / before - 1.",
+        ("price_change_impact",),
+        ("changed_at", "product_id"),
+        Chart("scatter", ("pct_change",), "quantity_change"),
+    ),
+    Question(
+        "11",
+        "Product engagement",
+        "Every product: cart lines (removed ones included), removal rate, sales; ranked by "
+        "lines, then quantity (1 = most engaged; the bottom of the ranking is the least).",
+        ("product_engagement",),
+        ("engagement_rank", "product_id"),
+        Chart("barh", ("name",), "lines", top=15),
+    ),
+    Question(
+        "12",
+        "Time from creation to purchase",
+        "Days from a product's creation to its first sale and, on average, to its sales; sales "
+        "dated before the creation are left out and counted in sales_before_creation.",
+        ("time_to_purchase",),
+        ("product_id",),
+        Chart("barh", ("name",), "days_to_first_sale", top=15),
+    ),
+    Question(
+        "13",
+        "End-of-life candidates and dormant customers",
+        "Relative to the latest sale: products with no sale in the last 180 days or whose "
+        "quantity in the latest 6 months fell below half of the 6 months before; customers with "
+        "no purchase in the last 180 days. The functions end_of_life_candidates(days) and "
+        "dormant_customers(days) take another window.",
+        ("end_of_life_candidates", "dormant_customers"),
+        ("product_id",),
+        Chart("barh", ("name",), "days_since_last_sale", top=15),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    view: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+def _definition_hash() -> str:
+    return hashlib.sha256(read_sql("analytics.sql").encode("utf-8")).hexdigest()
+
+
+def ensure_views(conn: Any, model_schema: str, analytics_schema: str) -> bool:
+    """Build the analytics schema if it is missing or outdated; return whether it was built."""
+    wanted = _definition_hash()
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AS present",
+            (f'"{analytics_schema}".{DEFINITION_TABLE}',),
+        )
+        if cur.fetchone()["present"]:
+            cur.execute(
+                sql.SQL("SELECT sha256 FROM {}.{}").format(
+                    sql.Identifier(analytics_schema), sql.Identifier(DEFINITION_TABLE)
+                )
+            )
+            row = cur.fetchone()
+            if row and row["sha256"] == wanted:
+                return False
+        schema = sql.Identifier(analytics_schema)
+        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
+        cur.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+        cur.execute(
+            sql.SQL("SET LOCAL search_path TO {}, {}").format(schema, sql.Identifier(model_schema))
+        )
+        cur.execute(read_sql("analytics.sql"))
+        cur.execute(
+            sql.SQL("CREATE TABLE {}.{} (sha256 text NOT NULL)").format(
+                schema, sql.Identifier(DEFINITION_TABLE)
+            )
+        )
+        cur.execute(
+            sql.SQL("INSERT INTO {}.{} VALUES (%s)").format(
+                schema, sql.Identifier(DEFINITION_TABLE)
+            ),
+            (wanted,),
+        )
+    conn.commit()
+    log.info("Built the analytics views in schema %s", analytics_schema)
+    return True
+
+
+def refresh(conn: Any, model_schema: str, analytics_schema: str) -> list[str]:
+    """Recompute every materialized view, inputs before the views that read them."""
+    ensure_views(conn, model_schema, analytics_schema)
+    with conn.cursor() as cur:
+        # Creation order is dependency order: a view is created after what it reads.
+        cur.execute(
+            "SELECT c.relname AS name, c.relispopulated AS populated FROM pg_class c "
+            "WHERE c.relnamespace = to_regnamespace(%s) AND c.relkind = 'm' ORDER BY c.oid",
+            (f'"{analytics_schema}"',),
+        )
+        views = list(cur.fetchall())
+    for view in views:
+        statement = "REFRESH MATERIALIZED VIEW {} {}.{}"
+        concurrently = sql.SQL("CONCURRENTLY") if view["populated"] else sql.SQL("")
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL(statement).format(
+                    concurrently, sql.Identifier(analytics_schema), sql.Identifier(view["name"])
+                )
+            )
+        conn.commit()
+    log.info("Refreshed %d analytics views", len(views))
+    return [view["name"] for view in views]
+
+
+def _order_clause(order_by: tuple[str, ...]) -> sql.Composable:
+    parts = []
+    for item in order_by:
+        name, _, direction = item.partition(" ")
+        parts.append(
+            sql.SQL("{} {}").format(
+                sql.Identifier(name), sql.SQL("DESC" if direction == "DESC" else "ASC")
+            )
+        )
+    return sql.SQL(", ").join(parts)
+
+
+def fetch(conn: Any, analytics_schema: str, question: Question) -> list[Answer]:
+    """Every row of the views answering ``question``, in a stable order."""
+    answers = []
+    with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
+        for index, view in enumerate(question.views):
+            target = sql.SQL("{}.{}").format(sql.Identifier(analytics_schema), sql.Identifier(view))
+            if index == 0:
+                order = _order_clause(question.order_by)
+            else:  # companion views: by every column, left to right
+                cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(target))
+                order = sql.SQL(", ").join(sql.SQL(str(i + 1)) for i in range(len(cur.description)))
+            cur.execute(sql.SQL("SELECT * FROM {} ORDER BY {}").format(target, order))
+            columns = tuple(column.name for column in cur.description)
+            answers.append(Answer(view, columns, cur.fetchall()))
+    return answers

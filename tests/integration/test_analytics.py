@@ -1,0 +1,393 @@
+"""The analytics views on a small hand-built dataset, against answers worked out by hand.
+
+Customers 1-4 joined in 2020, 5-8 in 2021, 9-12 in 2022. Families KAF (products 1 and 2),
+TEE (3) and TAS (4, never sold). Product 1 costs 10.00 until 2023-03-01, then 12.00.
+Variations: 1 = product 1 at 10.00, 2 = product 2, 3 = product 3, 4 = product 4,
+5 = product 1 at 12.00. Lines 5 and 12 were removed; line 6 predates product 3.
+
+Sales (line: customer, variation, quantity, amount, time):
+  1: c1 v1 2 20.00 2023-01-10 10:00     2: c1 v2 1 20.00 2023-01-10 12:00
+  3: c2 v1 1 10.00 2023-02-15 09:00     4: c2 v5 3 36.00 2023-03-10 09:00
+  6: c5 v3 4 20.00 2021-05-01 09:00     7: c5 v3 2 10.00 2021-07-01 09:00
+  8: c6 v3 1  5.00 2023-06-30 09:00     9: c9 v2 2 40.00 2023-12-20 09:00
+ 10: c9 v2 1 20.00 2023-12-27 09:00    11: c1 v5 1 12.00 2023-12-31 23:00
+Purchases (customer/day: size, lines, revenue): c1/01-10: 3, 2, 40; c1/12-31: 1, 1, 12;
+c2/02-15: 1, 1, 10; c2/03-10: 3, 1, 36; c5/2021-05-01: 4, 1, 20; c5/2021-07-01: 2, 1, 10;
+c6: 1, 1, 5; c9/12-20: 2, 1, 40; c9/12-27: 1, 1, 20.
+Lifetime revenue: c6 5, c5 30, c2 46, c1 52, c9 60: quartiles of 5 give Q1 = {c6, c5},
+Q2 = {c2}, Q3 = {c1}, Q4 = {c9}; everyone else 'none'.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from spark_etl import analytics, database, report
+from spark_etl.analytics import QUESTIONS
+from tests.conftest import schema_of_its_own
+from tests.helpers import run_job, write_csv
+
+pytestmark = pytest.mark.integration
+
+D = Decimal
+T = datetime
+NAMES = ["Ada GmbH", "Bert & Co", "Cäcilie KG", "Dora Ltd", "Emil AG", "Frida GmbH",
+         "Gustav oHG", "Hanna Inc", "Ida GmbH", "Jan & Söhne", "Kurt KG", "Lena Ltd"]  # fmt: skip
+CUSTOMERS = [
+    (str(i + 1), name, f"{2020 + i // 4}-{i % 4 * 3 + 1:02d}-01") for i, name in enumerate(NAMES)
+]
+PRODUCTS = [
+    ("1", "Kaffee Classic", "10.00", "KAF-001", "2020-01-01"),
+    ("2", "Kaffee Premium", "20.00", "KAF-002", "2020-01-01"),
+    ("3", "Tee Grün", "5.00", "TEE-001", "2021-06-01"),
+    ("4", "Tasse", "1.00", "TAS-001", "2020-01-01"),
+]
+CARTS = [
+    ("1", "1", "1", "2", "2023-01-10 10:00:00", ""),
+    ("2", "2", "1", "1", "2023-01-10 12:00:00", ""),
+    ("3", "1", "2", "1", "2023-02-15 09:00:00", ""),
+    ("4", "1", "2", "3", "2023-03-10 09:00:00", ""),
+    ("5", "1", "3", "1", "2023-03-20 09:00:00", "2023-03-21 00:00:00"),
+    ("6", "3", "5", "4", "2021-05-01 09:00:00", ""),
+    ("7", "3", "5", "2", "2021-07-01 09:00:00", ""),
+    ("8", "3", "6", "1", "2023-06-30 09:00:00", ""),
+    ("9", "2", "9", "2", "2023-12-20 09:00:00", ""),
+    ("10", "2", "9", "1", "2023-12-27 09:00:00", ""),
+    ("11", "1", "1", "1", "2023-12-31 23:00:00", ""),
+    ("12", "2", "10", "1", "2023-07-05 09:00:00", "2023-07-06 00:00:00"),
+]
+
+
+@pytest.fixture(scope="module")
+def db_settings(settings, connection):
+    """One schema for the whole module: the dataset is loaded once and only read."""
+    yield from schema_of_its_own(settings, connection)
+
+
+@pytest.fixture(scope="module")
+def shop(spark, db_settings, connection, tmp_path_factory):
+    """The dataset loaded through the jobs (which refresh the views); yields a connection."""
+    tmp_path = tmp_path_factory.mktemp("shop")
+    write_csv(tmp_path / "first", "customers", CUSTOMERS)
+    write_csv(tmp_path / "first", "products", PRODUCTS)
+    run_job(spark, db_settings, connection, tmp_path / "first", "customer_data_transform")
+    run_job(spark, db_settings, connection, tmp_path / "first", "product_data_transform")
+    repriced = [("1", "Kaffee Classic", "12.00", "KAF-001", "2020-01-01"), *PRODUCTS[1:]]
+    write_csv(tmp_path / "second", "products", repriced)
+    write_csv(tmp_path / "second", "carts", CARTS)
+    run_job(
+        spark,
+        db_settings,
+        connection,
+        tmp_path / "second",
+        "product_data_transform",
+        as_of=T(2023, 3, 1),
+    )
+    run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
+    db = db_settings.database
+    conn = database.connect(connection, db.db_schema, 10)
+    yield conn
+    conn.close()
+
+
+def answers(conn, settings, number: str) -> dict[str, list[tuple]]:
+    question = next(q for q in QUESTIONS if q.number == number)
+    found = analytics.fetch(conn, settings.database.analytics_schema, question)
+    return {answer.view: answer.rows for answer in found}
+
+
+def test_top_products_rank_by_quantity_and_revenue(shop, db_settings):
+    assert answers(shop, db_settings, "1") == {
+        "top_products": [
+            (1, "Kaffee Classic", "KAF", 7, D("78.00"), 1, 2),
+            (3, "Tee Grün", "TEE", 7, D("35.00"), 1, 3),
+            (2, "Kaffee Premium", "KAF", 4, D("80.00"), 3, 1),
+        ]
+    }
+
+
+def test_monthly_sales_per_product_and_variation(shop, db_settings):
+    rows = answers(shop, db_settings, "2")["product_sales_monthly"]
+
+    assert [(str(month), *rest) for month, *rest in rows] == [
+        ("2021-05-01", 3, 3, 4, D("20.00")),
+        ("2021-07-01", 3, 3, 2, D("10.00")),
+        ("2023-01-01", 1, 1, 2, D("20.00")),
+        ("2023-01-01", 2, 2, 1, D("20.00")),
+        ("2023-02-01", 1, 1, 1, D("10.00")),
+        ("2023-03-01", 1, 5, 3, D("36.00")),
+        ("2023-06-01", 3, 3, 1, D("5.00")),
+        ("2023-12-01", 1, 5, 1, D("12.00")),
+        ("2023-12-01", 2, 2, 3, D("60.00")),
+    ]
+
+
+def test_customer_purchase_summary_and_average_purchase_quantity(shop, db_settings):
+    assert answers(shop, db_settings, "3") == {
+        "customer_purchase_summary": [
+            (9, 2, 3, D("60.00"), D("1.50"), T(2023, 12, 20, 9), T(2023, 12, 27, 9)),
+            (1, 2, 4, D("52.00"), D("2.00"), T(2023, 1, 10, 10), T(2023, 12, 31, 23)),
+            (2, 2, 4, D("46.00"), D("2.00"), T(2023, 2, 15, 9), T(2023, 3, 10, 9)),
+            (5, 2, 6, D("30.00"), D("3.00"), T(2021, 5, 1, 9), T(2021, 7, 1, 9)),
+            (6, 1, 1, D("5.00"), D("1.00"), T(2023, 6, 30, 9), T(2023, 6, 30, 9)),
+        ],
+        # (1.5 + 2 + 2 + 3 + 1) / 5 customers; 18 items / 9 purchases
+        "avg_purchase_quantity": [(5, D("1.90"), D("2.00"))],
+    }
+
+
+def test_seasonality_indexes_months_against_the_average_month(shop, db_settings):
+    found = answers(shop, db_settings, "4")
+
+    # revenue 193.00 in all, 16.0833 an average month; 18 items, 1.5 a month
+    assert found["seasonality"] == [
+        (1, 1, 3, D("40.00"), D("2.4870"), D("2.0000")),
+        (2, 1, 1, D("10.00"), D("0.6218"), D("0.6667")),
+        (3, 1, 3, D("36.00"), D("2.2383"), D("2.0000")),
+        (4, 2, 0, D("0"), D("0.0000"), D("0.0000")),
+        (5, 2, 4, D("20.00"), D("1.2435"), D("2.6667")),
+        (6, 2, 1, D("5.00"), D("0.3109"), D("0.6667")),
+        (7, 3, 2, D("10.00"), D("0.6218"), D("1.3333")),
+        (8, 3, 0, D("0"), D("0.0000"), D("0.0000")),
+        (9, 3, 0, D("0"), D("0.0000"), D("0.0000")),
+        (10, 4, 0, D("0"), D("0.0000"), D("0.0000")),
+        (11, 4, 0, D("0"), D("0.0000"), D("0.0000")),
+        (12, 4, 4, D("72.00"), D("4.4767"), D("2.6667")),
+    ]
+    by_family = found["seasonality_by_family"]
+    assert len(by_family) == 24  # KAF and TEE, twelve months each
+    # KAF: 158.00 in all, December 72.00; TEE: 35.00 in all, May 20.00
+    assert ("KAF", 12, 4, 4, D("72.00"), D("5.4684")) in by_family
+    assert ("TEE", 5, 2, 4, D("20.00"), D("6.8571")) in by_family
+
+
+def test_most_active_customers_rank_by_purchases_then_quantity(shop, db_settings):
+    assert answers(shop, db_settings, "5") == {
+        "most_active_customers": [
+            (5, "Emil AG", 2, 6, D("30.00"), 1),
+            (1, "Ada GmbH", 2, 4, D("52.00"), 2),
+            (2, "Bert & Co", 2, 4, D("46.00"), 3),
+            (9, "Ida GmbH", 2, 3, D("60.00"), 4),
+            (6, "Frida GmbH", 1, 1, D("5.00"), 5),
+        ]
+    }
+
+
+def test_purchase_frequency_by_segment(shop, db_settings):
+    rows = answers(shop, db_settings, "6")["purchase_frequency_by_segment"]
+
+    # days between purchases: c1 355, c2 23, c5 61, c9 7
+    assert sorted(rows) == [
+        ("cohort_year", "2020", 4, D("1.00"), D("189.00")),
+        ("cohort_year", "2021", 4, D("0.75"), D("61.00")),
+        ("cohort_year", "2022", 4, D("0.50"), D("7.00")),
+        ("value_tier", "Q1", 2, D("1.50"), D("61.00")),
+        ("value_tier", "Q2", 1, D("2.00"), D("23.00")),
+        ("value_tier", "Q3", 1, D("2.00"), D("355.00")),
+        ("value_tier", "Q4", 1, D("2.00"), D("7.00")),
+        ("value_tier", "none", 7, D("0.00"), None),
+    ]
+
+
+def test_variation_preference_shares_within_family_per_segment(shop, db_settings):
+    rows = answers(shop, db_settings, "7")["variation_preference"]
+
+    assert sorted(rows) == [
+        ("cohort_year", "2020", "KAF", 1, 3, D("0.3750")),
+        ("cohort_year", "2020", "KAF", 2, 1, D("0.1250")),
+        ("cohort_year", "2020", "KAF", 5, 4, D("0.5000")),
+        ("cohort_year", "2021", "TEE", 3, 7, D("1.0000")),
+        ("cohort_year", "2022", "KAF", 2, 3, D("1.0000")),
+        ("value_tier", "Q1", "TEE", 3, 7, D("1.0000")),
+        ("value_tier", "Q2", "KAF", 1, 1, D("0.2500")),
+        ("value_tier", "Q2", "KAF", 5, 3, D("0.7500")),
+        ("value_tier", "Q3", "KAF", 1, 2, D("0.5000")),
+        ("value_tier", "Q3", "KAF", 2, 1, D("0.2500")),
+        ("value_tier", "Q3", "KAF", 5, 1, D("0.2500")),
+        ("value_tier", "Q4", "KAF", 2, 3, D("1.0000")),
+    ]
+
+
+def test_average_cart_size_by_segment(shop, db_settings):
+    rows = answers(shop, db_settings, "8")["avg_cart_size_by_segment"]
+
+    assert sorted(rows) == [
+        ("cohort_year", "2020", 4, D("2.00"), D("1.25")),
+        ("cohort_year", "2021", 3, D("2.33"), D("1.00")),
+        ("cohort_year", "2022", 2, D("1.50"), D("1.00")),
+        ("value_tier", "Q1", 3, D("2.33"), D("1.00")),
+        ("value_tier", "Q2", 2, D("2.00"), D("1.00")),
+        ("value_tier", "Q3", 2, D("2.00"), D("1.50")),
+        ("value_tier", "Q4", 2, D("1.50"), D("1.00")),
+    ]
+
+
+def test_top_variations_within_each_family(shop, db_settings):
+    assert answers(shop, db_settings, "9") == {
+        "top_variations_by_category": [
+            ("KAF", 2, 2, "002", "KAF-002", D("20.00"), 4, D("80.00"), 1),
+            ("KAF", 5, 1, "001", "KAF-001", D("12.00"), 4, D("48.00"), 1),
+            ("KAF", 1, 1, "001", "KAF-001", D("10.00"), 3, D("30.00"), 3),
+            ("TEE", 3, 3, "001", "TEE-001", D("5.00"), 7, D("35.00"), 1),
+        ]
+    }
+
+
+def test_price_change_compares_the_30_days_around_it(shop, db_settings):
+    # before [01-30, 03-01): line 3 (1 item, 10.00, c2); after [03-01, 03-31): line 4
+    # (3 items, 36.00, c2); line 5 was removed and line 1 is older than 30 days
+    assert answers(shop, db_settings, "10") == {
+        "price_change_impact": [
+            (
+                1,
+                1,
+                5,
+                D("10.00"),
+                D("12.00"),
+                D("20.00"),
+                T(2023, 3, 1),
+                D("0.0333"),
+                D("0.1000"),
+                D("2.0000"),
+                D("0.3333"),
+                D("1.2000"),
+                D("2.6000"),
+                1,
+                1,
+                D("0.0000"),
+            ),
+        ]
+    }
+
+
+def test_product_engagement_includes_products_never_sold(shop, db_settings):
+    assert answers(shop, db_settings, "11") == {
+        "product_engagement": [
+            (1, "Kaffee Classic", "KAF", 5, 1, D("0.2000"), 7, D("78.00"), 2, 1),
+            (2, "Kaffee Premium", "KAF", 4, 1, D("0.2500"), 4, D("80.00"), 2, 2),
+            (3, "Tee Grün", "TEE", 3, 0, D("0.0000"), 7, D("35.00"), 2, 3),
+            (4, "Tasse", "TAS", 0, 0, None, 0, D("0"), 0, 4),
+        ]
+    }
+
+
+def test_time_to_purchase_leaves_out_sales_before_creation(shop, db_settings):
+    # product 1: sales 1105.42, 1141.38, 1164.38 and 1460.96 days after 2020-01-01
+    # product 3: line 6 predates it; lines 7 and 8 come 30.375 and 759.375 days after
+    assert answers(shop, db_settings, "12") == {
+        "time_to_purchase": [
+            (1, "Kaffee Classic", T(2020, 1, 1), T(2023, 1, 10, 10), D("1105.42"), D("1218.03"), 0),
+            (2, "Kaffee Premium", T(2020, 1, 1), T(2023, 1, 10, 12), D("1105.50"), D("1337.08"), 0),
+            (3, "Tee Grün", T(2021, 6, 1), T(2021, 7, 1, 9), D("30.38"), D("394.88"), 1),
+            (4, "Tasse", T(2020, 1, 1), None, None, None, 0),
+        ]
+    }
+
+
+def test_end_of_life_candidates_and_dormant_customers(shop, db_settings):
+    found = answers(shop, db_settings, "13")
+
+    # latest sale 2023-12-31 23:00; halves (2022-12-31 23:00, 2023-06-30 23:00] and after
+    assert found["end_of_life_candidates"] == [
+        (
+            1,
+            "Kaffee Classic",
+            "KAF",
+            T(2023, 12, 31, 23),
+            D("0.0"),
+            6,
+            1,
+            "sales fell by more than half",
+        ),
+        (3, "Tee Grün", "TEE", T(2023, 6, 30, 9), D("184.6"), 1, 0, "no sale in the last 180 days"),
+        (4, "Tasse", "TAS", None, None, 0, 0, "no sale in the last 180 days"),
+    ]
+    assert found["dormant_customers"] == [
+        (2, "Bert & Co", T(2023, 3, 10, 9), D("296.6"), 2),
+        (3, "Cäcilie KG", None, None, 0),
+        (4, "Dora Ltd", None, None, 0),
+        (5, "Emil AG", T(2021, 7, 1, 9), D("913.6"), 2),
+        (6, "Frida GmbH", T(2023, 6, 30, 9), D("184.6"), 1),
+        (7, "Gustav oHG", None, None, 0),
+        (8, "Hanna Inc", None, None, 0),
+        (10, "Jan & Söhne", None, None, 0),
+        (11, "Kurt KG", None, None, 0),
+        (12, "Lena Ltd", None, None, 0),
+    ]
+
+
+def test_lifecycle_functions_take_another_window(shop, db_settings):
+    schema = db_settings.database.analytics_schema
+    with shop.cursor() as cur:
+        cur.execute(
+            f'SELECT product_id, reason FROM "{schema}".end_of_life_candidates(400) ORDER BY 1'
+        )
+        products = [tuple(row.values()) for row in cur.fetchall()]
+        cur.execute(f'SELECT customer_id FROM "{schema}".dormant_customers(1000) ORDER BY 1')
+        customers = [row["customer_id"] for row in cur.fetchall()]
+
+    assert products == [
+        (1, "sales fell by more than half"),
+        (3, "sales fell by more than half"),
+        (4, "no sale in the last 400 days"),
+    ]
+    assert customers == [3, 4, 7, 8, 10, 11, 12]  # c5's last purchase is 913.6 days old
+
+
+def test_refresh_again_runs_concurrently_and_keeps_answers(shop, db_settings):
+    db = db_settings.database
+    before = answers(shop, db_settings, "1")
+
+    refreshed = analytics.refresh(shop, db.db_schema, db.analytics_schema)
+
+    assert refreshed[:2] == ["purchase", "customer_segment"]
+    assert len(refreshed) == 15
+    assert answers(shop, db_settings, "1") == before
+
+
+def test_report_has_every_question_a_chart_each_and_nothing_from_outside(
+    shop, db_settings, tmp_path
+):
+    results = [
+        (q, analytics.fetch(shop, db_settings.database.analytics_schema, q)) for q in QUESTIONS
+    ]
+
+    index = report.write_report(tmp_path / "report", results, T(2024, 1, 2, 3, 4))
+
+    page = index.read_text(encoding="utf-8")
+    for question in QUESTIONS:
+        assert f"<h2>{question.number}. {question.title}</h2>".replace("&", "&amp;") in page
+        for view in question.views:
+            assert (tmp_path / "report" / f"{view}.csv").is_file()
+    # questions whose first view has rows get a chart: all but none here
+    assert page.count("<svg") == len(QUESTIONS)
+    assert "http://" not in page and "https://" not in page
+    links = set(re.findall(r'(?:href|src)="([^"#][^"]*)"', page))  # "#..." point inside the page
+    assert links == {f"{view}.csv" for question in QUESTIONS for view in question.views}
+    csv_lines = (tmp_path / "report" / "top_products.csv").read_text(encoding="utf-8").splitlines()
+    assert csv_lines == [
+        "product_id,name,sku,quantity,revenue,rank_by_quantity,rank_by_revenue",
+        "1,Kaffee Classic,KAF,7,78.00,1,2",
+        "3,Tee Grün,TEE,7,35.00,1,3",
+        "2,Kaffee Premium,KAF,4,80.00,3,1",
+    ]
+
+
+def test_terminal_summary_prints_the_first_rows_as_a_table(shop, db_settings):
+    question = QUESTIONS[0]
+    found = analytics.fetch(shop, db_settings.database.analytics_schema, question)
+
+    text = report.terminal_summary(question, found, top=2)
+
+    assert text.splitlines() == [
+        "== 1. Top products",
+        "-- analytics.top_products (first 2 of 3)",
+        "product_id    name            sku    quantity    revenue    rank_by_quantity    rank_by_revenue",
+        "------------  --------------  -----  ----------  ---------  ------------------  -----------------",
+        "1             Kaffee Classic  KAF    7           78.00      1                   2",
+        "3             Tee Grün        TEE    7           35.00      1                   3",
+    ]
