@@ -150,6 +150,7 @@ def run_analytics(argv: list[str]) -> None:
     parser.add_argument("--top", type=int, default=5, help="rows per view on the terminal")
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
+    _make_output_dir(args.output_dir)  # before any work, so a bad folder fails at once
     db = settings.database
     conn = database.connect(connection_from_env(), db.db_schema, db.connect_timeout_seconds)
     try:
@@ -164,14 +165,17 @@ def run_analytics(argv: list[str]) -> None:
         conn.close()
     for question, answers in results:
         print(report.terminal_summary(question, answers, args.top), end="\n\n")
+    index = report.write_report(args.output_dir, results, datetime.now(timezone.utc))
+    print(f"Report: {index.resolve()}")
+
+
+def _make_output_dir(folder: Path) -> None:
     try:
-        index = report.write_report(args.output_dir, results, datetime.now(timezone.utc))
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"Output folder {args.output_dir} is not writable ({exc.strerror}); "
-            "choose another --output-dir."
+            f"Output folder {folder} is not writable ({exc.strerror}); choose another --output-dir."
         ) from None
-    print(f"Report: {index.resolve()}")
 
 
 def run_generate(argv: list[str]) -> None:
@@ -197,13 +201,8 @@ def run_generate(argv: list[str]) -> None:
         args.seed,
         args.broken_fraction,
     )
-    try:
-        written = datagen.generate(args.output_dir, spec)
-    except OSError as exc:
-        raise ConfigError(
-            f"Output folder {args.output_dir} is not writable ({exc.strerror}); "
-            "choose another --output-dir."
-        ) from None
+    _make_output_dir(args.output_dir)
+    written = datagen.generate(args.output_dir, spec)
     for name, count in written.items():
         print(f"{args.output_dir / name}: {count} rows")
 

@@ -20,13 +20,14 @@ Q2 = {c2}, Q3 = {c1}, Q4 = {c9}; everyone else 'none'.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
-from spark_etl import analytics, database, report
+from spark_etl import analytics, cli, database, report
 from spark_etl.analytics import QUESTIONS
 from tests.conftest import schema_of_its_own
 from tests.helpers import run_job, write_csv
@@ -391,3 +392,60 @@ def test_terminal_summary_prints_the_first_rows_as_a_table(shop, db_settings):
         "1             Kaffee Classic  KAF    7           78.00      1                   2",
         "3             Tee Grün        TEE    7           35.00      1                   3",
     ]
+
+
+@pytest.fixture
+def analytics_cli(shop, db_settings, connection, tmp_path, monkeypatch):
+    """Environment and config for running ``cli.main("analytics", ...)`` on the shop data."""
+    config = tmp_path / "etl.yaml"
+    db = db_settings.database
+    config.write_text(
+        f"database:\n  schema: {db.db_schema}\n  analytics_schema: {db.analytics_schema}\n",
+        encoding="utf-8",
+    )
+    for key, value in {
+        "PGHOST": connection.host,
+        "PGPORT": str(connection.port),
+        "PGDATABASE": connection.database,
+        "PGUSER": connection.user,
+        "PGPASSWORD": connection.password or "",
+        cli.LOG_DIR_ENV: str(tmp_path / "logs"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    yield config
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+
+
+def test_analytics_command_prints_every_answer_and_the_report_path(analytics_cli, tmp_path, capsys):
+    out = tmp_path / "report"
+
+    code = cli.main(
+        "analytics", ["--config", str(analytics_cli), "--output-dir", str(out), "--top", "1"]
+    )
+
+    printed = capsys.readouterr().out
+    assert code == 0
+    for question in QUESTIONS:
+        assert f"== {question.number}. {question.title}\n" in printed
+    assert "-- analytics.top_products (first 1 of 3)\n" in printed
+    assert printed.rstrip().splitlines()[-1] == f"Report: {(out / 'index.html').resolve()}"
+    assert (out / "index.html").is_file()
+
+
+def test_analytics_command_names_an_unwritable_report_folder(analytics_cli, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+
+    code = cli.main(
+        "analytics", ["--config", str(analytics_cli), "--output-dir", str(blocker / "r")]
+    )
+
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"error: Output folder {blocker}/r is not writable (Not a directory); choose another --output-dir.\n"
+    )
