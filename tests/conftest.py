@@ -6,6 +6,7 @@ server to use instead. Each integration test gets a schema of its own, dropped a
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -15,17 +16,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
-import psycopg2.extras
 import pytest
 from psycopg2 import sql
 from pyspark.sql import SparkSession
 
+from spark_etl import cli
 from spark_etl.config import Connection, Settings, connection_from_env, load_settings
 from spark_etl.local_postgres import LocalPostgres
 from spark_etl.session import build_session
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import job_config, open_connection, pg_environment
 
 
 @pytest.fixture(scope="session")
@@ -86,20 +85,16 @@ def connection(postgres_server: LocalPostgres | None) -> Connection:
     return connection_from_env(postgres_server.environment)
 
 
-def open_connection(connection: Connection, schema: str | None = None):
-    conn = psycopg2.connect(
-        host=connection.host,
-        port=connection.port,
-        dbname=connection.database,
-        user=connection.user,
-        password=connection.password,
-        cursor_factory=psycopg2.extras.RealDictCursor,
-    )
-    if schema:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        conn.commit()
-    return conn
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Remove the handlers a test's call of ``cli.main`` installs on the root logger."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture
@@ -119,3 +114,13 @@ def schema_of_its_own(settings: Settings, connection: Connection) -> Iterator[Se
             cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
     conn.commit()
     conn.close()
+
+
+@pytest.fixture
+def cli_env(db_settings, connection, tmp_path, monkeypatch, restore_logging) -> Path:
+    """For a test calling ``cli.main``: PG* variables of the test database, logs in the test
+    folder; returns a --config file for the test's schemas."""
+    for key, value in pg_environment(connection).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv(cli.LOG_DIR_ENV, str(tmp_path / "logs"))
+    return job_config(tmp_path, db_settings)

@@ -12,15 +12,21 @@ from typing import Any
 import psycopg2.extensions
 from pyspark.sql import SparkSession
 
-from spark_etl import pipeline
+from spark_etl import database, pipeline
 from spark_etl.config import Connection, Settings
-from tests.conftest import open_connection
+
+REPO = Path(__file__).resolve().parent.parent
 
 HEADERS = {
     "customers": ("id", "name", "created_at"),
     "products": ("id", "name", "price", "sku", "created_at"),
     "carts": ("id", "product_id", "customer_id", "quantity", "created_at", "delete_at"),
 }
+
+
+def open_connection(connection: Connection, schema: str = "public"):
+    """A psycopg2 connection (dict rows) whose search_path is ``schema``."""
+    return database.connect(connection, schema, timeout_seconds=10)
 
 
 def write_csv(
@@ -32,6 +38,29 @@ def write_csv(
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header or HEADERS[stem])
         writer.writerows(rows)
+    return path
+
+
+def pg_environment(connection: Connection) -> dict[str, str]:
+    """The libpq variables that point a job at the test PostgreSQL."""
+    return {
+        "PGHOST": connection.host,
+        "PGPORT": str(connection.port),
+        "PGDATABASE": connection.database,
+        "PGUSER": connection.user,
+        "PGPASSWORD": connection.password or "",
+    }
+
+
+def job_config(folder: Path, settings: Settings) -> Path:
+    """A --config file that sends a job to the test's own schemas, without a Spark UI."""
+    db = settings.database
+    path = folder / "etl.yaml"
+    path.write_text(
+        f"database:\n  schema: {db.db_schema}\n  analytics_schema: {db.analytics_schema}\n"
+        "spark:\n  ui_enabled: false\n",
+        encoding="utf-8",
+    )
     return path
 
 

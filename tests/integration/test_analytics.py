@@ -20,7 +20,6 @@ Q2 = {c2}, Q3 = {c1}, Q4 = {c9}; everyone else 'none'.
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -394,39 +393,10 @@ def test_terminal_summary_prints_the_first_rows_as_a_table(shop, db_settings):
     ]
 
 
-@pytest.fixture
-def analytics_cli(shop, db_settings, connection, tmp_path, monkeypatch):
-    """Environment and config for running ``cli.main("analytics", ...)`` on the shop data."""
-    config = tmp_path / "etl.yaml"
-    db = db_settings.database
-    config.write_text(
-        f"database:\n  schema: {db.db_schema}\n  analytics_schema: {db.analytics_schema}\n",
-        encoding="utf-8",
-    )
-    for key, value in {
-        "PGHOST": connection.host,
-        "PGPORT": str(connection.port),
-        "PGDATABASE": connection.database,
-        "PGUSER": connection.user,
-        "PGPASSWORD": connection.password or "",
-        cli.LOG_DIR_ENV: str(tmp_path / "logs"),
-    }.items():
-        monkeypatch.setenv(key, value)
-    root = logging.getLogger()
-    handlers = root.handlers[:]
-    yield config
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-
-
-def test_analytics_command_prints_every_answer_and_the_report_path(analytics_cli, tmp_path, capsys):
+def test_analytics_command_prints_every_answer_and_the_report_path(shop, cli_env, tmp_path, capsys):
     out = tmp_path / "report"
 
-    code = cli.main(
-        "analytics", ["--config", str(analytics_cli), "--output-dir", str(out), "--top", "1"]
-    )
+    code = cli.main("analytics", ["--config", str(cli_env), "--output-dir", str(out), "--top", "1"])
 
     printed = capsys.readouterr().out
     assert code == 0
@@ -437,13 +407,11 @@ def test_analytics_command_prints_every_answer_and_the_report_path(analytics_cli
     assert (out / "index.html").is_file()
 
 
-def test_analytics_command_names_an_unwritable_report_folder(analytics_cli, tmp_path, capsys):
+def test_analytics_command_names_an_unwritable_report_folder(shop, cli_env, tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")
 
-    code = cli.main(
-        "analytics", ["--config", str(analytics_cli), "--output-dir", str(blocker / "r")]
-    )
+    code = cli.main("analytics", ["--config", str(cli_env), "--output-dir", str(blocker / "r")])
 
     assert code == 2
     assert capsys.readouterr().err == (

@@ -16,8 +16,7 @@ import pytest
 
 from spark_etl.datagen import DataSpec, generate
 from spark_etl.errors import InputError
-from tests.conftest import REPO
-from tests.helpers import query, run_job, spark_submit
+from tests.helpers import REPO, job_config, pg_environment, query, run_job, spark_submit
 
 pytestmark = pytest.mark.integration
 
@@ -59,16 +58,6 @@ def test_bad_file_stops_the_job_with_one_sentence_and_writes_nothing(
     ]
 
 
-def _pg_env(connection) -> dict[str, str]:
-    return {
-        "PGHOST": connection.host,
-        "PGPORT": str(connection.port),
-        "PGDATABASE": connection.database,
-        "PGUSER": connection.user,
-        "PGPASSWORD": connection.password or "",
-    }
-
-
 def _wait_for(condition, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -81,11 +70,7 @@ def test_killed_job_leaves_model_unchanged_and_the_next_run_completes(
     spark, db_settings, connection, tmp_path
 ):
     generate(tmp_path / "in", DataSpec.scaled(20_000, seed=5, broken_fraction=0.0))
-    config = tmp_path / "etl.yaml"
-    config.write_text(
-        f"database:\n  schema: {db_settings.database.db_schema}\nspark:\n  ui_enabled: false\n",
-        encoding="utf-8",
-    )
+    config = job_config(tmp_path, db_settings)
     run_job(spark, db_settings, connection, tmp_path / "in", job="customer_data_transform")
     run_job(spark, db_settings, connection, tmp_path / "in", job="product_data_transform")
     job = subprocess.Popen(
@@ -103,7 +88,7 @@ def test_killed_job_leaves_model_unchanged_and_the_next_run_completes(
         ],
         env={
             **os.environ,
-            **_pg_env(connection),
+            **pg_environment(connection),
             "SPARK_ETL_LOG_DIR": str(tmp_path / "logs"),
             "PYSPARK_PYTHON": sys.executable,  # also how spark-submit finds its Spark home
         },

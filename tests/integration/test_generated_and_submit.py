@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import subprocess
@@ -13,8 +12,7 @@ import pytest
 
 from spark_etl import cli
 from spark_etl.datagen import DataSpec, generate
-from tests.conftest import REPO
-from tests.helpers import query, run_job, spark_submit
+from tests.helpers import REPO, job_config, pg_environment, query, run_job, spark_submit
 
 pytestmark = pytest.mark.integration
 
@@ -65,29 +63,6 @@ def test_every_generated_row_is_loaded_or_set_aside_with_a_reason(
     assert query(connection, db_settings, "SELECT count(*) FROM cart") == [(cart_loaded,)]
 
 
-@pytest.fixture
-def cli_env(db_settings, connection, tmp_path, monkeypatch):
-    """PG* variables for the test database, logs in the test folder; yields a config file."""
-    config = tmp_path / "etl.yaml"
-    config.write_text(f"database:\n  schema: {db_settings.database.db_schema}\n", encoding="utf-8")
-    for key, value in {
-        "PGHOST": connection.host,
-        "PGPORT": str(connection.port),
-        "PGDATABASE": connection.database,
-        "PGUSER": connection.user,
-        "PGPASSWORD": connection.password or "",
-        cli.LOG_DIR_ENV: str(tmp_path / "logs"),
-    }.items():
-        monkeypatch.setenv(key, value)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield config
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:], root.level = handlers, level
-
-
 def test_unexpected_failure_points_to_the_log_with_the_trace(
     cli_env, tmp_path, capsys, monkeypatch
 ):
@@ -127,18 +102,10 @@ def test_cli_runs_a_job_and_prints_the_summary(spark, cli_env, tmp_path, monkeyp
 
 def test_spark_submit_runs_all_jobs_from_the_job_modules(db_settings, connection, tmp_path):
     generate(tmp_path / "in", DataSpec.scaled(500, seed=1, broken_fraction=0.0))
-    config = tmp_path / "etl.yaml"
-    config.write_text(
-        f"database:\n  schema: {db_settings.database.db_schema}\nspark:\n  ui_enabled: false\n",
-        encoding="utf-8",
-    )
+    config = job_config(tmp_path, db_settings)
     env = {
         **os.environ,
-        "PGHOST": connection.host,
-        "PGPORT": str(connection.port),
-        "PGDATABASE": connection.database,
-        "PGUSER": connection.user,
-        "PGPASSWORD": connection.password or "",
+        **pg_environment(connection),
         "SPARK_ETL_LOG_DIR": str(tmp_path / "logs"),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
@@ -202,20 +169,12 @@ def test_packaged_zip_runs_a_job_under_spark_submit(db_settings, connection, tmp
         str(package),
     ]
     generate(tmp_path / "in", DataSpec(200, 20, 10, seed=3, broken_fraction=0.0))
-    config = tmp_path / "etl.yaml"
-    config.write_text(
-        f"database:\n  schema: {db_settings.database.db_schema}\nspark:\n  ui_enabled: false\n",
-        encoding="utf-8",
-    )
+    config = job_config(tmp_path, db_settings)
     entry = tmp_path / "customer_data_transform.py"  # outside the repository
     shutil.copy(REPO / "jobs" / "customer_data_transform.py", entry)
     env = {
         **os.environ,
-        "PGHOST": connection.host,
-        "PGPORT": str(connection.port),
-        "PGDATABASE": connection.database,
-        "PGUSER": connection.user,
-        "PGPASSWORD": connection.password or "",
+        **pg_environment(connection),
         "SPARK_ETL_LOG_DIR": str(tmp_path / "logs"),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,

@@ -13,8 +13,7 @@ import pytest
 from spark_etl import database
 from spark_etl.config import Connection
 from spark_etl.errors import ConcurrentRunError, DatabaseError, InputError
-from tests.conftest import open_connection
-from tests.helpers import query, run_job, write_csv
+from tests.helpers import open_connection, query, run_job, write_csv
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 SHELL_SCRIPTS = sorted([*REPO.glob("*.sh"), *REPO.glob("scripts/*.sh"), REPO / ".ci" / "run"])
 TWINS = ("submit", "start", "stop", "test")

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from spark_etl import cli
 
 
 @pytest.fixture(autouse=True)
-def logs_in_tmp(tmp_path, monkeypatch):
-    """Logs go to the test's folder; the handlers main() installs are removed afterwards."""
+def logs_in_tmp(tmp_path, monkeypatch, restore_logging):
+    """Logs go to the test's folder."""
     monkeypatch.setenv(cli.LOG_DIR_ENV, str(tmp_path / "logs"))
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture
