@@ -166,16 +166,17 @@ def start_run(conn: Any, run_id: str, job: str, input_dir: str, as_of: datetime)
     conn.commit()
 
 
-def finish_run(conn: Any, run_id: str, counts: dict[str, int]) -> None:
+def finish_run(conn: Any, run_id: str, counts: dict[str, int], seconds: dict[str, float]) -> None:
     """Mark a run succeeded; called inside the load's transaction, so both commit together."""
     with conn.cursor() as cur:
         cur.execute(
             "UPDATE etl_run SET status = 'succeeded', finished_at = now() AT TIME ZONE 'UTC', "
+            "stage_seconds = %(seconds)s, "
             "rows_read = %(read)s, rows_loaded = %(loaded)s, rows_rejected = %(rejected)s, "
             "rows_duplicate = %(duplicate)s, "
             "rows_inserted = %(inserted)s, rows_updated = %(updated)s, rows_flagged = %(flagged)s "
             "WHERE run_id = %(run_id)s",
-            {**counts, "run_id": run_id},
+            {**counts, "run_id": run_id, "seconds": psycopg2.extras.Json(seconds)},
         )
 
 

@@ -7,6 +7,7 @@ Only ``load_entity`` touches both Spark and PostgreSQL; the per-entity differenc
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,8 +77,9 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
             database.start_run(conn, run_id, job.name, ctx.input_dir, ctx.as_of)
             started.append(run_id)
             try:
-                read = _stage(spark, ctx, job, conn)
-                _merge(conn, ctx, job, run_id, read)
+                seconds: dict[str, float] = {}
+                read = _stage(spark, ctx, job, conn, seconds)
+                _merge(conn, ctx, job, run_id, read, seconds)
             except BaseException as exc:
                 database.fail_run(conn, run_id, _one_line(exc))
                 raise
@@ -85,27 +87,39 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
         conn.close()
 
 
-def _stage(spark: SparkSession, ctx: RunContext, job: EntityJob, conn: Any) -> int:
-    """Read and validate the source, stage accepted and rejected rows; return rows read."""
+def _stage(
+    spark: SparkSession, ctx: RunContext, job: EntityJob, conn: Any, seconds: dict[str, float]
+) -> int:
+    """Read and validate the source, stage accepted and rejected rows; return rows read.
+
+    ``seconds`` receives the wall time of reading with validation and of staging.
+    """
+    started = time.perf_counter()
     raw = readers.read_source(spark, ctx.input_dir, job.source, ctx.settings.input)
     validated = job.validate(spark, ctx, pack_raw(raw, job.source.columns))
     validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         read = validated.count()
+        seconds["read_validate"] = time.perf_counter() - started
+        started = time.perf_counter()
         database.truncate_stage(conn, job.stage_table)
         db = ctx.settings.database
         writers.write_stage(
             accepted_rows(validated, job.columns), job.stage_table, ctx.connection, db
         )
         writers.write_stage(rejected_rows(validated), database.STAGE_REJECT, ctx.connection, db)
+        seconds["stage"] = time.perf_counter() - started
     finally:
         validated.unpersist()
     log.info("%s: %d rows read and staged", job.name, read)
     return read
 
 
-def _merge(conn: Any, ctx: RunContext, job: EntityJob, run_id: str, read: int) -> None:
+def _merge(
+    conn: Any, ctx: RunContext, job: EntityJob, run_id: str, read: int, seconds: dict[str, float]
+) -> None:
     """Merge staging into the model and record the run, in one transaction."""
+    started = time.perf_counter()
     database.analyze(conn, job.stage_table, database.STAGE_REJECT)
     loaded = database.count_rows(conn, job.stage_table)
     rejected, duplicates = database.keep_rejects(conn, run_id, job.name)
@@ -114,10 +128,12 @@ def _merge(conn: Any, ctx: RunContext, job: EntityJob, run_id: str, read: int) -
             f"{job.name}: read {read} rows but staged {loaded} + {rejected} + {duplicates}"
         )
     counts = job.merge(conn, ctx, run_id, job.name)
+    seconds["merge"] = time.perf_counter() - started
     database.finish_run(
         conn,
         run_id,
         {"read": read, "loaded": loaded, "rejected": rejected, "duplicate": duplicates, **counts},
+        seconds,
     )
     conn.commit()
     log.info("%s: merged %s", job.name, counts)

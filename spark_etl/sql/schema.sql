@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS etl_run (
     rows_inserted bigint,
     rows_updated  bigint,
     rows_flagged  bigint,          -- loaded rows with a soft anomaly (see etl_flag)
+    stage_seconds jsonb,           -- wall time of read_validate, stage and merge
     error_message text
 );
 CREATE INDEX IF NOT EXISTS etl_run_job_started_idx ON etl_run (job, started_at);

@@ -149,6 +149,10 @@ def test_all_loads_exact_rows_and_sets_aside_broken_ones(spark, db_settings, con
             ["price is not an amount with at most 10 digits and 2 decimals"],
         ),
     ]
+    timed = query(
+        connection, db_settings, "SELECT DISTINCT jsonb_object_keys(stage_seconds) FROM etl_run"
+    )
+    assert sorted(timed) == [("merge",), ("read_validate",), ("stage",)]
     flags = query(
         connection, db_settings, "SELECT job, record_id, flag FROM etl_flag ORDER BY 1, 2"
     )

@@ -1,0 +1,326 @@
+"""Benchmark harness: the whole suite at several sizes, beside its reference points.
+
+    ./bench/run.sh [--sizes 100000,1000000,10000000] [--output bench/results]
+
+For each size (cart lines; customers and products scaled from it) it generates the input once,
+loads it into a fresh database and measures, in the same run and for the same rows:
+  - raw COPY of the three input files into unindexed tables (the practical limit);
+  - Spark's JDBC writer with its defaults, writing the cart lines (the naive way);
+  - the suite: read + validate, stage, merge per job, then the analytics refresh;
+  - each analytics answer (the report's query), an incremental cart load with 1% of the lines
+    changed, the database size and the peak memory (RSS) of the Spark driver JVM.
+Each size runs in a process of its own, so memory peaks are per size. Results go to
+<output>/latest.json and latest.md; the ratios are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from psycopg2 import sql  # noqa: E402
+
+from spark_etl import analytics, database, datagen, pipeline  # noqa: E402
+from spark_etl.config import Connection, connection_from_env, load_settings  # noqa: E402
+from spark_etl.local_postgres import LocalPostgres  # noqa: E402
+
+RAW_COLUMNS = {
+    "customers": ("id", "name", "created_at"),
+    "products": ("id", "name", "price", "sku", "created_at"),
+    "carts": ("id", "product_id", "customer_id", "quantity", "created_at", "delete_at"),
+}
+CART_SCHEMA = (
+    "id long, product_id long, customer_id long, quantity int, created_at timestamp, "
+    "delete_at timestamp"
+)
+INCREMENTAL_SHARE = 100  # every 100th line changes: 1%
+
+
+def _admin(connection: Connection) -> Any:
+    conn = database.connect(connection, "public", 10)
+    conn.autocommit = True
+    return conn
+
+
+def fresh_database(base: Connection, name: str) -> Connection:
+    conn = _admin(base)
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    conn.close()
+    return Connection(base.host, base.port, name, base.user, base.password)
+
+
+def copy_baseline(connection: Connection, input_dir: Path) -> dict[str, float]:
+    """COPY each CSV file, one connection, into an unindexed table of text columns."""
+    seconds = {}
+    conn = database.connect(connection, "public", 10)
+    with conn.cursor() as cur:
+        for stem, columns in RAW_COLUMNS.items():
+            table = sql.Identifier(f"raw_{stem}")
+            cur.execute(
+                sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
+                    table,
+                    sql.SQL(", ").join(
+                        sql.SQL("{} text").format(sql.Identifier(c)) for c in columns
+                    ),
+                )
+            )
+            conn.commit()
+            started = time.perf_counter()
+            with (input_dir / f"{stem}.csv").open("rb") as handle:
+                cur.copy_expert(
+                    sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv, HEADER true)")
+                    .format(table)
+                    .as_string(conn),
+                    handle,
+                    size=1 << 20,
+                )
+            conn.commit()
+            seconds[stem] = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def jdbc_default_baseline(spark: Any, connection: Connection, input_dir: Path) -> dict[str, float]:
+    """Read the cart lines (timed: Spark's read alone), then write them with JDBC defaults."""
+    started = time.perf_counter()
+    carts = (
+        spark.read.option("header", True)
+        .schema(CART_SCHEMA)
+        .csv(str(input_dir / "carts.csv"))
+        .cache()
+    )
+    carts.count()
+    read = time.perf_counter() - started
+    started = time.perf_counter()
+    carts.write.jdbc(
+        connection.jdbc_url,
+        "jdbc_default_cart",
+        mode="overwrite",
+        properties={
+            "user": connection.user,
+            "password": connection.password or "",
+            "driver": "org.postgresql.Driver",
+        },
+    )
+    write = time.perf_counter() - started
+    carts.unpersist()
+    return {"read_carts": read, "jdbc_default_write_carts": write}
+
+
+def suite(spark: Any, ctx: pipeline.RunContext) -> dict[str, Any]:
+    """The three jobs and the analytics refresh, with each job's stage times from etl_run."""
+    result: dict[str, Any] = {"jobs": {}}
+    for job in pipeline.JOBS["all"]:
+        started_ids: list[str] = []
+        started = time.perf_counter()
+        pipeline.load_entity(spark, ctx, job, started_ids)
+        total = time.perf_counter() - started
+        conn = database.connect(ctx.connection, ctx.settings.database.db_schema, 10)
+        with conn.cursor() as cur:
+            cur.execute("SELECT stage_seconds FROM etl_run WHERE run_id = %s", (started_ids[0],))
+            stages = cur.fetchone()["stage_seconds"]
+        conn.close()
+        result["jobs"][job.name] = {**stages, "total": total}
+    started = time.perf_counter()
+    pipeline.refresh_analytics(ctx)
+    result["analytics_refresh"] = time.perf_counter() - started
+    return result
+
+
+def analytics_queries(ctx: pipeline.RunContext) -> dict[str, float]:
+    """Seconds each question takes to answer (the report's query, second, warm run)."""
+    db = ctx.settings.database
+    conn = database.connect(ctx.connection, db.db_schema, 10)
+    seconds = {}
+    for question in analytics.QUESTIONS:
+        analytics.fetch(conn, db.analytics_schema, question)
+        started = time.perf_counter()
+        analytics.fetch(conn, db.analytics_schema, question)
+        seconds[question.views[0]] = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def incremental_input(input_dir: Path, target: Path) -> int:
+    """The same extract with the quantity of every 100th cart line changed."""
+    target.mkdir(parents=True, exist_ok=True)
+    changed = 0
+    with (
+        (input_dir / "carts.csv").open(encoding="utf-8", newline="") as source,
+        (target / "carts.csv").open("w", encoding="utf-8", newline="") as sink,
+    ):
+        reader, writer = csv.reader(source), csv.writer(sink, lineterminator="\n")
+        writer.writerow(next(reader))
+        for number, row in enumerate(reader):
+            if number % INCREMENTAL_SHARE == 0:
+                row[3] = str(int(row[3]) + 1)
+                changed += 1
+            writer.writerow(row)
+    return changed
+
+
+def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
+    from spark_etl.session import build_session
+
+    base = connection_from_env()
+    connection = fresh_database(base, f"bench_{size}")
+    settings = load_settings()
+    settings = settings.model_copy(
+        update={
+            "spark": settings.spark.model_copy(
+                update={"master": "local[2]", "ui_enabled": False, "log_level": "ERROR"}
+            )
+        }
+    )
+    result: dict[str, Any] = {"size": size}
+    result["copy"] = copy_baseline(connection, input_dir)
+    spark = build_session(settings.spark, settings.database.jdbc_jar)
+    jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
+    result["spark_reference"] = jdbc_default_baseline(spark, connection, input_dir)
+    ctx = pipeline.RunContext(settings, connection, str(input_dir), datetime(2030, 1, 1))
+    started = time.perf_counter()
+    result["suite"] = suite(spark, ctx)
+    result["suite_seconds"] = time.perf_counter() - started
+    result["analytics_query_seconds"] = analytics_queries(ctx)
+    delta = work / f"incremental-{size}"
+    result["incremental_changed_lines"] = incremental_input(input_dir, delta)
+    started = time.perf_counter()
+    pipeline.load_entity(
+        spark,
+        pipeline.RunContext(settings, connection, str(delta), datetime(2030, 1, 1)),
+        pipeline.CART_JOB,
+        [],
+    )
+    result["incremental_cart_seconds"] = time.perf_counter() - started
+    status = Path(f"/proc/{jvm_pid}/status").read_text(encoding="utf-8")
+    peak_kb = next(
+        int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")
+    )
+    result["driver_peak_rss_mb"] = round(peak_kb / 1024, 1)
+    conn = database.connect(connection, "public", 10)
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_database_size(current_database()) AS size")
+        result["database_mb"] = round(cur.fetchone()["size"] / 2**20, 1)
+    conn.close()
+    spark.stop()
+    return result
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    carts = result["suite"]["jobs"]["cart_data_transform"]
+    copy_total = sum(result["copy"].values())
+    return {
+        "stage_vs_copy_throughput": result["copy"]["carts"] / carts["stage"],
+        "stage_vs_default_jdbc_speed": result["spark_reference"]["jdbc_default_write_carts"]
+        / carts["stage"],
+        "suite_vs_copy_time": result["suite_seconds"] / copy_total,
+        "incremental_vs_full_cart": result["incremental_cart_seconds"] / carts["total"],
+        "slowest_answer_seconds": max(result["analytics_query_seconds"].values()),
+    }
+
+
+def markdown(results: list[dict[str, Any]], machine: str) -> str:
+    lines = [
+        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {machine}.",
+        "",
+        "| cart lines | COPY all files (s) | default JDBC carts (s) | read carts (s) | read+validate (s) | stage (s) | merge (s) | analytics refresh (s) | suite (s) | rows/s (suite) | driver peak RSS (MB) | DB size (MB) | stage ÷ COPY throughput | stage × default JDBC | suite ÷ COPY time | incremental 1% ÷ full cart | slowest answer (s) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        jobs = r["suite"]["jobs"].values()
+        q = ratios(r)
+        rows_total = r["size"] + r["size"] // 20 + r["size"] // 100
+        lines.append(
+            f"| {r['size']:,} | {sum(r['copy'].values()):.1f} | "
+            f"{r['spark_reference']['jdbc_default_write_carts']:.1f} | {r['spark_reference']['read_carts']:.1f} | "
+            f"{sum(j['read_validate'] for j in jobs):.1f} | {sum(j['stage'] for j in jobs):.1f} | "
+            f"{sum(j['merge'] for j in jobs):.1f} | {r['suite']['analytics_refresh']:.1f} | "
+            f"{r['suite_seconds']:.1f} | {rows_total / r['suite_seconds']:,.0f} | {r['driver_peak_rss_mb']:,.0f} | "
+            f"{r['database_mb']:,.0f} | {q['stage_vs_copy_throughput']:.2f} | {q['stage_vs_default_jdbc_speed']:.2f} | "
+            f"{q['suite_vs_copy_time']:.2f} | {q['incremental_vs_full_cart']:.2f} | {q['slowest_answer_seconds']:.3f} |"
+        )
+    if len(results) > 1:
+        first, last = results[-2], results[-1]
+        growth = (last["suite_seconds"] / first["suite_seconds"]) / (last["size"] / first["size"])
+        lines += [
+            "",
+            f"Growth {first['size']:,} -> {last['size']:,} lines: suite time x"
+            f"{last['suite_seconds'] / first['suite_seconds']:.2f} for x{last['size'] / first['size']:.0f} "
+            f"the rows ({growth:.2f} of linear).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--work", type=Path, default=REPO / ".local" / "bench")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.one:
+        print(json.dumps(run_one(args.one, args.work / f"input-{args.one}", args.work)))
+        return 0
+
+    server = None
+    if not os.environ.get("PGHOST"):
+        base = Path(tempfile.mkdtemp(prefix="spark-etl-bench-pg-"))
+        base.chmod(0o755)
+        server = LocalPostgres(base / "pg", 54399)
+        server.start()
+        os.environ.update(server.environment)
+    results = []
+    try:
+        for size in [int(text) for text in args.sizes.split(",")]:
+            input_dir = args.work / f"input-{size}"
+            if not (input_dir / "carts.csv").is_file():
+                print(f"generating {size:,} cart lines ...", file=sys.stderr, flush=True)
+                datagen.generate(
+                    input_dir, datagen.DataSpec.scaled(size, seed=1, broken_fraction=0.0)
+                )
+            print(f"measuring {size:,} cart lines ...", file=sys.stderr, flush=True)
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", str(size), "--work", str(args.work)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                print(done.stderr[-4000:], file=sys.stderr)
+                return 1
+            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(json.dumps(ratios(results[-1]), indent=1), file=sys.stderr, flush=True)
+    finally:
+        if server is not None:
+            server.stop()
+            shutil.rmtree(server.base_dir.parent, ignore_errors=True)
+    machine = f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "latest.json").write_text(
+        json.dumps({"machine": machine, "results": results}, indent=1), encoding="utf-8"
+    )
+    table = markdown(results, machine)
+    (args.output / "latest.md").write_text(table, encoding="utf-8")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
