@@ -110,37 +110,75 @@ def month_partition_name(month: date) -> str:
     return f"cart_{month:%Y_%m}"
 
 
-def ensure_cart_partitions(conn: Any, hash_partitions: int) -> list[str]:
-    """Create the monthly partitions (each split by hash of customer) the staged lines need."""
-    created = []
+def _create_month_table(cur: Any, table: str, hash_partitions: int) -> None:
+    """A month table shaped like ``cart`` (columns and CHECKs), split by hash of customer."""
+    cur.execute(
+        sql.SQL(
+            "CREATE TABLE {} (LIKE cart INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+            "PARTITION BY HASH (customer_id)"
+        ).format(sql.Identifier(table))
+    )
+    for remainder in range(hash_partitions):
+        cur.execute(
+            sql.SQL(
+                "CREATE TABLE {} PARTITION OF {} FOR VALUES WITH (MODULUS %s, REMAINDER %s)"
+            ).format(sql.Identifier(f"{table}_h{remainder}"), sql.Identifier(table)),
+            (hash_partitions, remainder),
+        )
+
+
+def load_new_cart_months(conn: Any, hash_partitions: int) -> tuple[list[date], int]:
+    """Bulk-load the staged lines of months that have no partition yet; return those months
+    and the rows inserted.
+
+    Each month's rows go into a fresh table first, sorted by customer, and the table is then
+    attached as the month's partition: PostgreSQL builds its key and indexes in one pass and
+    checks each foreign key with one query, instead of updating every index and firing a
+    trigger per row. A CHECK constraint matching the month spares the attach its scan.
+    """
+    months: list[date] = []
+    inserted = 0
     with conn.cursor() as cur:
         for row in queries().months_to_partition(conn):
             month: date = row["month"]
             next_month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-            parent = month_partition_name(month)
-            cur.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (parent,))
+            table = month_partition_name(month)
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (table,))
             if cur.fetchone()["present"]:
                 continue
+            _create_month_table(cur, table, hash_partitions)
             cur.execute(
                 sql.SQL(
-                    "CREATE TABLE {} PARTITION OF cart FOR VALUES FROM (%s) TO (%s) "
-                    "PARTITION BY HASH (customer_id)"
-                ).format(sql.Identifier(parent)),
+                    "INSERT INTO {} SELECT cart_id, product_variation_id, product_id, customer_id, "
+                    "quantity, unit_price, amount, created_at, deleted_at FROM stage_cart "
+                    "WHERE created_at >= %s AND created_at < %s ORDER BY customer_id, created_at"
+                ).format(sql.Identifier(table)),
                 (month, next_month),
             )
-            for remainder in range(hash_partitions):
-                cur.execute(
-                    sql.SQL(
-                        "CREATE TABLE {} PARTITION OF {} FOR VALUES WITH (MODULUS %s, REMAINDER %s)"
-                    ).format(sql.Identifier(f"{parent}_h{remainder}"), sql.Identifier(parent)),
-                    (hash_partitions, remainder),
-                )
-            created.append(parent)
-    if created:
+            inserted += cur.rowcount
+            in_month = sql.Identifier(f"{table}_in_month")
+            cur.execute(
+                sql.SQL(
+                    "ALTER TABLE {} ADD CONSTRAINT {} CHECK (created_at >= %s AND created_at < %s)"
+                ).format(sql.Identifier(table), in_month),
+                (month, next_month),
+            )
+            cur.execute(
+                sql.SQL("ALTER TABLE cart ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
+                    sql.Identifier(table)
+                ),
+                (month, next_month),
+            )
+            cur.execute(
+                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), in_month)
+            )
+            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+            months.append(month)
+    if months:
         log.info(
-            "Created %d monthly cart partitions (%s .. %s)", len(created), created[0], created[-1]
+            "Loaded %d new monthly cart partitions (%s .. %s)", len(months), months[0], months[-1]
         )
-    return created
+    return months, inserted
 
 
 def count_rows(conn: Any, table: str) -> int:

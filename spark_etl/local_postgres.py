@@ -27,6 +27,12 @@ USER = "etl"
 DATABASE = "etl"
 HOST = "127.0.0.1"
 SERVICE_USER = "postgres"
+# Sized for bulk loads on a developer machine (PostgreSQL's defaults target a tiny one): room
+# for index builds and sorts, and fewer checkpoints while millions of rows go in.
+TUNING = (
+    "-c shared_buffers=1GB -c work_mem=64MB -c maintenance_work_mem=512MB "
+    "-c max_wal_size=4GB -c checkpoint_timeout=15min"
+)
 
 
 def _is_root() -> bool:
@@ -145,7 +151,8 @@ class LocalPostgres:
         self.initialize()
         if not self.is_running():
             options = (
-                f"-c listen_addresses={HOST} -c port={self.port} -c unix_socket_directories=''"
+                f"-c listen_addresses={HOST} -c port={self.port} -c unix_socket_directories='' "
+                f"{TUNING}"
             )
             result = self._run(
                 "pg_ctl",

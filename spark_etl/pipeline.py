@@ -186,10 +186,11 @@ def _merge_products(conn: Any, ctx: RunContext, run_id: str, job: str) -> dict[s
 
 def _merge_carts(conn: Any, ctx: RunContext, run_id: str, job: str) -> dict[str, int]:
     queries = database.queries()
-    database.ensure_cart_partitions(conn, ctx.settings.database.cart_hash_partitions)
     changes = queries.cart_changes(conn)
     queries.remove_moved_cart_lines(conn)
-    written = queries.merge_carts(conn)
+    hash_partitions = ctx.settings.database.cart_hash_partitions
+    new_months, bulk = database.load_new_cart_months(conn, hash_partitions)
+    written = bulk + queries.merge_carts(conn, new_months=new_months)
     if written != changes["inserted"] + changes["updated"]:
         raise AccountingError(f"cart merge wrote {written} rows, expected {dict(changes)}")
     flagged = queries.flag_carts(conn, run_id=run_id, job=job)

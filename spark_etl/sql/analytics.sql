@@ -18,7 +18,7 @@ WHERE c.deleted_at IS NULL;
 
 CREATE MATERIALIZED VIEW purchase AS
 SELECT customer_id, sale_day AS purchase_day, sum(quantity) AS cart_size, count(*) AS lines,
-       sum(amount) AS revenue
+       sum(amount) AS revenue, min(created_at) AS first_sale_at, max(created_at) AS last_sale_at
 FROM sale
 GROUP BY customer_id, sale_day
 WITH NO DATA;
@@ -74,16 +74,11 @@ CREATE INDEX product_sales_monthly_product ON product_sales_monthly (product_id,
 
 -- 3. How much does each customer buy per purchase?
 CREATE MATERIALIZED VIEW customer_purchase_summary AS
-WITH span AS (
-    SELECT customer_id, min(created_at) AS first_purchase_at, max(created_at) AS last_purchase_at
-    FROM sale GROUP BY customer_id
-)
-SELECT p.customer_id, count(*) AS purchases, sum(p.cart_size) AS quantity,
-       sum(p.revenue) AS revenue, round(avg(p.cart_size), 2) AS avg_quantity_per_purchase,
-       s.first_purchase_at, s.last_purchase_at
-FROM purchase p
-JOIN span s ON s.customer_id = p.customer_id
-GROUP BY p.customer_id, s.first_purchase_at, s.last_purchase_at
+SELECT customer_id, count(*) AS purchases, sum(cart_size) AS quantity,
+       sum(revenue) AS revenue, round(avg(cart_size), 2) AS avg_quantity_per_purchase,
+       min(first_sale_at) AS first_purchase_at, max(last_sale_at) AS last_purchase_at
+FROM purchase
+GROUP BY customer_id
 WITH NO DATA;
 CREATE UNIQUE INDEX customer_purchase_summary_key ON customer_purchase_summary (customer_id);
 
@@ -168,11 +163,19 @@ CREATE UNIQUE INDEX purchase_frequency_by_segment_key
 
 -- 7. Which variations does each segment prefer within a family? quantity_share = the
 -- variation's quantity / the family's quantity, within the segment.
+-- Sales are summed per customer and variation first, then per segment of each kind.
 CREATE MATERIALIZED VIEW variation_preference AS
-WITH bought AS (
-    SELECT m.segment_type, m.segment, s.sku, s.product_variation_id, sum(s.quantity) AS quantity
-    FROM sale s
-    JOIN customer_segment_membership m ON m.customer_id = s.customer_id
+WITH per_customer AS (
+    SELECT customer_id, sku, product_variation_id, sum(quantity) AS quantity
+    FROM sale GROUP BY 1, 2, 3
+), bought AS (
+    SELECT 'cohort_year' AS segment_type, CAST(c.cohort_year AS text) AS segment, p.sku,
+           p.product_variation_id, sum(p.quantity) AS quantity
+    FROM per_customer p JOIN customer_segment c ON c.customer_id = p.customer_id
+    GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT 'value_tier', c.value_tier, p.sku, p.product_variation_id, sum(p.quantity)
+    FROM per_customer p JOIN customer_segment c ON c.customer_id = p.customer_id
     GROUP BY 1, 2, 3, 4
 )
 SELECT segment_type, segment, sku, product_variation_id, quantity,

@@ -102,8 +102,9 @@ SELECT count(*) FILTER (WHERE c.cart_id IS NULL) AS inserted,
 FROM stage_cart s
 LEFT JOIN cart c ON c.cart_id = s.cart_id;
 
--- name: merge_carts()$
--- Sorted by the partition key, so each leaf partition receives its rows together.
+-- name: merge_carts(new_months)$
+-- Lines of months that already have a partition (new months are bulk-loaded before);
+-- sorted by the partition key, so each leaf partition receives its rows together.
 WITH upserted AS (
     INSERT INTO cart AS c
         (cart_id, product_variation_id, product_id, customer_id, quantity, unit_price, amount,
@@ -111,6 +112,7 @@ WITH upserted AS (
     SELECT cart_id, product_variation_id, product_id, customer_id, quantity, unit_price, amount,
            created_at, deleted_at
     FROM stage_cart
+    WHERE CAST(date_trunc('month', created_at) AS date) <> ALL (CAST(:new_months AS date[]))
     ORDER BY created_at, customer_id
     ON CONFLICT (cart_id, created_at, customer_id) DO UPDATE
         SET product_variation_id = EXCLUDED.product_variation_id,
