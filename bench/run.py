@@ -184,7 +184,12 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     settings = settings.model_copy(
         update={
             "spark": settings.spark.model_copy(
-                update={"master": "local[2]", "ui_enabled": False, "log_level": "ERROR"}
+                update={
+                    "master": "local[2]",
+                    "ui_enabled": False,
+                    "log_level": "ERROR",
+                    "driver_memory": os.environ.get("BENCH_DRIVER_MEMORY", "8g"),
+                }
             )
         }
     )
@@ -307,19 +312,24 @@ def main() -> int:
                 return 1
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(json.dumps(ratios(results[-1]), indent=1), file=sys.stderr, flush=True)
+            write_results(args.output, results)  # after every size: a later failure keeps these
     finally:
         if server is not None:
             server.stop()
             shutil.rmtree(server.base_dir.parent, ignore_errors=True)
+    print(write_results(args.output, results))
+    return 0
+
+
+def write_results(output: Path, results: list[dict[str, Any]]) -> str:
     machine = f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "latest.json").write_text(
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "latest.json").write_text(
         json.dumps({"machine": machine, "results": results}, indent=1), encoding="utf-8"
     )
     table = markdown(results, machine)
-    (args.output / "latest.md").write_text(table, encoding="utf-8")
-    print(table)
-    return 0
+    (output / "latest.md").write_text(table, encoding="utf-8")
+    return table
 
 
 if __name__ == "__main__":

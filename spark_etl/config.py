@@ -60,6 +60,7 @@ class SparkSettings(_Section):
     shuffle_partitions: int = Field(ge=1)
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"]
     ui_enabled: bool
+    driver_memory: str | None = Field(pattern=r"^[0-9]+[kmgt]$")
 
 
 class DatabaseSettings(_Section):

@@ -43,6 +43,8 @@ def build_session(settings: SparkSettings, jdbc_jar: str) -> SparkSession:
     )
     if settings.master:
         builder = builder.master(settings.master)
+    if settings.driver_memory:  # only takes effect when this process starts the JVM
+        builder = builder.config("spark.driver.memory", settings.driver_memory)
     spark = builder.getOrCreate()
     # Timestamps cross JDBC as java.sql.Timestamp, converted in the JVM's default zone.
     jvm = spark.sparkContext._jvm
