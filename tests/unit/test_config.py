@@ -63,6 +63,10 @@ def test_jdbc_jar_can_come_from_the_environment(monkeypatch):
             "'database.schema': Value error, must be a lower-case SQL identifier: letters, digits and _, at most 63",
         ),
         ("spark:\n  ui_enabled: 'yes'\n", "'spark.ui_enabled': Input should be a valid boolean"),
+        (
+            "spark:\n  driver_memory: 8 GB\n",
+            "'spark.driver_memory': String should match pattern '^[0-9]+[kmgt]$'",
+        ),
     ],
 )
 def test_malformed_setting_is_named_in_one_sentence(tmp_path, text, problem):
