@@ -100,37 +100,47 @@ def test_cli_runs_a_job_and_prints_the_summary(spark, cli_env, tmp_path, monkeyp
     ]
 
 
-def test_spark_submit_runs_all_jobs_from_the_job_modules(db_settings, connection, tmp_path):
-    generate(tmp_path / "in", DataSpec.scaled(500, seed=1, broken_fraction=0.0))
-    config = job_config(tmp_path, db_settings)
+def submit_job(
+    entry: str, tmp_path, connection, settings, config, *options: str, extra_env=None
+) -> subprocess.CompletedProcess[str]:
+    """spark-submit ``entry`` in local[2] from ``tmp_path`` on the generated input in ``in/``."""
     env = {
         **os.environ,
         **pg_environment(connection),
         "SPARK_ETL_LOG_DIR": str(tmp_path / "logs"),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
+        **(extra_env or {}),
     }
+    command = [
+        spark_submit(),
+        "--master",
+        "local[2]",
+        "--jars",
+        settings.database.jdbc_jar,
+        *options,
+        entry,
+        "--input-dir",
+        str(tmp_path / "in"),
+        "--config",
+        str(config),
+    ]
+    return subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False
+    )
 
-    result = subprocess.run(
-        [
-            spark_submit(),
-            "--master",
-            "local[2]",
-            "--jars",
-            db_settings.database.jdbc_jar,
-            "--driver-java-options",
-            "-Duser.timezone=UTC",
-            str(REPO / "jobs" / "all.py"),
-            "--input-dir",
-            str(tmp_path / "in"),
-            "--config",
-            str(config),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+
+def test_spark_submit_runs_all_jobs_from_the_job_modules(db_settings, connection, tmp_path):
+    generate(tmp_path / "in", DataSpec.scaled(500, seed=1, broken_fraction=0.0))
+    config = job_config(tmp_path, db_settings)
+    result = submit_job(
+        str(REPO / "jobs" / "all.py"),
+        tmp_path,
+        connection,
+        db_settings,
+        config,
+        "--driver-java-options",
+        "-Duser.timezone=UTC",
     )
 
     assert result.returncode == 0, result.stderr[-3000:]
@@ -172,36 +182,15 @@ def test_packaged_zip_runs_a_job_under_spark_submit(db_settings, connection, tmp
     config = job_config(tmp_path, db_settings)
     entry = tmp_path / "customer_data_transform.py"  # outside the repository
     shutil.copy(REPO / "jobs" / "customer_data_transform.py", entry)
-    env = {
-        **os.environ,
-        **pg_environment(connection),
-        "SPARK_ETL_LOG_DIR": str(tmp_path / "logs"),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "PYSPARK_PYTHON": sys.executable,
-        "PYTHONPATH": "",
-    }
-
-    result = subprocess.run(
-        [
-            spark_submit(),
-            "--master",
-            "local[2]",
-            "--jars",
-            db_settings.database.jdbc_jar,
-            "--py-files",
-            str(package),
-            str(entry),
-            "--input-dir",
-            str(tmp_path / "in"),
-            "--config",
-            str(config),
-        ],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    result = submit_job(
+        str(entry),
+        tmp_path,
+        connection,
+        db_settings,
+        config,
+        "--py-files",
+        str(package),
+        extra_env={"PYTHONPATH": ""},
     )
 
     assert result.returncode == 0, result.stdout[-3000:]
