@@ -67,6 +67,7 @@ class DatabaseSettings(_Section):
     db_schema: Identifier = Field(alias="schema")
     analytics_schema: Identifier
     jdbc_jar: str
+    stage_writer: Literal["copy", "jdbc"]
     batch_size: int = Field(ge=1)
     write_partitions: int = Field(ge=1, le=64)
     cart_hash_partitions: int = Field(ge=1, le=64)

@@ -127,58 +127,79 @@ def _create_month_table(cur: Any, table: str, hash_partitions: int) -> None:
         )
 
 
+LOADING_TABLE = "cart_loading"  # exists only inside the merge transaction that bulk-loads
+
+
 def load_new_cart_months(conn: Any, hash_partitions: int) -> tuple[list[date], int]:
     """Bulk-load the staged lines of months that have no partition yet; return those months
     and the rows inserted.
 
-    Each month's rows go into a fresh table first, sorted by customer, and the table is then
-    attached as the month's partition: PostgreSQL builds its key and indexes in one pass and
-    checks each foreign key with one query, instead of updating every index and firing a
-    trigger per row. A CHECK constraint matching the month spares the attach its scan.
+    The new month tables hang under an unindexed loading table first, so one INSERT reads the
+    staging table once and routes every line to its month and hash leaf. Each month is then
+    moved under ``cart``: PostgreSQL builds its key and indexes in one pass and checks each
+    foreign key with one query, instead of updating every index and firing a trigger per row.
+    A CHECK constraint matching the month spares the attach its scan.
     """
     months: list[date] = []
-    inserted = 0
     with conn.cursor() as cur:
         for row in queries().months_to_partition(conn):
-            month: date = row["month"]
-            next_month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-            table = month_partition_name(month)
-            cur.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (table,))
-            if cur.fetchone()["present"]:
-                continue
-            _create_month_table(cur, table, hash_partitions)
             cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} SELECT cart_id, product_variation_id, product_id, customer_id, "
-                    "quantity, unit_price, amount, created_at, deleted_at FROM stage_cart "
-                    "WHERE created_at >= %s AND created_at < %s ORDER BY customer_id, created_at"
-                ).format(sql.Identifier(table)),
-                (month, next_month),
+                "SELECT to_regclass(%s) IS NULL AS missing", (month_partition_name(row["month"]),)
             )
-            inserted += cur.rowcount
-            in_month = sql.Identifier(f"{table}_in_month")
+            if cur.fetchone()["missing"]:
+                months.append(row["month"])
+        if not months:
+            return [], 0
+        loading = sql.Identifier(LOADING_TABLE)
+        cur.execute(
+            sql.SQL(
+                "CREATE TABLE {} (LIKE cart INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+                "PARTITION BY RANGE (created_at)"
+            ).format(loading)
+        )
+        for month in months:
+            table = sql.Identifier(month_partition_name(month))
+            _create_month_table(cur, month_partition_name(month), hash_partitions)
+            cur.execute(
+                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
+                    loading, table
+                ),
+                (month, _next_month(month)),
+            )
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {} SELECT cart_id, product_variation_id, product_id, customer_id, "
+                "quantity, unit_price, amount, created_at, deleted_at FROM stage_cart "
+                "WHERE CAST(date_trunc('month', created_at) AS date) = ANY(%s)"
+            ).format(loading),
+            (months,),
+        )
+        inserted = cur.rowcount
+        for month in months:
+            table = sql.Identifier(month_partition_name(month))
+            in_month = sql.Identifier(f"{month_partition_name(month)}_in_month")
+            cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loading, table))
             cur.execute(
                 sql.SQL(
                     "ALTER TABLE {} ADD CONSTRAINT {} CHECK (created_at >= %s AND created_at < %s)"
-                ).format(sql.Identifier(table), in_month),
-                (month, next_month),
+                ).format(table, in_month),
+                (month, _next_month(month)),
             )
             cur.execute(
                 sql.SQL("ALTER TABLE cart ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
-                    sql.Identifier(table)
+                    table
                 ),
-                (month, next_month),
+                (month, _next_month(month)),
             )
-            cur.execute(
-                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), in_month)
-            )
-            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-            months.append(month)
-    if months:
-        log.info(
-            "Loaded %d new monthly cart partitions (%s .. %s)", len(months), months[0], months[-1]
-        )
+            cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, in_month))
+            cur.execute(sql.SQL("ANALYZE {}").format(table))
+        cur.execute(sql.SQL("DROP TABLE {}").format(loading))
+    log.info("Loaded %d new monthly cart partitions (%s .. %s)", len(months), months[0], months[-1])
     return months, inserted
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 def count_rows(conn: Any, table: str) -> int:

@@ -20,10 +20,17 @@ from pyspark.sql import DataFrame, SparkSession
 from spark_etl import analytics, database, readers, writers
 from spark_etl.config import Connection, Settings
 from spark_etl.schemas import CARTS, CUSTOMERS, PRODUCTS, SourceSpec
-from spark_etl.transformers.carts import CART_COLUMNS, validate_carts
-from spark_etl.transformers.common import accepted_rows, pack_raw, rejected_rows
-from spark_etl.transformers.customers import CUSTOMER_COLUMNS, validate_customers
-from spark_etl.transformers.products import PRODUCT_COLUMNS, validate_products
+from spark_etl.transformers.carts import CART_COLUMNS, CART_KEY, check_carts
+from spark_etl.transformers.common import (
+    accepted_rows,
+    count_read_and_set_aside,
+    has_repeated_keys,
+    mark_duplicates,
+    pack_raw,
+    rejected_rows,
+)
+from spark_etl.transformers.customers import CUSTOMER_COLUMNS, CUSTOMER_KEY, parse_customers
+from spark_etl.transformers.products import PRODUCT_COLUMNS, PRODUCT_KEY, parse_products
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +45,8 @@ class RunContext:
     as_of: datetime
 
 
-Validate = Callable[[SparkSession, RunContext, DataFrame], DataFrame]
+# The rules of each row on its own; repeated keys are marked by load_entity.
+Check = Callable[[SparkSession, RunContext, DataFrame], DataFrame]
 # (connection, context, run id, job name) -> counts of inserted, updated and flagged rows
 Merge = Callable[[Any, RunContext, str, str], dict[str, int]]
 
@@ -47,9 +55,10 @@ Merge = Callable[[Any, RunContext, str, str], dict[str, int]]
 class EntityJob:
     name: str
     source: SourceSpec
+    key: str
     stage_table: str
     columns: tuple[str, ...]
-    validate: Validate
+    check: Check
     merge: Merge
 
 
@@ -96,10 +105,13 @@ def _stage(
     """
     started = time.perf_counter()
     raw = readers.read_source(spark, ctx.input_dir, job.source, ctx.settings.input)
-    validated = job.validate(spark, ctx, pack_raw(raw, job.source.columns))
-    validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
+    checked = job.check(spark, ctx, pack_raw(raw, job.source.columns))
+    validated = checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        read = validated.count()
+        # Marking duplicates sorts whole rows: only done when a cheap check finds some.
+        if has_repeated_keys(checked, key=job.key):
+            validated = mark_duplicates(checked, key=job.key).persist(StorageLevel.MEMORY_AND_DISK)
+        read, set_aside = count_read_and_set_aside(validated)
         seconds["read_validate"] = time.perf_counter() - started
         started = time.perf_counter()
         database.truncate_stage(conn, job.stage_table)
@@ -107,10 +119,12 @@ def _stage(
         writers.write_stage(
             accepted_rows(validated, job.columns), job.stage_table, ctx.connection, db
         )
-        writers.write_stage(rejected_rows(validated), database.STAGE_REJECT, ctx.connection, db)
+        if set_aside:  # numbering the rejects costs a pass over the input: only when needed
+            writers.write_stage(rejected_rows(validated), database.STAGE_REJECT, ctx.connection, db)
         seconds["stage"] = time.perf_counter() - started
     finally:
         validated.unpersist()
+        checked.unpersist()
     log.info("%s: %d rows read and staged", job.name, read)
     return read
 
@@ -139,13 +153,13 @@ def _merge(
     log.info("%s: merged %s", job.name, counts)
 
 
-def _validate_customers(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
-    return validate_customers(frame, timestamp_formats=ctx.settings.validation.timestamp_formats)
+def _check_customers(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
+    return parse_customers(frame, timestamp_formats=ctx.settings.validation.timestamp_formats)
 
 
-def _validate_products(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
+def _check_products(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
     rules = ctx.settings.validation
-    return validate_products(
+    return parse_products(
         frame,
         timestamp_formats=rules.timestamp_formats,
         price_min=rules.price.min,
@@ -153,9 +167,9 @@ def _validate_products(spark: SparkSession, ctx: RunContext, frame: DataFrame) -
     )
 
 
-def _validate_carts(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
+def _check_carts(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
     db = ctx.settings.database
-    return validate_carts(
+    return check_carts(
         frame,
         readers.read_variations(spark, ctx.connection, db),
         readers.read_customer_ids(spark, ctx.connection, db),
@@ -200,21 +214,29 @@ def _merge_carts(conn: Any, ctx: RunContext, run_id: str, job: str) -> dict[str,
 CUSTOMER_JOB = EntityJob(
     "customer_data_transform",
     CUSTOMERS,
+    CUSTOMER_KEY,
     "stage_customer",
     CUSTOMER_COLUMNS,
-    _validate_customers,
+    _check_customers,
     _merge_customers,
 )
 PRODUCT_JOB = EntityJob(
     "product_data_transform",
     PRODUCTS,
+    PRODUCT_KEY,
     "stage_product",
     PRODUCT_COLUMNS,
-    _validate_products,
+    _check_products,
     _merge_products,
 )
 CART_JOB = EntityJob(
-    "cart_data_transform", CARTS, "stage_cart", CART_COLUMNS, _validate_carts, _merge_carts
+    "cart_data_transform",
+    CARTS,
+    CART_KEY,
+    "stage_cart",
+    CART_COLUMNS,
+    _check_carts,
+    _merge_carts,
 )
 # Carts reference customers and products, so they load last.
 JOBS: dict[str, tuple[EntityJob, ...]] = {

@@ -34,6 +34,7 @@ CART_COLUMNS = (
     "created_at",
     "deleted_at",
 )
+CART_KEY = "cart_id"
 QUANTITY_TEXT = r"^[0-9]{1,10}$"
 
 
@@ -125,7 +126,7 @@ def with_line_amount(carts: DataFrame) -> DataFrame:
     return add_reason(carts.withColumn("amount", amount), overflow, "amount exceeds numeric(14,2)")
 
 
-def validate_carts(
+def check_carts(
     carts: DataFrame,
     variations: DataFrame,
     customer_ids: DataFrame,
@@ -134,7 +135,7 @@ def validate_carts(
     quantity_min: int,
     quantity_max: int,
 ) -> DataFrame:
-    """Parse, price, check references, then keep one row per cart line id."""
+    """Parse, price and check the references of each line on its own."""
     return (
         carts.transform(
             parse_carts,
@@ -145,5 +146,24 @@ def validate_carts(
         .transform(with_variation_in_force, variations)
         .transform(with_known_customer, customer_ids)
         .transform(with_line_amount)
-        .transform(mark_duplicates, key="cart_id")
     )
+
+
+def validate_carts(
+    carts: DataFrame,
+    variations: DataFrame,
+    customer_ids: DataFrame,
+    *,
+    timestamp_formats: Sequence[str],
+    quantity_min: int,
+    quantity_max: int,
+) -> DataFrame:
+    """Check each line, then keep one row per cart line id."""
+    return check_carts(
+        carts,
+        variations,
+        customer_ids,
+        timestamp_formats=timestamp_formats,
+        quantity_min=quantity_min,
+        quantity_max=quantity_max,
+    ).transform(mark_duplicates, key=CART_KEY)

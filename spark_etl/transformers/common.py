@@ -105,9 +105,28 @@ def mark_duplicates(frame: DataFrame, *, key: str) -> DataFrame:
     return add_reason(frame, valid & (F.row_number().over(latest_first) > 1), DUPLICATE)
 
 
+def has_repeated_keys(frame: DataFrame, *, key: str) -> bool:
+    """Whether two rows that break no rule share ``key``.
+
+    An action, but over the key alone: far cheaper than ``mark_duplicates``, which moves whole
+    rows to sort them, and usually answers that there is nothing to mark.
+    """
+    repeated = frame.where(F.size(REASONS) == 0).groupBy(key).count().where(F.col("count") > 1)
+    return not repeated.isEmpty()
+
+
 def accepted_rows(frame: DataFrame, columns: Sequence[str]) -> DataFrame:
     """The rows that break no rule, reduced to the model columns."""
     return frame.where(F.size(REASONS) == 0).select(*columns)
+
+
+def count_read_and_set_aside(frame: DataFrame) -> tuple[int, int]:
+    """Rows read and rows breaking a rule, in one pass (an action: it fills a persisted frame)."""
+    counts = frame.agg(
+        F.count(F.lit(1)).alias("read"),
+        F.count(F.when(F.size(REASONS) > 0, True)).alias("set_aside"),
+    ).first()
+    return int(counts["read"]), int(counts["set_aside"])
 
 
 def _read_blocks(frame: DataFrame) -> DataFrame:

@@ -22,6 +22,7 @@ from spark_etl.transformers.common import (
     timestamp_rules,
 )
 
+CUSTOMER_KEY = "customer_id"
 CUSTOMER_COLUMNS = ("customer_id", "name", "created_at")
 
 
@@ -49,5 +50,5 @@ def parse_customers(customers: DataFrame, *, timestamp_formats: Sequence[str]) -
 def validate_customers(customers: DataFrame, *, timestamp_formats: Sequence[str]) -> DataFrame:
     """Parse, then keep one row per customer id."""
     return customers.transform(parse_customers, timestamp_formats=timestamp_formats).transform(
-        mark_duplicates, key="customer_id"
+        mark_duplicates, key=CUSTOMER_KEY
     )

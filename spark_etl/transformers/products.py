@@ -24,6 +24,7 @@ from spark_etl.transformers.common import (
     timestamp_rules,
 )
 
+PRODUCT_KEY = "product_id"
 PRODUCT_COLUMNS = ("product_id", "name", "sku", "variation", "full_sku", "price", "created_at")
 # numeric(12,2): up to 10 digits before the point and at most 2 after; never rounded.
 PRICE_TEXT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"
@@ -109,4 +110,4 @@ def validate_products(
         timestamp_formats=timestamp_formats,
         price_min=price_min,
         price_max=price_max,
-    ).transform(mark_duplicates, key="product_id")
+    ).transform(mark_duplicates, key=PRODUCT_KEY)

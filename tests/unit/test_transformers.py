@@ -24,8 +24,15 @@ from spark_etl.transformers.carts import (
     with_line_amount,
     with_variation_in_force,
 )
-from spark_etl.transformers.common import REASONS, accepted_rows, pack_raw, rejected_rows
-from spark_etl.transformers.customers import validate_customers
+from spark_etl.transformers.common import (
+    REASONS,
+    accepted_rows,
+    count_read_and_set_aside,
+    has_repeated_keys,
+    pack_raw,
+    rejected_rows,
+)
+from spark_etl.transformers.customers import parse_customers, validate_customers
 from spark_etl.transformers.products import PRODUCT_COLUMNS, validate_products
 
 FORMATS = ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd")
@@ -132,6 +139,37 @@ def test_duplicate_id_keeps_latest_created_then_last_line(spark):
         '{"id":"1","name":"Old","created_at":"2020-01-01"}',
         '{"id":"2","name":"Tie first","created_at":"2020-01-01"}',
     ]
+
+
+@pytest.mark.parametrize(
+    ("ids", "repeated"),
+    [
+        (["1", "2", "3"], False),
+        (["1", "2", "1"], True),
+        # a repeated id on a row that breaks a rule is not a duplicate to mark
+        (["1", "2", "x2"], False),
+    ],
+)
+def test_repeated_keys_are_found_among_valid_rows_only(spark, ids, repeated):
+    rows = [(i, "Name", "2020-01-01") for i in ids]
+    if ids[-1].startswith("x"):
+        rows[-1] = ("2", "Name", "not a date")
+
+    parsed = parse_customers(packed(spark, CUSTOMERS, rows), timestamp_formats=FORMATS)
+
+    assert has_repeated_keys(parsed, key="customer_id") is repeated
+
+
+def test_rows_read_and_set_aside_are_counted_in_one_pass(spark):
+    raw = packed(
+        spark,
+        CUSTOMERS,
+        [("1", "A", "2020-01-01"), ("1", "B", "2020-01-02"), ("2", "", "2020-01-01")],
+    )
+
+    counts = count_read_and_set_aside(validate_customers(raw, timestamp_formats=FORMATS))
+
+    assert counts == (3, 2)  # the older "1" is a duplicate, "2" has no name
 
 
 def test_last_line_wins_among_identical_timestamps_in_line_order(spark):
