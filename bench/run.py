@@ -5,10 +5,13 @@
 For each size (cart lines; customers and products scaled from it) it generates the input once,
 loads it into a fresh database and measures, in the same run and for the same rows:
   - raw COPY of the three input files into unindexed tables (the practical limit);
-  - Spark's JDBC writer with its defaults, writing the cart lines (the naive way);
+  - the cart lines read by Spark and cached, then written by Spark's JDBC writer with its
+    defaults (the naive way), by the project's tuned JDBC writer and by its COPY writer;
   - the suite: read + validate, stage, merge per job, then the analytics refresh;
-  - each analytics answer (the report's query), an incremental cart load with 1% of the lines
-    changed, the database size and the peak memory (RSS) of the Spark driver JVM.
+  - each analytics answer (its first page, as the report shows it, and all its rows);
+  - incremental cart loads changing 1% of the lines: as a delta extract (only those lines)
+    and as a full snapshot (every line, 1% of them changed), then the refresh that follows;
+  - the database size and the peak memory (RSS) of the Spark driver JVM.
 Each size runs in a process of its own, so memory peaks are per size. Results go to
 <output>/latest.json and latest.md; the ratios are printed.
 """
@@ -34,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from psycopg2 import sql  # noqa: E402
 
-from spark_etl import analytics, database, datagen, pipeline  # noqa: E402
+from spark_etl import analytics, database, datagen, pipeline, report, writers  # noqa: E402
 from spark_etl.config import Connection, connection_from_env, load_settings  # noqa: E402
 from spark_etl.local_postgres import LocalPostgres  # noqa: E402
 
@@ -46,6 +49,10 @@ RAW_COLUMNS = {
 CART_SCHEMA = (
     "id long, product_id long, customer_id long, quantity int, created_at timestamp, "
     "delete_at timestamp"
+)
+CART_COLUMNS_SQL = (
+    "id bigint, product_id bigint, customer_id bigint, quantity integer, "
+    "created_at timestamp, delete_at timestamp"
 )
 INCREMENTAL_SHARE = 100  # every 100th line changes: 1%
 
@@ -96,8 +103,11 @@ def copy_baseline(connection: Connection, input_dir: Path) -> dict[str, float]:
     return seconds
 
 
-def jdbc_default_baseline(spark: Any, connection: Connection, input_dir: Path) -> dict[str, float]:
-    """Read the cart lines (timed: Spark's read alone), then write them with JDBC defaults."""
+def writer_baselines(
+    spark: Any, connection: Connection, settings: Any, input_dir: Path
+) -> dict[str, float]:
+    """Read the cart lines (timed: Spark's read alone), then write the cached rows with JDBC
+    defaults, with the project's tuned JDBC writer and with its COPY writer."""
     started = time.perf_counter()
     carts = (
         spark.read.option("header", True)
@@ -118,9 +128,24 @@ def jdbc_default_baseline(spark: Any, connection: Connection, input_dir: Path) -
             "driver": "org.postgresql.Driver",
         },
     )
-    write = time.perf_counter() - started
+    seconds = {"read_carts": read, "jdbc_default_write_carts": time.perf_counter() - started}
+    conn = database.connect(connection, "public", 10)
+    with conn.cursor() as cur:
+        for writer in ("jdbc", "copy"):
+            cur.execute(
+                sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
+                    sql.Identifier(f"{writer}_writer_cart"), sql.SQL(CART_COLUMNS_SQL)
+                )
+            )
+    conn.commit()
+    conn.close()
+    db = settings.database.model_copy(update={"db_schema": "public"})
+    for writer in ("jdbc", "copy"):
+        started = time.perf_counter()
+        getattr(writers, f"{writer}_stage")(carts, f"{writer}_writer_cart", connection, db)
+        seconds[f"{writer}_writer_carts"] = time.perf_counter() - started
     carts.unpersist()
-    return {"read_carts": read, "jdbc_default_write_carts": write}
+    return seconds
 
 
 def suite(spark: Any, ctx: pipeline.RunContext) -> dict[str, Any]:
@@ -143,22 +168,25 @@ def suite(spark: Any, ctx: pipeline.RunContext) -> dict[str, Any]:
     return result
 
 
-def analytics_queries(ctx: pipeline.RunContext) -> dict[str, float]:
-    """Seconds each question takes to answer (the report's query, second, warm run)."""
+def analytics_queries(ctx: pipeline.RunContext) -> dict[str, dict[str, float]]:
+    """Seconds each question takes to answer (warm, second run): its first page, as the
+    report shows it, and all of its rows."""
     db = ctx.settings.database
     conn = database.connect(ctx.connection, db.db_schema, 10)
-    seconds = {}
-    for question in analytics.QUESTIONS:
-        analytics.fetch(conn, db.analytics_schema, question)
-        started = time.perf_counter()
-        analytics.fetch(conn, db.analytics_schema, question)
-        seconds[question.views[0]] = time.perf_counter() - started
+    seconds: dict[str, dict[str, float]] = {"first_page": {}, "all_rows": {}}
+    for kind, limit in (("first_page", report.HTML_ROWS), ("all_rows", None)):
+        for question in analytics.QUESTIONS:
+            analytics.fetch(conn, db.analytics_schema, question, limit=limit)
+            started = time.perf_counter()
+            analytics.fetch(conn, db.analytics_schema, question, limit=limit)
+            seconds[kind][question.views[0]] = time.perf_counter() - started
     conn.close()
     return seconds
 
 
-def incremental_input(input_dir: Path, target: Path) -> int:
-    """The same extract with the quantity of every 100th cart line changed."""
+def incremental_input(input_dir: Path, target: Path, *, delta: bool) -> int:
+    """The cart extract with the quantity of every 100th line changed: only those lines
+    (``delta``) or every line (a full snapshot)."""
     target.mkdir(parents=True, exist_ok=True)
     changed = 0
     with (
@@ -171,6 +199,8 @@ def incremental_input(input_dir: Path, target: Path) -> int:
             if number % INCREMENTAL_SHARE == 0:
                 row[3] = str(int(row[3]) + 1)
                 changed += 1
+            elif delta:
+                continue
             writer.writerow(row)
     return changed
 
@@ -197,22 +227,27 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     result["copy"] = copy_baseline(connection, input_dir)
     spark = build_session(settings.spark, settings.database.jdbc_jar)
     jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
-    result["spark_reference"] = jdbc_default_baseline(spark, connection, input_dir)
+    result["spark_reference"] = writer_baselines(spark, connection, settings, input_dir)
     ctx = pipeline.RunContext(settings, connection, str(input_dir), datetime(2030, 1, 1))
     started = time.perf_counter()
     result["suite"] = suite(spark, ctx)
     result["suite_seconds"] = time.perf_counter() - started
     result["analytics_query_seconds"] = analytics_queries(ctx)
-    delta = work / f"incremental-{size}"
-    result["incremental_changed_lines"] = incremental_input(input_dir, delta)
+    for kind in ("delta", "snapshot"):
+        folder = work / f"incremental-{kind}-{size}"
+        if not (folder / "carts.csv").is_file():
+            incremental_input(input_dir, folder, delta=kind == "delta")
+        started = time.perf_counter()
+        pipeline.load_entity(
+            spark,
+            pipeline.RunContext(settings, connection, str(folder), datetime(2030, 1, 1)),
+            pipeline.CART_JOB,
+            [],
+        )
+        result[f"incremental_{kind}_cart_seconds"] = time.perf_counter() - started
     started = time.perf_counter()
-    pipeline.load_entity(
-        spark,
-        pipeline.RunContext(settings, connection, str(delta), datetime(2030, 1, 1)),
-        pipeline.CART_JOB,
-        [],
-    )
-    result["incremental_cart_seconds"] = time.perf_counter() - started
+    pipeline.refresh_analytics(ctx)  # populated views: refreshed concurrently
+    result["incremental_refresh_seconds"] = time.perf_counter() - started
     status = Path(f"/proc/{jvm_pid}/status").read_text(encoding="utf-8")
     peak_kb = next(
         int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")
@@ -227,38 +262,129 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     return result
 
 
+TARGETS = {  # issue #6, on a 2-core machine
+    "stage_vs_copy_throughput": ">= 0.7",
+    "stage_vs_default_jdbc_speed": ">= 2.5",
+    "suite_vs_copy_time": "<= 6",
+    "incremental_delta_vs_full_cart": "<= 0.2",
+    "slowest_answer_seconds": "< 1",
+}
+
+
 def ratios(result: dict[str, Any]) -> dict[str, float]:
     carts = result["suite"]["jobs"]["cart_data_transform"]
     copy_total = sum(result["copy"].values())
+    answers = result["analytics_query_seconds"]
     return {
         "stage_vs_copy_throughput": result["copy"]["carts"] / carts["stage"],
         "stage_vs_default_jdbc_speed": result["spark_reference"]["jdbc_default_write_carts"]
         / carts["stage"],
         "suite_vs_copy_time": result["suite_seconds"] / copy_total,
-        "incremental_vs_full_cart": result["incremental_cart_seconds"] / carts["total"],
-        "slowest_answer_seconds": max(result["analytics_query_seconds"].values()),
+        "incremental_delta_vs_full_cart": result["incremental_delta_cart_seconds"] / carts["total"],
+        "incremental_snapshot_vs_full_cart": result["incremental_snapshot_cart_seconds"]
+        / carts["total"],
+        "slowest_answer_seconds": max(answers["first_page"].values()),
+        "slowest_full_answer_seconds": max(answers["all_rows"].values()),
     }
 
 
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def markdown(results: list[dict[str, Any]], machine: str) -> str:
+    times = (
+        "cart lines",
+        "COPY all files (s)",
+        "COPY carts (s)",
+        "Spark read carts (s)",
+        "default JDBC write (s)",
+        "tuned JDBC write (s)",
+        "COPY writer (s)",
+        "read+validate (s)",
+        "stage (s)",
+        "merge (s)",
+        "analytics refresh (s)",
+        "suite (s)",
+        "rows/s (suite)",
+        "driver peak RSS (MB)",
+        "DB size (MB)",
+    )
+    targets = (
+        "cart lines",
+        "stage ÷ COPY throughput",
+        "stage × default JDBC",
+        "suite ÷ COPY time",
+        "delta 1% ÷ full cart load",
+        "snapshot 1% ÷ full cart load",
+        "delta load (s)",
+        "snapshot load (s)",
+        "refresh after (s)",
+        "slowest answer, first page (s)",
+        "slowest answer, all rows (s)",
+    )
     lines = [
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {machine}.",
         "",
-        "| cart lines | COPY all files (s) | default JDBC carts (s) | read carts (s) | read+validate (s) | stage (s) | merge (s) | analytics refresh (s) | suite (s) | rows/s (suite) | driver peak RSS (MB) | DB size (MB) | stage ÷ COPY throughput | stage × default JDBC | suite ÷ COPY time | incremental 1% ÷ full cart | slowest answer (s) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Times (the three writer columns write the same cached cart rows into unindexed tables):",
+        "",
+        _row(*times),
+        _row(*["---:"] * len(times)),
     ]
     for r in results:
         jobs = r["suite"]["jobs"].values()
-        q = ratios(r)
+        ref = r["spark_reference"]
         rows_total = r["size"] + r["size"] // 20 + r["size"] // 100
         lines.append(
-            f"| {r['size']:,} | {sum(r['copy'].values()):.1f} | "
-            f"{r['spark_reference']['jdbc_default_write_carts']:.1f} | {r['spark_reference']['read_carts']:.1f} | "
-            f"{sum(j['read_validate'] for j in jobs):.1f} | {sum(j['stage'] for j in jobs):.1f} | "
-            f"{sum(j['merge'] for j in jobs):.1f} | {r['suite']['analytics_refresh']:.1f} | "
-            f"{r['suite_seconds']:.1f} | {rows_total / r['suite_seconds']:,.0f} | {r['driver_peak_rss_mb']:,.0f} | "
-            f"{r['database_mb']:,.0f} | {q['stage_vs_copy_throughput']:.2f} | {q['stage_vs_default_jdbc_speed']:.2f} | "
-            f"{q['suite_vs_copy_time']:.2f} | {q['incremental_vs_full_cart']:.2f} | {q['slowest_answer_seconds']:.3f} |"
+            _row(
+                f"{r['size']:,}",
+                f"{sum(r['copy'].values()):.1f}",
+                f"{r['copy']['carts']:.1f}",
+                f"{ref['read_carts']:.1f}",
+                f"{ref['jdbc_default_write_carts']:.1f}",
+                f"{ref['jdbc_writer_carts']:.1f}",
+                f"{ref['copy_writer_carts']:.1f}",
+                f"{sum(j['read_validate'] for j in jobs):.1f}",
+                f"{sum(j['stage'] for j in jobs):.1f}",
+                f"{sum(j['merge'] for j in jobs):.1f}",
+                f"{r['suite']['analytics_refresh']:.1f}",
+                f"{r['suite_seconds']:.1f}",
+                f"{rows_total / r['suite_seconds']:,.0f}",
+                f"{r['driver_peak_rss_mb']:,.0f}",
+                f"{r['database_mb']:,.0f}",
+            )
+        )
+    target_row = {
+        "stage ÷ COPY throughput": TARGETS["stage_vs_copy_throughput"],
+        "stage × default JDBC": TARGETS["stage_vs_default_jdbc_speed"],
+        "suite ÷ COPY time": TARGETS["suite_vs_copy_time"],
+        "delta 1% ÷ full cart load": TARGETS["incremental_delta_vs_full_cart"],
+        "slowest answer, first page (s)": TARGETS["slowest_answer_seconds"],
+    }
+    lines += [
+        "",
+        "Ratios against the same run's reference points, and the targets:",
+        "",
+        _row(*targets),
+        _row(*["---:"] * len(targets)),
+        _row("target", *[target_row.get(name, "") for name in targets[1:]]),
+    ]
+    for r in results:
+        q = ratios(r)
+        lines.append(
+            _row(
+                f"{r['size']:,}",
+                f"{q['stage_vs_copy_throughput']:.2f}",
+                f"{q['stage_vs_default_jdbc_speed']:.2f}",
+                f"{q['suite_vs_copy_time']:.1f}",
+                f"{q['incremental_delta_vs_full_cart']:.2f}",
+                f"{q['incremental_snapshot_vs_full_cart']:.2f}",
+                f"{r['incremental_delta_cart_seconds']:.1f}",
+                f"{r['incremental_snapshot_cart_seconds']:.1f}",
+                f"{r['incremental_refresh_seconds']:.1f}",
+                f"{q['slowest_answer_seconds']:.3f}",
+                f"{q['slowest_full_answer_seconds']:.3f}",
+            )
         )
     if len(results) > 1:
         first, last = results[-2], results[-1]
@@ -267,7 +393,7 @@ def markdown(results: list[dict[str, Any]], machine: str) -> str:
             "",
             f"Growth {first['size']:,} -> {last['size']:,} lines: suite time x"
             f"{last['suite_seconds'] / first['suite_seconds']:.2f} for x{last['size'] / first['size']:.0f} "
-            f"the rows ({growth:.2f} of linear).",
+            f"the rows ({growth:.2f} of linear; target <= 1).",
         ]
     return "\n".join(lines) + "\n"
 

@@ -251,8 +251,11 @@ def _order_clause(order_by: tuple[str, ...]) -> sql.Composable:
     return sql.SQL(", ").join(parts)
 
 
-def fetch(conn: Any, analytics_schema: str, question: Question) -> list[Answer]:
-    """Every row of the views answering ``question``, in a stable order."""
+def fetch(
+    conn: Any, analytics_schema: str, question: Question, limit: int | None = None
+) -> list[Answer]:
+    """The rows of the views answering ``question`` in a stable order: all of them, or the
+    first ``limit`` of each view."""
     answers = []
     with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
         for index, view in enumerate(question.views):
@@ -262,7 +265,9 @@ def fetch(conn: Any, analytics_schema: str, question: Question) -> list[Answer]:
             else:  # companion views: by every column, left to right
                 cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(target))
                 order = sql.SQL(", ").join(sql.SQL(str(i + 1)) for i in range(len(cur.description)))
-            cur.execute(sql.SQL("SELECT * FROM {} ORDER BY {}").format(target, order))
+            cur.execute(
+                sql.SQL("SELECT * FROM {} ORDER BY {} LIMIT %s").format(target, order), (limit,)
+            )
             columns = tuple(column.name for column in cur.description)
             answers.append(Answer(view, columns, cur.fetchall()))
     return answers
