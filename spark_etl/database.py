@@ -179,6 +179,8 @@ def load_new_cart_months(conn: Any, hash_partitions: int) -> tuple[list[date], i
             table = sql.Identifier(month_partition_name(month))
             in_month = sql.Identifier(f"{month_partition_name(month)}_in_month")
             cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loading, table))
+            # Statistics first: they also plan the foreign key checks of the attach.
+            cur.execute(sql.SQL("ANALYZE {}").format(table))
             cur.execute(
                 sql.SQL(
                     "ALTER TABLE {} ADD CONSTRAINT {} CHECK (created_at >= %s AND created_at < %s)"
@@ -192,7 +194,6 @@ def load_new_cart_months(conn: Any, hash_partitions: int) -> tuple[list[date], i
                 (month, _next_month(month)),
             )
             cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, in_month))
-            cur.execute(sql.SQL("ANALYZE {}").format(table))
         cur.execute(sql.SQL("DROP TABLE {}").format(loading))
     log.info("Loaded %d new monthly cart partitions (%s .. %s)", len(months), months[0], months[-1])
     return months, inserted
