@@ -8,6 +8,15 @@
 -- Definitions: a sale is a cart line with no deleted_at. Revenue = sum(amount) and quantity =
 -- sum(quantity) over sales. A product family is product.sku. A purchase (basket) is one
 -- customer's sales on one calendar day (UTC); its cart size is its quantity.
+--
+-- Refresh cost: only four materialized views read all the cart lines (purchase,
+-- product_activity, product_sales_monthly, variation_preference); the others derive from them
+-- (price_change_impact reads a few days of sales). Those four read cart rather than the view
+-- sale, joining product only where they need it: sale's join keeps every line (cart.product_id
+-- is a NOT NULL foreign key) at the cost of a hash join per line. Their queries run in
+-- functions that SET jit = off: a plan over the ~240 cart partitions holds thousands of
+-- expressions, and at 10M lines JIT compiled them for 5-15 s per query, more than it saved (a
+-- SET clause needs a function).
 
 CREATE VIEW sale AS
 SELECT c.cart_id, c.customer_id, c.product_id, c.product_variation_id, p.sku,
@@ -16,11 +25,36 @@ FROM cart c
 JOIN product p ON p.product_id = c.product_id
 WHERE c.deleted_at IS NULL;
 
+-- The purchases of one calendar month [month_start, + 1 month). A purchase (one day) never
+-- spans two months, so the purchase view aggregates month by month: each month's hash table
+-- fits in work_mem (one over all lines spilled to disk and took twice as long at 10M lines),
+-- and only that month's partitions are read. The view is stored in customer order: its index
+-- builds from sorted rows, and the views aggregating purchases per customer (customer_segment,
+-- customer_purchase_summary) then find each customer's purchases together (each parallel
+-- worker hashes its own customers instead of all of them, which spilled to disk).
+CREATE FUNCTION purchase_of_month(month_start timestamp)
+RETURNS TABLE (customer_id bigint, purchase_day date, cart_size bigint, lines bigint,
+               revenue numeric, first_sale_at timestamp, last_sale_at timestamp)
+LANGUAGE sql STABLE
+SET search_path FROM CURRENT
+SET jit = off
+AS $$
+    SELECT customer_id, CAST(created_at AS date), sum(quantity), count(*), sum(amount),
+           min(created_at), max(created_at)
+    FROM cart
+    WHERE deleted_at IS NULL
+      AND created_at >= month_start AND created_at < month_start + interval '1 month'
+    GROUP BY 1, 2
+$$;
+
 CREATE MATERIALIZED VIEW purchase AS
-SELECT customer_id, sale_day AS purchase_day, sum(quantity) AS cart_size, count(*) AS lines,
-       sum(amount) AS revenue, min(created_at) AS first_sale_at, max(created_at) AS last_sale_at
-FROM sale
-GROUP BY customer_id, sale_day
+SELECT p.customer_id, p.purchase_day, p.cart_size, p.lines, p.revenue, p.first_sale_at,
+       p.last_sale_at
+FROM (SELECT date_trunc('month', min(created_at)) AS first_month, max(created_at) AS last_at
+      FROM cart) b
+CROSS JOIN generate_series(b.first_month, b.last_at, interval '1 month') AS m (month_start)
+CROSS JOIN LATERAL purchase_of_month(m.month_start) p
+ORDER BY p.customer_id, p.purchase_day
 WITH NO DATA;
 CREATE UNIQUE INDEX purchase_key ON purchase (customer_id, purchase_day);
 
@@ -49,25 +83,112 @@ FROM customer_segment
 UNION ALL
 SELECT customer_id, 'value_tier', value_tier FROM customer_segment;
 
+-- Everything known per product (every product, sold or not), in one pass over the cart lines:
+-- the input of top_products, product_engagement, time_to_purchase and end_of_life_candidates,
+-- which used to read all lines each (end_of_life_candidates on every call). lines and
+-- removed_lines count every cart line; the rest counts sales only. first_sale_at,
+-- avg_days_creation_to_sale and sales_before_creation compare sales with the product's
+-- created_at (as in time_to_purchase). The two half-years are relative to the latest sale at
+-- refresh time: (latest - 12 months, latest - 6 months] and after.
+CREATE FUNCTION product_activity_rows()
+RETURNS TABLE (product_id bigint, name text, sku text, created_at timestamp, lines bigint,
+               removed_lines bigint, sales bigint, quantity bigint, revenue numeric,
+               distinct_customers bigint, first_sale_at timestamp,
+               avg_days_creation_to_sale numeric, sales_before_creation bigint,
+               last_sale_at timestamp, quantity_previous_half bigint,
+               quantity_recent_half bigint)
+LANGUAGE sql STABLE
+SET search_path FROM CURRENT
+SET jit = off
+AS $$
+    WITH latest AS (SELECT max(created_at) AS at FROM cart WHERE deleted_at IS NULL),
+    activity AS (
+        -- The latest sale in scalar subqueries (computed once), not joined: that join kept
+        -- the aggregation from running in parallel.
+        SELECT c.product_id, count(*) AS lines,
+               count(*) FILTER (WHERE c.deleted_at IS NOT NULL) AS removed_lines,
+               count(*) FILTER (WHERE c.deleted_at IS NULL) AS sales,
+               sum(c.quantity) FILTER (WHERE c.deleted_at IS NULL) AS quantity,
+               sum(c.amount) FILTER (WHERE c.deleted_at IS NULL) AS revenue,
+               min(c.created_at) FILTER (WHERE c.deleted_at IS NULL
+                                           AND c.created_at >= p.created_at) AS first_sale_at,
+               avg(extract(epoch FROM c.created_at - p.created_at) / 86400)
+                   FILTER (WHERE c.deleted_at IS NULL AND c.created_at >= p.created_at)
+                   AS avg_days,
+               count(*) FILTER (WHERE c.deleted_at IS NULL AND c.created_at < p.created_at)
+                   AS sales_before_creation,
+               max(c.created_at) FILTER (WHERE c.deleted_at IS NULL) AS last_sale_at,
+               sum(c.quantity) FILTER (
+                   WHERE c.deleted_at IS NULL
+                     AND c.created_at > (SELECT at FROM latest) - interval '12 months'
+                     AND c.created_at <= (SELECT at FROM latest) - interval '6 months')
+                   AS previous_half,
+               sum(c.quantity) FILTER (
+                   WHERE c.deleted_at IS NULL
+                     AND c.created_at > (SELECT at FROM latest) - interval '6 months')
+                   AS recent_half
+        FROM cart c
+        JOIN product p ON p.product_id = c.product_id
+        GROUP BY c.product_id
+    ), buyers AS (
+        -- Grouped by product_id + 0 so that the lines are sorted once rather than read in
+        -- the order of the index on product_id (a random heap access per line: 4x slower).
+        SELECT product_id + 0 AS product_id, count(DISTINCT customer_id) AS customers
+        FROM cart
+        WHERE deleted_at IS NULL
+        GROUP BY 1
+    )
+    SELECT p.product_id, p.name, p.sku, p.created_at, COALESCE(a.lines, 0),
+           COALESCE(a.removed_lines, 0), COALESCE(a.sales, 0), COALESCE(a.quantity, 0),
+           COALESCE(a.revenue, 0), COALESCE(b.customers, 0), a.first_sale_at, a.avg_days,
+           COALESCE(a.sales_before_creation, 0), a.last_sale_at, COALESCE(a.previous_half, 0),
+           COALESCE(a.recent_half, 0)
+    FROM product p
+    LEFT JOIN activity a ON a.product_id = p.product_id
+    LEFT JOIN buyers b ON b.product_id = p.product_id
+$$;
+
+CREATE MATERIALIZED VIEW product_activity AS
+SELECT * FROM product_activity_rows()
+WITH NO DATA;
+CREATE UNIQUE INDEX product_activity_key ON product_activity (product_id);
+
 -- 1. Which products sell most, by quantity and by revenue?
 CREATE MATERIALIZED VIEW top_products AS
-SELECT p.product_id, p.name, p.sku, sum(s.quantity) AS quantity, sum(s.amount) AS revenue,
-       rank() OVER (ORDER BY sum(s.quantity) DESC) AS rank_by_quantity,
-       rank() OVER (ORDER BY sum(s.amount) DESC) AS rank_by_revenue
-FROM sale s
-JOIN product p ON p.product_id = s.product_id
-GROUP BY p.product_id, p.name, p.sku
+SELECT product_id, name, sku, quantity, revenue,
+       rank() OVER (ORDER BY quantity DESC) AS rank_by_quantity,
+       rank() OVER (ORDER BY revenue DESC) AS rank_by_revenue
+FROM product_activity
+WHERE sales > 0
 WITH NO DATA;
 CREATE UNIQUE INDEX top_products_key ON top_products (product_id);
 CREATE INDEX top_products_by_quantity ON top_products (rank_by_quantity);
 CREATE INDEX top_products_by_revenue ON top_products (rank_by_revenue);
 
--- 2. How do products and their variations sell month by month?
+-- 2. How do products and their variations sell month by month? Aggregated month by month,
+-- like purchase.
+CREATE FUNCTION product_sales_of_month(month_start timestamp)
+RETURNS TABLE (month date, product_id bigint, product_variation_id bigint, quantity bigint,
+               revenue numeric)
+LANGUAGE sql STABLE
+SET search_path FROM CURRENT
+SET jit = off
+AS $$
+    SELECT CAST(month_start AS date), product_id, product_variation_id, sum(quantity),
+           sum(amount)
+    FROM cart
+    WHERE deleted_at IS NULL
+      AND created_at >= month_start AND created_at < month_start + interval '1 month'
+    GROUP BY product_id, product_variation_id
+    ORDER BY product_variation_id  -- the view is then stored in the order of its key
+$$;
+
 CREATE MATERIALIZED VIEW product_sales_monthly AS
-SELECT CAST(date_trunc('month', created_at) AS date) AS month, product_id, product_variation_id,
-       sum(quantity) AS quantity, sum(amount) AS revenue
-FROM sale
-GROUP BY 1, 2, 3
+SELECT s.month, s.product_id, s.product_variation_id, s.quantity, s.revenue
+FROM (SELECT date_trunc('month', min(created_at)) AS first_month, max(created_at) AS last_at
+      FROM cart) b
+CROSS JOIN generate_series(b.first_month, b.last_at, interval '1 month') AS m (month_start)
+CROSS JOIN LATERAL product_sales_of_month(m.month_start) s
 WITH NO DATA;
 CREATE UNIQUE INDEX product_sales_monthly_key ON product_sales_monthly (month, product_variation_id);
 CREATE INDEX product_sales_monthly_product ON product_sales_monthly (product_id, month);
@@ -91,32 +212,16 @@ SELECT count(*) AS customers,
            AS overall_quantity_per_purchase
 FROM customer_purchase_summary;
 
--- 4. Which months sell more than others? index_vs_average = revenue of the month / the
--- average of the twelve months (1.0 = an average month); quantity_index likewise.
-CREATE MATERIALIZED VIEW seasonality AS
-WITH monthly AS (
-    SELECT CAST(extract(month FROM created_at) AS integer) AS month_of_year,
-           sum(quantity) AS quantity, sum(amount) AS revenue
-    FROM sale GROUP BY 1
-), months AS (
-    SELECT m AS month_of_year, COALESCE(monthly.quantity, 0) AS quantity,
-           COALESCE(monthly.revenue, 0) AS revenue
-    FROM generate_series(1, 12) AS m
-    LEFT JOIN monthly ON monthly.month_of_year = m
-)
-SELECT month_of_year, (month_of_year - 1) / 3 + 1 AS quarter, quantity, revenue,
-       round(revenue / NULLIF(avg(revenue) OVER (), 0), 4) AS index_vs_average,
-       round(quantity / NULLIF(avg(quantity) OVER (), 0), 4) AS quantity_index
-FROM months
-WITH NO DATA;
-CREATE UNIQUE INDEX seasonality_key ON seasonality (month_of_year);
-
--- 4b. The same per product family (the average is the family's own).
+-- 4b. Seasonality (question 4, below) per product family: index_vs_average = revenue of the
+-- month / the average of the family's twelve months. Summed from product_sales_monthly (the
+-- calendar months of each month of the year) rather than from all the sales.
 CREATE MATERIALIZED VIEW seasonality_by_family AS
 WITH monthly AS (
-    SELECT sku, CAST(extract(month FROM created_at) AS integer) AS month_of_year,
-           sum(quantity) AS quantity, sum(amount) AS revenue
-    FROM sale GROUP BY 1, 2
+    SELECT p.sku, CAST(date_part('month', s.month) AS integer) AS month_of_year,
+           CAST(sum(s.quantity) AS bigint) AS quantity, sum(s.revenue) AS revenue
+    FROM product_sales_monthly s
+    JOIN product p ON p.product_id = s.product_id
+    GROUP BY 1, 2
 ), months AS (
     SELECT f.sku, m AS month_of_year, COALESCE(monthly.quantity, 0) AS quantity,
            COALESCE(monthly.revenue, 0) AS revenue
@@ -130,6 +235,24 @@ FROM months
 WITH NO DATA;
 CREATE UNIQUE INDEX seasonality_by_family_key ON seasonality_by_family (sku, month_of_year);
 
+-- 4. Which months sell more than others? index_vs_average = revenue of the month / the
+-- average of the twelve months (1.0 = an average month); quantity_index likewise. A plain view
+-- summing seasonality_by_family over the families (one row per family and month).
+CREATE VIEW seasonality AS
+WITH monthly AS (
+    SELECT month_of_year, CAST(sum(quantity) AS bigint) AS quantity, sum(revenue) AS revenue
+    FROM seasonality_by_family GROUP BY 1
+), months AS (
+    SELECT m AS month_of_year, COALESCE(monthly.quantity, 0) AS quantity,
+           COALESCE(monthly.revenue, 0) AS revenue
+    FROM generate_series(1, 12) AS m
+    LEFT JOIN monthly ON monthly.month_of_year = m
+)
+SELECT month_of_year, (month_of_year - 1) / 3 + 1 AS quarter, quantity, revenue,
+       round(revenue / NULLIF(avg(revenue) OVER (), 0), 4) AS index_vs_average,
+       round(quantity / NULLIF(avg(quantity) OVER (), 0), 4) AS quantity_index
+FROM months;
+
 -- 5. Who buys most often? Ranked by purchases, then quantity, then revenue.
 CREATE MATERIALIZED VIEW most_active_customers AS
 SELECT s.customer_id, c.name, s.purchases, s.quantity, s.revenue,
@@ -142,14 +265,16 @@ CREATE INDEX most_active_customers_rank ON most_active_customers (rank);
 
 -- 6. How often do segments buy? customers = every customer of the segment;
 -- avg_days_between_purchases over its customers with two purchases or more:
--- (last purchase day - first purchase day) / (purchases - 1).
+-- (last purchase day - first purchase day) / (purchases - 1); the purchase days are those of
+-- the first and the last sale.
 CREATE MATERIALIZED VIEW purchase_frequency_by_segment AS
 WITH per_customer AS (
-    SELECT customer_id, count(*) AS purchases,
-           CASE WHEN count(*) > 1
-                THEN CAST(max(purchase_day) - min(purchase_day) AS numeric) / (count(*) - 1)
+    SELECT customer_id, purchases,
+           CASE WHEN purchases > 1
+                THEN CAST(CAST(last_purchase_at AS date) - CAST(first_purchase_at AS date)
+                          AS numeric) / (purchases - 1)
            END AS days_between
-    FROM purchase GROUP BY customer_id
+    FROM customer_purchase_summary
 )
 SELECT m.segment_type, m.segment, count(*) AS customers,
        round(avg(COALESCE(p.purchases, 0)), 2) AS avg_purchases_per_customer,
@@ -162,49 +287,81 @@ CREATE UNIQUE INDEX purchase_frequency_by_segment_key
     ON purchase_frequency_by_segment (segment_type, segment);
 
 -- 7. Which variations does each segment prefer within a family? quantity_share = the
--- variation's quantity / the family's quantity, within the segment.
--- Sales are summed per customer and variation first, then per segment of each kind.
+-- variation's quantity / the family's quantity, within the segment. One pass: each sale is
+-- joined to its customer's segments once and summed per segment of either kind (GROUPING SETS).
+CREATE FUNCTION variation_preference_rows()
+RETURNS TABLE (segment_type text, segment text, sku text, product_variation_id bigint,
+               quantity numeric, quantity_share numeric)
+LANGUAGE sql STABLE
+SET search_path FROM CURRENT
+SET jit = off
+AS $$
+    WITH per_product AS (
+        -- Summed per (cohort_year, value_tier, product, variation) first: a few hundred
+        -- thousand groups, hashed in memory. GROUPING SETS straight over the lines were
+        -- planned as two sorts of all of them (without statistics on the freshly refreshed
+        -- segments, the planner expects millions of groups, too many for a hash table).
+        SELECT s.cohort_year, s.value_tier, c.product_id, c.product_variation_id,
+               sum(c.quantity) AS quantity
+        FROM cart c
+        JOIN customer_segment s ON s.customer_id = c.customer_id
+        WHERE c.deleted_at IS NULL
+        GROUP BY 1, 2, 3, 4
+    ), bought AS (
+        SELECT CASE WHEN GROUPING(g.cohort_year) = 0 THEN 'cohort_year' ELSE 'value_tier' END
+                   AS segment_type,
+               CASE WHEN GROUPING(g.cohort_year) = 0 THEN CAST(g.cohort_year AS text)
+                    ELSE g.value_tier END AS segment,
+               p.sku, g.product_variation_id, sum(g.quantity) AS quantity
+        FROM per_product g
+        JOIN product p ON p.product_id = g.product_id
+        GROUP BY GROUPING SETS ((g.cohort_year, p.sku, g.product_variation_id),
+                                (g.value_tier, p.sku, g.product_variation_id))
+    )
+    SELECT segment_type, segment, sku, product_variation_id, quantity,
+           round(quantity / sum(quantity) OVER (PARTITION BY segment_type, segment, sku), 4)
+    FROM bought
+$$;
+
 CREATE MATERIALIZED VIEW variation_preference AS
-WITH per_customer AS (
-    SELECT customer_id, sku, product_variation_id, sum(quantity) AS quantity
-    FROM sale GROUP BY 1, 2, 3
-), bought AS (
-    SELECT 'cohort_year' AS segment_type, CAST(c.cohort_year AS text) AS segment, p.sku,
-           p.product_variation_id, sum(p.quantity) AS quantity
-    FROM per_customer p JOIN customer_segment c ON c.customer_id = p.customer_id
-    GROUP BY 1, 2, 3, 4
-    UNION ALL
-    SELECT 'value_tier', c.value_tier, p.sku, p.product_variation_id, sum(p.quantity)
-    FROM per_customer p JOIN customer_segment c ON c.customer_id = p.customer_id
-    GROUP BY 1, 2, 3, 4
-)
-SELECT segment_type, segment, sku, product_variation_id, quantity,
-       round(quantity / sum(quantity) OVER (PARTITION BY segment_type, segment, sku), 4)
-           AS quantity_share
-FROM bought
+SELECT * FROM variation_preference_rows()
 WITH NO DATA;
 CREATE UNIQUE INDEX variation_preference_key
     ON variation_preference (segment_type, segment, product_variation_id);
 
--- 8. How big are the baskets of each segment?
+-- 8. How big are the baskets of each segment? Each purchase joined to its customer's segments
+-- once, averaged per segment of either kind (GROUPING SETS).
 CREATE MATERIALIZED VIEW avg_cart_size_by_segment AS
-SELECT m.segment_type, m.segment, count(*) AS purchases,
+SELECT CASE WHEN GROUPING(s.cohort_year) = 0 THEN 'cohort_year' ELSE 'value_tier' END
+           AS segment_type,
+       CASE WHEN GROUPING(s.cohort_year) = 0 THEN CAST(s.cohort_year AS text)
+            ELSE s.value_tier END AS segment,
+       count(*) AS purchases,
        round(avg(p.cart_size), 2) AS avg_cart_size,
        round(avg(p.lines), 2) AS avg_lines_per_purchase
 FROM purchase p
-JOIN customer_segment_membership m ON m.customer_id = p.customer_id
-GROUP BY m.segment_type, m.segment
+JOIN customer_segment s ON s.customer_id = p.customer_id
+GROUP BY GROUPING SETS ((s.cohort_year), (s.value_tier))
 WITH NO DATA;
 CREATE UNIQUE INDEX avg_cart_size_by_segment_key ON avg_cart_size_by_segment (segment_type, segment);
 
--- 9. Which variations lead each family? Ranked by quantity within the family.
+-- 9. Which variations lead each family? Ranked by quantity within the family. From the
+-- monthly sales per variation.
 CREATE MATERIALIZED VIEW top_variations_by_category AS
+WITH per_variation AS (
+    SELECT p.sku, s.product_variation_id, CAST(sum(s.quantity) AS bigint) AS quantity,
+           sum(s.revenue) AS revenue
+    FROM (SELECT product_id, product_variation_id, sum(quantity) AS quantity,
+                 sum(revenue) AS revenue
+          FROM product_sales_monthly GROUP BY 1, 2) s
+    JOIN product p ON p.product_id = s.product_id
+    GROUP BY p.sku, s.product_variation_id
+)
 SELECT s.sku, s.product_variation_id, v.product_id, v.variation, v.full_sku, v.price,
-       sum(s.quantity) AS quantity, sum(s.amount) AS revenue,
-       rank() OVER (PARTITION BY s.sku ORDER BY sum(s.quantity) DESC) AS rank_in_category
-FROM sale s
+       s.quantity, s.revenue,
+       rank() OVER (PARTITION BY s.sku ORDER BY s.quantity DESC) AS rank_in_category
+FROM per_variation s
 JOIN product_variation v ON v.product_variation_id = s.product_variation_id
-GROUP BY s.sku, s.product_variation_id, v.product_id, v.variation, v.full_sku, v.price
 WITH NO DATA;
 CREATE UNIQUE INDEX top_variations_by_category_key ON top_variations_by_category (product_variation_id);
 CREATE INDEX top_variations_by_category_rank ON top_variations_by_category (sku, rank_in_category);
@@ -257,23 +414,11 @@ CREATE UNIQUE INDEX price_change_impact_key ON price_change_impact (old_variatio
 -- 11. How much attention does each product get, sold or not? lines = every cart line,
 -- removed ones included; engagement_rank by lines, then quantity sold (1 = most engaged).
 CREATE MATERIALIZED VIEW product_engagement AS
-WITH activity AS (
-    SELECT product_id, count(*) AS lines,
-           count(*) FILTER (WHERE deleted_at IS NOT NULL) AS removed_lines,
-           COALESCE(sum(quantity) FILTER (WHERE deleted_at IS NULL), 0) AS quantity,
-           COALESCE(sum(amount) FILTER (WHERE deleted_at IS NULL), 0) AS revenue,
-           count(DISTINCT customer_id) FILTER (WHERE deleted_at IS NULL) AS distinct_customers
-    FROM cart GROUP BY product_id
-)
-SELECT p.product_id, p.name, p.sku, COALESCE(a.lines, 0) AS lines,
-       COALESCE(a.removed_lines, 0) AS removed_lines,
-       round(CAST(a.removed_lines AS numeric) / NULLIF(a.lines, 0), 4) AS removal_rate,
-       COALESCE(a.quantity, 0) AS quantity, COALESCE(a.revenue, 0) AS revenue,
-       COALESCE(a.distinct_customers, 0) AS distinct_customers,
-       rank() OVER (ORDER BY COALESCE(a.lines, 0) DESC, COALESCE(a.quantity, 0) DESC)
-           AS engagement_rank
-FROM product p
-LEFT JOIN activity a ON a.product_id = p.product_id
+SELECT product_id, name, sku, lines, removed_lines,
+       round(CAST(removed_lines AS numeric) / NULLIF(lines, 0), 4) AS removal_rate,
+       quantity, revenue, distinct_customers,
+       rank() OVER (ORDER BY lines DESC, quantity DESC) AS engagement_rank
+FROM product_activity
 WITH NO DATA;
 CREATE UNIQUE INDEX product_engagement_key ON product_engagement (product_id);
 CREATE INDEX product_engagement_rank ON product_engagement (engagement_rank);
@@ -281,21 +426,18 @@ CREATE INDEX product_engagement_rank ON product_engagement (engagement_rank);
 -- 12. How long after its creation does a product sell? Days as decimals; sales dated before
 -- the product's creation are left out of first sale and averages and counted on their own.
 CREATE MATERIALIZED VIEW time_to_purchase AS
-SELECT p.product_id, p.name, p.created_at,
-       min(s.created_at) FILTER (WHERE s.created_at >= p.created_at) AS first_sale_at,
-       round(extract(epoch FROM min(s.created_at) FILTER (WHERE s.created_at >= p.created_at)
-                                - p.created_at) / 86400, 2) AS days_to_first_sale,
-       round(avg(extract(epoch FROM s.created_at - p.created_at) / 86400)
-                 FILTER (WHERE s.created_at >= p.created_at), 2) AS avg_days_creation_to_sale,
-       count(s.cart_id) FILTER (WHERE s.created_at < p.created_at) AS sales_before_creation
-FROM product p
-LEFT JOIN sale s ON s.product_id = p.product_id
-GROUP BY p.product_id, p.name, p.created_at
+SELECT product_id, name, created_at, first_sale_at,
+       round(extract(epoch FROM first_sale_at - created_at) / 86400, 2) AS days_to_first_sale,
+       round(avg_days_creation_to_sale, 2) AS avg_days_creation_to_sale,
+       sales_before_creation
+FROM product_activity
 WITH NO DATA;
 CREATE UNIQUE INDEX time_to_purchase_key ON time_to_purchase (product_id);
 
 -- 13. Products to consider retiring, relative to the latest sale in the data: no sale in the
--- last N days, or quantity in the latest 6 months below half of the 6 months before.
+-- last N days, or quantity in the latest 6 months below half of the 6 months before. Reads
+-- product_activity (one row per product, the half-years computed at refresh), so an answer
+-- never reads the cart lines.
 CREATE FUNCTION end_of_life_candidates(days integer DEFAULT 180)
 RETURNS TABLE (product_id bigint, name text, sku text, last_sale_at timestamp,
                days_since_last_sale numeric, quantity_previous_half bigint,
@@ -303,43 +445,31 @@ RETURNS TABLE (product_id bigint, name text, sku text, last_sale_at timestamp,
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
 AS $$
-    WITH latest AS (SELECT max(created_at) AS at FROM sale),
-    per_product AS (
-        SELECT p.product_id, p.name, p.sku, max(s.created_at) AS last_sale_at,
-               COALESCE(sum(s.quantity) FILTER (
-                   WHERE s.created_at > l.at - interval '12 months'
-                     AND s.created_at <= l.at - interval '6 months'), 0) AS previous_half,
-               COALESCE(sum(s.quantity) FILTER (
-                   WHERE s.created_at > l.at - interval '6 months'), 0) AS recent_half
-        FROM product p
-        CROSS JOIN latest l
-        LEFT JOIN sale s ON s.product_id = p.product_id
-        GROUP BY p.product_id, p.name, p.sku
-    )
-    SELECT pp.product_id, pp.name, pp.sku, pp.last_sale_at,
-           round(extract(epoch FROM l.at - pp.last_sale_at) / 86400, 1),
-           pp.previous_half, pp.recent_half,
-           CASE WHEN pp.last_sale_at IS NULL OR pp.last_sale_at <= l.at - make_interval(days => days)
+    WITH latest AS (SELECT max(last_sale_at) AS at FROM product_activity)
+    SELECT a.product_id, a.name, a.sku, a.last_sale_at,
+           round(extract(epoch FROM l.at - a.last_sale_at) / 86400, 1),
+           a.quantity_previous_half, a.quantity_recent_half,
+           CASE WHEN a.last_sale_at IS NULL OR a.last_sale_at <= l.at - make_interval(days => days)
                 THEN 'no sale in the last ' || days || ' days'
                 ELSE 'sales fell by more than half' END
-    FROM per_product pp
+    FROM product_activity a
     CROSS JOIN latest l
     WHERE l.at IS NOT NULL
-      AND (pp.last_sale_at IS NULL
-           OR pp.last_sale_at <= l.at - make_interval(days => days)
-           OR pp.recent_half * 2 < pp.previous_half)
+      AND (a.last_sale_at IS NULL
+           OR a.last_sale_at <= l.at - make_interval(days => days)
+           OR a.quantity_recent_half * 2 < a.quantity_previous_half)
 $$;
 CREATE VIEW end_of_life_candidates AS SELECT * FROM end_of_life_candidates(180);
 
--- 13b. Customers with no purchase in the last N days (relative to the latest sale), including
--- customers who never bought.
+-- 13b. Customers with no purchase in the last N days (relative to the latest sale, that of
+-- customer_purchase_summary), including customers who never bought.
 CREATE FUNCTION dormant_customers(days integer DEFAULT 180)
 RETURNS TABLE (customer_id bigint, name text, last_purchase_at timestamp,
                days_since_last_purchase numeric, purchases bigint)
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
 AS $$
-    WITH latest AS (SELECT max(created_at) AS at FROM sale)
+    WITH latest AS (SELECT max(last_purchase_at) AS at FROM customer_purchase_summary)
     SELECT c.customer_id, c.name, s.last_purchase_at,
            round(extract(epoch FROM l.at - s.last_purchase_at) / 86400, 1),
            COALESCE(s.purchases, 0)

@@ -110,6 +110,14 @@ def test_top_products_rank_by_quantity_and_revenue(shop, db_settings):
     }
 
 
+def test_a_limit_returns_the_first_rows_of_each_view_in_order(shop, db_settings):
+    question = next(q for q in QUESTIONS if q.number == "1")
+
+    found = analytics.fetch(shop, db_settings.database.analytics_schema, question, limit=2)
+
+    assert [row[0] for row in found[0].rows] == [1, 3]  # by rank_by_quantity, then product_id
+
+
 def test_monthly_sales_per_product_and_variation(shop, db_settings):
     rows = answers(shop, db_settings, "2")["product_sales_monthly"]
 
