@@ -64,6 +64,10 @@ def test_jdbc_jar_can_come_from_the_environment(monkeypatch):
         ),
         ("spark:\n  ui_enabled: 'yes'\n", "'spark.ui_enabled': Input should be a valid boolean"),
         (
+            "database:\n  stage_writer: bulk\n",
+            "'database.stage_writer': Input should be 'copy' or 'jdbc'",
+        ),
+        (
             "spark:\n  driver_memory: 8 GB\n",
             "'spark.driver_memory': String should match pattern '^[0-9]+[kmgt]$'",
         ),
