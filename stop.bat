@@ -16,14 +16,19 @@ exit /b 2
 :parsed
 if defined LOCAL goto local
 
-call "%ROOT%\scripts\docker_env.bat" || exit /b 2
-if defined PURGE (
-  docker compose --project-directory "%ROOT%" -f "%ROOT%\docker-compose.yml" down --volumes --remove-orphans || exit /b 1
-  echo Docker stack stopped; its volumes ^(the database^) are deleted. 1>&2
-) else (
-  docker compose --project-directory "%ROOT%" -f "%ROOT%\docker-compose.yml" down --remove-orphans || exit /b 1
-  echo Docker stack stopped; the database volume is kept ^(--purge deletes it^). 1>&2
-)
+call "%ROOT%\scripts\docker_env.bat" check
+if errorlevel 1 exit /b 2
+call "%ROOT%\scripts\docker_env.bat" require_env
+if errorlevel 1 exit /b 2
+if defined PURGE goto purge
+%COMPOSE% down --remove-orphans
+if errorlevel 1 exit /b 1
+echo Docker stack stopped; the database volume is kept (--purge deletes it). 1>&2
+exit /b 0
+:purge
+%COMPOSE% down --volumes --remove-orphans
+if errorlevel 1 exit /b 1
+echo Docker stack stopped; its volumes (the database) are deleted. 1>&2
 exit /b 0
 
 :local

@@ -36,6 +36,7 @@ fi
 # shellcheck source=scripts/docker_env.sh
 source "$ROOT/scripts/docker_env.sh"
 require_docker
+require_env_file
 if [ "$PURGE" = 1 ]; then
   compose down --volumes --remove-orphans
   echo "Docker stack stopped; its volumes (the database) are deleted." >&2

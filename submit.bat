@@ -20,51 +20,65 @@ if not defined KNOWN (
   exit /b 2
 )
 shift
+rem The arguments, each quoted; and whether they ask for help or name the input or output folder.
 set "ARGS="
+set "HAS_INPUT="
+set "HAS_OUTPUT="
 :collect
 if "%~1"=="" goto collected
 set ARGS=%ARGS% "%~1"
+if /i "%~1"=="--input-dir" set "HAS_INPUT=1"
+if /i "%~1"=="-h" set "HAS_INPUT=1"
+if /i "%~1"=="--help" set "HAS_INPUT=1"
+if /i "%~1"=="--output-dir" set "HAS_OUTPUT=1"
 shift
 goto collect
 :collected
-set "HAS_INPUT="
-echo %ARGS% | findstr /c:"--input-dir" /c:"--help" >nul && set "HAS_INPUT=1"
 if defined LOCAL goto local
 
 rem ---- Docker stack ----
-call "%ROOT%\scripts\docker_env.bat" || exit /b 2
-set COMPOSE=docker compose --project-directory "%ROOT%" -f "%ROOT%\docker-compose.yml"
-%COMPOSE% ps --status running --services 2>nul | findstr /x spark-master >nul || (echo error: the Docker stack is not up; run start.bat first ^(or use --local^). 1>&2 & exit /b 2)
+call "%ROOT%\scripts\docker_env.bat" check
+if errorlevel 1 exit /b 2
+call "%ROOT%\scripts\docker_env.bat" require_env
+if errorlevel 1 exit /b 2
+call "%ROOT%\scripts\docker_env.bat" stack_up
+if errorlevel 1 exit /b 2
 if /i "%JOB%"=="test" goto docker_test
 if /i "%JOB%"=="generate_data" goto docker_generate
 if /i "%JOB%"=="analytics" goto docker_analytics
-if not defined HAS_INPUT (
-  %COMPOSE% exec -T spark-master test -f /data/input/carts.csv || %COMPOSE% exec -T spark-master python3 jobs/generate_data.py --output-dir /data/input --carts %SAMPLE_CARTS% 1>&2
-  echo No --input-dir given: loading /data/input ^(ETL_INPUT_DIR of .env^). 1>&2
-  set ARGS=%ARGS% --input-dir /data/input
-)
-%COMPOSE% exec -T spark-master spark-submit --master spark://spark-master:7077 ^
-  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/opt/spark-etl/logs" ^
-  --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC ^
+if defined HAS_INPUT goto docker_submit
+%MASTER% test -f /data/input/carts.csv
+if not errorlevel 1 goto docker_sample_ready
+%MASTER% python jobs/generate_data.py --output-dir /data/input --carts %SAMPLE_CARTS% 1>&2
+if errorlevel 1 exit /b 1
+:docker_sample_ready
+echo No --input-dir given: loading /data/input ^(ETL_INPUT_DIR of .env^). 1>&2
+set ARGS=%ARGS% --input-dir /data/input
+:docker_submit
+rem The master, event logs and UTC executors come from docker/spark/conf/spark-defaults.conf.
+%MASTER% spark-submit ^
+  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" ^
   jobs/%JOB%.py %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_test
-%COMPOSE% exec -T spark-master python3 -m pytest -p no:cacheprovider tests %ARGS%
+rem Without the stack's spark-defaults: the tests run Spark in local mode, without event logs.
+%MASTER% env -u SPARK_CONF_DIR python -m pytest -p no:cacheprovider tests %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_analytics
-echo %ARGS% | findstr /c:"--output-dir" >nul || set ARGS=%ARGS% --output-dir /data/report
-%COMPOSE% exec -T spark-master python3 jobs/analytics.py %ARGS%
+if not defined HAS_OUTPUT set ARGS=%ARGS% --output-dir /data/report
+%MASTER% python jobs/analytics.py %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_generate
-%COMPOSE% exec -T spark-master python3 jobs/generate_data.py %ARGS%
+%MASTER% python jobs/generate_data.py %ARGS%
 exit /b %ERRORLEVEL%
 
 rem ---- this machine ----
 :local
-call "%ROOT%\scripts\bootstrap.bat" || exit /b 2
+call "%ROOT%\scripts\bootstrap.bat"
+if errorlevel 1 exit /b 2
 if /i "%JOB%"=="test" goto local_test
 if not defined SPARK_ETL_LOG_DIR set "SPARK_ETL_LOG_DIR=%ROOT%\.local\logs"
 if not exist "%SPARK_ETL_LOG_DIR%" mkdir "%SPARK_ETL_LOG_DIR%"
@@ -77,7 +91,8 @@ if not defined HAS_INPUT (
   echo No --input-dir given: loading the sample set in %ROOT%\.local\sample-data. 1>&2
   set ARGS=%ARGS% --input-dir "%ROOT%\.local\sample-data"
 )
-call "%ROOT%\scripts\local_env.bat" || exit /b 2
+call "%ROOT%\scripts\local_env.bat"
+if errorlevel 1 exit /b 2
 if not defined SPARK_MASTER set "SPARK_MASTER=local[*]"
 if not defined SPARK_DRIVER_MEMORY set "SPARK_DRIVER_MEMORY=4g"
 call spark-submit.cmd --master "%SPARK_MASTER%" --driver-memory %SPARK_DRIVER_MEMORY% ^
@@ -98,8 +113,9 @@ call "%ROOT%\test.bat" %ARGS%
 exit /b %ERRORLEVEL%
 
 :local_analytics
-call "%ROOT%\scripts\local_env.bat" || exit /b 2
-echo %ARGS% | findstr /c:"--output-dir" >nul || set ARGS=%ARGS% --output-dir "%ROOT%\.local\report"
+call "%ROOT%\scripts\local_env.bat"
+if errorlevel 1 exit /b 2
+if not defined HAS_OUTPUT set ARGS=%ARGS% --output-dir "%ROOT%\.local\report"
 python "%ROOT%\jobs\analytics.py" %ARGS%
 exit /b %ERRORLEVEL%
 

@@ -78,32 +78,30 @@ run_docker() {
   # shellcheck source=scripts/docker_env.sh
   source "$ROOT/scripts/docker_env.sh"
   require_docker
+  require_env_file
   require_stack_up
-  local exec_args=(exec)
-  [ -t 0 ] || exec_args+=(-T)
-  exec_args+=(spark-master)
   case "$JOB" in
-    test) exec compose "${exec_args[@]}" python3 -m pytest -p no:cacheprovider tests "$@" ;;
-    generate_data) exec compose "${exec_args[@]}" python3 jobs/generate_data.py "$@" ;;
+    # Without the stack's spark-defaults: the tests run Spark in local mode, without event logs.
+    test) in_master env -u SPARK_CONF_DIR python -m pytest -p no:cacheprovider tests "$@"; return ;;
+    generate_data) in_master python jobs/generate_data.py "$@"; return ;;
     analytics)
       local report_args=("$@")
       [[ " $* " == *" --output-dir"* ]] || report_args+=(--output-dir /data/report)
-      exec compose "${exec_args[@]}" python3 jobs/analytics.py "${report_args[@]}"
+      in_master python jobs/analytics.py "${report_args[@]}"
+      return
       ;;
   esac
   local args=("$@")
   if ! has_input_dir "$@"; then
-    if ! compose "${exec_args[@]}" test -f /data/input/carts.csv; then
-      compose "${exec_args[@]}" python3 jobs/generate_data.py --output-dir /data/input \
-        --carts "$SAMPLE_CARTS" >&2
+    if ! in_master test -f /data/input/carts.csv; then
+      in_master python jobs/generate_data.py --output-dir /data/input --carts "$SAMPLE_CARTS" >&2
     fi
     echo "No --input-dir given: loading /data/input (ETL_INPUT_DIR of .env)." >&2
     args+=(--input-dir /data/input)
   fi
-  exec compose "${exec_args[@]}" spark-submit \
-    --master spark://spark-master:7077 \
-    --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/opt/spark-etl/logs" \
-    --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC \
+  # The master, event logs and UTC executors come from docker/spark/conf/spark-defaults.conf.
+  in_master spark-submit \
+    --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" \
     "jobs/$JOB.py" "${args[@]}"
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sourced by submit.sh, start.sh and test.sh: installs what the project needs, once.
 #  - Debian/Ubuntu packages when missing: Java 17, the PostgreSQL JDBC driver
-#    (libpostgresql-jdbc-java) and the PostgreSQL server binaries;
+#    (libpostgresql-jdbc-java) and the PostgreSQL server binaries; for ./test.sh also wine64,
+#    which runs the .bat twins' checks under wine's cmd.exe;
 #  - a virtualenv in .venv with the pinned Python packages of pyproject.toml, reinstalled only
 #    when pyproject.toml changes.
 # Exports JAVA_HOME, SPARK_ETL_JDBC_JAR and PATH (with .venv/bin first).
@@ -30,12 +31,19 @@ has_pg_server() {
   [ -n "${PG_BIN_DIR:-}" ] || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null
 }
 
+has_wine() {
+  command -v wine64 >/dev/null || command -v wine >/dev/null || [ -x /usr/lib/wine/wine64 ]
+}
+
 install_system_packages() {
   local packages=()
   java17_home >/dev/null || packages+=(openjdk-17-jre-headless)
   [ -f "${SPARK_ETL_JDBC_JAR:-$JDBC_JAR_DEFAULT}" ] || packages+=(libpostgresql-jdbc-java)
   has_pg_server || packages+=(postgresql)
   python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
+  if [ "${SPARK_ETL_WITH_WINE:-0}" = 1 ] && ! has_wine; then
+    packages+=(wine64)
+  fi
   [ ${#packages[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null ||
     bootstrap_fail "missing ${packages[*]}; install them with your package manager (this script knows apt-get)."
