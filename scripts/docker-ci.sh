@@ -212,6 +212,16 @@ user_steps() {
     --master-url "http://127.0.0.1:$(sed -n 's/^SPARK_MASTER_UI_PORT=//p' .env)"
   step_done
 
+  step "One Spark and one JDBC driver: the image's are the pins of local runs"
+  local pinned image_spark host_jdbc image_jdbc
+  pinned="$(sed -n 's/.*"pyspark==\([0-9.]*\)".*/\1/p' pyproject.toml)"
+  image_spark="$(docker compose -p spark-etl exec -T spark-master python -c 'import pyspark; print(pyspark.__version__)')"
+  image_jdbc="$(docker compose -p spark-etl exec -T spark-master dpkg-query -W -f '${Version}' libpostgresql-jdbc-java)"
+  host_jdbc="$(dpkg-query -W -f '${Version}' libpostgresql-jdbc-java 2>/dev/null || echo "not installed")"
+  echo "pyspark: pyproject.toml $pinned, image $image_spark; JDBC driver: image $image_jdbc, this machine $host_jdbc" >&2
+  [ "$image_spark" = "$pinned" ] || fail "the image runs pyspark $image_spark, not the pinned $pinned"
+  step_done
+
   step "An incremental cart load from a second generated set"
   ./submit.sh generate_data --output-dir /data/input/increment --carts 2000 --seed 7
   ./submit.sh cart_data_transform --input-dir /data/input/increment

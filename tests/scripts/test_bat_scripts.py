@@ -30,12 +30,18 @@ def wine_binary() -> str | None:
     return None
 
 
+if wine_binary() is None:
+    pytest.skip(
+        "wine64 is not installed (./test.sh installs Debian's wine64 package)",
+        allow_module_level=True,
+    )
+
+
 @pytest.fixture(scope="module")
 def wine(tmp_path_factory) -> Iterator[dict[str, str]]:
     """The wine command and a prefix of this test run (made once, about 5 s)."""
     binary = wine_binary()
-    if binary is None:
-        pytest.skip("wine64 is not installed (./test.sh installs Debian's wine64 package)")
+    assert binary is not None
     prefix = tmp_path_factory.mktemp("wineprefix")
     env = {"WINE": binary, "WINEPREFIX": str(prefix), "WINEDEBUG": "-all"}
     subprocess.run(  # make the prefix now, so its messages stay out of the tests' output
