@@ -8,6 +8,7 @@ so that readers are never blocked.
 
 from __future__ import annotations
 
+import graphlib
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -25,12 +26,16 @@ DEFINITION_TABLE = "definition"
 
 @dataclass(frozen=True)
 class Chart:
-    """A chart of one view: ``kind`` bar, barh, line or scatter; labels from ``x`` columns."""
+    """A chart of one view's rows, one mark per row (the report never aggregates): ``kind`` bar,
+    barh, line or scatter; labels from the ``x`` columns, followed by ``key`` (an id) where the
+    labels alone may repeat (two products of the same name)."""
 
     kind: str
     x: tuple[str, ...]
     y: str
-    top: int | None = None  # the first rows only (in the view's order)
+    top: int | None = None  # the rows with the largest y only, largest first
+    key: str | None = None
+    view: str | None = None  # which of the question's views; the first by default
 
 
 @dataclass(frozen=True)
@@ -52,15 +57,15 @@ QUESTIONS = (
         "Quantity and revenue of sales (cart lines never removed) per product, ranked.",
         ("top_products",),
         ("rank_by_quantity", "product_id"),
-        Chart("barh", ("name",), "quantity", top=10),
+        Chart("barh", ("name",), "quantity", top=10, key="product_id"),
     ),
     Question(
         "2",
         "Product and variation sales per month",
         "Quantity and revenue of sales per calendar month, product and variation.",
-        ("product_sales_monthly",),
+        ("product_sales_monthly", "sales_monthly"),
         ("month", "product_id", "product_variation_id"),
-        Chart("line", ("month",), "revenue"),
+        Chart("line", ("month",), "revenue", view="sales_monthly"),
     ),
     Question(
         "3",
@@ -86,7 +91,7 @@ QUESTIONS = (
         "Customers ranked by purchases, then quantity, then revenue.",
         ("most_active_customers",),
         ("rank", "customer_id"),
-        Chart("barh", ("name",), "purchases", top=10),
+        Chart("barh", ("name",), "purchases", top=10, key="customer_id"),
     ),
     Question(
         "6",
@@ -101,10 +106,11 @@ QUESTIONS = (
     Question(
         "7",
         "Variation preference by segment",
-        "Share of each variation in its family's quantity, within each segment.",
+        "Share of each variation (a product's full SKU, its price versions summed) in its "
+        "family's quantity, within each segment.",
         ("variation_preference",),
-        ("segment_type", "segment", "sku", "quantity_share DESC", "product_variation_id"),
-        Chart("barh", ("segment", "sku", "product_variation_id"), "quantity_share", top=20),
+        ("segment_type", "segment", "sku", "quantity_share DESC", "full_sku", "product_id"),
+        Chart("barh", ("segment", "full_sku"), "quantity_share", top=20, key="product_id"),
     ),
     Question(
         "8",
@@ -117,10 +123,11 @@ QUESTIONS = (
     Question(
         "9",
         "Top variations by category",
-        "Variations ranked by quantity within their product family (the SKU before '-').",
+        "Variations (a product's full SKU, its price versions summed) ranked by quantity within "
+        "their product family (the SKU before '-').",
         ("top_variations_by_category",),
-        ("sku", "rank_in_category", "product_variation_id"),
-        Chart("barh", ("full_sku",), "quantity", top=20),
+        ("sku", "rank_in_category", "full_sku", "product_id"),
+        Chart("barh", ("full_sku",), "quantity", top=20, key="product_id"),
     ),
     Question(
         "10",
@@ -138,27 +145,30 @@ QUESTIONS = (
         "lines, then quantity (1 = most engaged; the bottom of the ranking is the least).",
         ("product_engagement",),
         ("engagement_rank", "product_id"),
-        Chart("barh", ("name",), "lines", top=15),
+        Chart("barh", ("name",), "lines", top=15, key="product_id"),
     ),
     Question(
         "12",
         "Time from creation to purchase",
         "Days from a product's creation to its first sale and, on average, to its sales; sales "
-        "dated before the creation are left out and counted in sales_before_creation.",
-        ("time_to_purchase",),
+        "dated before the creation are left out and counted in sales_before_creation. The "
+        "summary averages only products created inside the period the sales cover (an older "
+        "product would measure when the data starts), with the median beside the mean.",
+        ("time_to_purchase", "time_to_purchase_summary"),
         ("product_id",),
-        Chart("barh", ("name",), "days_to_first_sale", top=15),
+        Chart("barh", ("name",), "days_to_first_sale", top=15, key="product_id"),
     ),
     Question(
         "13",
         "End-of-life candidates and dormant customers",
-        "Relative to the latest sale: products with no sale in the last 180 days or whose "
-        "quantity in the latest 6 months fell below half of the 6 months before; customers with "
-        "no purchase in the last 180 days. The functions end_of_life_candidates(days) and "
-        "dormant_customers(days) take another window.",
+        "Relative to the latest sale: products older than 180 days with no sale in them, or "
+        "whose quantity in the latest 6 months fell below half of the 6 months before when "
+        "those sold at least 10 units; customers who joined more than 180 days before and made "
+        "no purchase in them. The functions end_of_life_candidates(days, min_quantity) and "
+        "dormant_customers(days) take other limits.",
         ("end_of_life_candidates", "dormant_customers"),
         ("product_id",),
-        Chart("barh", ("name",), "days_since_last_sale", top=15),
+        Chart("barh", ("name",), "days_since_last_sale", top=15, key="product_id"),
     ),
 )
 
@@ -214,17 +224,73 @@ def ensure_views(conn: Any, model_schema: str, analytics_schema: str) -> bool:
     return True
 
 
+# What each view, materialized view and SQL-standard (BEGIN ATOMIC) function of a schema reads,
+# as PostgreSQL records it: a view's rewrite rule, or a function, depends on a relation or a
+# function. Nodes are (catalog, oid): pg_class and pg_proc oids may coincide.
+DEPENDENCIES = """
+SELECT DISTINCT
+       CASE WHEN d.classid = 'pg_rewrite'::regclass THEN 'pg_class'::regclass::oid
+            ELSE d.classid END AS catalog,
+       COALESCE(r.ev_class, d.objid) AS oid,
+       d.refclassid AS ref_catalog, d.refobjid AS ref_oid
+FROM pg_depend d
+LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+LEFT JOIN pg_class rc ON rc.oid = r.ev_class
+LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+WHERE d.deptype = 'n'
+  AND d.refclassid IN ('pg_class'::regclass, 'pg_proc'::regclass)
+  AND COALESCE(rc.relnamespace, p.pronamespace) = to_regnamespace(%(schema)s)
+  AND COALESCE(r.ev_class, d.objid) <> d.refobjid
+"""
+MATERIALIZED_VIEWS = """
+SELECT c.oid, c.relname AS name, c.relispopulated AS populated
+FROM pg_class c
+WHERE c.relnamespace = to_regnamespace(%(schema)s) AND c.relkind = 'm'
+"""
+
+
+def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
+    """The materialized views of the schema, each after every one it reads (directly, or through
+    views and functions), ties by name: the order PostgreSQL's dependencies give."""
+    with conn.cursor() as cur:
+        cur.execute(MATERIALIZED_VIEWS, {"schema": f'"{analytics_schema}"'})
+        views = {row["oid"]: row for row in cur.fetchall()}
+        cur.execute(DEPENDENCIES, {"schema": f'"{analytics_schema}"'})
+        edges = cur.fetchall()
+        cur.execute("SELECT 'pg_class'::regclass::oid AS oid")
+        class_catalog = cur.fetchone()["oid"]
+    reads: dict[tuple[int, int], set[tuple[int, int]]] = {}
+    for edge in edges:
+        node = (edge["catalog"], edge["oid"])
+        reads.setdefault(node, set()).add((edge["ref_catalog"], edge["ref_oid"]))
+
+    def views_read(node: tuple[int, int], seen: set[tuple[int, int]]) -> set[int]:
+        found = set()
+        for ref in reads.get(node, ()):
+            if ref in seen:
+                continue
+            seen.add(ref)
+            if ref[0] == class_catalog and ref[1] in views:
+                found.add(ref[1])  # a materialized view: stop here, it is refreshed itself
+            else:
+                found |= views_read(ref, seen)
+        return found
+
+    graph = {oid: views_read((class_catalog, oid), set()) for oid in views}
+    sorter = graphlib.TopologicalSorter(graph)
+    sorter.prepare()
+    ordered = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=lambda oid: views[oid]["name"])
+        ordered += [views[oid] for oid in ready]
+        sorter.done(*ready)
+    return ordered
+
+
 def refresh(conn: Any, model_schema: str, analytics_schema: str) -> list[str]:
     """Recompute every materialized view, inputs before the views that read them."""
     ensure_views(conn, model_schema, analytics_schema)
-    with conn.cursor() as cur:
-        # Creation order is dependency order: a view is created after what it reads.
-        cur.execute(
-            "SELECT c.relname AS name, c.relispopulated AS populated FROM pg_class c "
-            "WHERE c.relnamespace = to_regnamespace(%s) AND c.relkind = 'm' ORDER BY c.oid",
-            (f'"{analytics_schema}"',),
-        )
-        views = list(cur.fetchall())
+    views = refresh_order(conn, analytics_schema)
     for view in views:
         statement = "REFRESH MATERIALIZED VIEW {} {}.{}"
         concurrently = sql.SQL("CONCURRENTLY") if view["populated"] else sql.SQL("")

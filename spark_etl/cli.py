@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import spark_etl
 from spark_etl import analytics, database, datagen, pipeline, report
 from spark_etl.config import connection_from_env, load_settings
-from spark_etl.errors import ConfigError, EtlError, InputError
+from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
 from spark_etl.session import spark_session
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 LOG_DIR_ENV = "SPARK_ETL_LOG_DIR"
 EXIT_USER_ERROR = 2
 EXIT_FAILURE = 1
+EXIT_REFRESH_FAILED = 3  # the loads committed; only the analytics refresh after them failed
 SUMMARY_COLUMNS = (
     ("job", "job"),
     ("status", "status"),
@@ -226,6 +227,14 @@ def main(job: str, argv: list[str] | None = None) -> int:
         else:
             known = ", ".join([*pipeline.JOBS, "generate_data", "analytics"])
             raise ConfigError(f"Unknown job '{job}'; choose one of: {known}.")
+    except RefreshError as exc:
+        log.debug("Analytics refresh failed after the loads committed", exc_info=True)
+        print(
+            f"error: the load succeeded (see the summary), but refreshing the analytics views "
+            f"failed ({exc}); the full trace is in {log_file}. Run the analytics job to retry.",
+            file=sys.stderr,
+        )
+        return EXIT_REFRESH_FAILED
     except EtlError as exc:
         log.debug("User error", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)

@@ -21,3 +21,7 @@ class DatabaseError(EtlError):
 
 class ConcurrentRunError(EtlError):
     """Another run of the ETL holds the load lock."""
+
+
+class RefreshError(Exception):
+    """The loads committed, but refreshing the analytics views after them failed."""

@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from spark_etl import analytics, database, readers, writers
 from spark_etl.config import Connection, Settings
+from spark_etl.errors import ConcurrentRunError, RefreshError
 from spark_etl.schemas import CARTS, CUSTOMERS, PRODUCTS, SourceSpec
 from spark_etl.transformers.carts import CART_COLUMNS, CART_KEY, check_carts
 from spark_etl.transformers.common import (
@@ -191,10 +192,11 @@ def _merge_products(conn: Any, ctx: RunContext, run_id: str, job: str) -> dict[s
         cur.execute("LOCK TABLE product_variation IN SHARE ROW EXCLUSIVE MODE")
     changes = queries.product_changes(conn)
     queries.merge_products(conn)
+    replaced = queries.replace_same_instant_variations(conn, as_of=ctx.as_of)
     closed = queries.close_changed_variations(conn, as_of=ctx.as_of)
     opened = queries.open_new_variations(conn)
     flagged = queries.flag_products(conn, run_id=run_id, job=job)
-    log.info("product variations: %d closed, %d opened", closed, opened)
+    log.info("product variations: %d replaced, %d closed, %d opened", replaced, closed, opened)
     return {"inserted": changes["inserted"], "updated": changes["updated"], "flagged": flagged}
 
 
@@ -252,13 +254,23 @@ def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str])
     then refresh the analytics views over the new data."""
     for job in JOBS[job_name]:
         load_entity(spark, ctx, job, started)
-    refresh_analytics(ctx)
+    try:
+        refresh_analytics(ctx)
+    except ConcurrentRunError:
+        log.warning(
+            "The analytics views were not refreshed: another load is running, and it refreshes "
+            "them when it ends."
+        )
+    except Exception as exc:  # the loads have committed: say so, apart from the refresh
+        raise RefreshError(_one_line(exc)) from exc
 
 
 def refresh_analytics(ctx: RunContext) -> list[str]:
+    """Refresh the views under the load lock, so that they all show one state of the model."""
     db = ctx.settings.database
     conn = database.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
     try:
-        return analytics.refresh(conn, db.db_schema, db.analytics_schema)
+        with database.load_lock(conn):
+            return analytics.refresh(conn, db.db_schema, db.analytics_schema)
     finally:
         conn.close()

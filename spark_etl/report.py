@@ -8,7 +8,6 @@ import csv
 import html
 import io
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -67,18 +66,27 @@ def terminal_summary(question: Question, answers: Sequence[Answer], top: int) ->
 
 
 def _chart_points(chart: Chart, answer: Answer) -> tuple[list[str], list[float]]:
+    """One point per row that has a value (a NULL is no point, never an error), labelled by the
+    x columns and the key; the ``top`` rows by value when the chart shows only those."""
     index = {name: i for i, name in enumerate(answer.columns)}
-    points: OrderedDict[str, float] = OrderedDict()
+    points: list[tuple[str, float]] = []
     for row in answer.rows:
         value = row[index[chart.y]]
-        if value is None:
-            continue
         label = " ".join(_text(row[index[name]]) for name in chart.x)
-        points[label] = points.get(label, 0.0) + float(value)  # line charts sum per x value
-    labels, values = list(points), list(points.values())
+        if value is None or not label.strip():
+            continue
+        if chart.key is not None:
+            label = f"{label} (#{_text(row[index[chart.key]])})"
+        points.append((label, float(value)))
     if chart.top is not None:
-        labels, values = labels[: chart.top], values[: chart.top]
-    return labels, values
+        points = sorted(points, key=lambda point: point[1], reverse=True)[: chart.top]
+    return [label for label, _ in points], [value for _, value in points]
+
+
+def chart_answer(question: Question, answers: Sequence[Answer]) -> Answer:
+    """The answer the question's chart is drawn from."""
+    wanted = question.chart.view or question.views[0]
+    return next(answer for answer in answers if answer.view == wanted)
 
 
 def chart_svg(question: Question, answer: Answer) -> str:
@@ -96,7 +104,7 @@ def chart_svg(question: Question, answer: Answer) -> str:
             axes.plot(labels, values, marker=".", color="#4c72b0")
             axes.set_ylabel(chart.y)
             axes.set_xticks(labels[:: max(1, len(labels) // 12)])
-        elif chart.kind == "scatter":
+        elif chart.kind == "scatter":  # labels are numbers here (rows without one are left out)
             axes.scatter([float(label) for label in labels], values, color="#4c72b0")
             axes.set_xlabel(" ".join(chart.x))
             axes.set_ylabel(chart.y)
@@ -162,7 +170,7 @@ def write_report(
             f'<section id="q{question.number}"><h2>{question.number}. '
             f"{html.escape(question.title)}</h2>"
             f'<p class="definition">{html.escape(question.definition)}</p>'
-            f"{chart_svg(question, answers[0])}{tables}</section>"
+            f"{chart_svg(question, chart_answer(question, answers))}{tables}</section>"
         )
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

@@ -193,6 +193,13 @@ WITH NO DATA;
 CREATE UNIQUE INDEX product_sales_monthly_key ON product_sales_monthly (month, product_variation_id);
 CREATE INDEX product_sales_monthly_product ON product_sales_monthly (product_id, month);
 
+-- 2b. All products together per month (the chart of question 2): summed here, in SQL, so that
+-- the report draws rows as they are and never adds them up itself.
+CREATE VIEW sales_monthly AS
+SELECT month, sum(quantity) AS quantity, sum(revenue) AS revenue
+FROM product_sales_monthly
+GROUP BY month;
+
 -- 3. How much does each customer buy per purchase?
 CREATE MATERIALIZED VIEW customer_purchase_summary AS
 SELECT customer_id, count(*) AS purchases, sum(cart_size) AS quantity,
@@ -286,16 +293,19 @@ WITH NO DATA;
 CREATE UNIQUE INDEX purchase_frequency_by_segment_key
     ON purchase_frequency_by_segment (segment_type, segment);
 
--- 7. Which variations does each segment prefer within a family? quantity_share = the
+-- 7. Which variations (a product's full SKU, its price versions summed) does each segment
+-- prefer within a family? quantity_share = the
 -- variation's quantity / the family's quantity, within the segment. One pass: each sale is
 -- joined to its customer's segments once and summed per segment of either kind (GROUPING SETS).
 CREATE FUNCTION variation_preference_rows()
-RETURNS TABLE (segment_type text, segment text, sku text, product_variation_id bigint,
+RETURNS TABLE (segment_type text, segment text, sku text, full_sku text, product_id bigint,
                quantity numeric, quantity_share numeric)
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
 SET jit = off
-AS $$
+-- BEGIN ATOMIC, not a string body: PostgreSQL then records that the function reads
+-- customer_segment (pg_depend), which orders the refresh.
+BEGIN ATOMIC
     WITH per_product AS (
         -- Summed per (cohort_year, value_tier, product, variation) first: a few hundred
         -- thousand groups, hashed in memory. GROUPING SETS straight over the lines were
@@ -312,22 +322,23 @@ AS $$
                    AS segment_type,
                CASE WHEN GROUPING(g.cohort_year) = 0 THEN CAST(g.cohort_year AS text)
                     ELSE g.value_tier END AS segment,
-               p.sku, g.product_variation_id, sum(g.quantity) AS quantity
+               p.sku, v.full_sku, g.product_id, sum(g.quantity) AS quantity
         FROM per_product g
         JOIN product p ON p.product_id = g.product_id
-        GROUP BY GROUPING SETS ((g.cohort_year, p.sku, g.product_variation_id),
-                                (g.value_tier, p.sku, g.product_variation_id))
+        JOIN product_variation v ON v.product_variation_id = g.product_variation_id
+        GROUP BY GROUPING SETS ((g.cohort_year, p.sku, v.full_sku, g.product_id),
+                                (g.value_tier, p.sku, v.full_sku, g.product_id))
     )
-    SELECT segment_type, segment, sku, product_variation_id, quantity,
+    SELECT segment_type, segment, sku, full_sku, product_id, quantity,
            round(quantity / sum(quantity) OVER (PARTITION BY segment_type, segment, sku), 4)
-    FROM bought
-$$;
+    FROM bought;
+END;
 
 CREATE MATERIALIZED VIEW variation_preference AS
 SELECT * FROM variation_preference_rows()
 WITH NO DATA;
 CREATE UNIQUE INDEX variation_preference_key
-    ON variation_preference (segment_type, segment, product_variation_id);
+    ON variation_preference (segment_type, segment, product_id, full_sku);
 
 -- 8. How big are the baskets of each segment? Each purchase joined to its customer's segments
 -- once, averaged per segment of either kind (GROUPING SETS).
@@ -345,25 +356,27 @@ GROUP BY GROUPING SETS ((s.cohort_year), (s.value_tier))
 WITH NO DATA;
 CREATE UNIQUE INDEX avg_cart_size_by_segment_key ON avg_cart_size_by_segment (segment_type, segment);
 
--- 9. Which variations lead each family? Ranked by quantity within the family. From the
--- monthly sales per variation.
+-- 9. Which variations lead each family? A variation here is a product's full SKU, its price
+-- versions (product_variation rows) summed: a repricing does not split it in two. Ranked by
+-- quantity within the family. From the monthly sales per price version.
 CREATE MATERIALIZED VIEW top_variations_by_category AS
-WITH per_variation AS (
-    SELECT p.sku, s.product_variation_id, CAST(sum(s.quantity) AS bigint) AS quantity,
-           sum(s.revenue) AS revenue
-    FROM (SELECT product_id, product_variation_id, sum(quantity) AS quantity,
-                 sum(revenue) AS revenue
-          FROM product_sales_monthly GROUP BY 1, 2) s
-    JOIN product p ON p.product_id = s.product_id
-    GROUP BY p.sku, s.product_variation_id
+WITH per_version AS (
+    SELECT product_id, product_variation_id, sum(quantity) AS quantity, sum(revenue) AS revenue
+    FROM product_sales_monthly GROUP BY 1, 2
+), per_sku AS (
+    SELECT p.sku, v.full_sku, v.product_id, max(v.variation) AS variation,
+           CAST(sum(s.quantity) AS bigint) AS quantity, sum(s.revenue) AS revenue,
+           count(*) AS price_versions
+    FROM per_version s
+    JOIN product_variation v ON v.product_variation_id = s.product_variation_id
+    JOIN product p ON p.product_id = v.product_id
+    GROUP BY p.sku, v.full_sku, v.product_id
 )
-SELECT s.sku, s.product_variation_id, v.product_id, v.variation, v.full_sku, v.price,
-       s.quantity, s.revenue,
-       rank() OVER (PARTITION BY s.sku ORDER BY s.quantity DESC) AS rank_in_category
-FROM per_variation s
-JOIN product_variation v ON v.product_variation_id = s.product_variation_id
+SELECT sku, full_sku, product_id, variation, quantity, revenue, price_versions,
+       rank() OVER (PARTITION BY sku ORDER BY quantity DESC) AS rank_in_category
+FROM per_sku
 WITH NO DATA;
-CREATE UNIQUE INDEX top_variations_by_category_key ON top_variations_by_category (product_variation_id);
+CREATE UNIQUE INDEX top_variations_by_category_key ON top_variations_by_category (product_id, full_sku);
 CREATE INDEX top_variations_by_category_rank ON top_variations_by_category (sku, rank_in_category);
 
 -- 10. What did each price change do? A price change is a variation closed and its successor
@@ -379,7 +392,11 @@ WITH change AS (
     JOIN product_variation new
       ON new.product_id = old.product_id AND new.valid_from = old.valid_to
      AND new.product_variation_id <> old.product_variation_id
+    -- zero-length variations [T, T) (left by loads before they were replaced in place) are
+    -- skipped: the change runs from the last non-empty one to the next non-empty one
     WHERE old.price <> new.price
+      AND old.valid_to > old.valid_from
+      AND (new.valid_to IS NULL OR new.valid_to > new.valid_from)
 ), windows AS (
     SELECT c.old_variation_id,
            COALESCE(sum(s.quantity) FILTER (WHERE s.created_at < c.changed_at), 0) AS q_before,
@@ -434,17 +451,34 @@ FROM product_activity
 WITH NO DATA;
 CREATE UNIQUE INDEX time_to_purchase_key ON time_to_purchase (product_id);
 
+-- 12b. The averages of question 12 over the products created inside the period the sales
+-- cover: a product created before the first sale of the data measures when the data starts,
+-- not how long the product took to sell.
+CREATE VIEW time_to_purchase_summary AS
+WITH period AS (
+    SELECT min(first_sale_at) AS period_start, max(last_sale_at) AS period_end FROM purchase
+)
+SELECT p.period_start, p.period_end, count(t.product_id) AS products_created_in_period,
+       count(t.first_sale_at) AS products_sold,
+       round(avg(t.days_to_first_sale), 2) AS avg_days_to_first_sale,
+       round(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY t.days_to_first_sale) AS numeric), 2)
+           AS median_days_to_first_sale
+FROM period p
+LEFT JOIN time_to_purchase t ON t.created_at BETWEEN p.period_start AND p.period_end
+GROUP BY p.period_start, p.period_end;
+
 -- 13. Products to consider retiring, relative to the latest sale in the data: no sale in the
--- last N days, or quantity in the latest 6 months below half of the 6 months before. Reads
--- product_activity (one row per product, the half-years computed at refresh), so an answer
--- never reads the cart lines.
-CREATE FUNCTION end_of_life_candidates(days integer DEFAULT 180)
+-- last N days (only products older than those N days: a new product has had no time), or
+-- quantity in the latest 6 months below half of the 6 months before, when the 6 months before
+-- sold at least min_quantity (6 units falling to 1 is noise). Reads product_activity (one row
+-- per product, the half-years computed at refresh), so an answer never reads the cart lines.
+CREATE FUNCTION end_of_life_candidates(days integer DEFAULT 180, min_quantity integer DEFAULT 10)
 RETURNS TABLE (product_id bigint, name text, sku text, last_sale_at timestamp,
                days_since_last_sale numeric, quantity_previous_half bigint,
                quantity_recent_half bigint, reason text)
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
-AS $$
+BEGIN ATOMIC  -- so that pg_depend knows what it reads
     WITH latest AS (SELECT max(last_sale_at) AS at FROM product_activity)
     SELECT a.product_id, a.name, a.sku, a.last_sale_at,
            round(extract(epoch FROM l.at - a.last_sale_at) / 86400, 1),
@@ -455,20 +489,22 @@ AS $$
     FROM product_activity a
     CROSS JOIN latest l
     WHERE l.at IS NOT NULL
-      AND (a.last_sale_at IS NULL
-           OR a.last_sale_at <= l.at - make_interval(days => days)
-           OR a.quantity_recent_half * 2 < a.quantity_previous_half)
-$$;
-CREATE VIEW end_of_life_candidates AS SELECT * FROM end_of_life_candidates(180);
+      AND (((a.last_sale_at IS NULL OR a.last_sale_at <= l.at - make_interval(days => days))
+            AND a.created_at <= l.at - make_interval(days => days))
+           OR (a.quantity_recent_half * 2 < a.quantity_previous_half
+               AND a.quantity_previous_half >= min_quantity));
+END;
+CREATE VIEW end_of_life_candidates AS SELECT * FROM end_of_life_candidates(180, 10);
 
 -- 13b. Customers with no purchase in the last N days (relative to the latest sale, that of
--- customer_purchase_summary), including customers who never bought.
+-- customer_purchase_summary), including customers who never bought; only customers who signed
+-- up more than N days before (one who joined yesterday is not dormant).
 CREATE FUNCTION dormant_customers(days integer DEFAULT 180)
 RETURNS TABLE (customer_id bigint, name text, last_purchase_at timestamp,
                days_since_last_purchase numeric, purchases bigint)
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
-AS $$
+BEGIN ATOMIC  -- so that pg_depend knows what it reads
     WITH latest AS (SELECT max(last_purchase_at) AS at FROM customer_purchase_summary)
     SELECT c.customer_id, c.name, s.last_purchase_at,
            round(extract(epoch FROM l.at - s.last_purchase_at) / 86400, 1),
@@ -477,6 +513,7 @@ AS $$
     CROSS JOIN latest l
     LEFT JOIN customer_purchase_summary s ON s.customer_id = c.customer_id
     WHERE l.at IS NOT NULL
-      AND (s.last_purchase_at IS NULL OR s.last_purchase_at <= l.at - make_interval(days => days))
-$$;
+      AND c.created_at <= l.at - make_interval(days => days)
+      AND (s.last_purchase_at IS NULL OR s.last_purchase_at <= l.at - make_interval(days => days));
+END;
 CREATE VIEW dormant_customers AS SELECT * FROM dormant_customers(180);

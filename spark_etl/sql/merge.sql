@@ -40,14 +40,31 @@ SELECT count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted) AS updated
 FROM upserted;
 
+-- name: replace_same_instant_variations(as_of)$
+-- A change in force from the moment the current variation opened (a second load with the same
+-- as-of, or an as-of before it opened): closing it would leave a zero-length [T, T) variation,
+-- so the change replaces the current variation's price and SKU in place instead.
+WITH replaced AS (
+    UPDATE product_variation v
+    SET variation = s.variation, full_sku = s.full_sku, price = s.price
+    FROM stage_product s
+    WHERE v.product_id = s.product_id AND v.is_current
+      AND v.valid_from >= CAST(:as_of AS timestamp)
+      AND (v.full_sku, v.price) IS DISTINCT FROM (s.full_sku, s.price)
+    RETURNING 1
+)
+SELECT count(*) FROM replaced;
+
 -- name: close_changed_variations(as_of)$
 -- A product whose price or full SKU differs from its current variation: close that variation
--- at the run's as-of time (never before it opened, so intervals stay ordered).
+-- at the run's as-of time (replace_same_instant_variations has taken the changes in force from
+-- the moment their variation opened, so every closed interval is non-empty).
 WITH changed AS (
-    SELECT v.product_variation_id, GREATEST(CAST(:as_of AS timestamp), v.valid_from) AS closed_at
+    SELECT v.product_variation_id, CAST(:as_of AS timestamp) AS closed_at
     FROM stage_product s
     JOIN product_variation v ON v.product_id = s.product_id AND v.is_current
     WHERE (v.full_sku, v.price) IS DISTINCT FROM (s.full_sku, s.price)
+      AND v.valid_from < CAST(:as_of AS timestamp)
 ), closed AS (
     UPDATE product_variation v
     SET valid_to = changed.closed_at, is_current = false

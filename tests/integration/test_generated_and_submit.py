@@ -9,10 +9,19 @@ import sys
 from contextlib import contextmanager
 
 import pytest
+from psycopg2 import sql
 
-from spark_etl import cli
+from spark_etl import analytics, cli
 from spark_etl.datagen import DataSpec, generate
-from tests.helpers import REPO, job_config, pg_environment, query, run_job, spark_submit
+from tests.helpers import (
+    REPO,
+    job_config,
+    open_connection,
+    pg_environment,
+    query,
+    run_job,
+    spark_submit,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -98,6 +107,43 @@ def test_cli_runs_a_job_and_prints_the_summary(spark, cli_env, tmp_path, monkeyp
         "job                      status     read  loaded  set aside  duplicates  new  changed  flagged",
         "customer_data_transform  succeeded  5     5       0          0           5    0        0",
     ]
+
+
+def test_a_failed_refresh_after_a_committed_load_is_not_reported_as_a_failed_load(
+    spark, cli_env, db_settings, connection, tmp_path, monkeypatch, capsys
+):
+    generate(tmp_path / "in", DataSpec(40, 5, 10, broken_fraction=0.0))
+    analytics_schema = db_settings.database.analytics_schema
+    conn = open_connection(connection)
+    with conn.cursor() as cur:  # up-to-date views, one of which cannot be refreshed
+        cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(analytics_schema)))
+        cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(analytics_schema)))
+        cur.execute("CREATE TABLE definition (sha256 text NOT NULL)")
+        cur.execute("INSERT INTO definition VALUES (%s)", (analytics._definition_hash(),))
+        cur.execute("CREATE MATERIALIZED VIEW broken AS SELECT 1 / 0 AS never WITH NO DATA")
+    conn.commit()
+    conn.close()
+
+    @contextmanager
+    def shared_session(*args, **kwargs):
+        yield spark
+
+    monkeypatch.setattr(cli, "spark_session", shared_session)
+
+    code = cli.main(
+        "customer_data_transform", ["--input-dir", str(tmp_path / "in"), "--config", str(cli_env)]
+    )
+
+    assert code == 3
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].startswith("customer_data_transform  succeeded  5     5")
+    log_file = tmp_path / "logs" / "spark-etl.log"
+    assert err.splitlines()[-1] == (
+        "error: the load succeeded (see the summary), but refreshing the analytics views failed "
+        f"(DivisionByZero: division by zero); the full trace is in {log_file}. "
+        "Run the analytics job to retry."
+    )
+    assert query(connection, db_settings, "SELECT count(*) FROM customer") == [(5,)]
 
 
 def submit_job(

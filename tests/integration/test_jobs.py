@@ -13,6 +13,7 @@ import pytest
 from spark_etl import database
 from spark_etl.config import Connection
 from spark_etl.errors import ConcurrentRunError, DatabaseError, InputError
+from spark_etl.pipeline import RunContext, refresh_analytics
 from tests.helpers import open_connection, query, run_job, write_csv
 
 pytestmark = pytest.mark.integration
@@ -214,6 +215,68 @@ def test_price_change_opens_new_variation_and_old_lines_keep_their_price(
         (103, 1, 10, 1, 1, D("12.50"), D("12.50"), T(2021, 3, 1), T(2021, 2, 1)),
         (108, 5, 10, 2, 2, D("13.00"), D("26.00"), T(2021, 7, 1, 9, 30), None),
     }
+
+
+def test_two_price_changes_at_the_same_instant_replace_instead_of_stacking(
+    spark, db_settings, connection, tmp_path
+):
+    """Two product loads with the same --as-of: the second change replaces the first one's
+    variation in place; no zero-length [T, T) variation, and the views still refresh."""
+    run_job(spark, db_settings, connection, write_extract(tmp_path / "first"))
+    raised = [("10", "Kaffeemühle, Deluxe", "13.00", "KAF-001", "2020-01-01"), *PRODUCTS[1:]]
+    raised_again = [("10", "Kaffeemühle, Deluxe", "14.00", "KAF-001", "2020-01-01"), *PRODUCTS[1:]]
+    for number, products in enumerate((raised, raised_again)):
+        folder = write_extract(tmp_path / f"change{number}", CARTS, products)
+        run_job(
+            spark,
+            db_settings,
+            connection,
+            folder,
+            job="product_data_transform",
+            as_of=T(2021, 6, 1),
+        )
+
+    variations = set(query(connection, db_settings, SELECT_VARIATIONS + " WHERE product_id = 10"))
+    assert variations == {
+        (1, 10, "001", "KAF-001", D("12.50"), T(2020, 1, 1), T(2021, 6, 1), False),
+        (5, 10, "001", "KAF-001", D("14.00"), T(2021, 6, 1), None, True),
+    }
+    changes = query(
+        connection,
+        db_settings,
+        f"SELECT old_variation_id, new_variation_id, old_price, new_price "
+        f"FROM {db_settings.database.analytics_schema}.price_change_impact WHERE product_id = 10",
+    )
+    assert changes == [(1, 5, D("12.50"), D("14.00"))]
+
+
+def test_price_change_impact_survives_a_zero_length_variation_left_by_older_loads(
+    spark, db_settings, connection, tmp_path
+):
+    run_job(spark, db_settings, connection, write_extract(tmp_path / "first"))
+    conn = open_connection(connection, db_settings.database.db_schema)
+    with conn.cursor() as cur:  # what two same-instant changes left before they were replaced
+        cur.execute(
+            "UPDATE product_variation SET valid_to = '2021-06-01', is_current = false "
+            "WHERE product_variation_id = 1"
+        )
+        cur.execute(
+            "INSERT INTO product_variation VALUES "
+            "(8, 10, '001', 'KAF-001', 13.00, '2021-06-01', '2021-06-01', false), "
+            "(9, 10, '001', 'KAF-001', 14.00, '2021-06-01', NULL, true)"
+        )
+    conn.commit()
+    conn.close()
+
+    refresh_analytics(RunContext(db_settings, connection, str(tmp_path), T(2030, 1, 1)))
+
+    changes = query(
+        connection,
+        db_settings,
+        f"SELECT old_variation_id, new_variation_id, old_price, new_price "
+        f"FROM {db_settings.database.analytics_schema}.price_change_impact WHERE product_id = 10",
+    )
+    assert changes == [(1, 9, D("12.50"), D("14.00"))]
 
 
 def test_incremental_extract_adds_and_changes_without_losing_earlier_rows(
