@@ -79,9 +79,11 @@ QUESTIONS = (
     Question(
         "4",
         "Seasonality",
-        "Sales per month of the year; index_vs_average = the month's revenue / the average "
-        "month's (1.0 = an average month). Also per product family.",
-        ("seasonality", "seasonality_by_family"),
+        "Sales per month of the year, each month averaged over the years in which the data "
+        "covers it (a family's from its launch); index_vs_average = the month's average "
+        "revenue / the mean month's (1.0 = an average month), quantity_index likewise. Also "
+        "per product family, and per year (the month / that year's mean month).",
+        ("seasonality", "seasonality_by_family", "seasonality_by_year"),
         ("month_of_year",),
         Chart("bar", ("month_of_year",), "index_vs_average"),
     ),
@@ -133,7 +135,10 @@ QUESTIONS = (
         "10",
         "Price change impact",
         "Each price change (a variation closed, its successor opened at another price): sales "
-        "of the product per day in the 30 days before and after; *_change = after / before - 1.",
+        "of the product per day in the 30 days before and after, each window cut at the "
+        "product's neighbouring changes and at the period the data covers (days_before, "
+        "days_after; complete_windows when both are 30 days); *_change = after per day / "
+        "before per day - 1.",
         ("price_change_impact",),
         ("changed_at", "product_id"),
         Chart("scatter", ("pct_change",), "quantity_change"),

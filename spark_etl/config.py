@@ -111,6 +111,7 @@ class ValidationSettings(_Section):
     timestamp_formats: tuple[str, ...] = Field(min_length=1, strict=False)  # YAML lists
     quantity: QuantityRange
     price: PriceRange
+    future_days: int = Field(ge=0, le=36_500)
 
 
 class Settings(_Section):

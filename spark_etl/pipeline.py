@@ -10,8 +10,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from pyspark import StorageLevel
@@ -44,6 +44,10 @@ class RunContext:
     connection: Connection
     input_dir: str
     as_of: datetime
+    # when the invocation started (UTC, naive like every timestamp of the model)
+    started_at: datetime = field(
+        default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    )
 
 
 # The rules of each row on its own; repeated keys are marked by load_entity.
@@ -177,6 +181,9 @@ def _check_carts(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> Data
         timestamp_formats=ctx.settings.validation.timestamp_formats,
         quantity_min=ctx.settings.validation.quantity.min,
         quantity_max=ctx.settings.validation.quantity.max,
+        # the later of --as-of and now: a past --as-of dates price changes, not the cart lines
+        loaded_at=max(ctx.as_of, ctx.started_at),
+        future_days=ctx.settings.validation.future_days,
     )
 
 

@@ -193,12 +193,14 @@ WITH NO DATA;
 CREATE UNIQUE INDEX product_sales_monthly_key ON product_sales_monthly (month, product_variation_id);
 CREATE INDEX product_sales_monthly_product ON product_sales_monthly (product_id, month);
 
--- 2b. All products together per month (the chart of question 2): summed here, in SQL, so that
--- the report draws rows as they are and never adds them up itself.
-CREATE VIEW sales_monthly AS
-SELECT month, sum(quantity) AS quantity, sum(revenue) AS revenue
+-- 2b. All products together per month (the chart of question 2, and seasonality): summed
+-- here, in SQL, so that the report draws rows as they are and never adds them up itself.
+CREATE MATERIALIZED VIEW sales_monthly AS
+SELECT month, CAST(sum(quantity) AS bigint) AS quantity, sum(revenue) AS revenue
 FROM product_sales_monthly
-GROUP BY month;
+GROUP BY month
+WITH NO DATA;
+CREATE UNIQUE INDEX sales_monthly_key ON sales_monthly (month);
 
 -- 3. How much does each customer buy per purchase?
 CREATE MATERIALIZED VIEW customer_purchase_summary AS
@@ -219,46 +221,90 @@ SELECT count(*) AS customers,
            AS overall_quantity_per_purchase
 FROM customer_purchase_summary;
 
--- 4b. Seasonality (question 4, below) per product family: index_vs_average = revenue of the
--- month / the average of the family's twelve months. Summed from product_sales_monthly (the
--- calendar months of each month of the year) rather than from all the sales.
+-- 4. Seasonality. A calendar month's figures are averaged over the years in which it was
+-- observed: from the first month with a sale (for a family, from its launch, unless a sale came
+-- earlier) to the last one, a month without sales counting as zero. Data
+-- from 2023-01 to 2024-03 thus averages January over two years and April over one, and a
+-- family launched in July gets no zeros for the months before. index_vs_average = the month's
+-- average revenue / the mean of the months' averages (1.0 = an average month); quantity_index
+-- likewise for quantity.
+
+-- 4b. Per product family. From product_sales_monthly, never from the cart lines.
 CREATE MATERIALIZED VIEW seasonality_by_family AS
 WITH monthly AS (
-    SELECT p.sku, CAST(date_part('month', s.month) AS integer) AS month_of_year,
-           CAST(sum(s.quantity) AS bigint) AS quantity, sum(s.revenue) AS revenue
+    SELECT p.sku, s.month, sum(s.quantity) AS quantity, sum(s.revenue) AS revenue
     FROM product_sales_monthly s
     JOIN product p ON p.product_id = s.product_id
     GROUP BY 1, 2
-), months AS (
-    SELECT f.sku, m AS month_of_year, COALESCE(monthly.quantity, 0) AS quantity,
-           COALESCE(monthly.revenue, 0) AS revenue
-    FROM (SELECT DISTINCT sku FROM monthly) f
-    CROSS JOIN generate_series(1, 12) AS m
-    LEFT JOIN monthly ON monthly.sku = f.sku AND monthly.month_of_year = m
+), family AS (
+    -- from its launch (its first product's creation, or the data's first month if later), or
+    -- from its first sale where a sale predates the launch
+    SELECT p.sku,
+           LEAST(min(first_sale.month),
+                 GREATEST(b.first_month, date_trunc('month', min(p.created_at)))) AS first_month,
+           b.last_month
+    FROM product p
+    JOIN (SELECT sku, min(month) AS month FROM monthly GROUP BY sku) first_sale
+      ON first_sale.sku = p.sku
+    CROSS JOIN (SELECT min(month) AS first_month, max(month) AS last_month FROM sales_monthly) b
+    GROUP BY p.sku, b.first_month, b.last_month
+), observed AS (
+    SELECT f.sku, CAST(date_part('month', m.month) AS integer) AS month_of_year,
+           COALESCE(monthly.quantity, 0) AS quantity, COALESCE(monthly.revenue, 0) AS revenue
+    FROM family f
+    CROSS JOIN generate_series(f.first_month, f.last_month, interval '1 month') AS m (month)
+    LEFT JOIN monthly ON monthly.sku = f.sku AND monthly.month = m.month
+), per_month AS (
+    SELECT sku, month_of_year, count(*) AS years_observed, CAST(sum(quantity) AS bigint) AS quantity,
+           sum(revenue) AS revenue, sum(quantity) / count(*) AS avg_quantity,
+           sum(revenue) / count(*) AS avg_revenue
+    FROM observed
+    GROUP BY 1, 2
 )
-SELECT sku, month_of_year, (month_of_year - 1) / 3 + 1 AS quarter, quantity, revenue,
-       round(revenue / NULLIF(avg(revenue) OVER (PARTITION BY sku), 0), 4) AS index_vs_average
-FROM months
+SELECT sku, month_of_year, (month_of_year - 1) / 3 + 1 AS quarter, years_observed, quantity,
+       revenue,
+       round(avg_revenue / NULLIF(avg(avg_revenue) OVER (PARTITION BY sku), 0), 4)
+           AS index_vs_average,
+       round(avg_quantity / NULLIF(avg(avg_quantity) OVER (PARTITION BY sku), 0), 4)
+           AS quantity_index
+FROM per_month
 WITH NO DATA;
 CREATE UNIQUE INDEX seasonality_by_family_key ON seasonality_by_family (sku, month_of_year);
 
--- 4. Which months sell more than others? index_vs_average = revenue of the month / the
--- average of the twelve months (1.0 = an average month); quantity_index likewise. A plain view
--- summing seasonality_by_family over the families (one row per family and month).
+-- 4a. All products together: a plain view over sales_monthly (one row per month).
 CREATE VIEW seasonality AS
-WITH monthly AS (
-    SELECT month_of_year, CAST(sum(quantity) AS bigint) AS quantity, sum(revenue) AS revenue
-    FROM seasonality_by_family GROUP BY 1
-), months AS (
-    SELECT m AS month_of_year, COALESCE(monthly.quantity, 0) AS quantity,
-           COALESCE(monthly.revenue, 0) AS revenue
-    FROM generate_series(1, 12) AS m
-    LEFT JOIN monthly ON monthly.month_of_year = m
+WITH observed AS (
+    SELECT CAST(date_part('month', m.month) AS integer) AS month_of_year,
+           COALESCE(s.quantity, 0) AS quantity, COALESCE(s.revenue, 0) AS revenue
+    FROM (SELECT min(month) AS first_month, max(month) AS last_month FROM sales_monthly) b
+    CROSS JOIN generate_series(b.first_month, b.last_month, interval '1 month') AS m (month)
+    LEFT JOIN sales_monthly s ON s.month = m.month
+), per_month AS (
+    SELECT month_of_year, count(*) AS years_observed, CAST(sum(quantity) AS bigint) AS quantity,
+           sum(revenue) AS revenue, CAST(sum(quantity) AS numeric) / count(*) AS avg_quantity,
+           sum(revenue) / count(*) AS avg_revenue
+    FROM observed
+    GROUP BY 1
 )
-SELECT month_of_year, (month_of_year - 1) / 3 + 1 AS quarter, quantity, revenue,
-       round(revenue / NULLIF(avg(revenue) OVER (), 0), 4) AS index_vs_average,
-       round(quantity / NULLIF(avg(quantity) OVER (), 0), 4) AS quantity_index
-FROM months;
+SELECT month_of_year, (month_of_year - 1) / 3 + 1 AS quarter, years_observed, quantity, revenue,
+       round(avg_revenue / NULLIF(avg(avg_revenue) OVER (), 0), 4) AS index_vs_average,
+       round(avg_quantity / NULLIF(avg(avg_quantity) OVER (), 0), 4) AS quantity_index
+FROM per_month;
+
+-- 4c. Each year on its own: the month's revenue / the mean month of that year (over the
+-- months of the year inside the data), so a year's shape can be compared with the average's.
+CREATE VIEW seasonality_by_year AS
+WITH observed AS (
+    SELECT CAST(date_part('year', m.month) AS integer) AS year,
+           CAST(date_part('month', m.month) AS integer) AS month_of_year,
+           COALESCE(s.quantity, 0) AS quantity, COALESCE(s.revenue, 0) AS revenue
+    FROM (SELECT min(month) AS first_month, max(month) AS last_month FROM sales_monthly) b
+    CROSS JOIN generate_series(b.first_month, b.last_month, interval '1 month') AS m (month)
+    LEFT JOIN sales_monthly s ON s.month = m.month
+)
+SELECT year, month_of_year, quantity, revenue,
+       round(revenue / NULLIF(avg(revenue) OVER (PARTITION BY year), 0), 4) AS index_vs_year_average
+FROM observed;
 
 -- 5. Who buys most often? Ranked by purchases, then quantity, then revenue.
 CREATE MATERIALIZED VIEW most_active_customers AS
@@ -381,13 +427,18 @@ CREATE INDEX top_variations_by_category_rank ON top_variations_by_category (sku,
 
 -- 10. What did each price change do? A price change is a variation closed and its successor
 -- (opened at the same instant) at another price. Sales of the product in the 30 days before
--- [changed_at - 30 days, changed_at) and after [changed_at, changed_at + 30 days), per day;
--- *_change = after / before - 1 (NULL when nothing sold before).
+-- and after the change, each window cut at the neighbouring changes of the product (so one
+-- change's sales never count for another) and at the period the data covers (from the day of
+-- its first sale to the end of the day of its last); figures per day of the window, so windows
+-- of different lengths compare; days_before and days_after say how long each window is, and
+-- complete_windows whether both are the full 30 days. *_change = after per day / before per
+-- day - 1 (NULL when nothing sold before or a window is empty).
 CREATE MATERIALIZED VIEW price_change_impact AS
 WITH change AS (
     SELECT old.product_id, old.product_variation_id AS old_variation_id,
            new.product_variation_id AS new_variation_id, old.price AS old_price,
-           new.price AS new_price, new.valid_from AS changed_at
+           new.price AS new_price, new.valid_from AS changed_at,
+           old.valid_from AS previous_change_at, new.valid_to AS next_change_at
     FROM product_variation old
     JOIN product_variation new
       ON new.product_id = old.product_id AND new.valid_from = old.valid_to
@@ -397,32 +448,49 @@ WITH change AS (
     WHERE old.price <> new.price
       AND old.valid_to > old.valid_from
       AND (new.valid_to IS NULL OR new.valid_to > new.valid_from)
-), windows AS (
-    SELECT c.old_variation_id,
-           COALESCE(sum(s.quantity) FILTER (WHERE s.created_at < c.changed_at), 0) AS q_before,
-           COALESCE(sum(s.quantity) FILTER (WHERE s.created_at >= c.changed_at), 0) AS q_after,
-           COALESCE(sum(s.amount) FILTER (WHERE s.created_at < c.changed_at), 0) AS r_before,
-           COALESCE(sum(s.amount) FILTER (WHERE s.created_at >= c.changed_at), 0) AS r_after,
-           count(DISTINCT s.customer_id) FILTER (WHERE s.created_at < c.changed_at) AS c_before,
-           count(DISTINCT s.customer_id) FILTER (WHERE s.created_at >= c.changed_at) AS c_after
+), data_period AS (
+    SELECT CAST(min(first_sale_at) AS date) AS starts,
+           CAST(max(last_sale_at) AS date) + 1 AS ends
+    FROM purchase
+), bounded AS (
+    SELECT c.*,
+           GREATEST(c.changed_at - interval '30 days', c.previous_change_at, d.starts)
+               AS before_from,
+           LEAST(c.changed_at + interval '30 days', c.next_change_at, d.ends) AS after_to
     FROM change c
+    CROSS JOIN data_period d
+), windows AS (
+    SELECT b.old_variation_id,
+           GREATEST(extract(epoch FROM b.changed_at - b.before_from) / 86400, 0) AS days_before,
+           GREATEST(extract(epoch FROM b.after_to - b.changed_at) / 86400, 0) AS days_after,
+           COALESCE(sum(s.quantity) FILTER (WHERE s.created_at < b.changed_at), 0) AS q_before,
+           COALESCE(sum(s.quantity) FILTER (WHERE s.created_at >= b.changed_at), 0) AS q_after,
+           COALESCE(sum(s.amount) FILTER (WHERE s.created_at < b.changed_at), 0) AS r_before,
+           COALESCE(sum(s.amount) FILTER (WHERE s.created_at >= b.changed_at), 0) AS r_after,
+           count(DISTINCT s.customer_id) FILTER (WHERE s.created_at < b.changed_at) AS c_before,
+           count(DISTINCT s.customer_id) FILTER (WHERE s.created_at >= b.changed_at) AS c_after
+    FROM bounded b
     LEFT JOIN sale s
-      ON s.product_id = c.product_id
-     AND s.created_at >= c.changed_at - interval '30 days'
-     AND s.created_at < c.changed_at + interval '30 days'
-    GROUP BY c.old_variation_id
+      ON s.product_id = b.product_id
+     AND s.created_at >= b.before_from
+     AND s.created_at < b.after_to
+    GROUP BY b.old_variation_id, b.changed_at, b.before_from, b.after_to
 )
 SELECT c.product_id, c.old_variation_id, c.new_variation_id, c.old_price, c.new_price,
        round((c.new_price - c.old_price) / NULLIF(c.old_price, 0) * 100, 2) AS pct_change,
-       c.changed_at,
-       round(w.q_before / 30.0, 4) AS quantity_per_day_before,
-       round(w.q_after / 30.0, 4) AS quantity_per_day_after,
-       round(CAST(w.q_after AS numeric) / NULLIF(w.q_before, 0) - 1, 4) AS quantity_change,
-       round(w.r_before / 30.0, 4) AS revenue_per_day_before,
-       round(w.r_after / 30.0, 4) AS revenue_per_day_after,
-       round(w.r_after / NULLIF(w.r_before, 0) - 1, 4) AS revenue_change,
+       c.changed_at, round(w.days_before, 2) AS days_before, round(w.days_after, 2) AS days_after,
+       w.days_before = 30 AND w.days_after = 30 AS complete_windows,
+       round(w.q_before / NULLIF(w.days_before, 0), 4) AS quantity_per_day_before,
+       round(w.q_after / NULLIF(w.days_after, 0), 4) AS quantity_per_day_after,
+       round(w.q_after * w.days_before / NULLIF(w.q_before * w.days_after, 0) - 1, 4)
+           AS quantity_change,
+       round(w.r_before / NULLIF(w.days_before, 0), 4) AS revenue_per_day_before,
+       round(w.r_after / NULLIF(w.days_after, 0), 4) AS revenue_per_day_after,
+       round(w.r_after * w.days_before / NULLIF(w.r_before * w.days_after, 0) - 1, 4)
+           AS revenue_change,
        w.c_before AS customers_before, w.c_after AS customers_after,
-       round(CAST(w.c_after AS numeric) / NULLIF(w.c_before, 0) - 1, 4) AS customers_change
+       round(w.c_after * w.days_before / NULLIF(w.c_before * w.days_after, 0) - 1, 4)
+           AS customers_change
 FROM change c
 JOIN windows w ON w.old_variation_id = c.old_variation_id
 WITH NO DATA;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -119,6 +120,13 @@ def with_known_customer(carts: DataFrame, customer_ids: DataFrame) -> DataFrame:
     )
 
 
+def with_created_at_not_after(carts: DataFrame, latest: datetime, future_days: int) -> DataFrame:
+    """Reject lines created after ``latest`` (the run's time plus ``future_days`` days)."""
+    future = F.col("created_at") > F.lit(latest)
+    days = f"{future_days} day" + ("" if future_days == 1 else "s")
+    return add_reason(carts, future, f"created_at is in the future (over {days} after the load)")
+
+
 def with_line_amount(carts: DataFrame) -> DataFrame:
     """``amount = quantity * unit_price`` exactly, as numeric(14,2); an overflow is rejected."""
     amount = (F.col("quantity") * F.col("unit_price")).cast(LINE_AMOUNT)
@@ -134,14 +142,22 @@ def check_carts(
     timestamp_formats: Sequence[str],
     quantity_min: int,
     quantity_max: int,
+    loaded_at: datetime,
+    future_days: int,
 ) -> DataFrame:
-    """Parse, price and check the references of each line on its own."""
+    """Parse, price and check the references of each line on its own; ``loaded_at`` is the
+    load's time (lines more than ``future_days`` days after it are set aside)."""
     return (
         carts.transform(
             parse_carts,
             timestamp_formats=timestamp_formats,
             quantity_min=quantity_min,
             quantity_max=quantity_max,
+        )
+        .transform(
+            with_created_at_not_after,
+            latest=loaded_at + timedelta(days=future_days),
+            future_days=future_days,
         )
         .transform(with_variation_in_force, variations)
         .transform(with_known_customer, customer_ids)
@@ -157,6 +173,8 @@ def validate_carts(
     timestamp_formats: Sequence[str],
     quantity_min: int,
     quantity_max: int,
+    loaded_at: datetime,
+    future_days: int,
 ) -> DataFrame:
     """Check each line, then keep one row per cart line id."""
     return check_carts(
@@ -166,4 +184,6 @@ def validate_carts(
         timestamp_formats=timestamp_formats,
         quantity_min=quantity_min,
         quantity_max=quantity_max,
+        loaded_at=loaded_at,
+        future_days=future_days,
     ).transform(mark_duplicates, key=CART_KEY)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -149,29 +150,47 @@ def test_customer_purchase_summary_and_average_purchase_quantity(shop, db_settin
     }
 
 
-def test_seasonality_indexes_months_against_the_average_month(shop, db_settings):
+def index(values: dict[int, Fraction]) -> dict[int, Decimal]:
+    """Each value / the mean of the values, rounded to 4 places (by hand, with fractions)."""
+    mean = sum(values.values()) / len(values)
+    return {
+        key: round(
+            Decimal(value.numerator)
+            / Decimal(value.denominator)
+            / (Decimal(mean.numerator) / Decimal(mean.denominator)),
+            4,
+        )
+        for key, value in values.items()
+    }
+
+
+def test_seasonality_averages_each_month_over_the_years_it_was_observed(shop, db_settings):
     found = answers(shop, db_settings, "4")
 
-    # revenue 193.00 in all, 16.0833 an average month; 18 items, 1.5 a month
+    # Sales run from 2021-05 to 2023-12: May to December are observed in three years, January
+    # to April in two (2022, 2023). Month: (quantity, revenue) summed over the years.
+    totals = {1: (3, 40), 2: (1, 10), 3: (3, 36), 4: (0, 0), 5: (4, 20), 6: (1, 5), 7: (2, 10),
+              8: (0, 0), 9: (0, 0), 10: (0, 0), 11: (0, 0), 12: (4, 72)}  # fmt: skip
+    years = {month: 2 if month <= 4 else 3 for month in totals}
+    revenue_index = index({m: Fraction(r, years[m]) for m, (_, r) in totals.items()})
+    quantity_index = index({m: Fraction(q, years[m]) for m, (q, _) in totals.items()})
+    assert revenue_index[1] == D("3.0508") and revenue_index[12] == D("3.6610")  # 20 and 24 a year
     assert found["seasonality"] == [
-        (1, 1, 3, D("40.00"), D("2.4870"), D("2.0000")),
-        (2, 1, 1, D("10.00"), D("0.6218"), D("0.6667")),
-        (3, 1, 3, D("36.00"), D("2.2383"), D("2.0000")),
-        (4, 2, 0, D("0"), D("0.0000"), D("0.0000")),
-        (5, 2, 4, D("20.00"), D("1.2435"), D("2.6667")),
-        (6, 2, 1, D("5.00"), D("0.3109"), D("0.6667")),
-        (7, 3, 2, D("10.00"), D("0.6218"), D("1.3333")),
-        (8, 3, 0, D("0"), D("0.0000"), D("0.0000")),
-        (9, 3, 0, D("0"), D("0.0000"), D("0.0000")),
-        (10, 4, 0, D("0"), D("0.0000"), D("0.0000")),
-        (11, 4, 0, D("0"), D("0.0000"), D("0.0000")),
-        (12, 4, 4, D("72.00"), D("4.4767"), D("2.6667")),
+        (m, (m - 1) // 3 + 1, years[m], q, D(r), revenue_index[m], quantity_index[m])
+        for m, (q, r) in totals.items()
     ]
-    by_family = found["seasonality_by_family"]
-    assert len(by_family) == 24  # KAF and TEE, twelve months each
-    # KAF: 158.00 in all, December 72.00; TEE: 35.00 in all, May 20.00
-    assert ("KAF", 12, 4, 4, D("72.00"), D("5.4684")) in by_family
-    assert ("TEE", 5, 2, 4, D("20.00"), D("6.8571")) in by_family
+    by_family = {(row[0], row[1]): row[3:] for row in found["seasonality_by_family"]}
+    # KAF (created 2020) and TEE (created 2021-06, but sold in 2021-05) are both observed from
+    # 2021-05: twelve months each, over the same years
+    assert len(by_family) == 24
+    assert by_family[("KAF", 12)][:3] == (3, 4, D("72.00"))
+    assert by_family[("TEE", 5)][:3] == (3, 4, D("20.00"))
+    by_year = {(row[0], row[1]): row[2:] for row in found["seasonality_by_year"]}
+    assert len(by_year) == 32  # 2021-05 .. 2023-12
+    # 2023: 163.00 over its 12 months; December 72.00 = 864/163 of the mean month
+    assert by_year[(2023, 12)] == (4, D("72.00"), D("5.3006"))
+    # 2021: 30.00 over its 8 months (May to December), 3.75 a month; May 20.00 = 16/3 of it
+    assert by_year[(2021, 5)] == (4, D("20.00"), D("5.3333"))
 
 
 def test_most_active_customers_rank_by_purchases_then_quantity(shop, db_settings):
@@ -258,6 +277,9 @@ def test_price_change_compares_the_30_days_around_it(shop, db_settings):
                 D("12.00"),
                 D("20.00"),
                 T(2023, 3, 1),
+                D("30.00"),
+                D("30.00"),
+                True,
                 D("0.0333"),
                 D("0.1000"),
                 D("2.0000"),
@@ -346,7 +368,7 @@ def test_refresh_again_runs_concurrently_and_keeps_answers(shop, db_settings):
 
     refreshed = analytics.refresh(shop, db.db_schema, db.analytics_schema)
 
-    assert len(refreshed) == 15
+    assert len(refreshed) == 16
     assert answers(shop, db_settings, "1") == before
 
 
@@ -369,7 +391,7 @@ def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop,
         assert order.index(source) < order.index(reader), (reader, source)
     again = analytics.refresh_order(shop, db_settings.database.analytics_schema)
     assert order == [view["name"] for view in again]  # deterministic
-    assert len(order) == 15
+    assert len(order) == 16
 
 
 def test_no_string_bodied_function_reads_a_materialized_view():

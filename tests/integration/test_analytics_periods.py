@@ -104,3 +104,90 @@ def test_lifecycle_needs_an_old_enough_item_and_a_real_fall(
         (4, "Forgotten", "FOR", None, None, 0, 0, "no sale in the last 180 days"),
     ]
     assert found["dormant_customers"] == [(3, "Gone", None, None, 0)]
+
+
+def months(first: tuple[int, int], count: int) -> list[tuple[int, int]]:
+    year, month = first
+    return [(year + (month - 1 + i) // 12, (month - 1 + i) % 12 + 1) for i in range(count)]
+
+
+def test_seasonality_at_flat_demand_is_flat_and_a_late_family_has_no_months_before_it(
+    spark, db_settings, connection, tmp_path
+):
+    write_csv(tmp_path, "customers", [("1", "Ada GmbH", "2020-01-01")])
+    write_csv(
+        tmp_path,
+        "products",
+        [
+            ("1", "Flat", "1.00", "FLA-001", "2020-01-01"),
+            ("2", "Late", "1.00", "LAT-001", "2023-07-01"),  # launched in July
+        ],
+    )
+    sold = [("1", year, month) for year, month in months((2023, 1), 15)]  # 2023-01 .. 2024-03
+    sold += [("2", year, month) for year, month in months((2023, 7), 9)]  # 2023-07 .. 2024-03
+    write_csv(
+        tmp_path,
+        "carts",
+        [
+            (str(i + 1), product, "1", "1", f"{year}-{month:02d}-15 10:00:00", "")
+            for i, (product, year, month) in enumerate(sold)
+        ],
+    )
+
+    run_job(spark, db_settings, connection, tmp_path)
+
+    found = answers(connection, db_settings, "4")
+    flat = [row for row in found["seasonality_by_family"] if row[0] == "FLA"]
+    # one unit every month: every month is an average month, however many years it was seen
+    # in (January to March twice, April to December once); summing instead made January 1.6
+    # and April 0.8
+    assert flat == [
+        ("FLA", m, (m - 1) // 3 + 1, 2 if m <= 3 else 1, 2 if m <= 3 else 1,
+         D("2.00") if m <= 3 else D("1.00"), D("1.0000"), D("1.0000"))
+        for m in range(1, 13)
+    ]  # fmt: skip
+    late = [row for row in found["seasonality_by_family"] if row[0] == "LAT"]
+    # observed from its launch (2023-07): no zeros for April to June, nine average months
+    assert [row[1] for row in late] == [1, 2, 3, 7, 8, 9, 10, 11, 12]
+    assert {(row[3], row[6], row[7]) for row in late} == {(1, D("1.0000"), D("1.0000"))}
+
+
+def test_price_change_windows_stop_at_the_neighbouring_change_and_at_the_data(
+    spark, db_settings, connection, tmp_path
+):
+    customers = [("1", "Ada GmbH", "2020-01-01")]
+    products = [("1", "Pen", "10.00", "PEN-001", "2023-01-01"), ("2", "Ink", "1.00", "INK-001", "2020-01-01")]  # fmt: skip
+    write_csv(tmp_path / "first", "customers", customers)
+    write_csv(tmp_path / "first", "products", products)
+    run_job(spark, db_settings, connection, tmp_path / "first", "customer_data_transform")
+    run_job(spark, db_settings, connection, tmp_path / "first", "product_data_transform")
+    for price, as_of in (("12.00", T(2023, 3, 1)), ("15.00", T(2023, 3, 11))):
+        folder = tmp_path / price
+        write_csv(folder, "products", [("1", "Pen", price, "PEN-001", "2023-01-01"), products[1]])
+        run_job(spark, db_settings, connection, folder, "product_data_transform", as_of=as_of)
+    write_csv(
+        tmp_path / "carts",
+        "carts",
+        [
+            ("1", "2", "1", "1", "2023-01-05 10:00:00", ""),  # the data starts on 01-05
+            ("2", "1", "1", "1", "2023-02-10 10:00:00", ""),  # at 10.00
+            ("3", "1", "1", "1", "2023-02-20 10:00:00", ""),  # at 10.00
+            ("4", "1", "1", "2", "2023-03-05 10:00:00", ""),  # at 12.00
+            ("5", "1", "1", "1", "2023-03-15 10:00:00", ""),  # at 15.00
+            ("6", "1", "1", "1", "2023-03-20 10:00:00", ""),  # at 15.00; the data ends on 03-20
+        ],
+    )
+    run_job(spark, db_settings, connection, tmp_path / "carts", "cart_data_transform")
+
+    rows = answers(connection, db_settings, "10")["price_change_impact"]
+    # 03-01: before [01-30, 03-01) 30 days, 2 items, 20.00; after [03-01, 03-11) cut at the
+    # next change: 10 days, 2 items, 24.00 (the 30 days after would have counted the two sold
+    # at 15.00 too). Per day 2/30 against 2/10: +200%; revenue 20/30 against 24/10: +260%.
+    # 03-11: before [03-01, 03-11) cut at the change before: 10 days, 2 items, 24.00; after
+    # [03-11, 03-21) cut where the data ends: 10 days, 2 items, 30.00.
+    assert rows == [
+        (1, 1, 3, D("10.00"), D("12.00"), D("20.00"), T(2023, 3, 1), D("30.00"), D("10.00"), False,
+         D("0.0667"), D("0.2000"), D("2.0000"), D("0.6667"), D("2.4000"), D("2.6000"), 1, 1, D("2.0000")),
+        (1, 3, 4, D("12.00"), D("15.00"), D("25.00"), T(2023, 3, 11), D("10.00"), D("10.00"), False,
+         D("0.2000"), D("0.2000"), D("0.0000"), D("2.4000"), D("3.0000"), D("0.2500"), 1, 1, D("0.0000")),
+    ]  # fmt: skip

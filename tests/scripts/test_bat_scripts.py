@@ -69,15 +69,20 @@ def cmd(wine, project: Path, script: str, *args: str, docker: bool = True, **fak
     env.update(free_ports())  # the environment wins over .env
     env.update(fake)
     command = " ".join([windows_path(project / script), *args])
-    result = subprocess.run(
-        [wine["WINE"], "cmd", "/c", command],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    for _attempt in range(2):
+        result = subprocess.run(
+            [wine["WINE"], "cmd", "/c", command],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        # Rarely (once in several hundred runs here) wine fails to start cmd at all: status 1
+        # and not a word. Run that once more; a script that really fails quietly fails again.
+        if result.returncode != 1 or result.stdout.strip() or result.stderr.strip():
+            break
     strip = lambda text: "\n".join(line.rstrip() for line in text.splitlines())  # noqa: E731
     return result.returncode, strip(result.stdout), strip(result.stderr)
 

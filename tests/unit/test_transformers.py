@@ -323,13 +323,22 @@ def test_cart_validation_rejects_each_broken_kind_once(spark):
             ("6", "10", "1", "1", "2021-01-01", "yesterday"),
             ("7", "10", "1", "1.5", "2021-01-01", None),
             ("1", "10", "1", "1", "2020-01-01", None),
+            ("8", "10", "1", "1", "2204-01-01", None),  # a typo for 2024: in the future
+            ("9", "10", "1", "1", "2024-06-02 00:00:00", None),  # within the day allowed
         ],
     )
     variations = variations_frame(spark, [(1, 10, Decimal("1.00"), datetime(2020, 1, 1), None)])
     customers = spark.createDataFrame([(1,)], "customer_id long")
 
     validated = validate_carts(
-        raw, variations, customers, timestamp_formats=FORMATS, quantity_min=1, quantity_max=100
+        raw,
+        variations,
+        customers,
+        timestamp_formats=FORMATS,
+        quantity_min=1,
+        quantity_max=100,
+        loaded_at=datetime(2024, 6, 1),
+        future_days=1,
     )
 
     found = sorted(
@@ -347,6 +356,8 @@ def test_cart_validation_rejects_each_broken_kind_once(spark):
         ("5", "2021-01-01", ["customer_id not found in customer"]),
         ("6", "2021-01-01", ["delete_at is not a date (yyyy-MM-dd HH:mm:ss or yyyy-MM-dd)"]),
         ("7", "2021-01-01", ["quantity is not a whole number from 1 to 100"]),
+        ("8", "2204-01-01", ["created_at is in the future (over 1 day after the load)"]),
+        ("9", "2024-06-02 00:00:00", []),
     ]
 
 
