@@ -217,6 +217,17 @@ def test_price_change_opens_new_variation_and_old_lines_keep_their_price(
     }
 
 
+def price_changes_of_product_10(connection, settings) -> list[tuple]:
+    """(old variation, new variation, old price, new price) of each change price_change_impact
+    shows for product 10."""
+    return query(
+        connection,
+        settings,
+        f"SELECT old_variation_id, new_variation_id, old_price, new_price "
+        f"FROM {settings.database.analytics_schema}.price_change_impact WHERE product_id = 10",
+    )
+
+
 def test_two_price_changes_at_the_same_instant_replace_instead_of_stacking(
     spark, db_settings, connection, tmp_path
 ):
@@ -241,12 +252,7 @@ def test_two_price_changes_at_the_same_instant_replace_instead_of_stacking(
         (1, 10, "001", "KAF-001", D("12.50"), T(2020, 1, 1), T(2021, 6, 1), False),
         (5, 10, "001", "KAF-001", D("14.00"), T(2021, 6, 1), None, True),
     }
-    changes = query(
-        connection,
-        db_settings,
-        f"SELECT old_variation_id, new_variation_id, old_price, new_price "
-        f"FROM {db_settings.database.analytics_schema}.price_change_impact WHERE product_id = 10",
-    )
+    changes = price_changes_of_product_10(connection, db_settings)
     assert changes == [(1, 5, D("12.50"), D("14.00"))]
 
 
@@ -270,12 +276,7 @@ def test_price_change_impact_survives_a_zero_length_variation_left_by_older_load
 
     refresh_analytics(RunContext(db_settings, connection, str(tmp_path), T(2030, 1, 1)))
 
-    changes = query(
-        connection,
-        db_settings,
-        f"SELECT old_variation_id, new_variation_id, old_price, new_price "
-        f"FROM {db_settings.database.analytics_schema}.price_change_impact WHERE product_id = 10",
-    )
+    changes = price_changes_of_product_10(connection, db_settings)
     assert changes == [(1, 9, D("12.50"), D("14.00"))]
 
 
