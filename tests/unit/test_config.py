@@ -178,6 +178,14 @@ def test_port_must_be_a_number():
             "validation:\n  price: {min: '0.001', max: '10.00'}\n",
             "'validation.price.min': Decimal input should have no more than 2 decimal places",
         ),
+        (
+            "validation:\n  future_days: -1\n",
+            "'validation.future_days': Input should be greater than or equal to 0",
+        ),
+        (
+            "validation:\n  future_days: '2'\n",
+            "'validation.future_days': Input should be a valid integer",
+        ),
     ],
 )
 def test_validation_ranges_are_checked(tmp_path, text, problem):
