@@ -12,8 +12,10 @@ USAGE
 fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
-# The .bat twins are tested under wine's cmd.exe: install wine64 too.
+# The .bat twins are tested under wine's cmd.exe, and the report in headless Chromium: install
+# wine64 and chromium too.
 SPARK_ETL_WITH_WINE=1
+SPARK_ETL_WITH_BROWSER=1
 # shellcheck source=scripts/bootstrap.sh
 source "$ROOT/scripts/bootstrap.sh"
 

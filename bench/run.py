@@ -8,7 +8,8 @@ loads it into a fresh database and measures, in the same run and for the same ro
   - the cart lines read by Spark and cached, then written by Spark's JDBC writer with its
     defaults (the naive way), by the project's tuned JDBC writer and by its COPY writer;
   - the suite: read + validate, stage, merge per job, then the analytics refresh;
-  - each analytics answer (its first page, as the report shows it, and all its rows);
+  - each analytics answer (its first page, as the report shows it, and all its rows), and the
+    whole report (every view streamed to CSV, the tables' and charts' limited reads, the page);
   - incremental cart loads changing 1% of the lines: as a delta extract (only those lines)
     and as a full snapshot (every line, 1% of them changed), then the refresh that follows;
   - the database size and the peak memory (RSS) of the Spark driver JVM.
@@ -37,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from psycopg2 import sql  # noqa: E402
 
-from spark_etl import analytics, database, datagen, pipeline, report, writers  # noqa: E402
+from spark_etl import analytics, cli, database, datagen, pipeline, report, writers  # noqa: E402
 from spark_etl.config import Connection, connection_from_env, load_settings  # noqa: E402
 from spark_etl.local_postgres import LocalPostgres  # noqa: E402
 
@@ -174,12 +175,29 @@ def analytics_queries(ctx: pipeline.RunContext) -> dict[str, dict[str, float]]:
     db = ctx.settings.database
     conn = database.connect(ctx.connection, db.db_schema, 10)
     seconds: dict[str, dict[str, float]] = {"first_page": {}, "all_rows": {}}
-    for kind, limit in (("first_page", report.HTML_ROWS), ("all_rows", None)):
+    for kind, limit in (("first_page", report.TABLE_ROWS), ("all_rows", None)):
         for question in analytics.QUESTIONS:
             analytics.fetch(conn, db.analytics_schema, question, limit=limit)
             started = time.perf_counter()
             analytics.fetch(conn, db.analytics_schema, question, limit=limit)
             seconds[kind][question.views[0]] = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def report_seconds(ctx: pipeline.RunContext, folder: Path) -> float:
+    """Seconds to write the whole report as ``analytics`` does after its refresh: every view
+    streamed to its CSV, the limited reads of the tables and charts, the page."""
+    db = ctx.settings.database
+    conn = database.connect(ctx.connection, db.db_schema, 10)
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    sections = [
+        cli.report_section(conn, db.analytics_schema, question, folder)
+        for question in analytics.QUESTIONS
+    ]
+    report.write_report(folder, sections, datetime.now(timezone.utc), ctx.settings.report.currency)
+    seconds = time.perf_counter() - started
     conn.close()
     return seconds
 
@@ -233,6 +251,7 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     result["suite"] = suite(spark, ctx)
     result["suite_seconds"] = time.perf_counter() - started
     result["analytics_query_seconds"] = analytics_queries(ctx)
+    result["report_seconds"] = report_seconds(ctx, work / f"report-{size}")
     for kind in ("delta", "snapshot"):
         folder = work / f"incremental-{kind}-{size}"
         if not (folder / "carts.csv").is_file():
@@ -322,6 +341,7 @@ def markdown(results: list[dict[str, Any]], machine: str) -> str:
         "refresh after (s)",
         "slowest answer, first page (s)",
         "slowest answer, all rows (s)",
+        "whole report (s)",
     )
     lines = [
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {machine}.",
@@ -384,6 +404,7 @@ def markdown(results: list[dict[str, Any]], machine: str) -> str:
                 f"{r['incremental_refresh_seconds']:.1f}",
                 f"{q['slowest_answer_seconds']:.3f}",
                 f"{q['slowest_full_answer_seconds']:.3f}",
+                f"{r['report_seconds']:.1f}" if "report_seconds" in r else "",
             )
         )
     if len(results) > 1:

@@ -2,7 +2,8 @@
 # Sourced by submit.sh, start.sh and test.sh: installs what the project needs, once.
 #  - Debian/Ubuntu packages when missing: Java 17, the PostgreSQL JDBC driver
 #    (libpostgresql-jdbc-java) and the PostgreSQL server binaries; for ./test.sh also wine64,
-#    which runs the .bat twins' checks under wine's cmd.exe;
+#    which runs the .bat twins' checks under wine's cmd.exe, and chromium, which opens the
+#    analytics report headless as a user's browser would;
 #  - a virtualenv in .venv with the pinned Python packages of pyproject.toml, reinstalled only
 #    when pyproject.toml changes.
 # Exports JAVA_HOME, SPARK_ETL_JDBC_JAR and PATH (with .venv/bin first).
@@ -43,6 +44,9 @@ install_system_packages() {
   python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
   if [ "${SPARK_ETL_WITH_WINE:-0}" = 1 ] && ! has_wine; then
     packages+=(wine64)
+  fi
+  if [ "${SPARK_ETL_WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null; then
+    packages+=(chromium)
   fi
   [ ${#packages[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null ||

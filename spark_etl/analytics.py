@@ -24,57 +24,179 @@ log = logging.getLogger(__name__)
 DEFINITION_TABLE = "definition"
 
 
+UNITS = ("currency", "share", "count", "items", "days", "per_day", "per_month", "index")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A column a chart draws, its axis title and unit: currency (the report's currency),
+    share (a fraction, shown as %), count, items, days, per_day, per_month or index."""
+
+    column: str
+    label: str
+    unit: str
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            raise ValueError(f"unknown unit {self.unit!r}")
+
+
 @dataclass(frozen=True)
 class Chart:
-    """A chart of one view's rows, one mark per row (the report never aggregates): ``kind`` bar,
-    barh, line or scatter; labels from the ``x`` columns, followed by ``key`` (an id) where the
-    labels alone may repeat (two products of the same name)."""
+    """One chart of a question, drawn from the rows of one view that ``order_by``, ``where``
+    and ``limit`` select in SQL (the report never aggregates, and never reads a whole view for a
+    chart): one mark per row. ``kind``: bar, barh, line, pareto (bars of the first measure, a
+    line of the second on its own axis) or heatmap (x by ``series``, coloured by the measure).
+    Labels are the ``x`` columns, followed by ``key`` (an id) where labels alone may repeat;
+    ``series`` draws one line (or heatmap row) per value of that column; ``facet`` puts each
+    value of that column in a panel of its own, as does each measure but with pareto; ``hover``
+    columns are shown beside the values when pointing at a mark."""
 
+    view: str
     kind: str
+    title: str
     x: tuple[str, ...]
-    y: str
-    top: int | None = None  # the rows with the largest y only, largest first
+    measures: tuple[Measure, ...]
+    order_by: tuple[str, ...]
+    limit: int | None = None
+    where: tuple[tuple[str, str, Any], ...] = ()  # (column, operator, value), AND-ed
     key: str | None = None
-    view: str | None = None  # which of the question's views; the first by default
+    series: str | None = None
+    facet: str | None = None
+    hover: tuple[str, ...] = ()
+    x_label: str = ""
 
 
 @dataclass(frozen=True)
 class Question:
-    """One business question: the views that answer it, in the order they are shown."""
+    """One business question: the views that answer it, in the order they are shown, and the
+    charts drawn from them."""
 
     number: str
     title: str
     definition: str
     views: tuple[str, ...]
     order_by: tuple[str, ...]  # of the first view; the others are ordered by all their columns
-    chart: Chart
+    charts: tuple[Chart, ...]
 
+
+REVENUE = Measure("revenue", "revenue", "currency")
+QUANTITY = Measure("quantity", "quantity sold", "items")
+SEGMENT_PANELS = {
+    "x": ("segment",),
+    "facet": "segment_type",
+    "order_by": ("segment_type", "segment"),
+}
 
 QUESTIONS = (
     Question(
+        "0",
+        "Key figures",
+        "The latest whole month against the month before and the same month a year before "
+        "(the latest month when none is whole); a month is partial when the data starts after "
+        "its first day or ends before its last. Sales = cart lines sold; a purchase (basket) is "
+        "one customer's sales on one day; basket value = revenue per purchase, basket size = "
+        "items per purchase; buying customers = customers with a purchase in the month.",
+        ("key_figures", "monthly_kpi", "data_period"),
+        ("position",),
+        (
+            Chart(
+                "monthly_kpi",
+                "line",
+                "Revenue and buying customers per month (hollow marker: partial month)",
+                ("month",),
+                (REVENUE, Measure("buying_customers", "buying customers", "count")),
+                ("month",),
+                hover=("purchases", "avg_basket_value", "revenue_change_mom"),
+            ),
+        ),
+    ),
+    Question(
         "1",
         "Top products",
-        "Quantity and revenue of sales (cart lines never removed) per product, ranked.",
+        "Quantity and revenue of sales (cart lines never removed) per product, ranked; "
+        "revenue_share = the product's share of all revenue, cumulative_revenue_share = that of "
+        "the product and every one before it by revenue (Pareto).",
         ("top_products",),
         ("rank_by_quantity", "product_id"),
-        Chart("barh", ("name",), "quantity", top=10, key="product_id"),
+        (
+            Chart(
+                "top_products",
+                "pareto",
+                "Revenue of the 20 largest products (bars) and cumulative share of all revenue "
+                "(line)",
+                ("name",),
+                (REVENUE, Measure("cumulative_revenue_share", "cumulative share", "share")),
+                ("rank_by_revenue", "product_id"),
+                limit=20,
+                key="product_id",
+                hover=("quantity", "revenue_share"),
+            ),
+        ),
     ),
     Question(
         "2",
         "Product and variation sales per month",
-        "Quantity and revenue of sales per calendar month, product and variation.",
-        ("product_sales_monthly", "sales_monthly"),
+        "Quantity and revenue of sales per calendar month, product and variation; per family "
+        "(product.sku) with every month from its launch (zeros included), growth against the "
+        "month before (revenue_change_mom) and the same month a year before (revenue_change_yoy), "
+        "as ratio - 1; partial marks a month the data covers only in part.",
+        ("product_sales_monthly", "family_sales_monthly"),
         ("month", "product_id", "product_variation_id"),
-        Chart("line", ("month",), "revenue", view="sales_monthly"),
+        (
+            Chart(
+                "family_sales_monthly",
+                "line",
+                "Revenue per month of the 8 largest families (hollow marker: partial month)",
+                ("month",),
+                (REVENUE,),
+                ("family_rank", "month"),
+                limit=5000,
+                where=(("family_rank", "<=", 8),),
+                series="sku",
+                hover=("quantity", "revenue_change_mom", "revenue_change_yoy"),
+            ),
+            Chart(
+                "family_sales_monthly",
+                "bar",
+                "Revenue growth of the largest family: month on month and year on year",
+                ("month",),
+                (
+                    Measure("revenue_change_mom", "vs month before", "share"),
+                    Measure("revenue_change_yoy", "vs a year before", "share"),
+                ),
+                ("month",),
+                limit=600,
+                where=(("family_rank", "=", 1),),
+                hover=("sku", "revenue", "partial"),
+            ),
+        ),
     ),
     Question(
         "3",
         "Purchases per customer",
-        "A purchase is one customer's sales on one calendar day (UTC). avg_purchase_quantity "
-        "averages each buying customer's quantity per purchase.",
-        ("customer_purchase_summary", "avg_purchase_quantity"),
+        "A purchase (basket) is one customer's sales on one calendar day (UTC); its size is its "
+        "items (sum of quantity), its value its revenue. avg_purchase_quantity and "
+        "avg_basket_value average each buying customer's figures per purchase; the overall ones "
+        "weigh every purchase the same. basket_size_distribution: purchases per size (10 and "
+        "more together), their share of purchases and of revenue.",
+        ("customer_purchase_summary", "avg_purchase_quantity", "basket_size_distribution"),
         ("revenue DESC", "customer_id"),
-        Chart("bar", ("customer_id",), "avg_quantity_per_purchase", top=15),
+        (
+            Chart(
+                "basket_size_distribution",
+                "bar",
+                "Purchases by basket size: share of purchases and average basket value",
+                ("items",),
+                (
+                    Measure("purchase_share", "share of purchases", "share"),
+                    Measure("avg_basket_value", "average basket value", "currency"),
+                ),
+                ("cart_size",),
+                hover=("purchases", "revenue_share"),
+                x_label="items in the basket",
+            ),
+        ),
     ),
     Question(
         "4",
@@ -85,7 +207,21 @@ QUESTIONS = (
         "per product family, and per year (the month / that year's mean month).",
         ("seasonality", "seasonality_by_family", "seasonality_by_year"),
         ("month_of_year",),
-        Chart("bar", ("month_of_year",), "index_vs_average"),
+        (
+            Chart(
+                "seasonality",
+                "bar",
+                "Each month of the year against an average month (1.0), revenue and quantity",
+                ("month_of_year",),
+                (
+                    Measure("index_vs_average", "revenue index", "index"),
+                    Measure("quantity_index", "quantity index", "index"),
+                ),
+                ("month_of_year",),
+                hover=("years_observed", "revenue"),
+                x_label="month of the year",
+            ),
+        ),
     ),
     Question(
         "5",
@@ -93,34 +229,87 @@ QUESTIONS = (
         "Customers ranked by purchases, then quantity, then revenue.",
         ("most_active_customers",),
         ("rank", "customer_id"),
-        Chart("barh", ("name",), "purchases", top=10, key="customer_id"),
+        (
+            Chart(
+                "most_active_customers",
+                "barh",
+                "Purchases of the 10 most active customers",
+                ("name",),
+                (Measure("purchases", "purchases", "count"),),
+                ("rank", "customer_id"),
+                limit=10,
+                key="customer_id",
+                hover=("quantity", "revenue"),
+            ),
+        ),
     ),
     Question(
         "6",
         "Purchase frequency by segment",
         "Segments: cohort_year (year the customer was created) and value_tier (quartile of "
-        "lifetime revenue, Q1 lowest, 'none' without a sale). Days between purchases: "
-        "(last - first purchase day) / (purchases - 1), for customers with two or more.",
+        "lifetime revenue, Q1 lowest, 'none' without a sale). avg_purchases_per_active_month: "
+        "each customer's purchases / the months (of 365.25/12 days) from joining (or the data's "
+        "start, if later) to the data's last sale, at least one, averaged: an older cohort does "
+        "not win by its age. Days between purchases: (last - first purchase day) / "
+        "(purchases - 1), for customers with two or more.",
         ("purchase_frequency_by_segment",),
         ("segment_type", "segment"),
-        Chart("bar", ("segment_type", "segment"), "avg_purchases_per_customer"),
+        (
+            Chart(
+                "purchase_frequency_by_segment",
+                "bar",
+                "Purchases per month as a customer, by segment",
+                measures=(Measure("avg_purchases_per_active_month", "purchases", "per_month"),),
+                hover=("customers", "avg_purchases_per_customer", "avg_days_between_purchases"),
+                **SEGMENT_PANELS,
+            ),
+        ),
     ),
     Question(
         "7",
         "Variation preference by segment",
         "Share of each variation (a product's full SKU, its price versions summed) in its "
-        "family's quantity, within each segment.",
+        "family's quantity, within each segment (quantity_share) and over all customers "
+        "(overall_share); preference_index = quantity_share / overall_share: above 1 the "
+        "segment prefers the variation more than customers overall.",
         ("variation_preference",),
         ("segment_type", "segment", "sku", "quantity_share DESC", "full_sku", "product_id"),
-        Chart("barh", ("segment", "full_sku"), "quantity_share", top=20, key="product_id"),
+        (
+            Chart(
+                "variation_preference",
+                "heatmap",
+                "Preference index (1 = as everyone) of the largest family's variations, by segment",
+                ("segment",),
+                (Measure("preference_index", "preference index", "index"),),
+                ("segment_type", "segment", "full_sku"),
+                limit=2000,
+                where=(("family_rank", "=", 1),),
+                series="full_sku",
+                facet="segment_type",
+                hover=("quantity_share", "overall_share"),
+            ),
+        ),
     ),
     Question(
         "8",
         "Average cart size by segment",
-        "Cart size = items (sum of quantity) in a purchase; lines = cart lines in it.",
+        "Cart size = items (sum of quantity) in a purchase; lines = cart lines in it; basket "
+        "value = its revenue.",
         ("avg_cart_size_by_segment",),
         ("segment_type", "segment"),
-        Chart("bar", ("segment_type", "segment"), "avg_cart_size"),
+        (
+            Chart(
+                "avg_cart_size_by_segment",
+                "bar",
+                "Average basket value and size, by segment",
+                measures=(
+                    Measure("avg_basket_value", "basket value", "currency"),
+                    Measure("avg_cart_size", "basket size", "items"),
+                ),
+                hover=("purchases", "avg_lines_per_purchase"),
+                **SEGMENT_PANELS,
+            ),
+        ),
     ),
     Question(
         "9",
@@ -129,7 +318,19 @@ QUESTIONS = (
         "their product family (the SKU before '-').",
         ("top_variations_by_category",),
         ("sku", "rank_in_category", "full_sku", "product_id"),
-        Chart("barh", ("full_sku",), "quantity", top=20, key="product_id"),
+        (
+            Chart(
+                "top_variations_by_category",
+                "barh",
+                "Quantity sold of the 20 best-selling variations",
+                ("full_sku",),
+                (QUANTITY,),
+                ("quantity DESC", "product_id", "full_sku"),
+                limit=20,
+                key="product_id",
+                hover=("rank_in_category", "revenue"),
+            ),
+        ),
     ),
     Question(
         "10",
@@ -138,19 +339,75 @@ QUESTIONS = (
         "of the product per day in the 30 days before and after, each window cut at the "
         "product's neighbouring changes and at the period the data covers (days_before, "
         "days_after; complete_windows when both are 30 days); *_change = after per day / "
-        "before per day - 1.",
+        "before per day - 1. family_quantity_change: the same for the family's other products "
+        "over the same windows. elasticity = quantity_change / price change (fractions); "
+        "family_adjusted_elasticity after dividing out the family's change.",
         ("price_change_impact",),
         ("changed_at", "product_id"),
-        Chart("scatter", ("pct_change",), "quantity_change"),
+        (
+            Chart(
+                "price_change_impact",
+                "bar",
+                "Quantity per day after against before the 20 newest price changes, the "
+                "product and its family",
+                ("changed_at",),
+                (
+                    Measure("quantity_change", "product", "share"),
+                    Measure("family_quantity_change", "rest of its family", "share"),
+                ),
+                ("changed_at DESC", "product_id"),
+                limit=20,
+                key="product_id",
+                hover=("old_price", "new_price", "pct_change", "days_before", "days_after"),
+            ),
+            Chart(
+                "price_change_impact",
+                "bar",
+                "Price elasticity of the 20 newest price changes, raw and against the family",
+                ("changed_at",),
+                (
+                    Measure("elasticity", "raw", "index"),
+                    Measure("family_adjusted_elasticity", "family-adjusted", "index"),
+                ),
+                ("changed_at DESC", "product_id"),
+                limit=20,
+                key="product_id",
+                hover=("pct_change", "quantity_change", "complete_windows"),
+            ),
+        ),
     ),
     Question(
         "11",
         "Product engagement",
-        "Every product: cart lines (removed ones included), removal rate, sales; ranked by "
-        "lines, then quantity (1 = most engaged; the bottom of the ranking is the least).",
+        "Every product: cart lines (removed ones included), removal rate, sales; days_on_sale "
+        "from its creation (or the data's start, if later) to the data's last sale; ranked by "
+        "lines per day on sale, then lines, then quantity (1 = most engaged).",
         ("product_engagement",),
         ("engagement_rank", "product_id"),
-        Chart("barh", ("name",), "lines", top=15, key="product_id"),
+        (
+            Chart(
+                "product_engagement",
+                "barh",
+                "Cart lines per day on sale: the 10 most engaged products",
+                ("name",),
+                (Measure("lines_per_day", "cart lines", "per_day"),),
+                ("engagement_rank", "product_id"),
+                limit=10,
+                key="product_id",
+                hover=("lines", "removal_rate", "days_on_sale"),
+            ),
+            Chart(
+                "product_engagement",
+                "barh",
+                "Cart lines per day on sale: the 10 least engaged products",
+                ("name",),
+                (Measure("lines_per_day", "cart lines", "per_day"),),
+                ("engagement_rank DESC", "product_id DESC"),
+                limit=10,
+                key="product_id",
+                hover=("lines", "removal_rate", "days_on_sale"),
+            ),
+        ),
     ),
     Question(
         "12",
@@ -158,10 +415,22 @@ QUESTIONS = (
         "Days from a product's creation to its first sale and, on average, to its sales; sales "
         "dated before the creation are left out and counted in sales_before_creation. The "
         "summary averages only products created inside the period the sales cover (an older "
-        "product would measure when the data starts), with the median beside the mean.",
-        ("time_to_purchase", "time_to_purchase_summary"),
+        "product would measure when the data starts), with the median beside the mean; the "
+        "distribution counts those products by days to their first sale.",
+        ("time_to_purchase", "time_to_purchase_summary", "time_to_purchase_distribution"),
         ("product_id",),
-        Chart("barh", ("name",), "days_to_first_sale", top=15, key="product_id"),
+        (
+            Chart(
+                "time_to_purchase_distribution",
+                "bar",
+                "Products created in the period, by days to their first sale",
+                ("days_to_first_sale",),
+                (Measure("products", "products", "count"),),
+                ("bucket",),
+                hover=("product_share",),
+                x_label="days to the first sale",
+            ),
+        ),
     ),
     Question(
         "13",
@@ -169,11 +438,36 @@ QUESTIONS = (
         "Relative to the latest sale: products older than 180 days with no sale in them, or "
         "whose quantity in the latest 6 months fell below half of the 6 months before when "
         "those sold at least 10 units; customers who joined more than 180 days before and made "
-        "no purchase in them. The functions end_of_life_candidates(days, min_quantity) and "
-        "dormant_customers(days) take other limits.",
-        ("end_of_life_candidates", "dormant_customers"),
-        ("product_id",),
-        Chart("barh", ("name",), "days_since_last_sale", top=15, key="product_id"),
+        "no purchase in them. Revenue at risk: a product's revenue in the 12 months up to the "
+        "latest sale, a customer's in the 365 days up to their last purchase. The functions "
+        "end_of_life_candidates(days, min_quantity) and dormant_customers(days) take other "
+        "limits.",
+        ("lifecycle_summary", "end_of_life_candidates", "dormant_customers"),
+        ("kind", "reason"),
+        (
+            Chart(
+                "end_of_life_candidates",
+                "barh",
+                "Revenue at risk: the 15 largest end-of-life candidates",
+                ("name",),
+                (Measure("revenue_at_risk", "revenue, last 12 months", "currency"),),
+                ("revenue_at_risk DESC", "product_id"),
+                limit=15,
+                key="product_id",
+                hover=("reason", "days_since_last_sale"),
+            ),
+            Chart(
+                "dormant_customers",
+                "barh",
+                "Revenue at risk: the 15 largest dormant customers",
+                ("name",),
+                (Measure("revenue_at_risk", "revenue, last active year", "currency"),),
+                ("revenue_at_risk DESC", "customer_id"),
+                limit=15,
+                key="customer_id",
+                hover=("days_since_last_purchase", "purchases"),
+            ),
+        ),
     ),
 )
 
@@ -322,6 +616,26 @@ def _order_clause(order_by: tuple[str, ...]) -> sql.Composable:
     return sql.SQL(", ").join(parts)
 
 
+def _view_query(analytics_schema: str, question: Question, view: str, columns: int) -> sql.Composed:
+    """SELECT every row of one of the question's views in its stable order: the question's
+    order for its first view, every column left to right for the others."""
+    if view == question.views[0]:
+        order = _order_clause(question.order_by)
+    else:
+        order = sql.SQL(", ").join(sql.SQL(str(i + 1)) for i in range(columns))
+    target = sql.SQL("{}.{}").format(sql.Identifier(analytics_schema), sql.Identifier(view))
+    return sql.SQL("SELECT * FROM {} ORDER BY {}").format(target, order)
+
+
+def _column_count(cur: Any, analytics_schema: str, view: str) -> int:
+    cur.execute(
+        sql.SQL("SELECT * FROM {}.{} LIMIT 0").format(
+            sql.Identifier(analytics_schema), sql.Identifier(view)
+        )
+    )
+    return len(cur.description)
+
+
 def fetch(
     conn: Any, analytics_schema: str, question: Question, limit: int | None = None
 ) -> list[Answer]:
@@ -329,16 +643,53 @@ def fetch(
     first ``limit`` of each view."""
     answers = []
     with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
-        for index, view in enumerate(question.views):
-            target = sql.SQL("{}.{}").format(sql.Identifier(analytics_schema), sql.Identifier(view))
-            if index == 0:
-                order = _order_clause(question.order_by)
-            else:  # companion views: by every column, left to right
-                cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(target))
-                order = sql.SQL(", ").join(sql.SQL(str(i + 1)) for i in range(len(cur.description)))
-            cur.execute(
-                sql.SQL("SELECT * FROM {} ORDER BY {} LIMIT %s").format(target, order), (limit,)
+        for view in question.views:
+            query = _view_query(
+                analytics_schema, question, view, _column_count(cur, analytics_schema, view)
             )
+            cur.execute(sql.SQL("{} LIMIT %s").format(query), (limit,))
             columns = tuple(column.name for column in cur.description)
             answers.append(Answer(view, columns, cur.fetchall()))
     return answers
+
+
+def export_csv(conn: Any, analytics_schema: str, question: Question, view: str, handle: Any) -> int:
+    """Stream every row of ``view`` to ``handle`` as CSV with a header, in the order ``fetch``
+    gives (COPY ... TO STDOUT: PostgreSQL writes it, Python never holds the rows); return the
+    number of rows."""
+    with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
+        query = _view_query(
+            analytics_schema, question, view, _column_count(cur, analytics_schema, view)
+        )
+        cur.copy_expert(
+            sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(query), handle
+        )
+        return cur.rowcount
+
+
+OPERATORS = {"=", "<>", "<", "<=", ">", ">="}
+
+
+def fetch_chart(conn: Any, analytics_schema: str, chart: Chart) -> Answer:
+    """The rows a chart draws: those of ``chart.view`` its filter selects, in its order, at
+    most ``chart.limit``."""
+    conditions = []
+    values = []
+    for column, operator, value in chart.where:
+        if operator not in OPERATORS:
+            raise ValueError(f"unknown operator {operator!r} in a chart of {chart.view}")
+        conditions.append(sql.SQL("{} " + operator + " %s").format(sql.Identifier(column)))
+        values.append(value)
+    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
+    with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
+        cur.execute(
+            sql.SQL("SELECT * FROM {}.{}{} ORDER BY {} LIMIT %s").format(
+                sql.Identifier(analytics_schema),
+                sql.Identifier(chart.view),
+                where,
+                _order_clause(chart.order_by),
+            ),
+            (*values, chart.limit),
+        )
+        columns = tuple(column.name for column in cur.description)
+        return Answer(chart.view, columns, cur.fetchall())

@@ -12,6 +12,7 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import spark_etl
@@ -158,16 +159,37 @@ def run_analytics(argv: list[str]) -> None:
         with database.load_lock(conn):
             database.apply_schema(conn, db.db_schema)
             analytics.refresh(conn, db.db_schema, db.analytics_schema)
-        results = [
-            (question, analytics.fetch(conn, db.analytics_schema, question))
+        sections = [
+            report_section(conn, db.analytics_schema, question, args.output_dir)
             for question in analytics.QUESTIONS
         ]
     finally:
         conn.close()
-    for question, answers in results:
-        print(report.terminal_summary(question, answers, args.top), end="\n\n")
-    index = report.write_report(args.output_dir, results, datetime.now(timezone.utc))
+    for section in sections:
+        print(report.terminal_summary(section, args.top), end="\n\n")
+    currency = settings.report.currency
+    index = report.write_report(args.output_dir, sections, datetime.now(timezone.utc), currency)
     print(f"Report: {index.resolve()}")
+
+
+def report_section(
+    conn: Any, analytics_schema: str, question: analytics.Question, folder: Path
+) -> report.Section:
+    """Read what the report shows of one question, with limits, and stream each of its views
+    whole into ``<view>.csv``."""
+    row_counts = {}
+    for view in question.views:
+        with (folder / f"{view}.csv").open("w", encoding="utf-8", newline="") as handle:
+            row_counts[view] = analytics.export_csv(conn, analytics_schema, question, view, handle)
+    return report.Section(
+        question,
+        analytics.fetch(conn, analytics_schema, question, limit=report.TABLE_ROWS),
+        [
+            (chart, analytics.fetch_chart(conn, analytics_schema, chart))
+            for chart in question.charts
+        ],
+        row_counts,
+    )
 
 
 def _make_output_dir(folder: Path) -> None:

@@ -114,11 +114,16 @@ class ValidationSettings(_Section):
     future_days: int = Field(ge=0, le=36_500)
 
 
+class ReportSettings(_Section):
+    currency: str = Field(pattern=r"^[A-Z]{3}$")  # ISO 4217 code of every amount
+
+
 class Settings(_Section):
     input: InputSettings
     spark: SparkSettings
     database: DatabaseSettings
     validation: ValidationSettings
+    report: ReportSettings
 
 
 @dataclass(frozen=True)

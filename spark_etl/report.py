@@ -1,43 +1,92 @@
-"""The analytics report: a compact answer per question on the terminal, and a folder with one
-CSV per view and a self-contained ``index.html`` (inline SVG charts, no external references).
+"""The analytics report: a compact answer per question on the terminal, and a folder that opens
+offline: ``index.html`` (key figures, then each question with its charts, definition and first
+rows), ``plotly.min.js`` beside it (the charting library, so no network is needed) and one CSV
+per view (written by ``analytics.export_csv``, streamed from PostgreSQL).
+
+Nothing here aggregates: every chart draws the rows ``analytics.fetch_chart`` read for it.
 """
 
 from __future__ import annotations
 
-import csv
 import html
-import io
-import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt
+import plotly.graph_objects as go
+import plotly.offline
+from plotly.subplots import make_subplots
 from tabulate import tabulate
 
-from spark_etl.analytics import Answer, Chart, Question
+from spark_etl.analytics import Answer, Chart, Measure, Question
 
-HTML_ROWS = 20
-CHART_STYLE = {
-    "svg.fonttype": "path",  # text drawn as paths: the SVG needs no font files
-    "svg.hashsalt": "spark-etl",  # stable element ids, so the same data gives the same file
-    "figure.figsize": (8, 3.6),
-    "font.size": 9,
-}
+TABLE_ROWS = 20  # rows of each view shown in the page; all of them are in its CSV
+PLOTLY_JS = "plotly.min.js"
+COLOUR = "#4c72b0"
+PANEL_HEIGHT = 300
+PLOT_CONFIG = {"responsive": True, "displaylogo": False, "modeBarButtonsToRemove": ["lasso2d"]}
+
 PAGE_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
-h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.5rem; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; margin: 0 auto; padding: 1rem; max-width: 72rem;
+       color: #222; }
+h1 { font-size: 1.6rem; margin: 0.5rem 0; } h2 { font-size: 1.25rem; margin-top: 2.5rem; }
+h3 { font-size: 1rem; margin: 1.2rem 0 0.3rem; }
+nav { font-size: 0.85rem; display: flex; flex-wrap: wrap; gap: 0.3rem 0.9rem; }
 p.definition { color: #444; } p.note { color: #666; font-size: 0.85rem; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr));
+         gap: 0.8rem; margin: 1rem 0; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: 0.7rem 0.9rem; background: #fafbfc; }
+.card .measure { font-size: 0.8rem; color: #555; text-transform: uppercase; }
+.card .value { font-size: clamp(1.05rem, 2.2vw, 1.35rem); font-weight: 600; margin: 0.2rem 0;
+               white-space: nowrap; }
+.card .change { font-size: 0.8rem; color: #555; } .up { color: #1a7f37; } .down { color: #c62828; }
+.chart { width: 100%; }
+.table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 0.8rem; margin: 0.5rem 0 1rem; }
-th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
-th { background: #f3f3f3; } td.text { text-align: left; }
-svg { max-width: 100%; height: auto; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; cursor: pointer; user-select: none; } td.text { text-align: left; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; }
+th[aria-sort="descending"]::after { content: " \\25BC"; }
 """
+
+# Sort a table by the column whose header is clicked (numbers as numbers, empty cells last).
+SORT_SCRIPT = """
+document.querySelectorAll("table.sortable th").forEach(function (th, _) {
+  th.addEventListener("click", function () {
+    var table = th.closest("table");
+    var index = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("th").forEach(function (other) { other.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    function key(row) { var text = row.cells[index].textContent; var n = Number(text);
+      return text === "" ? null : (isNaN(n) ? text : n); }
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b);
+      if (x === null || y === null) { return x === y ? 0 : (x === null ? 1 : -1); }
+      var order = typeof x === "number" && typeof y === "number"
+        ? x - y : String(x).localeCompare(String(y));
+      return ascending ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  });
+});
+"""
+
+
+@dataclass(frozen=True)
+class Section:
+    """What the report shows of one question: the first rows of each view, the rows each chart
+    draws, and how many rows each view has (all of them are in its CSV)."""
+
+    question: Question
+    answers: Sequence[Answer]
+    charts: Sequence[tuple[Chart, Answer]]
+    row_counts: dict[str, int]
 
 
 def _text(value: Any) -> str:
@@ -50,14 +99,27 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def terminal_summary(question: Question, answers: Sequence[Answer], top: int) -> str:
+def _label(value: Any) -> str:
+    """A value as an axis label: a timestamp at midnight as its date, others to the minute."""
+    if isinstance(value, datetime):
+        return (
+            f"{value:%Y-%m-%d}"
+            if value.time() == datetime.min.time()
+            else f"{value:%Y-%m-%d %H:%M}"
+        )
+    return _text(value)
+
+
+def terminal_summary(section: Section, top: int) -> str:
     """The question's title and the first ``top`` rows of each of its views, as text tables."""
+    question = section.question
     parts = [f"== {question.number}. {question.title}"]
-    for answer in answers:
+    for answer in section.answers:
         rows = [[_text(value) for value in row] for row in answer.rows[:top]]
         heading = f"-- analytics.{answer.view}"
-        if len(answer.rows) > len(rows):
-            heading += f" (first {top} of {len(answer.rows)})"
+        total = section.row_counts.get(answer.view, len(answer.rows))
+        if total > len(rows):
+            heading += f" (first {len(rows)} of {total})"
         parts.append(heading)
         # Values are printed as PostgreSQL returns them: 78.00 stays 78.00.
         table = tabulate(rows, headers=answer.columns, disable_numparse=True)
@@ -65,121 +127,411 @@ def terminal_summary(question: Question, answers: Sequence[Answer], top: int) ->
     return "\n".join(parts)
 
 
-def _chart_points(chart: Chart, answer: Answer) -> tuple[list[str], list[float]]:
-    """One point per row that has a value (a NULL is no point, never an error), labelled by the
-    x columns and the key; the ``top`` rows by value when the chart shows only those."""
-    index = {name: i for i, name in enumerate(answer.columns)}
-    points: list[tuple[str, float]] = []
-    for row in answer.rows:
-        value = row[index[chart.y]]
-        label = " ".join(_text(row[index[name]]) for name in chart.x)
-        if value is None or not label.strip():
-            continue
-        if chart.key is not None:
-            label = f"{label} (#{_text(row[index[chart.key]])})"
-        points.append((label, float(value)))
-    if chart.top is not None:
-        points = sorted(points, key=lambda point: point[1], reverse=True)[: chart.top]
-    return [label for label, _ in points], [value for _, value in points]
+# --- charts ---------------------------------------------------------------------------------
 
 
-def chart_answer(question: Question, answers: Sequence[Answer]) -> Answer:
-    """The answer the question's chart is drawn from."""
-    wanted = question.chart.view or question.views[0]
-    return next(answer for answer in answers if answer.view == wanted)
+def _axis(measures: Sequence[Measure], currency: str) -> dict[str, Any]:
+    """Axis title of the measures (which share a unit) with the unit, and the tick format the
+    unit calls for."""
+    measure = measures[0]
+    suffix = {
+        "currency": f" ({currency})",
+        "share": " (%)",
+        "items": " (items)",
+        "days": " (days)",
+        "per_day": " (per day)",
+        "per_month": " (per month)",
+    }.get(measure.unit, "")
+    label = " / ".join(m.label for m in measures)
+    # from zero, so that a bar's or a line's height is the value's, not its distance to a minimum
+    axis: dict[str, Any] = {"title": {"text": label + suffix}, "rangemode": "tozero"}
+    if measure.unit == "share":
+        axis["tickformat"] = ".0%"
+    elif measure.unit == "currency":
+        axis["tickformat"] = ",.0f"
+    return axis
 
 
-def chart_svg(question: Question, answer: Answer) -> str:
-    """The question's chart as inline SVG markup, or an empty string when there is no data."""
-    chart = question.chart
-    labels, values = _chart_points(chart, answer)
-    if not values:
-        return ""
-    with plt.rc_context(CHART_STYLE):
-        figure, axes = plt.subplots()
-        if chart.kind == "barh":
-            axes.barh(labels[::-1], values[::-1], color="#4c72b0")
-            axes.set_xlabel(chart.y)
-        elif chart.kind == "line":
-            axes.plot(labels, values, marker=".", color="#4c72b0")
-            axes.set_ylabel(chart.y)
-            axes.set_xticks(labels[:: max(1, len(labels) // 12)])
-        elif chart.kind == "scatter":  # labels are numbers here (rows without one are left out)
-            axes.scatter([float(label) for label in labels], values, color="#4c72b0")
-            axes.set_xlabel(" ".join(chart.x))
-            axes.set_ylabel(chart.y)
-        else:
-            axes.bar(labels, values, color="#4c72b0")
-            axes.set_ylabel(chart.y)
-        axes.tick_params(axis="x", labelrotation=45 if chart.kind in ("bar", "line") else 0)
-        axes.set_title(question.title)
-        figure.tight_layout()
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-        plt.close(figure)
-    return _inline_svg(buffer.getvalue())
+def _hover_format(unit: str) -> str:
+    return {"share": ":.1%", "currency": ":,.2f"}.get(unit, ":,.4~f")
 
 
-def _inline_svg(document: str) -> str:
-    """SVG fit for inlining in HTML5: no XML prolog, DOCTYPE, metadata or namespace URLs."""
-    markup = document[document.index("<svg") :]
-    markup = re.sub(r"<metadata>.*?</metadata>", "", markup, flags=re.DOTALL)
-    return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", markup)
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
-def _html_table(answer: Answer) -> str:
+class _Rows:
+    """A chart's rows by column name."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.columns = {name: i for i, name in enumerate(answer.columns)}
+        self.rows = answer.rows
+
+    def values(self, column: str, rows: Sequence[tuple[Any, ...]] | None = None) -> list[Any]:
+        index = self.columns[column]
+        return [row[index] for row in (self.rows if rows is None else rows)]
+
+    def labels(self, chart: Chart, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Category labels: the x columns (a lone date column stays a date, for a time axis),
+        with the key where labels may repeat."""
+        if len(chart.x) == 1 and chart.key is None:
+            values = self.values(chart.x[0], rows)
+            if all(isinstance(v, date) for v in values):
+                return values
+        labels = []
+        for row in rows:
+            label = " ".join(_label(row[self.columns[name]]) for name in chart.x)
+            if chart.key is not None:
+                label = f"{label} (#{_label(row[self.columns[chart.key]])})"
+            labels.append(label)
+        return labels
+
+    def hover(self, chart: Chart, rows: Sequence[tuple[Any, ...]]) -> tuple[list[list[str]], str]:
+        """customdata and the hover lines showing the chart's hover columns."""
+        data = [[_label(row[self.columns[name]]) for name in chart.hover] for row in rows]
+        lines = "".join(f"<br>{name}: %{{customdata[{i}]}}" for i, name in enumerate(chart.hover))
+        return data, lines
+
+    def groups(self, column: str | None) -> list[tuple[Any, list[tuple[Any, ...]]]]:
+        """The rows per value of ``column`` in order of first appearance (all rows for None)."""
+        if column is None:
+            return [(None, list(self.rows))]
+        groups: dict[Any, list[tuple[Any, ...]]] = {}
+        for row in self.rows:
+            groups.setdefault(row[self.columns[column]], []).append(row)
+        return list(groups.items())
+
+
+def _panels(chart: Chart) -> list[list[Measure]]:
+    """Measures sharing a unit share a panel (grouped bars, lines on one axis)."""
+    panels: dict[str, list[Measure]] = {}
+    for measure in chart.measures:
+        panels.setdefault(measure.unit, []).append(measure)
+    return list(panels.values())
+
+
+def _partial_markers(rows: _Rows, group: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    if "partial" not in rows.columns:
+        return {}
+    symbols = ["circle-open" if partial else "circle" for partial in rows.values("partial", group)]
+    return {"marker": {"symbol": symbols, "size": 7}}
+
+
+def figure(chart: Chart, answer: Answer, currency: str) -> go.Figure | None:
+    """The chart of ``answer``'s rows, or None when there is nothing to draw."""
+    rows = _Rows(answer)
+    if not rows.rows:
+        return None
+    if chart.kind == "heatmap":
+        return _heatmap(chart, rows, currency)
+    if chart.kind == "pareto":
+        return _pareto(chart, rows, currency)
+    facets = rows.groups(chart.facet)
+    panels = _panels(chart)
+    titles = [f"{facet}" if chart.facet else "" for facet, _ in facets for _ in panels]
+    count = len(facets) * len(panels)
+    fig = make_subplots(
+        rows=count,
+        cols=1,
+        shared_xaxes=chart.kind == "line" and chart.facet is None,
+        vertical_spacing=min(0.12, 0.4 / count),
+        subplot_titles=titles if chart.facet else None,
+    )
+    panel = 0
+    for _, facet_rows in facets:
+        for measures in panels:
+            panel += 1
+            for measure in measures:
+                for name, group in _Rows(Answer(answer.view, answer.columns, facet_rows)).groups(
+                    chart.series
+                ):
+                    _add_trace(fig, chart, rows, group, measure, name, panel, len(measures))
+            axis = _axis(measures, currency)
+            if chart.kind == "barh":
+                fig.update_xaxes(axis, row=panel, col=1)
+                fig.update_yaxes(autorange="reversed", automargin=True, row=panel, col=1)
+            else:
+                fig.update_yaxes(axis, row=panel, col=1)
+                fig.update_xaxes(automargin=True, row=panel, col=1)
+    if chart.x_label:
+        fig.update_xaxes(title_text=chart.x_label, row=count, col=1)
+    if chart.kind == "line" and chart.facet is None:
+        fig.update_xaxes(rangeslider={"visible": True, "thickness": 0.06}, row=count, col=1)
+    height = PANEL_HEIGHT * count
+    if chart.kind == "barh":
+        height = max(height, (22 * max(len(group) for _, group in facets) + 80) * count)
+    showlegend = chart.series is not None or any(len(measures) > 1 for measures in panels)
+    fig.update_layout(barmode="group", height=height, showlegend=showlegend)
+    return _finish(fig)
+
+
+def _add_trace(
+    fig: go.Figure,
+    chart: Chart,
+    rows: _Rows,
+    group: Sequence[tuple[Any, ...]],
+    measure: Measure,
+    series: Any,
+    panel: int,
+    measures_in_panel: int,
+) -> None:
+    labels = rows.labels(chart, group)
+    values = [_number(v) for v in rows.values(measure.column, group)]
+    customdata, extra = rows.hover(chart, group)
+    name = _label(series) if series is not None else measure.label
+    value_axis, label_axis = ("x", "y") if chart.kind == "barh" else ("y", "x")
+    template = (
+        f"%{{{label_axis}}}<br>{html.escape(name)}: %{{{value_axis}{_hover_format(measure.unit)}}}"
+        f"{extra}<extra></extra>"
+    )
+    common = {
+        "name": name,
+        "customdata": customdata,
+        "hovertemplate": template,
+        "showlegend": panel == 1 and (series is not None or measures_in_panel > 1),
+        "legendgroup": name,
+    }
+    if chart.kind == "line":
+        trace = go.Scatter(
+            x=labels, y=values, mode="lines+markers", **_partial_markers(rows, group), **common
+        )
+    elif chart.kind == "barh":
+        trace = go.Bar(x=values, y=labels, orientation="h", **common)
+    else:
+        trace = go.Bar(x=labels, y=values, **common)
+    if measures_in_panel == 1 and series is None:
+        trace.update(marker_color=COLOUR)
+    fig.add_trace(trace, row=panel, col=1)
+
+
+def _pareto(chart: Chart, rows: _Rows, currency: str) -> go.Figure:
+    bars, line = chart.measures
+    labels = rows.labels(chart, rows.rows)
+    customdata, extra = rows.hover(chart, rows.rows)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=[_number(v) for v in rows.values(bars.column)],
+            name=bars.label,
+            marker_color=COLOUR,
+            customdata=customdata,
+            hovertemplate=f"%{{x}}<br>{bars.label}: %{{y{_hover_format(bars.unit)}}}{extra}"
+            "<extra></extra>",
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=labels,
+            y=[_number(v) for v in rows.values(line.column)],
+            name=line.label,
+            mode="lines+markers",
+            line_color="#dd8452",
+            hovertemplate=f"%{{x}}<br>{line.label}: %{{y{_hover_format(line.unit)}}}"
+            "<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    fig.update_yaxes(_axis([bars], currency), secondary_y=False)
+    fig.update_yaxes(
+        {**_axis([line], currency), "range": [0, 1.05], "dtick": 0.25}, secondary_y=True
+    )
+    fig.update_xaxes(tickangle=-45, automargin=True)
+    fig.update_layout(height=PANEL_HEIGHT + 150)
+    return _finish(fig)
+
+
+def _heatmap(chart: Chart, rows: _Rows, currency: str) -> go.Figure:
+    measure = chart.measures[0]
+    facets = rows.groups(chart.facet)
+    fig = make_subplots(
+        rows=len(facets),
+        cols=1,
+        subplot_titles=[_label(facet) for facet, _ in facets] if chart.facet else None,
+        vertical_spacing=0.15,
+    )
+    height = 0
+    for panel, (_, facet_rows) in enumerate(facets, start=1):
+        facet = _Rows(Answer("", tuple(rows.columns), facet_rows))
+        xs = list(dict.fromkeys(facet.labels(chart, facet_rows)))
+        ys = list(dict.fromkeys(_label(v) for v in facet.values(chart.series or chart.x[0])))
+        grid: list[list[float | None]] = [[None] * len(xs) for _ in ys]
+        for row, x in zip(facet_rows, facet.labels(chart, facet_rows), strict=True):
+            y = _label(row[facet.columns[chart.series or chart.x[0]]])
+            grid[ys.index(y)][xs.index(x)] = _number(row[facet.columns[measure.column]])
+        fig.add_trace(
+            go.Heatmap(
+                x=xs,
+                y=ys,
+                z=grid,
+                # a ratio around 1: the colours saturate at 0 and 2 (hover shows the value)
+                zmin=0,
+                zmax=2,
+                zmid=1,
+                colorscale="RdBu",
+                coloraxis=None,
+                showscale=panel == 1,
+                colorbar={"title": {"text": measure.label}},
+                hovertemplate=f"%{{x}} · %{{y}}<br>{measure.label}: %{{z:.2f}}<extra></extra>",
+            ),
+            row=panel,
+            col=1,
+        )
+        fig.update_xaxes(type="category", row=panel, col=1)
+        fig.update_yaxes(type="category", automargin=True, row=panel, col=1)
+        height += 60 + 26 * len(ys)
+    fig.update_layout(height=max(height + 80, PANEL_HEIGHT))
+    return _finish(fig)
+
+
+def _finish(fig: go.Figure) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        hoverlabel={"align": "left"},
+        font={"size": 11},
+    )
+    return fig
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+def _format(value: Any, unit: str, currency: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "currency":
+        return f"{currency} {value:,.2f}"
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
+
+
+def _change(value: Any, against: str) -> str:
+    if value is None:
+        return f'<div class="change">no comparison {html.escape(against)}</div>'
+    css = "up" if value > 0 else "down" if value < 0 else ""
+    arrow = "▲" if value > 0 else "▼" if value < 0 else "■"
+    return (
+        f'<div class="change"><span class="{css}">{arrow} {value * 100:+.1f}%</span> '
+        f"{html.escape(against)}</div>"
+    )
+
+
+def key_figures_html(section: Section, currency: str) -> str:
+    """Cards of the key figures, and the period the data covers."""
+    answers = {answer.view: answer for answer in section.answers}
+    figures = answers.get("key_figures")
+    period = answers.get("data_period")
+    if figures is None or not figures.rows:
+        return '<p class="note">No sales yet: no key figures.</p>'
+    columns = {name: i for i, name in enumerate(figures.columns)}
+    month = figures.rows[0][columns["month"]]
+    partial = figures.rows[0][columns["partial"]]
+    previous = date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+    cards = []
+    for row in figures.rows:
+        unit = row[columns["unit"]]
+        cards.append(
+            '<div class="card">'
+            f'<div class="measure">{html.escape(row[columns["measure"]])}</div>'
+            f'<div class="value">{html.escape(_format(row[columns["value"]], unit, currency))}'
+            "</div>"
+            + _change(row[columns["change_vs_previous_month"]], f"vs {previous:%b %Y}")
+            + _change(row[columns["change_vs_year_before"]], f"vs {month:%b} {month.year - 1}")
+            + "</div>"
+        )
+    covered = ""
+    if period is not None and period.rows and period.rows[0][0] is not None:
+        first, last = period.rows[0][0], period.rows[0][1]
+        covered = f"Sales from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC. "
+    whole = " (partial: the data holds no whole month)" if partial else ""
+    return (
+        f'<p class="note">{covered}Key figures of {month:%B %Y}{whole}, against the month '
+        f"before and the same month a year before.</p>"
+        f'<div class="cards">{"".join(cards)}</div>'
+    )
+
+
+def _html_table(answer: Answer, total: int) -> str:
     head = "".join(f"<th>{html.escape(name)}</th>" for name in answer.columns)
     body = []
-    for row in answer.rows[:HTML_ROWS]:
+    for row in answer.rows[:TABLE_ROWS]:
         cells = []
         for value in row:
             css = ' class="text"' if isinstance(value, str) else ""
             cells.append(f"<td{css}>{html.escape(_text(value))}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
+    shown = min(len(answer.rows), TABLE_ROWS)
     note = ""
-    if len(answer.rows) > HTML_ROWS:
+    if total > shown:
         note = (
-            f'<p class="note">First {HTML_ROWS} of {len(answer.rows)} rows; all of them are in '
+            f'<p class="note">First {shown} of {total:,} rows; all of them are in '
             f"{html.escape(answer.view)}.csv.</p>"
         )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+    return (
+        f'<div class="table-wrap"><table class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>{note}"
+    )
 
 
-def _write_csv(path: Path, answer: Answer) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(answer.columns)
-        writer.writerows([_text(value) for value in row] for row in answer.rows)
+def chart_html(chart: Chart, answer: Answer, currency: str, element_id: str) -> str:
+    """The chart's heading and its plot (a div and the script that draws it), or a note when
+    there are no rows to draw."""
+    heading = f"<h3>{html.escape(chart.title)}</h3>"
+    fig = figure(chart, answer, currency)
+    if fig is None:
+        return f'{heading}<p class="note">No rows to chart.</p>'
+    plot = fig.to_html(
+        full_html=False, include_plotlyjs=False, div_id=element_id, config=PLOT_CONFIG
+    )
+    return f'{heading}<div class="chart">{plot}</div>'
 
 
 def write_report(
-    folder: Path, results: Sequence[tuple[Question, Sequence[Answer]]], generated_at: datetime
+    folder: Path, sections: Sequence[Section], generated_at: datetime, currency: str
 ) -> Path:
-    """Write ``<view>.csv`` for every view and ``index.html``; return the page's path."""
+    """Write ``index.html`` and ``plotly.min.js`` into ``folder`` (whose CSVs are written
+    already); return the page's path."""
     folder.mkdir(parents=True, exist_ok=True)
-    sections = []
-    for question, answers in results:
-        for answer in answers:
-            _write_csv(folder / f"{answer.view}.csv", answer)
+    (folder / PLOTLY_JS).write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
+    parts = []
+    for section in sections:
+        question = section.question
+        charts = "".join(
+            chart_html(chart, answer, currency, f"chart-{question.number}-{i}")
+            for i, (chart, answer) in enumerate(section.charts, start=1)
+        )
         tables = "".join(
             f"<h3>analytics.{html.escape(answer.view)} "
-            f'<a href="{html.escape(answer.view)}.csv">(CSV)</a></h3>{_html_table(answer)}'
-            for answer in answers
+            f'<a href="{html.escape(answer.view)}.csv">(CSV)</a></h3>'
+            f"{_html_table(answer, section.row_counts.get(answer.view, len(answer.rows)))}"
+            for answer in section.answers
         )
-        sections.append(
+        lead = key_figures_html(section, currency) if question.number == "0" else ""
+        parts.append(
             f'<section id="q{question.number}"><h2>{question.number}. '
-            f"{html.escape(question.title)}</h2>"
+            f"{html.escape(question.title)}</h2>{lead}"
             f'<p class="definition">{html.escape(question.definition)}</p>'
-            f"{chart_svg(question, chart_answer(question, answers))}{tables}</section>"
+            f"{charts}{tables}</section>"
         )
+    contents = "".join(
+        f'<a href="#q{s.question.number}">{s.question.number}. {html.escape(s.question.title)}</a>'
+        for s in sections
+    )
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>Sales analytics</title>"
-        f"<style>{PAGE_STYLE}</style></head><body>"
+        f'<style>{PAGE_STYLE}</style><script src="{PLOTLY_JS}"></script></head><body>'
         "<h1>Sales analytics</h1>"
         f'<p class="note">Generated {generated_at:%Y-%m-%d %H:%M} UTC from the analytics views. '
-        "A sale is a cart line never removed; revenue is the sum of its amounts.</p>"
-        f"{''.join(sections)}</body></html>"
+        f"A sale is a cart line never removed; revenue is the sum of its amounts, in {currency}. "
+        "Point at a chart for its values; click a column heading to sort a table.</p>"
+        f"<nav>{contents}</nav>{''.join(parts)}"
+        f"<script>{SORT_SCRIPT}</script></body></html>"
     )
     index = folder / "index.html"
     index.write_text(page, encoding="utf-8")

@@ -11,7 +11,8 @@
 --
 -- Refresh cost: only four materialized views read all the cart lines (purchase,
 -- product_activity, product_sales_monthly, variation_preference); the others derive from them
--- (price_change_impact reads a few days of sales). Those four read cart rather than the view
+-- (price_change_impact reads a few days of sales, data_period the first and last line by the
+-- index on created_at). Those four read cart rather than the view
 -- sale, joining product only where they need it: sale's join keeps every line (cart.product_id
 -- is a NOT NULL foreign key) at the cost of a hash join per line. Their queries run in
 -- functions that SET jit = off: a plan over the ~240 cart partitions holds thousands of
@@ -96,7 +97,7 @@ RETURNS TABLE (product_id bigint, name text, sku text, created_at timestamp, lin
                distinct_customers bigint, first_sale_at timestamp,
                avg_days_creation_to_sale numeric, sales_before_creation bigint,
                last_sale_at timestamp, quantity_previous_half bigint,
-               quantity_recent_half bigint)
+               quantity_recent_half bigint, revenue_last_12_months numeric)
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
 SET jit = off
@@ -126,7 +127,11 @@ AS $$
                sum(c.quantity) FILTER (
                    WHERE c.deleted_at IS NULL
                      AND c.created_at > (SELECT at FROM latest) - interval '6 months')
-                   AS recent_half
+                   AS recent_half,
+               sum(c.amount) FILTER (
+                   WHERE c.deleted_at IS NULL
+                     AND c.created_at > (SELECT at FROM latest) - interval '12 months')
+                   AS revenue_last_12_months
         FROM cart c
         JOIN product p ON p.product_id = c.product_id
         GROUP BY c.product_id
@@ -142,7 +147,7 @@ AS $$
            COALESCE(a.removed_lines, 0), COALESCE(a.sales, 0), COALESCE(a.quantity, 0),
            COALESCE(a.revenue, 0), COALESCE(b.customers, 0), a.first_sale_at, a.avg_days,
            COALESCE(a.sales_before_creation, 0), a.last_sale_at, COALESCE(a.previous_half, 0),
-           COALESCE(a.recent_half, 0)
+           COALESCE(a.recent_half, 0), COALESCE(a.revenue_last_12_months, 0)
     FROM product p
     LEFT JOIN activity a ON a.product_id = p.product_id
     LEFT JOIN buyers b ON b.product_id = p.product_id
@@ -153,11 +158,15 @@ SELECT * FROM product_activity_rows()
 WITH NO DATA;
 CREATE UNIQUE INDEX product_activity_key ON product_activity (product_id);
 
--- 1. Which products sell most, by quantity and by revenue?
+-- 1. Which products sell most, by quantity and by revenue, and how concentrated is revenue?
 CREATE MATERIALIZED VIEW top_products AS
 SELECT product_id, name, sku, quantity, revenue,
        rank() OVER (ORDER BY quantity DESC) AS rank_by_quantity,
-       rank() OVER (ORDER BY revenue DESC) AS rank_by_revenue
+       rank() OVER (ORDER BY revenue DESC) AS rank_by_revenue,
+       round(revenue / NULLIF(sum(revenue) OVER (), 0), 4) AS revenue_share,
+       -- Pareto: the share of all revenue of this product and every one before it by revenue
+       round(sum(revenue) OVER (ORDER BY revenue DESC, product_id ROWS UNBOUNDED PRECEDING)
+             / NULLIF(sum(revenue) OVER (), 0), 4) AS cumulative_revenue_share
 FROM product_activity
 WHERE sales > 0
 WITH NO DATA;
@@ -193,33 +202,120 @@ WITH NO DATA;
 CREATE UNIQUE INDEX product_sales_monthly_key ON product_sales_monthly (month, product_variation_id);
 CREATE INDEX product_sales_monthly_product ON product_sales_monthly (product_id, month);
 
--- 2b. All products together per month (the chart of question 2, and seasonality): summed
--- here, in SQL, so that the report draws rows as they are and never adds them up itself.
-CREATE MATERIALIZED VIEW sales_monthly AS
-SELECT month, CAST(sum(quantity) AS bigint) AS quantity, sum(revenue) AS revenue
-FROM product_sales_monthly
-GROUP BY month
+-- The period the sales cover: from the first sale to the last (a few index probes of cart),
+-- and its first and last months. A month is partial when the data starts after its first day
+-- or ends before its last.
+CREATE MATERIALIZED VIEW data_period AS
+SELECT first_sale_at, last_sale_at,
+       CAST(date_trunc('month', first_sale_at) AS date) AS first_month,
+       CAST(date_trunc('month', last_sale_at) AS date) AS last_month
+FROM (SELECT min(created_at) AS first_sale_at, max(created_at) AS last_sale_at
+      FROM cart WHERE deleted_at IS NULL) s
 WITH NO DATA;
-CREATE UNIQUE INDEX sales_monthly_key ON sales_monthly (month);
+CREATE UNIQUE INDEX data_period_key ON data_period (first_sale_at);
+
+-- 0. The business month by month (the key figures and their trend), every month of the period
+-- present (zeros where nothing sold): revenue, sales (cart lines sold), quantity, buying
+-- customers, purchases; basket value and size per purchase; revenue against the month before
+-- and the same month a year before (ratio - 1; NULL when there is nothing to compare with).
+CREATE MATERIALIZED VIEW monthly_kpi AS
+WITH per_month AS (
+    SELECT CAST(date_trunc('month', purchase_day) AS date) AS month, sum(revenue) AS revenue,
+           sum(lines) AS sales, sum(cart_size) AS quantity,
+           count(DISTINCT customer_id) AS buying_customers, count(*) AS purchases
+    FROM purchase
+    GROUP BY 1
+), months AS (
+    SELECT CAST(m.month AS date) AS month, d.first_sale_at, d.last_sale_at
+    FROM data_period d
+    CROSS JOIN generate_series(d.first_month, d.last_month, interval '1 month') AS m (month)
+), filled AS (
+    SELECT m.month,
+           CAST(m.first_sale_at AS date) > m.month
+               OR CAST(m.last_sale_at AS date)
+                  < CAST(m.month + interval '1 month' - interval '1 day' AS date) AS partial,
+           COALESCE(p.revenue, 0) AS revenue, COALESCE(p.sales, 0) AS sales,
+           COALESCE(p.quantity, 0) AS quantity, COALESCE(p.buying_customers, 0) AS buying_customers,
+           COALESCE(p.purchases, 0) AS purchases
+    FROM months m
+    LEFT JOIN per_month p ON p.month = m.month
+)
+SELECT month, partial, revenue, CAST(sales AS bigint) AS sales, CAST(quantity AS bigint) AS quantity,
+       buying_customers, purchases,
+       round(revenue / NULLIF(purchases, 0), 2) AS avg_basket_value,
+       round(quantity / NULLIF(purchases, 0), 2) AS avg_basket_size,
+       round(revenue / NULLIF(lag(revenue) OVER (ORDER BY month), 0) - 1, 4) AS revenue_change_mom,
+       round(revenue / NULLIF(lag(revenue, 12) OVER (ORDER BY month), 0) - 1, 4)
+           AS revenue_change_yoy
+FROM filled
+WITH NO DATA;
+CREATE UNIQUE INDEX monthly_kpi_key ON monthly_kpi (month);
+
+-- 0b. The first screen: each key figure of the latest whole month (the latest month when none
+-- is whole) against the month before and the same month a year before. Changes are computed
+-- from the exact figures, not from the rounded averages shown.
+CREATE VIEW key_figures AS
+WITH latest AS (
+    SELECT COALESCE(max(month) FILTER (WHERE NOT partial), max(month)) AS month FROM monthly_kpi
+), figures AS (
+    SELECT k.month, k.partial, v.position, v.measure, v.unit, v.value
+    FROM monthly_kpi k
+    CROSS JOIN LATERAL (VALUES
+        (1, 'revenue', 'currency', k.revenue),
+        (2, 'sales', 'cart lines', CAST(k.sales AS numeric)),
+        (3, 'buying customers', 'customers', CAST(k.buying_customers AS numeric)),
+        (4, 'average basket value', 'currency', k.revenue / NULLIF(k.purchases, 0)),
+        (5, 'average basket size', 'items', k.quantity / CAST(NULLIF(k.purchases, 0) AS numeric))
+    ) AS v (position, measure, unit, value)
+)
+SELECT cur.month, cur.partial, cur.position, cur.measure, cur.unit,
+       round(cur.value, 2) AS value, round(prev.value, 2) AS previous_month_value,
+       round(cur.value / NULLIF(prev.value, 0) - 1, 4) AS change_vs_previous_month,
+       round(yb.value, 2) AS year_before_value,
+       round(cur.value / NULLIF(yb.value, 0) - 1, 4) AS change_vs_year_before
+FROM latest l
+JOIN figures cur ON cur.month = l.month
+LEFT JOIN figures prev ON prev.month = cur.month - interval '1 month' AND prev.position = cur.position
+LEFT JOIN figures yb ON yb.month = cur.month - interval '12 months' AND yb.position = cur.position;
 
 -- 3. How much does each customer buy per purchase?
 CREATE MATERIALIZED VIEW customer_purchase_summary AS
 SELECT customer_id, count(*) AS purchases, sum(cart_size) AS quantity,
        sum(revenue) AS revenue, round(avg(cart_size), 2) AS avg_quantity_per_purchase,
-       min(first_sale_at) AS first_purchase_at, max(last_sale_at) AS last_purchase_at
-FROM purchase
+       min(first_sale_at) AS first_purchase_at, max(last_sale_at) AS last_purchase_at,
+       round(avg(revenue), 2) AS avg_basket_value,
+       -- what a year of this customer is worth: revenue of the 365 days up to the last purchase
+       sum(revenue) FILTER (WHERE purchase_day > last_day - 365) AS revenue_last_active_year
+FROM (SELECT *, max(purchase_day) OVER (PARTITION BY customer_id) AS last_day FROM purchase) p
 GROUP BY customer_id
 WITH NO DATA;
 CREATE UNIQUE INDEX customer_purchase_summary_key ON customer_purchase_summary (customer_id);
 
--- One row: the average over customers with a sale of their quantity per purchase, and the
--- overall quantity per purchase.
+-- One row: the average over customers with a sale of their quantity and revenue per purchase,
+-- and the overall quantity and revenue per purchase (every purchase weighs the same).
 CREATE VIEW avg_purchase_quantity AS
 SELECT count(*) AS customers,
        round(avg(CAST(quantity AS numeric) / purchases), 2) AS avg_purchase_quantity,
        round(CAST(sum(quantity) AS numeric) / NULLIF(sum(purchases), 0), 2)
-           AS overall_quantity_per_purchase
+           AS overall_quantity_per_purchase,
+       round(avg(revenue / purchases), 2) AS avg_basket_value,
+       round(sum(revenue) / NULLIF(sum(purchases), 0), 2) AS overall_basket_value
 FROM customer_purchase_summary;
+
+-- 3b. How big are baskets? Purchases per cart size (items; 10 and more together), their share
+-- of all purchases and of revenue, and their average value.
+CREATE MATERIALIZED VIEW basket_size_distribution AS
+SELECT LEAST(cart_size, 10) AS cart_size, CASE WHEN cart_size >= 10 THEN '10+'
+                                               ELSE CAST(cart_size AS text) END AS items,
+       count(*) AS purchases,
+       round(count(*) / NULLIF(CAST(sum(count(*)) OVER () AS numeric), 0), 4) AS purchase_share,
+       sum(revenue) AS revenue,
+       round(sum(revenue) / NULLIF(sum(sum(revenue)) OVER (), 0), 4) AS revenue_share,
+       round(avg(revenue), 2) AS avg_basket_value
+FROM purchase
+GROUP BY 1, 2
+WITH NO DATA;
+CREATE UNIQUE INDEX basket_size_distribution_key ON basket_size_distribution (cart_size);
 
 -- 4. Seasonality. A calendar month's figures are averaged over the years in which it was
 -- observed: from the first month with a sale (for a family, from its launch, unless a sale came
@@ -229,36 +325,77 @@ FROM customer_purchase_summary;
 -- average revenue / the mean of the months' averages (1.0 = an average month); quantity_index
 -- likewise for quantity.
 
--- 4b. Per product family. From product_sales_monthly, never from the cart lines.
-CREATE MATERIALIZED VIEW seasonality_by_family AS
+-- 2b. Each product family (product.sku) month by month, from its launch (its first product's
+-- creation, or the data's first month if later; or its first sale where a sale predates the
+-- launch) to the data's last month, months without sales as zeros; partial as in monthly_kpi;
+-- revenue against the month before and the same month a year before (ratio - 1);
+-- family_rank by revenue over the whole period (1 = the largest family), so that a chart can
+-- take the leading families without reading them all.
+CREATE MATERIALIZED VIEW family_sales_monthly AS
 WITH monthly AS (
     SELECT p.sku, s.month, sum(s.quantity) AS quantity, sum(s.revenue) AS revenue
     FROM product_sales_monthly s
     JOIN product p ON p.product_id = s.product_id
     GROUP BY 1, 2
 ), family AS (
-    -- from its launch (its first product's creation, or the data's first month if later), or
-    -- from its first sale where a sale predates the launch
     SELECT p.sku,
            LEAST(min(first_sale.month),
-                 GREATEST(b.first_month, date_trunc('month', min(p.created_at)))) AS first_month,
-           b.last_month
+                 GREATEST(d.first_month, date_trunc('month', min(p.created_at)))) AS first_month,
+           d.last_month
     FROM product p
     JOIN (SELECT sku, min(month) AS month FROM monthly GROUP BY sku) first_sale
       ON first_sale.sku = p.sku
-    CROSS JOIN (SELECT min(month) AS first_month, max(month) AS last_month FROM sales_monthly) b
-    GROUP BY p.sku, b.first_month, b.last_month
-), observed AS (
-    SELECT f.sku, CAST(date_part('month', m.month) AS integer) AS month_of_year,
-           COALESCE(monthly.quantity, 0) AS quantity, COALESCE(monthly.revenue, 0) AS revenue
+    CROSS JOIN data_period d
+    GROUP BY p.sku, d.first_month, d.last_month
+), filled AS (
+    SELECT f.sku, CAST(m.month AS date) AS month, k.partial,
+           CAST(COALESCE(monthly.quantity, 0) AS bigint) AS quantity,
+           COALESCE(monthly.revenue, 0) AS revenue
     FROM family f
     CROSS JOIN generate_series(f.first_month, f.last_month, interval '1 month') AS m (month)
+    JOIN monthly_kpi k ON k.month = m.month
     LEFT JOIN monthly ON monthly.sku = f.sku AND monthly.month = m.month
-), per_month AS (
-    SELECT sku, month_of_year, count(*) AS years_observed, CAST(sum(quantity) AS bigint) AS quantity,
-           sum(revenue) AS revenue, sum(quantity) / count(*) AS avg_quantity,
+)
+SELECT sku, month, partial, quantity, revenue,
+       round(revenue / NULLIF(lag(revenue) OVER w, 0) - 1, 4) AS revenue_change_mom,
+       round(revenue / NULLIF(lag(revenue, 12) OVER w, 0) - 1, 4) AS revenue_change_yoy,
+       dense_rank() OVER (ORDER BY family_revenue DESC, sku) AS family_rank
+FROM (SELECT *, sum(revenue) OVER (PARTITION BY sku) AS family_revenue FROM filled) f
+WINDOW w AS (PARTITION BY sku ORDER BY month)
+WITH NO DATA;
+CREATE UNIQUE INDEX family_sales_monthly_key ON family_sales_monthly (sku, month);
+CREATE INDEX family_sales_monthly_rank ON family_sales_monthly (family_rank, month);
+
+-- 4. Seasonality. A calendar month's figures are averaged over the years in which it was
+-- observed: the months of monthly_kpi (for a family, those of family_sales_monthly, from its
+-- launch), a month without sales counting as zero. Data from 2023-01 to 2024-03 thus averages
+-- January over two years and April over one, and a family launched in July gets no zeros for
+-- the months before. index_vs_average = the month's average revenue / the mean of the
+-- months' averages (1.0 = an average month); quantity_index likewise for quantity.
+
+-- 4a. All products together: a plain view over monthly_kpi (one row per month).
+CREATE VIEW seasonality AS
+WITH per_month AS (
+    SELECT CAST(date_part('month', month) AS integer) AS month_of_year,
+           count(*) AS years_observed, CAST(sum(quantity) AS bigint) AS quantity,
+           sum(revenue) AS revenue, CAST(sum(quantity) AS numeric) / count(*) AS avg_quantity,
            sum(revenue) / count(*) AS avg_revenue
-    FROM observed
+    FROM monthly_kpi
+    GROUP BY 1
+)
+SELECT month_of_year, (month_of_year - 1) / 3 + 1 AS quarter, years_observed, quantity, revenue,
+       round(avg_revenue / NULLIF(avg(avg_revenue) OVER (), 0), 4) AS index_vs_average,
+       round(avg_quantity / NULLIF(avg(avg_quantity) OVER (), 0), 4) AS quantity_index
+FROM per_month;
+
+-- 4b. Per product family, from family_sales_monthly.
+CREATE MATERIALIZED VIEW seasonality_by_family AS
+WITH per_month AS (
+    SELECT sku, CAST(date_part('month', month) AS integer) AS month_of_year,
+           count(*) AS years_observed, CAST(sum(quantity) AS bigint) AS quantity,
+           sum(revenue) AS revenue, CAST(sum(quantity) AS numeric) / count(*) AS avg_quantity,
+           sum(revenue) / count(*) AS avg_revenue
+    FROM family_sales_monthly
     GROUP BY 1, 2
 )
 SELECT sku, month_of_year, (month_of_year - 1) / 3 + 1 AS quarter, years_observed, quantity,
@@ -271,40 +408,14 @@ FROM per_month
 WITH NO DATA;
 CREATE UNIQUE INDEX seasonality_by_family_key ON seasonality_by_family (sku, month_of_year);
 
--- 4a. All products together: a plain view over sales_monthly (one row per month).
-CREATE VIEW seasonality AS
-WITH observed AS (
-    SELECT CAST(date_part('month', m.month) AS integer) AS month_of_year,
-           COALESCE(s.quantity, 0) AS quantity, COALESCE(s.revenue, 0) AS revenue
-    FROM (SELECT min(month) AS first_month, max(month) AS last_month FROM sales_monthly) b
-    CROSS JOIN generate_series(b.first_month, b.last_month, interval '1 month') AS m (month)
-    LEFT JOIN sales_monthly s ON s.month = m.month
-), per_month AS (
-    SELECT month_of_year, count(*) AS years_observed, CAST(sum(quantity) AS bigint) AS quantity,
-           sum(revenue) AS revenue, CAST(sum(quantity) AS numeric) / count(*) AS avg_quantity,
-           sum(revenue) / count(*) AS avg_revenue
-    FROM observed
-    GROUP BY 1
-)
-SELECT month_of_year, (month_of_year - 1) / 3 + 1 AS quarter, years_observed, quantity, revenue,
-       round(avg_revenue / NULLIF(avg(avg_revenue) OVER (), 0), 4) AS index_vs_average,
-       round(avg_quantity / NULLIF(avg(avg_quantity) OVER (), 0), 4) AS quantity_index
-FROM per_month;
-
 -- 4c. Each year on its own: the month's revenue / the mean month of that year (over the
 -- months of the year inside the data), so a year's shape can be compared with the average's.
 CREATE VIEW seasonality_by_year AS
-WITH observed AS (
-    SELECT CAST(date_part('year', m.month) AS integer) AS year,
-           CAST(date_part('month', m.month) AS integer) AS month_of_year,
-           COALESCE(s.quantity, 0) AS quantity, COALESCE(s.revenue, 0) AS revenue
-    FROM (SELECT min(month) AS first_month, max(month) AS last_month FROM sales_monthly) b
-    CROSS JOIN generate_series(b.first_month, b.last_month, interval '1 month') AS m (month)
-    LEFT JOIN sales_monthly s ON s.month = m.month
-)
-SELECT year, month_of_year, quantity, revenue,
-       round(revenue / NULLIF(avg(revenue) OVER (PARTITION BY year), 0), 4) AS index_vs_year_average
-FROM observed;
+SELECT CAST(date_part('year', month) AS integer) AS year,
+       CAST(date_part('month', month) AS integer) AS month_of_year, quantity, revenue,
+       round(revenue / NULLIF(avg(revenue) OVER (PARTITION BY date_part('year', month)), 0), 4)
+           AS index_vs_year_average
+FROM monthly_kpi;
 
 -- 5. Who buys most often? Ranked by purchases, then quantity, then revenue.
 CREATE MATERIALIZED VIEW most_active_customers AS
@@ -317,23 +428,35 @@ CREATE UNIQUE INDEX most_active_customers_key ON most_active_customers (customer
 CREATE INDEX most_active_customers_rank ON most_active_customers (rank);
 
 -- 6. How often do segments buy? customers = every customer of the segment;
+-- avg_purchases_per_active_month: each customer's purchases / the months they could buy in the
+-- data (from joining to the last sale), averaged over the segment;
 -- avg_days_between_purchases over its customers with two purchases or more:
 -- (last purchase day - first purchase day) / (purchases - 1); the purchase days are those of
 -- the first and the last sale.
 CREATE MATERIALIZED VIEW purchase_frequency_by_segment AS
 WITH per_customer AS (
-    SELECT customer_id, purchases,
-           CASE WHEN purchases > 1
-                THEN CAST(CAST(last_purchase_at AS date) - CAST(first_purchase_at AS date)
-                          AS numeric) / (purchases - 1)
-           END AS days_between
-    FROM customer_purchase_summary
+    SELECT c.customer_id, COALESCE(s.purchases, 0) AS purchases,
+           CASE WHEN s.purchases > 1
+                THEN CAST(CAST(s.last_purchase_at AS date) - CAST(s.first_purchase_at AS date)
+                          AS numeric) / (s.purchases - 1)
+           END AS days_between,
+           -- months (of 365.25 / 12 days) from joining (or the first purchase, if earlier; or
+           -- the data's start, if later) to the last sale of the data; one at least
+           GREATEST(extract(epoch FROM d.last_sale_at
+                                       - GREATEST(LEAST(c.created_at, s.first_purchase_at),
+                                                  d.first_sale_at)) / 86400 / (365.25 / 12),
+                    1) AS active_months
+    FROM customer c
+    CROSS JOIN data_period d
+    LEFT JOIN customer_purchase_summary s ON s.customer_id = c.customer_id
 )
 SELECT m.segment_type, m.segment, count(*) AS customers,
-       round(avg(COALESCE(p.purchases, 0)), 2) AS avg_purchases_per_customer,
-       round(avg(p.days_between), 2) AS avg_days_between_purchases
+       round(avg(p.purchases), 2) AS avg_purchases_per_customer,
+       round(avg(p.days_between), 2) AS avg_days_between_purchases,
+       -- purchases per month as a customer, averaged: an old cohort does not win by age alone
+       round(avg(p.purchases / p.active_months), 4) AS avg_purchases_per_active_month
 FROM customer_segment_membership m
-LEFT JOIN per_customer p ON p.customer_id = m.customer_id
+JOIN per_customer p ON p.customer_id = m.customer_id
 GROUP BY m.segment_type, m.segment
 WITH NO DATA;
 CREATE UNIQUE INDEX purchase_frequency_by_segment_key
@@ -345,7 +468,7 @@ CREATE UNIQUE INDEX purchase_frequency_by_segment_key
 -- joined to its customer's segments once and summed per segment of either kind (GROUPING SETS).
 CREATE FUNCTION variation_preference_rows()
 RETURNS TABLE (segment_type text, segment text, sku text, full_sku text, product_id bigint,
-               quantity numeric, quantity_share numeric)
+               quantity numeric)
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
 SET jit = off
@@ -375,13 +498,28 @@ BEGIN ATOMIC
         GROUP BY GROUPING SETS ((g.cohort_year, p.sku, v.full_sku, g.product_id),
                                 (g.value_tier, p.sku, v.full_sku, g.product_id))
     )
-    SELECT segment_type, segment, sku, full_sku, product_id, quantity,
-           round(quantity / sum(quantity) OVER (PARTITION BY segment_type, segment, sku), 4)
-    FROM bought;
+    SELECT segment_type, segment, sku, full_sku, product_id, quantity FROM bought;
 END;
 
+-- overall_share: the variation's share of its family over all customers (the segments of one
+-- type partition the buyers, so their sum is everybody); preference_index = quantity_share /
+-- overall_share (above 1: the segment prefers it more than customers overall).
+-- family_rank by the family's quantity (1 = the largest), for charts of the leading family.
 CREATE MATERIALIZED VIEW variation_preference AS
-SELECT * FROM variation_preference_rows()
+WITH shares AS (
+    SELECT r.*,
+           r.quantity / sum(r.quantity) OVER (PARTITION BY segment_type, segment, sku) AS share,
+           sum(r.quantity) OVER (PARTITION BY segment_type, sku, full_sku, product_id)
+               / sum(r.quantity) OVER (PARTITION BY segment_type, sku) AS overall,
+           sum(r.quantity) OVER (PARTITION BY segment_type, sku) AS family_quantity
+    FROM variation_preference_rows() r
+)
+SELECT segment_type, segment, sku, full_sku, product_id, quantity,
+       round(share, 4) AS quantity_share, round(overall, 4) AS overall_share,
+       round(share / NULLIF(overall, 0), 4) AS preference_index,
+       dense_rank() OVER (PARTITION BY segment_type ORDER BY family_quantity DESC, sku)
+           AS family_rank
+FROM shares
 WITH NO DATA;
 CREATE UNIQUE INDEX variation_preference_key
     ON variation_preference (segment_type, segment, product_id, full_sku);
@@ -395,7 +533,8 @@ SELECT CASE WHEN GROUPING(s.cohort_year) = 0 THEN 'cohort_year' ELSE 'value_tier
             ELSE s.value_tier END AS segment,
        count(*) AS purchases,
        round(avg(p.cart_size), 2) AS avg_cart_size,
-       round(avg(p.lines), 2) AS avg_lines_per_purchase
+       round(avg(p.lines), 2) AS avg_lines_per_purchase,
+       round(avg(p.revenue), 2) AS avg_basket_value
 FROM purchase p
 JOIN customer_segment s ON s.customer_id = p.customer_id
 GROUP BY GROUPING SETS ((s.cohort_year), (s.value_tier))
@@ -433,9 +572,14 @@ CREATE INDEX top_variations_by_category_rank ON top_variations_by_category (sku,
 -- of different lengths compare; days_before and days_after say how long each window is, and
 -- complete_windows whether both are the full 30 days. *_change = after per day / before per
 -- day - 1 (NULL when nothing sold before or a window is empty).
+-- Against the market: family_quantity_change is the same ratio for the other products of the
+-- family over the same windows; elasticity = quantity_change / price change (both as
+-- fractions), family_adjusted_elasticity the same after dividing out the family's change
+-- ((1 + quantity_change) / (1 + family_quantity_change) - 1), NULL when the family sold
+-- nothing else in either window.
 CREATE MATERIALIZED VIEW price_change_impact AS
 WITH change AS (
-    SELECT old.product_id, old.product_variation_id AS old_variation_id,
+    SELECT old.product_id, p.sku, old.product_variation_id AS old_variation_id,
            new.product_variation_id AS new_variation_id, old.price AS old_price,
            new.price AS new_price, new.valid_from AS changed_at,
            old.valid_from AS previous_change_at, new.valid_to AS next_change_at
@@ -443,20 +587,18 @@ WITH change AS (
     JOIN product_variation new
       ON new.product_id = old.product_id AND new.valid_from = old.valid_to
      AND new.product_variation_id <> old.product_variation_id
+    JOIN product p ON p.product_id = old.product_id
     -- zero-length variations [T, T) (left by loads before they were replaced in place) are
     -- skipped: the change runs from the last non-empty one to the next non-empty one
     WHERE old.price <> new.price
       AND old.valid_to > old.valid_from
       AND (new.valid_to IS NULL OR new.valid_to > new.valid_from)
-), data_period AS (
-    SELECT CAST(min(first_sale_at) AS date) AS starts,
-           CAST(max(last_sale_at) AS date) + 1 AS ends
-    FROM purchase
 ), bounded AS (
     SELECT c.*,
-           GREATEST(c.changed_at - interval '30 days', c.previous_change_at, d.starts)
-               AS before_from,
-           LEAST(c.changed_at + interval '30 days', c.next_change_at, d.ends) AS after_to
+           GREATEST(c.changed_at - interval '30 days', c.previous_change_at,
+                    CAST(d.first_sale_at AS date)) AS before_from,
+           LEAST(c.changed_at + interval '30 days', c.next_change_at,
+                 CAST(d.last_sale_at AS date) + 1) AS after_to
     FROM change c
     CROSS JOIN data_period d
 ), windows AS (
@@ -475,35 +617,73 @@ WITH change AS (
      AND s.created_at >= b.before_from
      AND s.created_at < b.after_to
     GROUP BY b.old_variation_id, b.changed_at, b.before_from, b.after_to
+), family AS (
+    -- the family's other products in the same windows (by the index on cart (product_id,
+    -- created_at), product by product)
+    SELECT b.old_variation_id,
+           sum(fc.quantity) FILTER (WHERE fc.created_at < b.changed_at) AS fq_before,
+           sum(fc.quantity) FILTER (WHERE fc.created_at >= b.changed_at) AS fq_after
+    FROM bounded b
+    JOIN product fp ON fp.sku = b.sku AND fp.product_id <> b.product_id
+    JOIN cart fc
+      ON fc.product_id = fp.product_id
+     AND fc.created_at >= b.before_from
+     AND fc.created_at < b.after_to
+     AND fc.deleted_at IS NULL
+    GROUP BY b.old_variation_id
+), measured AS (
+    SELECT c.*, w.days_before, w.days_after, w.q_before, w.q_after, w.r_before, w.r_after,
+           w.c_before, w.c_after,
+           (c.new_price - c.old_price) / NULLIF(c.old_price, 0) AS price_change,
+           w.q_after * w.days_before / NULLIF(w.q_before * w.days_after, 0) - 1 AS q_change,
+           f.fq_after * w.days_before / NULLIF(f.fq_before * w.days_after, 0) - 1 AS fq_change
+    FROM change c
+    JOIN windows w ON w.old_variation_id = c.old_variation_id
+    LEFT JOIN family f ON f.old_variation_id = c.old_variation_id
 )
-SELECT c.product_id, c.old_variation_id, c.new_variation_id, c.old_price, c.new_price,
-       round((c.new_price - c.old_price) / NULLIF(c.old_price, 0) * 100, 2) AS pct_change,
-       c.changed_at, round(w.days_before, 2) AS days_before, round(w.days_after, 2) AS days_after,
-       w.days_before = 30 AND w.days_after = 30 AS complete_windows,
-       round(w.q_before / NULLIF(w.days_before, 0), 4) AS quantity_per_day_before,
-       round(w.q_after / NULLIF(w.days_after, 0), 4) AS quantity_per_day_after,
-       round(w.q_after * w.days_before / NULLIF(w.q_before * w.days_after, 0) - 1, 4)
-           AS quantity_change,
-       round(w.r_before / NULLIF(w.days_before, 0), 4) AS revenue_per_day_before,
-       round(w.r_after / NULLIF(w.days_after, 0), 4) AS revenue_per_day_after,
-       round(w.r_after * w.days_before / NULLIF(w.r_before * w.days_after, 0) - 1, 4)
-           AS revenue_change,
-       w.c_before AS customers_before, w.c_after AS customers_after,
-       round(w.c_after * w.days_before / NULLIF(w.c_before * w.days_after, 0) - 1, 4)
-           AS customers_change
-FROM change c
-JOIN windows w ON w.old_variation_id = c.old_variation_id
+SELECT product_id, old_variation_id, new_variation_id, old_price, new_price,
+       round(price_change * 100, 2) AS pct_change,
+       changed_at, round(days_before, 2) AS days_before, round(days_after, 2) AS days_after,
+       days_before = 30 AND days_after = 30 AS complete_windows,
+       round(q_before / NULLIF(days_before, 0), 4) AS quantity_per_day_before,
+       round(q_after / NULLIF(days_after, 0), 4) AS quantity_per_day_after,
+       round(q_change, 4) AS quantity_change,
+       round(r_before / NULLIF(days_before, 0), 4) AS revenue_per_day_before,
+       round(r_after / NULLIF(days_after, 0), 4) AS revenue_per_day_after,
+       round(r_after * days_before / NULLIF(r_before * days_after, 0) - 1, 4) AS revenue_change,
+       c_before AS customers_before, c_after AS customers_after,
+       round(c_after * days_before / NULLIF(c_before * days_after, 0) - 1, 4) AS customers_change,
+       round(fq_change, 4) AS family_quantity_change,
+       round(q_change / NULLIF(price_change, 0), 4) AS elasticity,
+       round(((1 + q_change) / NULLIF(1 + fq_change, 0) - 1) / NULLIF(price_change, 0), 4)
+           AS family_adjusted_elasticity
+FROM measured
 WITH NO DATA;
 CREATE UNIQUE INDEX price_change_impact_key ON price_change_impact (old_variation_id);
+CREATE INDEX price_change_impact_changed_at ON price_change_impact (changed_at);
 
 -- 11. How much attention does each product get, sold or not? lines = every cart line,
--- removed ones included; engagement_rank by lines, then quantity sold (1 = most engaged).
+-- removed ones included; days_on_sale = days from the product's creation (or the data's start,
+-- if later) to the last sale of the data, one at least (NULL for a product created after it);
+-- lines_per_day = lines / days_on_sale, so a new product compares with an old one.
+-- engagement_rank by lines per day, then lines, then quantity sold (1 = most engaged).
 CREATE MATERIALIZED VIEW product_engagement AS
+WITH on_sale AS (
+    SELECT a.*,
+           CASE WHEN a.created_at <= d.last_sale_at
+                THEN GREATEST(extract(epoch FROM d.last_sale_at
+                                      - GREATEST(a.created_at, d.first_sale_at)) / 86400, 1)
+           END AS days_on_sale
+    FROM product_activity a
+    CROSS JOIN data_period d
+)
 SELECT product_id, name, sku, lines, removed_lines,
        round(CAST(removed_lines AS numeric) / NULLIF(lines, 0), 4) AS removal_rate,
-       quantity, revenue, distinct_customers,
-       rank() OVER (ORDER BY lines DESC, quantity DESC) AS engagement_rank
-FROM product_activity
+       quantity, revenue, distinct_customers, round(days_on_sale, 2) AS days_on_sale,
+       round(lines / days_on_sale, 4) AS lines_per_day,
+       rank() OVER (ORDER BY lines / days_on_sale DESC NULLS LAST, lines DESC, quantity DESC)
+           AS engagement_rank
+FROM on_sale
 WITH NO DATA;
 CREATE UNIQUE INDEX product_engagement_key ON product_engagement (product_id);
 CREATE INDEX product_engagement_rank ON product_engagement (engagement_rank);
@@ -535,15 +715,40 @@ FROM period p
 LEFT JOIN time_to_purchase t ON t.created_at BETWEEN p.period_start AND p.period_end
 GROUP BY p.period_start, p.period_end;
 
+-- 12c. How the products created inside the period spread by days to their first sale.
+CREATE VIEW time_to_purchase_distribution AS
+WITH period AS (
+    SELECT first_sale_at AS period_start, last_sale_at AS period_end FROM data_period
+), bucketed AS (
+    SELECT CASE WHEN t.days_to_first_sale IS NULL THEN 8
+                WHEN t.days_to_first_sale < 1 THEN 1
+                WHEN t.days_to_first_sale < 7 THEN 2
+                WHEN t.days_to_first_sale < 30 THEN 3
+                WHEN t.days_to_first_sale < 90 THEN 4
+                WHEN t.days_to_first_sale < 180 THEN 5
+                WHEN t.days_to_first_sale < 365 THEN 6
+                ELSE 7 END AS bucket
+    FROM period p
+    JOIN time_to_purchase t ON t.created_at BETWEEN p.period_start AND p.period_end
+)
+SELECT b.bucket, b.label AS days_to_first_sale, count(x.bucket) AS products,
+       round(count(x.bucket) / NULLIF(CAST(sum(count(x.bucket)) OVER () AS numeric), 0), 4)
+           AS product_share
+FROM (VALUES (1, 'under 1'), (2, '1 to 7'), (3, '7 to 30'), (4, '30 to 90'), (5, '90 to 180'),
+             (6, '180 to 365'), (7, '365 or more'), (8, 'not sold yet')) AS b (bucket, label)
+LEFT JOIN bucketed x ON x.bucket = b.bucket
+GROUP BY b.bucket, b.label;
+
 -- 13. Products to consider retiring, relative to the latest sale in the data: no sale in the
 -- last N days (only products older than those N days: a new product has had no time), or
 -- quantity in the latest 6 months below half of the 6 months before, when the 6 months before
 -- sold at least min_quantity (6 units falling to 1 is noise). Reads product_activity (one row
 -- per product, the half-years computed at refresh), so an answer never reads the cart lines.
+-- revenue_at_risk: the product's revenue in the 12 months up to the latest sale.
 CREATE FUNCTION end_of_life_candidates(days integer DEFAULT 180, min_quantity integer DEFAULT 10)
 RETURNS TABLE (product_id bigint, name text, sku text, last_sale_at timestamp,
                days_since_last_sale numeric, quantity_previous_half bigint,
-               quantity_recent_half bigint, reason text)
+               quantity_recent_half bigint, reason text, revenue_at_risk numeric)
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
 BEGIN ATOMIC  -- so that pg_depend knows what it reads
@@ -553,7 +758,8 @@ BEGIN ATOMIC  -- so that pg_depend knows what it reads
            a.quantity_previous_half, a.quantity_recent_half,
            CASE WHEN a.last_sale_at IS NULL OR a.last_sale_at <= l.at - make_interval(days => days)
                 THEN 'no sale in the last ' || days || ' days'
-                ELSE 'sales fell by more than half' END
+                ELSE 'sales fell by more than half' END,
+           a.revenue_last_12_months
     FROM product_activity a
     CROSS JOIN latest l
     WHERE l.at IS NOT NULL
@@ -566,17 +772,18 @@ CREATE VIEW end_of_life_candidates AS SELECT * FROM end_of_life_candidates(180, 
 
 -- 13b. Customers with no purchase in the last N days (relative to the latest sale, that of
 -- customer_purchase_summary), including customers who never bought; only customers who signed
--- up more than N days before (one who joined yesterday is not dormant).
+-- up more than N days before (one who joined yesterday is not dormant). revenue_at_risk: the
+-- customer's revenue in the 365 days up to their last purchase (what a year of them was worth).
 CREATE FUNCTION dormant_customers(days integer DEFAULT 180)
 RETURNS TABLE (customer_id bigint, name text, last_purchase_at timestamp,
-               days_since_last_purchase numeric, purchases bigint)
+               days_since_last_purchase numeric, purchases bigint, revenue_at_risk numeric)
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
 BEGIN ATOMIC  -- so that pg_depend knows what it reads
     WITH latest AS (SELECT max(last_purchase_at) AS at FROM customer_purchase_summary)
     SELECT c.customer_id, c.name, s.last_purchase_at,
            round(extract(epoch FROM l.at - s.last_purchase_at) / 86400, 1),
-           COALESCE(s.purchases, 0)
+           COALESCE(s.purchases, 0), COALESCE(s.revenue_last_active_year, 0)
     FROM customer c
     CROSS JOIN latest l
     LEFT JOIN customer_purchase_summary s ON s.customer_id = c.customer_id
@@ -585,3 +792,14 @@ BEGIN ATOMIC  -- so that pg_depend knows what it reads
       AND (s.last_purchase_at IS NULL OR s.last_purchase_at <= l.at - make_interval(days => days));
 END;
 CREATE VIEW dormant_customers AS SELECT * FROM dormant_customers(180);
+
+-- 13c. What is at stake: how many products and customers each lifecycle rule finds, and the
+-- revenue at risk (a product's revenue in the 12 months up to the latest sale; a dormant
+-- customer's revenue in the 365 days up to their last purchase).
+CREATE VIEW lifecycle_summary AS
+SELECT 'product' AS kind, reason, count(*) AS count, sum(revenue_at_risk) AS revenue_at_risk
+FROM end_of_life_candidates
+GROUP BY reason
+UNION ALL
+SELECT 'customer', 'no purchase in the last 180 days', count(*), COALESCE(sum(revenue_at_risk), 0)
+FROM dormant_customers;

@@ -30,6 +30,7 @@ import pytest
 from spark_etl import analytics, cli, database, report
 from spark_etl.analytics import QUESTIONS
 from spark_etl.database import read_sql
+from tests import browser
 from tests.conftest import schema_of_its_own
 from tests.helpers import run_job, write_csv
 
@@ -102,12 +103,14 @@ def answers(conn, settings, number: str) -> dict[str, list[tuple]]:
     return {answer.view: answer.rows for answer in found}
 
 
-def test_top_products_rank_by_quantity_and_revenue(shop, db_settings):
+def test_top_products_rank_by_quantity_and_revenue_with_their_pareto_shares(shop, db_settings):
+    # revenue 193.00 in all: 80 / 193 = 0.4145, 78 / 193 = 0.4041, 35 / 193 = 0.1813; cumulated
+    # by revenue: 80, then 158 / 193 = 0.8187, then all of it
     assert answers(shop, db_settings, "1") == {
         "top_products": [
-            (1, "Kaffee Classic", "KAF", 7, D("78.00"), 1, 2),
-            (3, "Tee Grün", "TEE", 7, D("35.00"), 1, 3),
-            (2, "Kaffee Premium", "KAF", 4, D("80.00"), 3, 1),
+            (1, "Kaffee Classic", "KAF", 7, D("78.00"), 1, 2, D("0.4041"), D("0.8187")),
+            (3, "Tee Grün", "TEE", 7, D("35.00"), 1, 3, D("0.1813"), D("1.0000")),
+            (2, "Kaffee Premium", "KAF", 4, D("80.00"), 3, 1, D("0.4145"), D("0.4145")),
         ]
     }
 
@@ -136,17 +139,79 @@ def test_monthly_sales_per_product_and_variation(shop, db_settings):
     ]
 
 
-def test_customer_purchase_summary_and_average_purchase_quantity(shop, db_settings):
+def test_customer_purchase_summary_basket_value_and_sizes(shop, db_settings):
+    # the last column: revenue of the 365 days up to the customer's last purchase (all of it
+    # here: nobody's purchases lie further apart)
     assert answers(shop, db_settings, "3") == {
         "customer_purchase_summary": [
-            (9, 2, 3, D("60.00"), D("1.50"), T(2023, 12, 20, 9), T(2023, 12, 27, 9)),
-            (1, 2, 4, D("52.00"), D("2.00"), T(2023, 1, 10, 10), T(2023, 12, 31, 23)),
-            (2, 2, 4, D("46.00"), D("2.00"), T(2023, 2, 15, 9), T(2023, 3, 10, 9)),
-            (5, 2, 6, D("30.00"), D("3.00"), T(2021, 5, 1, 9), T(2021, 7, 1, 9)),
-            (6, 1, 1, D("5.00"), D("1.00"), T(2023, 6, 30, 9), T(2023, 6, 30, 9)),
+            (
+                9,
+                2,
+                3,
+                D("60.00"),
+                D("1.50"),
+                T(2023, 12, 20, 9),
+                T(2023, 12, 27, 9),
+                D("30.00"),
+                D("60.00"),
+            ),
+            (
+                1,
+                2,
+                4,
+                D("52.00"),
+                D("2.00"),
+                T(2023, 1, 10, 10),
+                T(2023, 12, 31, 23),
+                D("26.00"),
+                D("52.00"),
+            ),
+            (
+                2,
+                2,
+                4,
+                D("46.00"),
+                D("2.00"),
+                T(2023, 2, 15, 9),
+                T(2023, 3, 10, 9),
+                D("23.00"),
+                D("46.00"),
+            ),
+            (
+                5,
+                2,
+                6,
+                D("30.00"),
+                D("3.00"),
+                T(2021, 5, 1, 9),
+                T(2021, 7, 1, 9),
+                D("15.00"),
+                D("30.00"),
+            ),
+            (
+                6,
+                1,
+                1,
+                D("5.00"),
+                D("1.00"),
+                T(2023, 6, 30, 9),
+                T(2023, 6, 30, 9),
+                D("5.00"),
+                D("5.00"),
+            ),
         ],
-        # (1.5 + 2 + 2 + 3 + 1) / 5 customers; 18 items / 9 purchases
-        "avg_purchase_quantity": [(5, D("1.90"), D("2.00"))],
+        # (1.5 + 2 + 2 + 3 + 1) / 5 customers; 18 items / 9 purchases; basket values
+        # (30 + 26 + 23 + 15 + 5) / 5 = 19.80; 193.00 / 9 purchases = 21.44
+        "avg_purchase_quantity": [(5, D("1.90"), D("2.00"), D("19.80"), D("21.44"))],
+        # sizes: 1 item c1/12-31 (12.00), c2/02-15 (10.00), c6 (5.00), c9/12-27 (20.00);
+        # 2 items c5/07-01 (10.00), c9/12-20 (40.00); 3 items c1/01-10 (40.00), c2/03-10
+        # (36.00); 4 items c5/05-01 (20.00). Shares of 9 purchases and of 193.00
+        "basket_size_distribution": [
+            (1, "1", 4, D("0.4444"), D("47.00"), D("0.2435"), D("11.75")),
+            (2, "2", 2, D("0.2222"), D("50.00"), D("0.2591"), D("25.00")),
+            (3, "3", 2, D("0.2222"), D("76.00"), D("0.3938"), D("38.00")),
+            (4, "4", 1, D("0.1111"), D("20.00"), D("0.1036"), D("20.00")),
+        ],
     }
 
 
@@ -208,47 +273,67 @@ def test_most_active_customers_rank_by_purchases_then_quantity(shop, db_settings
 def test_purchase_frequency_by_segment(shop, db_settings):
     rows = answers(shop, db_settings, "6")["purchase_frequency_by_segment"]
 
-    # days between purchases: c1 355, c2 23, c5 61, c9 7
+    # days between purchases: c1 355, c2 23, c5 61, c9 7.
+    # Months one could buy in (from joining, or the data's start 2021-05-01 09:00 if later,
+    # to the last sale 2023-12-31 23:00, in months of 30.4375 days): 974.5833 days = 32.0192
+    # for everyone who joined before May 2021 (c1-c6); c9 joined 2022-01-01: 729.9583 days =
+    # 23.9822. Per active month: c1, c2, c5 2 / 32.0192 = 0.062463; c6 0.031232; c9 0.083395
+    month = Fraction(487, 16)  # 30.4375 days
+    months = {c: Fraction(974 * 24 + 14, 24) / month for c in (1, 2, 5, 6)}
+    months[9] = Fraction(729 * 24 + 23, 24) / month
+    purchases = {1: 2, 2: 2, 5: 2, 6: 1, 9: 2}
+
+    def mean(customers, size):
+        value = sum(Fraction(purchases[c]) / months[c] for c in customers) / size
+        return round(Decimal(value.numerator) / Decimal(value.denominator), 4)
+
     assert sorted(rows) == [
-        ("cohort_year", "2020", 4, D("1.00"), D("189.00")),
-        ("cohort_year", "2021", 4, D("0.75"), D("61.00")),
-        ("cohort_year", "2022", 4, D("0.50"), D("7.00")),
-        ("value_tier", "Q1", 2, D("1.50"), D("61.00")),
-        ("value_tier", "Q2", 1, D("2.00"), D("23.00")),
-        ("value_tier", "Q3", 1, D("2.00"), D("355.00")),
-        ("value_tier", "Q4", 1, D("2.00"), D("7.00")),
-        ("value_tier", "none", 7, D("0.00"), None),
+        ("cohort_year", "2020", 4, D("1.00"), D("189.00"), mean([1, 2], 4)),
+        ("cohort_year", "2021", 4, D("0.75"), D("61.00"), mean([5, 6], 4)),
+        ("cohort_year", "2022", 4, D("0.50"), D("7.00"), mean([9], 4)),
+        ("value_tier", "Q1", 2, D("1.50"), D("61.00"), mean([5, 6], 2)),
+        ("value_tier", "Q2", 1, D("2.00"), D("23.00"), mean([2], 1)),
+        ("value_tier", "Q3", 1, D("2.00"), D("355.00"), mean([1], 1)),
+        ("value_tier", "Q4", 1, D("2.00"), D("7.00"), mean([9], 1)),
+        ("value_tier", "none", 7, D("0.00"), None, D("0.0000")),
     ]
+    # the 2022 cohort buys more often per month as a customer than its 0.50 purchases suggest
+    assert mean([9], 1) == D("0.0834") and mean([1, 2], 4) == D("0.0312")
 
 
 def test_variation_preference_shares_within_family_per_segment(shop, db_settings):
     rows = answers(shop, db_settings, "7")["variation_preference"]
 
-    # KAF-001 sold at 10.00 (variation 1) and at 12.00 (variation 5): one SKU, summed
+    # KAF-001 sold at 10.00 (variation 1) and at 12.00 (variation 5): one SKU, summed.
+    # Over everybody KAF sold 11: KAF-001 7 (0.6364), KAF-002 4 (0.3636); the 2020 cohort's
+    # 0.875 of KAF-001 is 0.875 / (7/11) = 1.375 times everybody's. KAF is the largest family
+    # (11 items against TEE's 7): family_rank 1.
     assert sorted(rows) == [
-        ("cohort_year", "2020", "KAF", "KAF-001", 1, 7, D("0.8750")),
-        ("cohort_year", "2020", "KAF", "KAF-002", 2, 1, D("0.1250")),
-        ("cohort_year", "2021", "TEE", "TEE-001", 3, 7, D("1.0000")),
-        ("cohort_year", "2022", "KAF", "KAF-002", 2, 3, D("1.0000")),
-        ("value_tier", "Q1", "TEE", "TEE-001", 3, 7, D("1.0000")),
-        ("value_tier", "Q2", "KAF", "KAF-001", 1, 4, D("1.0000")),
-        ("value_tier", "Q3", "KAF", "KAF-001", 1, 3, D("0.7500")),
-        ("value_tier", "Q3", "KAF", "KAF-002", 2, 1, D("0.2500")),
-        ("value_tier", "Q4", "KAF", "KAF-002", 2, 3, D("1.0000")),
+        ("cohort_year", "2020", "KAF", "KAF-001", 1, 7, D("0.8750"), D("0.6364"), D("1.3750"), 1),
+        ("cohort_year", "2020", "KAF", "KAF-002", 2, 1, D("0.1250"), D("0.3636"), D("0.3438"), 1),
+        ("cohort_year", "2021", "TEE", "TEE-001", 3, 7, D("1.0000"), D("1.0000"), D("1.0000"), 2),
+        ("cohort_year", "2022", "KAF", "KAF-002", 2, 3, D("1.0000"), D("0.3636"), D("2.7500"), 1),
+        ("value_tier", "Q1", "TEE", "TEE-001", 3, 7, D("1.0000"), D("1.0000"), D("1.0000"), 2),
+        ("value_tier", "Q2", "KAF", "KAF-001", 1, 4, D("1.0000"), D("0.6364"), D("1.5714"), 1),
+        ("value_tier", "Q3", "KAF", "KAF-001", 1, 3, D("0.7500"), D("0.6364"), D("1.1786"), 1),
+        ("value_tier", "Q3", "KAF", "KAF-002", 2, 1, D("0.2500"), D("0.3636"), D("0.6875"), 1),
+        ("value_tier", "Q4", "KAF", "KAF-002", 2, 3, D("1.0000"), D("0.3636"), D("2.7500"), 1),
     ]
 
 
 def test_average_cart_size_by_segment(shop, db_settings):
     rows = answers(shop, db_settings, "8")["avg_cart_size_by_segment"]
 
+    # basket values: 2020 (40 + 12 + 10 + 36) / 4 = 24.50; 2021 (20 + 10 + 5) / 3 = 11.67;
+    # 2022 (40 + 20) / 2 = 30.00; Q1 = c5, c6 as 2021; Q2 = c2 23.00; Q3 = c1 26.00
     assert sorted(rows) == [
-        ("cohort_year", "2020", 4, D("2.00"), D("1.25")),
-        ("cohort_year", "2021", 3, D("2.33"), D("1.00")),
-        ("cohort_year", "2022", 2, D("1.50"), D("1.00")),
-        ("value_tier", "Q1", 3, D("2.33"), D("1.00")),
-        ("value_tier", "Q2", 2, D("2.00"), D("1.00")),
-        ("value_tier", "Q3", 2, D("2.00"), D("1.50")),
-        ("value_tier", "Q4", 2, D("1.50"), D("1.00")),
+        ("cohort_year", "2020", 4, D("2.00"), D("1.25"), D("24.50")),
+        ("cohort_year", "2021", 3, D("2.33"), D("1.00"), D("11.67")),
+        ("cohort_year", "2022", 2, D("1.50"), D("1.00"), D("30.00")),
+        ("value_tier", "Q1", 3, D("2.33"), D("1.00"), D("11.67")),
+        ("value_tier", "Q2", 2, D("2.00"), D("1.00"), D("23.00")),
+        ("value_tier", "Q3", 2, D("2.00"), D("1.50"), D("26.00")),
+        ("value_tier", "Q4", 2, D("1.50"), D("1.00"), D("30.00")),
     ]
 
 
@@ -289,18 +374,63 @@ def test_price_change_compares_the_30_days_around_it(shop, db_settings):
                 1,
                 1,
                 D("0.0000"),
+                None,  # KAF-002 sold nothing in either window: no family change
+                D("10.0000"),  # quantity +200% for a price +20%
+                None,
             ),
         ]
     }
 
 
 def test_product_engagement_includes_products_never_sold(shop, db_settings):
+    # on sale from 2021-05-01 09:00 (the data's start; Tee Grün from its creation 2021-06-01)
+    # to 2023-12-31 23:00: 974.5833 days, Tee Grün 943.9583; lines per day 5 / 974.5833,
+    # 4 / 974.5833, 3 / 943.9583
     assert answers(shop, db_settings, "11") == {
         "product_engagement": [
-            (1, "Kaffee Classic", "KAF", 5, 1, D("0.2000"), 7, D("78.00"), 2, 1),
-            (2, "Kaffee Premium", "KAF", 4, 1, D("0.2500"), 4, D("80.00"), 2, 2),
-            (3, "Tee Grün", "TEE", 3, 0, D("0.0000"), 7, D("35.00"), 2, 3),
-            (4, "Tasse", "TAS", 0, 0, None, 0, D("0"), 0, 4),
+            (
+                1,
+                "Kaffee Classic",
+                "KAF",
+                5,
+                1,
+                D("0.2000"),
+                7,
+                D("78.00"),
+                2,
+                D("974.58"),
+                D("0.0051"),
+                1,
+            ),
+            (
+                2,
+                "Kaffee Premium",
+                "KAF",
+                4,
+                1,
+                D("0.2500"),
+                4,
+                D("80.00"),
+                2,
+                D("974.58"),
+                D("0.0041"),
+                2,
+            ),
+            (
+                3,
+                "Tee Grün",
+                "TEE",
+                3,
+                0,
+                D("0.0000"),
+                7,
+                D("35.00"),
+                2,
+                D("943.96"),
+                D("0.0032"),
+                3,
+            ),
+            (4, "Tasse", "TAS", 0, 0, None, 0, D("0"), 0, D("974.58"), D("0.0000"), 4),
         ]
     }
 
@@ -319,6 +449,23 @@ def test_time_to_purchase_leaves_out_sales_before_creation(shop, db_settings):
         "time_to_purchase_summary": [
             (T(2021, 5, 1, 9), T(2023, 12, 31, 23), 1, 1, D("30.38"), D("30.38"))
         ],
+        # that product's 30.38 days fall in 30 to 90; the other buckets are there, empty
+        "time_to_purchase_distribution": [
+            (bucket, label, int(bucket == 4), D("1.0000") if bucket == 4 else D("0.0000"))
+            for bucket, label in enumerate(
+                [
+                    "under 1",
+                    "1 to 7",
+                    "7 to 30",
+                    "30 to 90",
+                    "90 to 180",
+                    "180 to 365",
+                    "365 or more",
+                    "not sold yet",
+                ],
+                start=1,
+            )
+        ],
     }
 
 
@@ -326,22 +473,38 @@ def test_end_of_life_candidates_and_dormant_customers(shop, db_settings):
     found = answers(shop, db_settings, "13")
 
     # latest sale 2023-12-31 23:00; halves (2022-12-31 23:00, 2023-06-30 23:00] and after.
-    # Kaffee Classic fell from 6 to 1: below the minimum of 10 units, noise, not a candidate
+    # Kaffee Classic fell from 6 to 1: below the minimum of 10 units, noise, not a candidate.
+    # Revenue at risk: Tee Grün's 12 months hold line 8 (5.00); a customer's 365 days up to
+    # the last purchase hold all their purchases here (c2 10 + 36, c5 20 + 10, c6 5)
     assert found["end_of_life_candidates"] == [
-        (3, "Tee Grün", "TEE", T(2023, 6, 30, 9), D("184.6"), 1, 0, "no sale in the last 180 days"),
-        (4, "Tasse", "TAS", None, None, 0, 0, "no sale in the last 180 days"),
+        (
+            3,
+            "Tee Grün",
+            "TEE",
+            T(2023, 6, 30, 9),
+            D("184.6"),
+            1,
+            0,
+            "no sale in the last 180 days",
+            D("5.00"),
+        ),
+        (4, "Tasse", "TAS", None, None, 0, 0, "no sale in the last 180 days", D("0")),
     ]
     assert found["dormant_customers"] == [
-        (2, "Bert & Co", T(2023, 3, 10, 9), D("296.6"), 2),
-        (3, "Cäcilie KG", None, None, 0),
-        (4, "Dora Ltd", None, None, 0),
-        (5, "Emil AG", T(2021, 7, 1, 9), D("913.6"), 2),
-        (6, "Frida GmbH", T(2023, 6, 30, 9), D("184.6"), 1),
-        (7, "Gustav oHG", None, None, 0),
-        (8, "Hanna Inc", None, None, 0),
-        (10, "Jan & Söhne", None, None, 0),
-        (11, "Kurt KG", None, None, 0),
-        (12, "Lena Ltd", None, None, 0),
+        (2, "Bert & Co", T(2023, 3, 10, 9), D("296.6"), 2, D("46.00")),
+        (3, "Cäcilie KG", None, None, 0, D("0")),
+        (4, "Dora Ltd", None, None, 0, D("0")),
+        (5, "Emil AG", T(2021, 7, 1, 9), D("913.6"), 2, D("30.00")),
+        (6, "Frida GmbH", T(2023, 6, 30, 9), D("184.6"), 1, D("5.00")),
+        (7, "Gustav oHG", None, None, 0, D("0")),
+        (8, "Hanna Inc", None, None, 0, D("0")),
+        (10, "Jan & Söhne", None, None, 0, D("0")),
+        (11, "Kurt KG", None, None, 0, D("0")),
+        (12, "Lena Ltd", None, None, 0, D("0")),
+    ]
+    assert found["lifecycle_summary"] == [
+        ("customer", "no purchase in the last 180 days", 10, D("81.00")),
+        ("product", "no sale in the last 180 days", 2, D("5.00")),
     ]
 
 
@@ -368,7 +531,7 @@ def test_refresh_again_runs_concurrently_and_keeps_answers(shop, db_settings):
 
     refreshed = analytics.refresh(shop, db.db_schema, db.analytics_schema)
 
-    assert len(refreshed) == 16
+    assert len(refreshed) == 19
     assert answers(shop, db_settings, "1") == before
 
 
@@ -387,11 +550,14 @@ def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop,
         ("variation_preference", "customer_segment"),
         ("avg_cart_size_by_segment", "customer_segment"),
         ("top_products", "product_activity"),
+        ("monthly_kpi", "data_period"),
+        ("family_sales_monthly", "monthly_kpi"),
+        ("seasonality_by_family", "family_sales_monthly"),
     ]:
         assert order.index(source) < order.index(reader), (reader, source)
     again = analytics.refresh_order(shop, db_settings.database.analytics_schema)
     assert order == [view["name"] for view in again]  # deterministic
-    assert len(order) == 16
+    assert len(order) == 19
 
 
 def test_no_string_bodied_function_reads_a_materialized_view():
@@ -410,47 +576,86 @@ def test_no_string_bodied_function_reads_a_materialized_view():
         assert not read, (name, read)
 
 
-def test_report_has_every_question_a_chart_each_and_nothing_from_outside(
-    shop, db_settings, tmp_path
-):
-    results = [
-        (q, analytics.fetch(shop, db_settings.database.analytics_schema, q)) for q in QUESTIONS
-    ]
+def write_report(conn, settings, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    schema = settings.database.analytics_schema
+    sections = [cli.report_section(conn, schema, q, folder) for q in QUESTIONS]
+    return report.write_report(folder, sections, T(2024, 1, 2, 3, 4), "EUR")
 
-    index = report.write_report(tmp_path / "report", results, T(2024, 1, 2, 3, 4))
+
+def test_report_has_every_question_its_charts_and_nothing_from_outside(shop, db_settings, tmp_path):
+    index = write_report(shop, db_settings, tmp_path / "report")
 
     page = index.read_text(encoding="utf-8")
     for question in QUESTIONS:
         assert f"<h2>{question.number}. {question.title}</h2>".replace("&", "&amp;") in page
         for view in question.views:
             assert (tmp_path / "report" / f"{view}.csv").is_file()
-    # questions whose first view has rows get a chart: all but none here
-    assert page.count("<svg") == len(QUESTIONS)
+    # every chart has rows to draw on this data set
+    assert page.count('class="plotly-graph-div"') == sum(len(q.charts) for q in QUESTIONS)
+    assert "No rows to chart" not in page
     assert "http://" not in page and "https://" not in page
     links = set(re.findall(r'(?:href|src)="([^"#][^"]*)"', page))  # "#..." point inside the page
-    assert links == {f"{view}.csv" for question in QUESTIONS for view in question.views}
+    assert links == {"plotly.min.js"} | {f"{view}.csv" for q in QUESTIONS for view in q.views}
+    assert (tmp_path / "report" / "plotly.min.js").stat().st_size > 1_000_000
     csv_lines = (tmp_path / "report" / "top_products.csv").read_text(encoding="utf-8").splitlines()
     assert csv_lines == [
-        "product_id,name,sku,quantity,revenue,rank_by_quantity,rank_by_revenue",
-        "1,Kaffee Classic,KAF,7,78.00,1,2",
-        "3,Tee Grün,TEE,7,35.00,1,3",
-        "2,Kaffee Premium,KAF,4,80.00,3,1",
+        "product_id,name,sku,quantity,revenue,rank_by_quantity,rank_by_revenue,revenue_share,cumulative_revenue_share",
+        "1,Kaffee Classic,KAF,7,78.00,1,2,0.4041,0.8187",
+        "3,Tee Grün,TEE,7,35.00,1,3,0.1813,1.0000",
+        "2,Kaffee Premium,KAF,4,80.00,3,1,0.4145,0.4145",
     ]
+    # the key figures of December 2023 (72.00 from 3 purchases; November sold nothing)
+    assert "EUR 72.00" in page and "EUR 24.00" in page
+    assert "Key figures of December 2023, against the month before" in page
 
 
-def test_terminal_summary_prints_the_first_rows_as_a_table(shop, db_settings):
-    question = QUESTIONS[0]
-    found = analytics.fetch(shop, db_settings.database.analytics_schema, question)
+def test_report_tables_show_the_first_rows_and_say_where_the_rest_is(shop, db_settings, tmp_path):
+    index = write_report(shop, db_settings, tmp_path / "report")
 
-    text = report.terminal_summary(question, found, top=2)
+    page = index.read_text(encoding="utf-8")
+    # 32 months from 2021-05 to 2023-12: the page shows 20, the CSV holds all of them
+    assert "First 20 of 32 rows; all of them are in monthly_kpi.csv." in page
+    assert len((tmp_path / "report" / "monthly_kpi.csv").read_text().splitlines()) == 1 + 32
+
+
+def test_report_opens_in_a_browser_with_every_chart_drawn_and_no_console_message(
+    shop, db_settings, tmp_path
+):
+    if browser.chromium() is None:
+        pytest.skip("chromium is not installed (./test.sh installs Debian's package)")
+    index = write_report(shop, db_settings, tmp_path / "report")
+
+    page = browser.open_page(index)
+    shot = browser.screenshot(index, tmp_path / "report" / "first-screen.png")
+
+    assert page.console == []  # no error, no warning, nothing
+    sections = re.split(r'<section id="q', page.dom)[1:]
+    assert len(sections) == len(QUESTIONS)
+    for question, section in zip(QUESTIONS, sections, strict=True):
+        assert section.startswith(f'{question.number}"')
+        # plotly drew each chart (its <svg class="main-svg"> exists only once it ran)
+        drawn = len(re.findall(r'<div[^>]*class="[^"]*js-plotly-plot', section))
+        assert drawn == len(question.charts), question.number
+        assert section.count("<table") == len(question.views), question.number
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000  # a screen with something on it, not a blank page
+
+
+def test_terminal_summary_prints_the_first_rows_as_a_table(shop, db_settings, tmp_path):
+    section = cli.report_section(
+        shop, db_settings.database.analytics_schema, QUESTIONS[1], tmp_path
+    )
+
+    text = report.terminal_summary(section, top=2)
 
     assert text.splitlines() == [
         "== 1. Top products",
         "-- analytics.top_products (first 2 of 3)",
-        "product_id    name            sku    quantity    revenue    rank_by_quantity    rank_by_revenue",
-        "------------  --------------  -----  ----------  ---------  ------------------  -----------------",
-        "1             Kaffee Classic  KAF    7           78.00      1                   2",
-        "3             Tee Grün        TEE    7           35.00      1                   3",
+        "product_id    name            sku    quantity    revenue    rank_by_quantity    rank_by_revenue    revenue_share    cumulative_revenue_share",
+        "------------  --------------  -----  ----------  ---------  ------------------  -----------------  ---------------  --------------------------",
+        "1             Kaffee Classic  KAF    7           78.00      1                   2                  0.4041           0.8187",
+        "3             Tee Grün        TEE    7           35.00      1                   3                  0.1813           1.0000",
     ]
 
 

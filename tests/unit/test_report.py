@@ -2,84 +2,232 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from spark_etl.analytics import QUESTIONS, Answer, Chart
-from spark_etl.report import _chart_points, chart_answer, chart_svg, write_report
+from spark_etl.analytics import QUESTIONS, Answer
+from spark_etl.report import Section, figure, key_figures_html, write_report
 
 D = Decimal
 Q = {question.number: question for question in QUESTIONS}
 TOP_PRODUCTS = Answer(
     "top_products",
-    ("rank_by_quantity", "product_id", "name", "quantity", "revenue"),
-    [
-        (1, 7, "Stud Finder Weather-Resistant", 43, D("430.00")),
-        (2, 9, "Stud Finder Weather-Resistant", 25, D("250.00")),
-        (3, 4, "Kettle", 30, D("90.00")),
+    ("product_id", "name", "quantity", "revenue", "revenue_share", "cumulative_revenue_share"),
+    [  # as fetch_chart reads them: by revenue
+        (7, "Stud Finder Weather-Resistant", 43, D("430.00"), D("0.5375"), D("0.5375")),
+        (9, "Stud Finder Weather-Resistant", 25, D("250.00"), D("0.3125"), D("0.8500")),
+        (4, "Kettle", 30, D("120.00"), D("0.1500"), D("1.0000")),
     ],
 )
 
 
-def test_bars_sharing_a_name_are_kept_apart_by_their_id_and_sorted_by_the_measure():
-    labels, values = _chart_points(Q["1"].chart, TOP_PRODUCTS)
+def test_bars_sharing_a_name_are_kept_apart_by_their_id_in_the_order_read():
+    bars, line = figure(Q["1"].charts[0], TOP_PRODUCTS, "EUR").data
 
-    assert labels == [
+    assert list(bars.x) == [
         "Stud Finder Weather-Resistant (#7)",
-        "Kettle (#4)",
         "Stud Finder Weather-Resistant (#9)",
+        "Kettle (#4)",
     ]
-    assert values == [43.0, 30.0, 25.0]  # 43 as in the table, not 68 = 43 + 25
+    assert list(bars.y) == [430.0, 250.0, 120.0]  # 430 as in the table, not 680 = 430 + 250
+    assert list(line.y) == [0.5375, 0.85, 1.0]
 
 
-def test_top_keeps_the_largest_values():
-    labels, values = _chart_points(
-        Chart("barh", ("name",), "quantity", top=2, key="product_id"), TOP_PRODUCTS
+def test_a_line_per_family_draws_one_point_per_row_and_marks_partial_months():
+    chart = Q["2"].charts[0]
+    rows = Answer(
+        "family_sales_monthly",
+        (
+            "sku",
+            "month",
+            "partial",
+            "quantity",
+            "revenue",
+            "revenue_change_mom",
+            "revenue_change_yoy",
+            "family_rank",
+        ),
+        [
+            ("KAF", date(2024, 1, 1), True, 3, D("30.00"), None, None, 1),
+            ("KAF", date(2024, 2, 1), True, 1, D("10.00"), D("-0.6667"), None, 1),
+            ("TEE", date(2024, 1, 1), True, 2, D("4.00"), None, None, 2),
+            ("TEE", date(2024, 2, 1), False, 0, D("0"), D("-1.0000"), None, 2),
+        ],
     )
 
-    assert (labels, values) == (["Stud Finder Weather-Resistant (#7)", "Kettle (#4)"], [43.0, 30.0])
+    kaf, tee = figure(chart, rows, "EUR").data
 
-
-def test_the_monthly_chart_draws_the_summed_view_not_a_sum_of_its_own():
-    per_product = Answer(
-        "product_sales_monthly",
-        ("month", "product_id", "revenue"),
-        [(datetime(2024, 1, 1), 1, D("5"))],
+    assert (kaf.name, list(kaf.x), list(kaf.y)) == (
+        "KAF",
+        [date(2024, 1, 1), date(2024, 2, 1)],
+        [30.0, 10.0],
     )
-    monthly = Answer(
-        "sales_monthly", ("month", "quantity", "revenue"), [(datetime(2024, 1, 1), 3, D("12.50"))]
+    assert list(tee.y) == [4.0, 0.0]
+    assert list(tee.marker.symbol) == ["circle-open", "circle"]
+
+
+def test_segments_are_drawn_in_a_panel_each_with_the_unit_on_the_axis():
+    rows = Answer(
+        "avg_cart_size_by_segment",
+        (
+            "segment_type",
+            "segment",
+            "purchases",
+            "avg_cart_size",
+            "avg_lines_per_purchase",
+            "avg_basket_value",
+        ),
+        [
+            ("cohort_year", "2023", 4, D("2.00"), D("1.25"), D("24.50")),
+            ("value_tier", "Q1", 3, D("2.33"), D("1.00"), D("11.67")),
+        ],
     )
 
-    answer = chart_answer(Q["2"], [per_product, monthly])
+    fig = figure(Q["8"].charts[0], rows, "CHF")
 
-    assert answer is monthly
-    assert _chart_points(Q["2"].chart, answer) == (["2024-01-01 00:00:00"], [12.5])
+    # two measures of different units x two segment types: four panels, one bar each
+    assert [(trace.x[0], trace.y[0]) for trace in fig.data] == [
+        ("2023", 24.5),
+        ("2023", 2.0),
+        ("Q1", 11.67),
+        ("Q1", 2.33),
+    ]
+    assert fig.layout.yaxis.title.text == "basket value (CHF)"
+    assert fig.layout.yaxis2.title.text == "basket size (items)"
+    assert [a.text for a in fig.layout.annotations] == ["cohort_year"] * 2 + ["value_tier"] * 2
 
 
 PRICE_CHANGES = Answer(
     "price_change_impact",
-    ("product_id", "old_price", "new_price", "pct_change", "quantity_change"),
+    (
+        "product_id",
+        "old_price",
+        "new_price",
+        "pct_change",
+        "changed_at",
+        "days_before",
+        "days_after",
+        "quantity_change",
+        "family_quantity_change",
+        "elasticity",
+        "family_adjusted_elasticity",
+        "complete_windows",
+    ),
     [
-        (1, D("0.00"), D("5.00"), None, D("0.5")),  # from a price of 0: no percentage
-        (2, D("10.00"), D("11.00"), D("10.0"), None),
-        (3, D("10.00"), D("12.00"), D("20.0"), D("-0.25")),
+        # from a price of 0: no percentage, no elasticity
+        (
+            1,
+            D("0.00"),
+            D("5.00"),
+            None,
+            datetime(2024, 3, 1),
+            D("30"),
+            D("30"),
+            D("0.5"),
+            None,
+            None,
+            None,
+            True,
+        ),
+        (2, None, None, None, None, None, None, None, None, None, None, None),
     ],
 )
 
 
-def test_a_null_is_no_point_and_never_an_error():
-    assert _chart_points(Q["10"].chart, PRICE_CHANGES) == (["20.0"], [-0.25])
-    assert chart_svg(Q["10"], PRICE_CHANGES).startswith("<svg")
+def test_a_null_is_a_gap_and_never_an_error():
+    fig = figure(Q["10"].charts[0], PRICE_CHANGES, "EUR")
+
+    product, family = fig.data
+    assert list(product.x) == ["2024-03-01 (#1)", " (#2)"]
+    assert list(product.y) == [0.5, None]
+    assert list(family.y) == [None, None]
+    assert "plotly-graph-div" in fig.to_html(full_html=False, include_plotlyjs=False)
 
 
 def test_the_report_is_written_with_nulls_in_every_kind_of_column(tmp_path):
-    nulls = Answer("price_change_impact", PRICE_CHANGES.columns, [(4, None, None, None, None)])
+    section = Section(Q["10"], [PRICE_CHANGES], [(Q["10"].charts[1], PRICE_CHANGES)], {})
 
-    index = write_report(tmp_path, [(Q["10"], [nulls])], datetime(2024, 1, 2))
+    index = write_report(tmp_path, [section], datetime(2024, 1, 2), "EUR")
 
     page = index.read_text(encoding="utf-8")
-    assert "<td>4</td><td></td><td></td><td></td><td></td>" in page
-    assert (tmp_path / "price_change_impact.csv").read_text(encoding="utf-8").splitlines() == [
-        "product_id,old_price,new_price,pct_change,quantity_change",
-        "4,,,,",
-    ]
+    assert "<td>2</td>" + "<td></td>" * 11 in page
+    assert (tmp_path / "plotly.min.js").is_file()
+
+
+def test_a_chart_without_rows_says_so(tmp_path):
+    nothing = Answer("price_change_impact", (), [])
+    section = Section(Q["10"], [], [(Q["10"].charts[0], nothing)], {})
+
+    page = write_report(tmp_path, [section], datetime(2024, 1, 2), "EUR").read_text("utf-8")
+
+    assert figure(Q["10"].charts[0], nothing, "EUR") is None
+    assert "No rows to chart." in page
+
+
+KEY_FIGURES = Answer(
+    "key_figures",
+    (
+        "month",
+        "partial",
+        "position",
+        "measure",
+        "unit",
+        "value",
+        "previous_month_value",
+        "change_vs_previous_month",
+        "year_before_value",
+        "change_vs_year_before",
+    ),
+    [
+        (
+            date(2024, 2, 1),
+            False,
+            1,
+            "revenue",
+            "currency",
+            D("1234.50"),
+            D("1000.00"),
+            D("0.2345"),
+            None,
+            None,
+        ),
+        (
+            date(2024, 2, 1),
+            False,
+            2,
+            "sales",
+            "cart lines",
+            D("3"),
+            D("4"),
+            D("-0.2500"),
+            D("3"),
+            D("0.0000"),
+        ),
+    ],
+)
+
+
+def test_key_figures_show_value_and_change_against_the_month_before_and_the_year_before():
+    period = Answer(
+        "data_period",
+        ("first_sale_at", "last_sale_at", "first_month", "last_month"),
+        [(datetime(2023, 1, 15, 8), datetime(2024, 3, 2, 9), date(2023, 1, 1), date(2024, 3, 1))],
+    )
+    section = Section(Q["0"], [KEY_FIGURES, period], [], {})
+
+    cards = key_figures_html(section, "EUR")
+
+    assert "Sales from 2023-01-15 08:00 to 2024-03-02 09:00 UTC." in cards
+    assert "Key figures of February 2024, against the month before" in cards
+    assert '<div class="value">EUR 1,234.50</div>' in cards
+    assert '<span class="up">▲ +23.4%</span> vs Jan 2024' in cards
+    assert "no comparison vs Feb 2023" in cards  # nothing sold a year before
+    assert '<div class="value">3</div>' in cards
+    assert '<span class="down">▼ -25.0%</span> vs Jan 2024' in cards
+    assert '<span class="">■ +0.0%</span> vs Feb 2023' in cards
+
+
+def test_key_figures_without_sales_say_so():
+    empty = Section(Q["0"], [Answer("key_figures", KEY_FIGURES.columns, [])], [], {})
+
+    assert key_figures_html(empty, "EUR") == '<p class="note">No sales yet: no key figures.</p>'
