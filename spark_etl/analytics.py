@@ -404,6 +404,7 @@ QUESTIONS = (
                 (Measure("lines_per_day", "cart lines", "per_day"),),
                 ("engagement_rank DESC", "product_id DESC"),
                 limit=10,
+                where=(("lines_per_day", ">=", 0),),  # not the products never on sale
                 key="product_id",
                 hover=("lines", "removal_rate", "days_on_sale"),
             ),

@@ -159,10 +159,11 @@ def run_analytics(argv: list[str]) -> None:
         with database.load_lock(conn):
             database.apply_schema(conn, db.db_schema)
             analytics.refresh(conn, db.db_schema, db.analytics_schema)
-        sections = [
-            report_section(conn, db.analytics_schema, question, args.output_dir)
-            for question in analytics.QUESTIONS
-        ]
+            # read under the lock too: no load refreshes the views between two answers
+            sections = [
+                report_section(conn, db.analytics_schema, question, args.output_dir)
+                for question in analytics.QUESTIONS
+            ]
     finally:
         conn.close()
     for section in sections:

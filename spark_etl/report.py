@@ -41,8 +41,8 @@ p.definition { color: #444; } p.note { color: #666; font-size: 0.85rem; }
          gap: 0.8rem; margin: 1rem 0; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 0.7rem 0.9rem; background: #fafbfc; }
 .card .measure { font-size: 0.8rem; color: #555; text-transform: uppercase; }
-.card .value { font-size: clamp(1.05rem, 2.2vw, 1.35rem); font-weight: 600; margin: 0.2rem 0;
-               white-space: nowrap; }
+.card .value { font-size: 1.35rem; font-weight: 600; margin: 0.2rem 0; }
+.card .value span { white-space: nowrap; } .card .value .unit { font-size: 0.8rem; color: #555; }
 .card .change { font-size: 0.8rem; color: #555; } .up { color: #1a7f37; } .down { color: #c62828; }
 .chart { width: 100%; }
 .table-wrap { overflow-x: auto; }
@@ -108,6 +108,12 @@ def _label(value: Any) -> str:
             else f"{value:%Y-%m-%d %H:%M}"
         )
     return _text(value)
+
+
+def _chart_text(value: Any) -> str:
+    """A value as chart text: Plotly reads labels as a little HTML (``<br>``, ``<b>``, links),
+    so a name like ``Bolt <M8> & Nut`` is escaped to be shown as written."""
+    return _label(value).replace("&", "&amp;").replace("<", "&lt;")
 
 
 def terminal_summary(section: Section, top: int) -> str:
@@ -176,19 +182,19 @@ class _Rows:
         with the key where labels may repeat."""
         if len(chart.x) == 1 and chart.key is None:
             values = self.values(chart.x[0], rows)
-            if all(isinstance(v, date) for v in values):
+            if _dates(values):
                 return values
         labels = []
         for row in rows:
-            label = " ".join(_label(row[self.columns[name]]) for name in chart.x)
+            label = " ".join(_chart_text(row[self.columns[name]]) for name in chart.x)
             if chart.key is not None:
-                label = f"{label} (#{_label(row[self.columns[chart.key]])})"
+                label = f"{label} (#{_chart_text(row[self.columns[chart.key]])})"
             labels.append(label)
         return labels
 
     def hover(self, chart: Chart, rows: Sequence[tuple[Any, ...]]) -> tuple[list[list[str]], str]:
         """customdata and the hover lines showing the chart's hover columns."""
-        data = [[_label(row[self.columns[name]]) for name in chart.hover] for row in rows]
+        data = [[_chart_text(row[self.columns[name]]) for name in chart.hover] for row in rows]
         lines = "".join(f"<br>{name}: %{{customdata[{i}]}}" for i, name in enumerate(chart.hover))
         return data, lines
 
@@ -200,6 +206,10 @@ class _Rows:
         for row in self.rows:
             groups.setdefault(row[self.columns[column]], []).append(row)
         return list(groups.items())
+
+
+def _dates(labels: Sequence[Any]) -> bool:
+    return bool(labels) and all(isinstance(label, date) for label in labels)
 
 
 def _panels(chart: Chart) -> list[list[Measure]]:
@@ -253,6 +263,10 @@ def figure(chart: Chart, answer: Answer, currency: str) -> go.Figure | None:
             else:
                 fig.update_yaxes(axis, row=panel, col=1)
                 fig.update_xaxes(automargin=True, row=panel, col=1)
+    if not _dates(rows.labels(chart, rows.rows)):
+        # labels such as "2023" or "10+" are categories, never numbers on a linear axis
+        category = {"type": "category"}
+        (fig.update_yaxes if chart.kind == "barh" else fig.update_xaxes)(category)
     if chart.x_label:
         fig.update_xaxes(title_text=chart.x_label, row=count, col=1)
     if chart.kind == "line" and chart.facet is None:
@@ -278,10 +292,11 @@ def _add_trace(
     labels = rows.labels(chart, group)
     values = [_number(v) for v in rows.values(measure.column, group)]
     customdata, extra = rows.hover(chart, group)
-    name = _label(series) if series is not None else measure.label
+    name = _chart_text(series) if series is not None else measure.label
     value_axis, label_axis = ("x", "y") if chart.kind == "barh" else ("y", "x")
+    # the trace's name through %{fullData.name}: a name is never read as a template
     template = (
-        f"%{{{label_axis}}}<br>{html.escape(name)}: %{{{value_axis}{_hover_format(measure.unit)}}}"
+        f"%{{{label_axis}}}<br>%{{fullData.name}}: %{{{value_axis}{_hover_format(measure.unit)}}}"
         f"{extra}<extra></extra>"
     )
     common = {
@@ -337,7 +352,7 @@ def _pareto(chart: Chart, rows: _Rows, currency: str) -> go.Figure:
     fig.update_yaxes(
         {**_axis([line], currency), "range": [0, 1.05], "dtick": 0.25}, secondary_y=True
     )
-    fig.update_xaxes(tickangle=-45, automargin=True)
+    fig.update_xaxes(type="category", tickangle=-45, automargin=True)
     fig.update_layout(height=PANEL_HEIGHT + 150)
     return _finish(fig)
 
@@ -348,18 +363,23 @@ def _heatmap(chart: Chart, rows: _Rows, currency: str) -> go.Figure:
     fig = make_subplots(
         rows=len(facets),
         cols=1,
-        subplot_titles=[_label(facet) for facet, _ in facets] if chart.facet else None,
+        subplot_titles=[_chart_text(facet) for facet, _ in facets] if chart.facet else None,
         vertical_spacing=0.15,
     )
     height = 0
     for panel, (_, facet_rows) in enumerate(facets, start=1):
         facet = _Rows(Answer("", tuple(rows.columns), facet_rows))
         xs = list(dict.fromkeys(facet.labels(chart, facet_rows)))
-        ys = list(dict.fromkeys(_label(v) for v in facet.values(chart.series or chart.x[0])))
+        ys = list(dict.fromkeys(_chart_text(v) for v in facet.values(chart.series or chart.x[0])))
         grid: list[list[float | None]] = [[None] * len(xs) for _ in ys]
-        for row, x in zip(facet_rows, facet.labels(chart, facet_rows), strict=True):
-            y = _label(row[facet.columns[chart.series or chart.x[0]]])
+        notes: list[list[str]] = [[""] * len(xs) for _ in ys]
+        hover, _ = facet.hover(chart, facet_rows)
+        for row, x, shown in zip(facet_rows, facet.labels(chart, facet_rows), hover, strict=True):
+            y = _chart_text(row[facet.columns[chart.series or chart.x[0]]])
             grid[ys.index(y)][xs.index(x)] = _number(row[facet.columns[measure.column]])
+            notes[ys.index(y)][xs.index(x)] = "".join(
+                f"<br>{name}: {value}" for name, value in zip(chart.hover, shown, strict=True)
+            )
         fig.add_trace(
             go.Heatmap(
                 x=xs,
@@ -373,7 +393,9 @@ def _heatmap(chart: Chart, rows: _Rows, currency: str) -> go.Figure:
                 coloraxis=None,
                 showscale=panel == 1,
                 colorbar={"title": {"text": measure.label}},
-                hovertemplate=f"%{{x}} · %{{y}}<br>{measure.label}: %{{z:.2f}}<extra></extra>",
+                text=notes,
+                hovertemplate=f"%{{x}} · %{{y}}<br>{measure.label}: %{{z:.2f}}%{{text}}"
+                "<extra></extra>",
             ),
             row=panel,
             col=1,
@@ -400,13 +422,14 @@ def _finish(fig: go.Figure) -> go.Figure:
 
 
 def _format(value: Any, unit: str, currency: str) -> str:
+    """A key figure as HTML: the number kept on one line, the currency code before it."""
     if value is None:
         return "n/a"
     if unit == "currency":
-        return f"{currency} {value:,.2f}"
+        return f'<span class="unit">{html.escape(currency)}</span> <span>{value:,.2f}</span>'
     if isinstance(value, Decimal) and value == value.to_integral_value():
-        return f"{int(value):,}"
-    return f"{value:,.2f}"
+        return f"<span>{int(value):,}</span>"
+    return f"<span>{value:,.2f}</span>"
 
 
 def _change(value: Any, against: str) -> str:
@@ -418,6 +441,11 @@ def _change(value: Any, against: str) -> str:
         f'<div class="change"><span class="{css}">{arrow} {value * 100:+.1f}%</span> '
         f"{html.escape(against)}</div>"
     )
+
+
+def _partial(row: tuple[Any, ...], index: int | None) -> str:
+    """A warning after a comparison with a month the data covers only in part."""
+    return " (partial month)" if index is not None and row[index] else ""
 
 
 def key_figures_html(section: Section, currency: str) -> str:
@@ -437,10 +465,16 @@ def key_figures_html(section: Section, currency: str) -> str:
         cards.append(
             '<div class="card">'
             f'<div class="measure">{html.escape(row[columns["measure"]])}</div>'
-            f'<div class="value">{html.escape(_format(row[columns["value"]], unit, currency))}'
-            "</div>"
-            + _change(row[columns["change_vs_previous_month"]], f"vs {previous:%b %Y}")
-            + _change(row[columns["change_vs_year_before"]], f"vs {month:%b} {month.year - 1}")
+            f'<div class="value">{_format(row[columns["value"]], unit, currency)}</div>'
+            + _change(
+                row[columns["change_vs_previous_month"]],
+                f"vs {previous:%b %Y}" + _partial(row, columns.get("previous_month_partial")),
+            )
+            + _change(
+                row[columns["change_vs_year_before"]],
+                f"vs {month:%b} {month.year - 1}"
+                + _partial(row, columns.get("year_before_partial")),
+            )
             + "</div>"
         )
     covered = ""

@@ -256,11 +256,11 @@ def test_key_figures_compare_the_latest_whole_month_and_growth_is_per_family(
     # 25.00 from 2 purchases of 3 and 1 items, 3 lines, 2 customers; February 2023: nothing.
     # Basket size 8/3 against 4/2: +33.33% (from the exact 2.6667, not the rounded 2.67)
     assert found["key_figures"] == [
-        (DAY(2024, 2, 1), False, 1, "revenue", "currency", D("60.00"), D("25.00"), D("1.4000"), D("0.00"), None),
-        (DAY(2024, 2, 1), False, 2, "sales", "cart lines", D("3.00"), D("3.00"), D("0.0000"), D("0.00"), None),
-        (DAY(2024, 2, 1), False, 3, "buying customers", "customers", D("3.00"), D("2.00"), D("0.5000"), D("0.00"), None),
-        (DAY(2024, 2, 1), False, 4, "average basket value", "currency", D("20.00"), D("12.50"), D("0.6000"), None, None),
-        (DAY(2024, 2, 1), False, 5, "average basket size", "items", D("2.67"), D("2.00"), D("0.3333"), None, None),
+        (DAY(2024, 2, 1), False, 1, "revenue", "currency", D("60.00"), D("25.00"), D("1.4000"), D("0.00"), None, False, False),
+        (DAY(2024, 2, 1), False, 2, "sales", "cart lines", D("3.00"), D("3.00"), D("0.0000"), D("0.00"), None, False, False),
+        (DAY(2024, 2, 1), False, 3, "buying customers", "customers", D("3.00"), D("2.00"), D("0.5000"), D("0.00"), None, False, False),
+        (DAY(2024, 2, 1), False, 4, "average basket value", "currency", D("20.00"), D("12.50"), D("0.6000"), None, None, False, False),
+        (DAY(2024, 2, 1), False, 5, "average basket size", "items", D("2.67"), D("2.00"), D("0.3333"), None, None, False, False),
     ]  # fmt: skip
     monthly = {row[0]: row for row in found["monthly_kpi"]}
     assert len(monthly) == 15  # 2023-01 .. 2024-03, the empty months included
@@ -292,8 +292,18 @@ def test_key_figures_compare_the_latest_whole_month_and_growth_is_per_family(
     assert family[DAY(2024, 3, 1)][2:7] == (True, 1, D("10.00"), D("-0.8333"), None)
 
 
+@pytest.mark.parametrize(
+    ("family_after", "expected"),
+    [
+        # the rest of the family fell too, 4 -> 3: -25%; against it Pen fell 0.5 / 0.75 - 1 =
+        # -33.33%, an elasticity of -1.3333
+        ([("5", "2", "1", "3", "2023-03-12 10:00:00", "")], (D("-0.2500"), D("-1.3333"))),
+        # the rest of the family sold nothing after the change: -100%, nothing to compare with
+        ([], (D("-1.0000"), None)),
+    ],
+)
 def test_elasticity_is_also_given_against_the_rest_of_the_family(
-    spark, db_settings, connection, tmp_path
+    spark, db_settings, connection, tmp_path, family_after, expected
 ):
     products = [("1", "Pen", "10.00", "PEN-001", "2022-01-01"), ("2", "Pen Blue", "10.00", "PEN-002", "2022-01-01")]  # fmt: skip
     write_csv(tmp_path / "first", "customers", [("1", "Ada GmbH", "2020-01-01")])
@@ -321,21 +331,48 @@ def test_elasticity_is_also_given_against_the_rest_of_the_family(
             ("2", "1", "1", "4", "2023-02-10 10:00:00", ""),  # Pen before: 4
             ("3", "2", "1", "4", "2023-02-12 10:00:00", ""),  # the family before: 4
             ("4", "1", "1", "2", "2023-03-10 10:00:00", ""),  # Pen after: 2
-            ("5", "2", "1", "3", "2023-03-12 10:00:00", ""),  # the family after: 3
+            *family_after,
             ("6", "2", "1", "1", "2023-04-30 10:00:00", ""),  # the data ends
         ],
     )
     run_job(spark, db_settings, connection, tmp_path / "carts", "cart_data_transform")
 
     [row] = answers(connection, db_settings, "10")["price_change_impact"]
-    # price +25%; both windows the full 30 days. Pen 4 -> 2: -50%, elasticity -0.5 / 0.25 = -2.
-    # The rest of the family fell too, 4 -> 3: -25%; against it Pen fell 0.5 / 0.75 - 1 =
-    # -33.33%, an elasticity of -1.3333
-    assert (row[5], row[9], row[12], row[19], row[20], row[21]) == (
-        D("25.00"),
-        True,
-        D("-0.5000"),
-        D("-0.2500"),
-        D("-2.0000"),
-        D("-1.3333"),
+    # price +25%; both windows the full 30 days. Pen 4 -> 2: -50%, elasticity -0.5 / 0.25 = -2
+    assert (row[5], row[9], row[12], row[20]) == (D("25.00"), True, D("-0.5000"), D("-2.0000"))
+    assert (row[19], row[21]) == expected
+
+
+def test_engagement_counts_days_on_sale_from_the_first_line_when_it_predates_the_product(
+    spark, db_settings, connection, tmp_path
+):
+    write_csv(tmp_path, "customers", [("1", "Ada GmbH", "2020-01-01")])
+    write_csv(
+        tmp_path,
+        "products",
+        [
+            ("1", "Early", "1.00", "EAR-001", "2023-06-01"),  # sold since January regardless
+            ("2", "Late", "1.00", "LAT-001", "2024-02-01"),  # created after the data ends
+            ("3", "Plain", "1.00", "PLA-001", "2020-01-01"),
+        ],
     )
+    write_csv(
+        tmp_path,
+        "carts",
+        [
+            ("1", "1", "1", "1", "2023-01-01 10:00:00", ""),  # the data starts
+            ("2", "3", "1", "1", "2023-06-01 10:00:00", ""),
+            ("3", "1", "1", "1", "2023-12-31 10:00:00", ""),  # the data ends: 364 days
+        ],
+    )
+
+    run_job(spark, db_settings, connection, tmp_path)
+
+    rows = answers(connection, db_settings, "11")["product_engagement"]
+    # Early counts from its first line (364 days, not the 213 since its creation): 2 / 364;
+    # Plain 1 / 364; Late was never on sale in the data: no rate, ranked last
+    assert [(r[0], r[3], r[9], r[10], r[11]) for r in rows] == [
+        (1, 2, D("364.00"), D("0.0055"), 1),
+        (3, 1, D("364.00"), D("0.0027"), 2),
+        (2, 0, None, None, 3),
+    ]

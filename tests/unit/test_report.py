@@ -177,6 +177,8 @@ KEY_FIGURES = Answer(
         "change_vs_previous_month",
         "year_before_value",
         "change_vs_year_before",
+        "previous_month_partial",
+        "year_before_partial",
     ),
     [
         (
@@ -190,6 +192,8 @@ KEY_FIGURES = Answer(
             D("0.2345"),
             None,
             None,
+            False,
+            True,
         ),
         (
             date(2024, 2, 1),
@@ -202,6 +206,8 @@ KEY_FIGURES = Answer(
             D("-0.2500"),
             D("3"),
             D("0.0000"),
+            False,
+            True,
         ),
     ],
 )
@@ -219,15 +225,45 @@ def test_key_figures_show_value_and_change_against_the_month_before_and_the_year
 
     assert "Sales from 2023-01-15 08:00 to 2024-03-02 09:00 UTC." in cards
     assert "Key figures of February 2024, against the month before" in cards
-    assert '<div class="value">EUR 1,234.50</div>' in cards
+    assert '<div class="value"><span class="unit">EUR</span> <span>1,234.50</span></div>' in cards
     assert '<span class="up">▲ +23.4%</span> vs Jan 2024' in cards
-    assert "no comparison vs Feb 2023" in cards  # nothing sold a year before
-    assert '<div class="value">3</div>' in cards
+    # nothing sold a year before, in a month the data starts inside of
+    assert "no comparison vs Feb 2023 (partial month)" in cards
+    assert '<div class="value"><span>3</span></div>' in cards
     assert '<span class="down">▼ -25.0%</span> vs Jan 2024' in cards
-    assert '<span class="">■ +0.0%</span> vs Feb 2023' in cards
+    assert '<span class="">■ +0.0%</span> vs Feb 2023 (partial month)' in cards
 
 
 def test_key_figures_without_sales_say_so():
     empty = Section(Q["0"], [Answer("key_figures", KEY_FIGURES.columns, [])], [], {})
 
     assert key_figures_html(empty, "EUR") == '<p class="note">No sales yet: no key figures.</p>'
+
+
+def test_names_reach_plotly_as_text_and_labels_are_categories():
+    rows = Answer(
+        "most_active_customers",
+        ("customer_id", "name", "purchases", "quantity", "revenue", "rank"),
+        [(5, "Bolt <M8> & Nut %{x}", 3, 4, D("5.00"), 1)],
+    )
+
+    [bar] = figure(Q["5"].charts[0], rows, "EUR").data
+
+    # Plotly reads labels as HTML: "<M8>" would vanish and "&" start an entity
+    assert list(bar.y) == ["Bolt &lt;M8> &amp; Nut %{x} (#5)"]
+    assert "%{fullData.name}" in bar.hovertemplate and "Bolt" not in bar.hovertemplate
+
+
+def test_basket_sizes_are_categories_so_the_10_plus_bar_is_drawn():
+    rows = Answer(
+        "basket_size_distribution",
+        ("cart_size", "items", "purchases", "purchase_share", "revenue", "revenue_share",
+         "avg_basket_value"),
+        [(9, "9", 1, D("0.5"), D("9.00"), D("0.3"), D("9.00")),
+         (10, "10+", 1, D("0.5"), D("20.00"), D("0.7"), D("20.00"))],
+    )  # fmt: skip
+
+    fig = figure(Q["3"].charts[0], rows, "EUR")
+
+    assert list(fig.data[0].x) == ["9", "10+"]
+    assert fig.layout.xaxis.type == "category" and fig.layout.xaxis2.type == "category"
