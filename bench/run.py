@@ -123,11 +123,7 @@ def writer_baselines(
         connection.jdbc_url,
         "jdbc_default_cart",
         mode="overwrite",
-        properties={
-            "user": connection.user,
-            "password": connection.password or "",
-            "driver": "org.postgresql.Driver",
-        },
+        properties=connection.jdbc_properties(10),
     )
     seconds = {"read_carts": read, "jdbc_default_write_carts": time.perf_counter() - started}
     conn = database.connect(connection, "public", 10)

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg2.extensions
 from psycopg2 import sql
 
-from spark_etl.database import read_sql
+from spark_etl.database import quoted, read_sql
 
 log = logging.getLogger(__name__)
 
@@ -490,7 +490,7 @@ def ensure_views(conn: Any, model_schema: str, analytics_schema: str) -> bool:
     with conn.cursor() as cur:
         cur.execute(
             "SELECT to_regclass(%s) IS NOT NULL AS present",
-            (f'"{analytics_schema}".{DEFINITION_TABLE}',),
+            (quoted(analytics_schema, DEFINITION_TABLE),),
         )
         if cur.fetchone()["present"]:
             cur.execute(
@@ -553,9 +553,9 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
     """The materialized views of the schema, each after every one it reads (directly, or through
     views and functions), ties by name: the order PostgreSQL's dependencies give."""
     with conn.cursor() as cur:
-        cur.execute(MATERIALIZED_VIEWS, {"schema": f'"{analytics_schema}"'})
+        cur.execute(MATERIALIZED_VIEWS, {"schema": quoted(analytics_schema)})
         views = {row["oid"]: row for row in cur.fetchall()}
-        cur.execute(DEPENDENCIES, {"schema": f'"{analytics_schema}"'})
+        cur.execute(DEPENDENCIES, {"schema": quoted(analytics_schema)})
         edges = cur.fetchall()
         cur.execute("SELECT 'pg_class'::regclass::oid AS oid")
         class_catalog = cur.fetchone()["oid"]

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from tabulate import tabulate
+
 import spark_etl
 from spark_etl import analytics, database, datagen, pipeline, report
 from spark_etl.config import connection_from_env, load_settings
@@ -101,15 +103,13 @@ def _check_input_dir(input_dir: str) -> None:
 
 
 def _format_summary(rows: list[dict[str, object]]) -> str:
-    table = [[label for _, label in SUMMARY_COLUMNS]]
-    table += [
-        ["" if row[key] is None else str(row[key]) for key, _ in SUMMARY_COLUMNS] for row in rows
-    ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(SUMMARY_COLUMNS))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in table
-    ]
+    table = tabulate(
+        [["" if row[key] is None else str(row[key]) for key, _ in SUMMARY_COLUMNS] for row in rows],
+        headers=[label for _, label in SUMMARY_COLUMNS],
+        disable_numparse=True,  # counts as PostgreSQL gave them, left-aligned like the headers
+        stralign="left",
+    )
+    lines = [line.rstrip() for line in table.splitlines()]
     failures = [f"{row['job']}: {row['error_message']}" for row in rows if row["error_message"]]
     return "\n".join(lines + failures)
 

@@ -140,6 +140,17 @@ class Connection:
     def jdbc_url(self) -> str:
         return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
 
+    def jdbc_properties(self, connect_timeout_seconds: int) -> dict[str, str]:
+        """Spark's JDBC connection options for this server: the one place they are built."""
+        properties = {
+            "user": self.user,
+            "driver": "org.postgresql.Driver",
+            "connectTimeout": str(connect_timeout_seconds),
+        }
+        if self.password is not None:
+            properties["password"] = self.password
+        return properties
+
     def __repr__(self) -> str:  # the password never reaches a log line
         return (
             f"Connection(host={self.host!r}, port={self.port}, "

@@ -29,6 +29,13 @@ LOAD_LOCK_KEY = 0x5E7_E7_1  # arbitrary, fixed
 STAGE_REJECT = "stage_reject"
 
 
+def quoted(*names: str) -> str:
+    """``names`` as one qualified SQL identifier in text ("schema"."table"), where a string is
+    needed rather than a composed statement (Spark's JDBC table, to_regclass): the one place
+    identifiers become text; statements compose them with ``psycopg2.sql.Identifier``."""
+    return ".".join('"' + name.replace('"', '""') + '"' for name in names)
+
+
 def read_sql(name: str) -> str:
     """A file of ``spark_etl/sql``, also when the package runs from a zip (``--py-files``)."""
     return resources.files("spark_etl").joinpath("sql", name).read_text(encoding="utf-8")

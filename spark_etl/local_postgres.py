@@ -39,6 +39,15 @@ def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0  # no geteuid on Windows
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a secret into a file that is 0600 from the moment it exists (a file written first
+    and chmod-ed after is readable by others in between)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 class LocalPostgresError(RuntimeError):
     """The embedded server could not be set up; the message says what to do."""
 
@@ -117,8 +126,7 @@ class LocalPostgres:
         self._hand_over(self.base_dir)
         password = secrets.token_urlsafe(24)
         password_file = self.base_dir / "initdb-password"
-        password_file.write_text(password, encoding="utf-8")
-        password_file.chmod(0o600)
+        _write_private(password_file, password)
         self._hand_over(password_file)
         try:
             result = self._run(
@@ -140,8 +148,7 @@ class LocalPostgres:
                 f"initdb failed: {result.stderr.strip() or result.stdout.strip()}"
             )
         # host:port:database:user:password, read by libpq and by spark_etl.config
-        self.pgpass.write_text(f"{HOST}:{self.port}:*:{USER}:{password}\n", encoding="utf-8")
-        self.pgpass.chmod(0o600)
+        _write_private(self.pgpass, f"{HOST}:{self.port}:*:{USER}:{password}\n")
 
     def is_running(self) -> bool:
         return self._run("pg_ctl", "status", "-D", str(self.data_dir)).returncode == 0

@@ -16,13 +16,18 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_etl.config import Connection, DatabaseSettings, InputSettings
+from spark_etl.database import quoted
 from spark_etl.errors import InputError
-from spark_etl.schemas import CORRUPT_RECORD, VARIATION_LOOKUP, SourceSpec
+from spark_etl.schemas import (
+    CORRUPT_RECORD,
+    SOURCE_FILE,
+    SOURCE_ORDER,
+    VARIATION_LOOKUP,
+    SourceSpec,
+)
 
 log = logging.getLogger(__name__)
 
-SOURCE_FILE = "_source_file"
-SOURCE_ORDER = "_source_order"
 EXTENSIONS = {"csv": ("csv",), "jsonl": ("jsonl", "ndjson", "json"), "parquet": ("parquet",)}
 UTF8_BOM = "\ufeff"
 ENCODING_SAMPLE_BYTES = 1 << 20
@@ -168,23 +173,14 @@ def read_source(
     )
 
 
-def _jdbc_properties(connection: Connection, settings: DatabaseSettings) -> dict[str, str]:
-    properties = {
-        "user": connection.user,
-        "driver": "org.postgresql.Driver",
-        "connectTimeout": str(settings.connect_timeout_seconds),
-    }
-    if connection.password is not None:
-        properties["password"] = connection.password
-    return properties
-
-
 def read_query(
     spark: SparkSession, connection: Connection, settings: DatabaseSettings, query: str
 ) -> DataFrame:
     """Run a read-only query in PostgreSQL and return its rows as a DataFrame."""
     return spark.read.jdbc(
-        connection.jdbc_url, f"({query}) AS q", properties=_jdbc_properties(connection, settings)
+        connection.jdbc_url,
+        f"({query}) AS q",
+        properties=connection.jdbc_properties(settings.connect_timeout_seconds),
     )
 
 
@@ -193,12 +189,12 @@ def read_variations(
 ) -> DataFrame:
     """Every product variation with its validity interval, as the cart transform needs it."""
     columns = ", ".join(field.name for field in VARIATION_LOOKUP.fields)
-    query = f'SELECT {columns} FROM "{settings.db_schema}".product_variation'
+    query = f"SELECT {columns} FROM {quoted(settings.db_schema, 'product_variation')}"
     return read_query(spark, connection, settings, query)
 
 
 def read_customer_ids(
     spark: SparkSession, connection: Connection, settings: DatabaseSettings
 ) -> DataFrame:
-    query = f'SELECT customer_id FROM "{settings.db_schema}".customer'
+    query = f"SELECT customer_id FROM {quoted(settings.db_schema, 'customer')}"
     return read_query(spark, connection, settings, query)

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from pyspark.sql import types as T
 
 CORRUPT_RECORD = "_corrupt_record"
+# Where each source row came from, added by the readers: the file, and an id that grows with
+# the row's position in it (duplicates keep the last line; rejections name the line).
+SOURCE_FILE = "_source_file"
+SOURCE_ORDER = "_source_order"
 MONEY = T.DecimalType(12, 2)
 LINE_AMOUNT = T.DecimalType(14, 2)
 

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame
 
 from spark_etl import database
 from spark_etl.config import Connection, DatabaseSettings
+from spark_etl.database import quoted
 
 if TYPE_CHECKING:
     import pyarrow
@@ -46,17 +47,13 @@ def jdbc_stage(
     frame: DataFrame, table: str, connection: Connection, settings: DatabaseSettings
 ) -> None:
     properties = {
-        "user": connection.user,
-        "driver": "org.postgresql.Driver",
+        **connection.jdbc_properties(settings.connect_timeout_seconds),
         "batchsize": str(settings.batch_size),
         "reWriteBatchedInserts": "true",
-        "connectTimeout": str(settings.connect_timeout_seconds),
         "numPartitions": str(settings.write_partitions),
     }
-    if connection.password is not None:
-        properties["password"] = connection.password
-    qualified = f'"{settings.db_schema}"."{table}"'
-    frame.write.jdbc(connection.jdbc_url, qualified, mode="append", properties=properties)
+    target = quoted(settings.db_schema, table)
+    frame.write.jdbc(connection.jdbc_url, target, mode="append", properties=properties)
 
 
 def copy_stage(

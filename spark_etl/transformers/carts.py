@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_etl.readers import SOURCE_FILE, SOURCE_ORDER
-from spark_etl.schemas import CARTS, LINE_AMOUNT
+from spark_etl.schemas import CARTS, LINE_AMOUNT, SOURCE_FILE, SOURCE_ORDER
 from spark_etl.transformers.common import (
     RAW,
     REASONS,

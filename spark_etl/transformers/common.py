@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_etl.readers import SOURCE_FILE, SOURCE_ORDER
-from spark_etl.schemas import CORRUPT_RECORD
+from spark_etl.schemas import CORRUPT_RECORD, SOURCE_FILE, SOURCE_ORDER
 
 RAW = "_raw"
 REASONS = "_reasons"

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from pyspark.sql import DataFrame
 
-from spark_etl.readers import SOURCE_FILE, SOURCE_ORDER
-from spark_etl.schemas import CUSTOMERS
+from spark_etl.schemas import CUSTOMERS, SOURCE_FILE, SOURCE_ORDER
 from spark_etl.transformers.common import (
     RAW,
     REASONS,

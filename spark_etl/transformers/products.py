@@ -8,8 +8,7 @@ from decimal import Decimal
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from spark_etl.readers import SOURCE_FILE, SOURCE_ORDER
-from spark_etl.schemas import MONEY, PRODUCTS
+from spark_etl.schemas import MONEY, PRODUCTS, SOURCE_FILE, SOURCE_ORDER
 from spark_etl.transformers.common import (
     RAW,
     REASONS,
@@ -33,14 +32,16 @@ VARIATION_PATTERN = r"^[^-]*-(.+)$"
 
 
 def sku_family(full_sku: Column) -> Column:
-    """The SKU up to the first ``-``: the product family."""
-    return F.substring_index(full_sku, SKU_SEPARATOR, 1)
+    """The SKU up to the first ``-``, as the source writes it (surrounding white space
+    trimmed): the product family. ``PHkXdiGyFyw-553`` is family ``PHkXdiGyFyw``; two SKUs that
+    differ in case are two families."""
+    return F.trim(F.substring_index(full_sku, SKU_SEPARATOR, 1))
 
 
 def sku_variation(full_sku: Column) -> Column:
-    """The SKU after the first ``-``; NULL for a SKU without one."""
+    """The SKU after the first ``-`` (trimmed); NULL for a SKU without one."""
     return F.when(
-        full_sku.rlike(VARIATION_PATTERN), F.regexp_extract(full_sku, VARIATION_PATTERN, 1)
+        full_sku.rlike(VARIATION_PATTERN), F.trim(F.regexp_extract(full_sku, VARIATION_PATTERN, 1))
     )
 
 
@@ -58,10 +59,12 @@ def parse_products(
     price = F.when(price_text.rlike(PRICE_TEXT), price_text.cast(MONEY))
     out_of_range = (price < F.lit(price_min).cast(MONEY)) | (price > F.lit(price_max).cast(MONEY))
     created_at = parse_timestamp(raw("created_at"), timestamp_formats)
+    # the SKU as the source writes it, surrounding white space trimmed (an empty one is missing)
+    full_sku = F.when(F.trim(raw("sku")) != "", F.trim(raw("sku")))
     typed = products.select(
         product_id.alias("product_id"),
         name.alias("name"),
-        F.upper(F.regexp_replace(raw("sku"), r"\s+", "")).alias("full_sku"),
+        full_sku.alias("full_sku"),
         price.alias("price"),
         created_at.alias("created_at"),
         reasons(
@@ -74,8 +77,8 @@ def parse_products(
                 "price is not an amount with at most 10 digits and 2 decimals",
             ),
             (out_of_range, f"price is not from {price_min} to {price_max}"),
-            (raw("sku").isNull(), "sku is missing"),
-            (raw("sku").startswith(SKU_SEPARATOR), "sku has no family before '-'"),
+            (full_sku.isNull(), "sku is missing"),
+            (sku_family(full_sku) == "", "sku has no family before '-'"),
             *timestamp_rules("created_at", created_at, timestamp_formats),
         ).alias(REASONS),
         RAW,

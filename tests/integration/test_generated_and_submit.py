@@ -104,8 +104,9 @@ def test_cli_runs_a_job_and_prints_the_summary(spark, cli_env, tmp_path, monkeyp
 
     assert code == 0
     assert capsys.readouterr().out.splitlines() == [
-        "job                      status     read  loaded  set aside  duplicates  new  changed  flagged",
-        "customer_data_transform  succeeded  5     5       0          0           5    0        0",
+        "job                      status     read    loaded    set aside    duplicates    new    changed    flagged",
+        "-----------------------  ---------  ------  --------  -----------  ------------  -----  ---------  ---------",
+        "customer_data_transform  succeeded  5       5         0            0             5      0          0",
     ]
 
 
@@ -136,7 +137,7 @@ def test_a_failed_refresh_after_a_committed_load_is_not_reported_as_a_failed_loa
 
     assert code == 3
     out, err = capsys.readouterr()
-    assert out.splitlines()[1].startswith("customer_data_transform  succeeded  5     5")
+    assert out.splitlines()[2].startswith("customer_data_transform  succeeded  5       5")
     log_file = tmp_path / "logs" / "spark-etl.log"
     assert err.splitlines()[-1] == (
         "error: the load succeeded (see the summary), but refreshing the analytics views failed "
@@ -196,6 +197,15 @@ def test_spark_submit_runs_all_jobs_from_the_job_modules(db_settings, connection
     summary = [line.split()[:7] for line in lines[header:]]
     assert summary == [
         ["job", "status", "read", "loaded", "set", "aside", "duplicates"],
+        [
+            "-----------------------",
+            "---------",
+            "------",
+            "--------",
+            "-----------",
+            "------------",
+            "-----",
+        ],
         ["customer_data_transform", "succeeded", "25", "25", "0", "0", "25"],
         ["product_data_transform", "succeeded", "10", "10", "0", "0", "10"],
         ["cart_data_transform", "succeeded", "500", "500", "0", "0", "500"],

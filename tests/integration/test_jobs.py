@@ -30,7 +30,7 @@ CUSTOMERS = [
 ]
 PRODUCTS = [
     ("10", "Kaffeemühle, Deluxe", "12.5", "KAF-001", "2020-01-01"),  # one decimal digit
-    ("11", "Teekanne & Tasse", "7.99", "kaf-002", "2020-01-01 08:00:00"),
+    ("11", "Teekanne & Tasse", "7.99", "kaf-002", "2020-01-01 08:00:00"),  # kept as written
     ("12", "Öko Rucksack", "100", "BAG-001", "2020-06-01"),
     ("13", "Same SKU, other id", "5.00", "BAG-001", "2020-06-01"),  # shared full SKU: loaded
     ("14", "Too precise", "12.345", "BAG-002", "2020-06-01"),  # rejected, never rounded
@@ -53,13 +53,13 @@ EXPECTED_CUSTOMERS = {
 }
 EXPECTED_PRODUCTS = {
     (10, "Kaffeemühle, Deluxe", "KAF", T(2020, 1, 1)),
-    (11, "Teekanne & Tasse", "KAF", T(2020, 1, 1, 8)),
+    (11, "Teekanne & Tasse", "kaf", T(2020, 1, 1, 8)),  # its own family: case is kept
     (12, "Öko Rucksack", "BAG", T(2020, 6, 1)),
     (13, "Same SKU, other id", "BAG", T(2020, 6, 1)),
 }
 EXPECTED_VARIATIONS = {
     (1, 10, "001", "KAF-001", D("12.50"), T(2020, 1, 1), None, True),
-    (2, 11, "002", "KAF-002", D("7.99"), T(2020, 1, 1, 8), None, True),
+    (2, 11, "002", "kaf-002", D("7.99"), T(2020, 1, 1, 8), None, True),
     (3, 12, "001", "BAG-001", D("100.00"), T(2020, 6, 1), None, True),
     (4, 13, "001", "BAG-001", D("5.00"), T(2020, 6, 1), None, True),
 }

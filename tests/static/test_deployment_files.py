@@ -153,3 +153,13 @@ def test_sh_and_bat_twins_offer_the_same_commands(name):
         assert set(jobs_of(shell)) == {path.stem for path in (REPO / "jobs").glob("*.py")} | {
             "test"
         }
+
+
+def test_transformers_stay_pure_of_io_modules():
+    """Transforms take DataFrames and values; reading and writing stay in readers, writers and
+    database (STYLE: I/O only at the edges)."""
+    io_modules = ("spark_etl.readers", "spark_etl.writers", "spark_etl.database", "psycopg2")
+    for module in (REPO / "spark_etl" / "transformers").glob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        for name in io_modules:
+            assert f"from {name} " not in text and f"import {name}" not in text, (module, name)

@@ -109,9 +109,11 @@ def test_summary_is_a_table_with_failures_spelled_out():
         },
     ]
 
+    # the layout of the analytics tables (tabulate's): headers, a rule, the counts as given
     assert cli._format_summary(rows).splitlines() == [
-        "job                      status     read  loaded  set aside  duplicates  new  changed  flagged",
-        "customer_data_transform  succeeded  5     4       1          0           4    0        0",
+        "job                      status     read    loaded    set aside    duplicates    new    changed    flagged",
+        "-----------------------  ---------  ------  --------  -----------  ------------  -----  ---------  ---------",
+        "customer_data_transform  succeeded  5       4         1            0             4      0          0",
         "cart_data_transform      failed",
         "cart_data_transform: InputError: no carts.csv",
     ]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_etl.config import connection_from_env, load_settings, password_from_pgpass
+from spark_etl.config import Connection, connection_from_env, load_settings, password_from_pgpass
+from spark_etl.database import quoted
 from spark_etl.errors import ConfigError
 
 
@@ -132,6 +133,23 @@ def test_connection_uses_libpq_defaults(tmp_path):
         None,
     )
     assert connection.jdbc_url == "jdbc:postgresql://localhost:5432/ana"
+    # no password: none is sent (the server's pgpass or trust decides), not an empty one
+    assert connection.jdbc_properties(7) == {
+        "user": "ana",
+        "driver": "org.postgresql.Driver",
+        "connectTimeout": "7",
+    }
+
+
+def test_jdbc_properties_carry_the_password_when_there_is_one():
+    connection = Connection("db", 5433, "shop", "etl", "s3cret")
+
+    assert connection.jdbc_properties(10)["password"] == "s3cret"
+
+
+def test_identifiers_become_text_quoted_in_one_place():
+    assert quoted("public", "cart") == '"public"."cart"'
+    assert quoted('we"ird') == '"we""ird"'
 
 
 def test_password_never_appears_in_the_connection_repr():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from spark_etl import local_postgres
 
 
@@ -32,3 +34,27 @@ def test_missing_server_binaries_are_explained(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err == (
         f"error: PG_BIN_DIR={tmp_path}/no-bin holds no initdb; point it at the bin folder.\n"
     )
+
+
+def test_a_secret_file_is_private_from_the_moment_it_exists(tmp_path, monkeypatch):
+    target = tmp_path / "pgpass"
+    target.write_text("old, readable by all", encoding="utf-8")
+    target.chmod(0o644)
+    modes_before_writing = []
+    real_fdopen = os.fdopen
+
+    def spying_fdopen(descriptor, *args, **kwargs):
+        modes_before_writing.append(os.fstat(descriptor).st_mode & 0o777)
+        return real_fdopen(descriptor, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", spying_fdopen)
+    previous = os.umask(0)  # even with a umask that lets everything through
+    try:
+        local_postgres._write_private(target, "127.0.0.1:1:*:etl:secret\n")
+    finally:
+        os.umask(previous)
+
+    # the secret went into a file that was 0600 before a byte was written
+    assert modes_before_writing == [0o600]
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert target.read_text(encoding="utf-8") == "127.0.0.1:1:*:etl:secret\n"

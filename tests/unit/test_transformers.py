@@ -10,12 +10,13 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from spark_etl.readers import SOURCE_FILE, SOURCE_ORDER
 from spark_etl.schemas import (
     CARTS,
     CORRUPT_RECORD,
     CUSTOMERS,
     PRODUCTS,
+    SOURCE_FILE,
+    SOURCE_ORDER,
     VARIATION_LOOKUP,
     SourceSpec,
 )
@@ -185,9 +186,11 @@ def test_product_sku_splits_into_family_and_variation_and_price_is_exact(spark):
         spark,
         PRODUCTS,
         [
-            ("1", "Kaffeemühle", "12.5", " kaf-001 ", "2020-01-01"),
+            ("1", "Kaffeemühle", "12.5", " kaf-001 ", "2020-01-01"),  # trimmed, case kept
             ("2", "Set", "0", "SET-A-XL", "2020-01-01"),
             ("3", "No variation", "9999999999.99", "PLAIN", "2020-01-01"),
+            ("4", "Real extract", "1.00", "PHkXdiGyFyw-553", "2020-01-01"),
+            ("5", "Spaced", "1.00", "Big Box - 2 XL", "2020-01-01"),  # inner spaces kept
         ],
     )
 
@@ -195,7 +198,7 @@ def test_product_sku_splits_into_family_and_variation_and_price_is_exact(spark):
 
     expected = spark.createDataFrame(
         [
-            (1, "Kaffeemühle", "KAF", "001", "KAF-001", Decimal("12.50"), datetime(2020, 1, 1)),
+            (1, "Kaffeemühle", "kaf", "001", "kaf-001", Decimal("12.50"), datetime(2020, 1, 1)),
             (2, "Set", "SET", "A-XL", "SET-A-XL", Decimal("0.00"), datetime(2020, 1, 1)),
             (
                 3,
@@ -204,6 +207,24 @@ def test_product_sku_splits_into_family_and_variation_and_price_is_exact(spark):
                 None,
                 "PLAIN",
                 Decimal("9999999999.99"),
+                datetime(2020, 1, 1),
+            ),
+            (
+                4,
+                "Real extract",
+                "PHkXdiGyFyw",
+                "553",
+                "PHkXdiGyFyw-553",
+                Decimal("1.00"),
+                datetime(2020, 1, 1),
+            ),
+            (
+                5,
+                "Spaced",
+                "Big Box",
+                "2 XL",
+                "Big Box - 2 XL",
+                Decimal("1.00"),
                 datetime(2020, 1, 1),
             ),
         ],
@@ -231,6 +252,8 @@ def test_product_sku_splits_into_family_and_variation_and_price_is_exact(spark):
         ("10000000000.00", "A-1", ["price is not an amount with at most 10 digits and 2 decimals"]),
         (None, None, ["price is missing", "sku is missing"]),
         ("1.00", "-001", ["sku has no family before '-'"]),
+        ("1.00", " -001", ["sku has no family before '-'"]),
+        ("1.00", "   ", ["sku is missing"]),
     ],
 )
 def test_product_price_and_sku_rules(spark, price, sku, reasons):
