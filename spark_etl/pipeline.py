@@ -25,10 +25,9 @@ from spark_etl.transformers.carts import CART_COLUMNS, CART_KEY, check_carts
 from spark_etl.transformers.common import (
     accepted_rows,
     count_read_and_set_aside,
-    has_repeated_keys,
-    mark_duplicates,
     pack_raw,
     rejected_rows,
+    with_duplicates_marked,
 )
 from spark_etl.transformers.customers import CUSTOMER_COLUMNS, CUSTOMER_KEY, parse_customers
 from spark_etl.transformers.products import PRODUCT_COLUMNS, PRODUCT_KEY, parse_products
@@ -113,9 +112,9 @@ def _stage(
     checked = job.check(spark, ctx, pack_raw(raw, job.source.columns))
     validated = checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        # Marking duplicates sorts whole rows: only done when a cheap check finds some.
-        if has_repeated_keys(checked, key=job.key):
-            validated = mark_duplicates(checked, key=job.key).persist(StorageLevel.MEMORY_AND_DISK)
+        validated = with_duplicates_marked(checked, key=job.key)
+        if validated is not checked:  # marked: a sort of whole rows, kept for the passes below
+            validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
         read, set_aside = count_read_and_set_aside(validated)
         seconds["read_validate"] = time.perf_counter() - started
         started = time.perf_counter()

@@ -14,7 +14,6 @@ from spark_etl.transformers.common import (
     REASONS,
     add_reason,
     id_rules,
-    mark_duplicates,
     parse_id,
     parse_timestamp,
     raw,
@@ -162,27 +161,3 @@ def check_carts(
         .transform(with_known_customer, customer_ids)
         .transform(with_line_amount)
     )
-
-
-def validate_carts(
-    carts: DataFrame,
-    variations: DataFrame,
-    customer_ids: DataFrame,
-    *,
-    timestamp_formats: Sequence[str],
-    quantity_min: int,
-    quantity_max: int,
-    loaded_at: datetime,
-    future_days: int,
-) -> DataFrame:
-    """Check each line, then keep one row per cart line id."""
-    return check_carts(
-        carts,
-        variations,
-        customer_ids,
-        timestamp_formats=timestamp_formats,
-        quantity_min=quantity_min,
-        quantity_max=quantity_max,
-        loaded_at=loaded_at,
-        future_days=future_days,
-    ).transform(mark_duplicates, key=CART_KEY)

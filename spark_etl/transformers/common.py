@@ -114,6 +114,13 @@ def has_repeated_keys(frame: DataFrame, *, key: str) -> bool:
     return not repeated.isEmpty()
 
 
+def with_duplicates_marked(frame: DataFrame, *, key: str) -> DataFrame:
+    """The checked rows with their repeated keys marked, as every load does it: marking sorts
+    whole rows, so it runs only when ``has_repeated_keys`` (an action over the key alone) finds
+    some; otherwise the frame is returned as it is."""
+    return mark_duplicates(frame, key=key) if has_repeated_keys(frame, key=key) else frame
+
+
 def accepted_rows(frame: DataFrame, columns: Sequence[str]) -> DataFrame:
     """The rows that break no rule, reduced to the model columns."""
     return frame.where(F.size(REASONS) == 0).select(*columns)

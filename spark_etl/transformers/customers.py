@@ -12,7 +12,6 @@ from spark_etl.transformers.common import (
     REASONS,
     clean_text,
     id_rules,
-    mark_duplicates,
     parse_id,
     parse_timestamp,
     raw,
@@ -43,11 +42,4 @@ def parse_customers(customers: DataFrame, *, timestamp_formats: Sequence[str]) -
         RAW,
         SOURCE_FILE,
         SOURCE_ORDER,
-    )
-
-
-def validate_customers(customers: DataFrame, *, timestamp_formats: Sequence[str]) -> DataFrame:
-    """Parse, then keep one row per customer id."""
-    return customers.transform(parse_customers, timestamp_formats=timestamp_formats).transform(
-        mark_duplicates, key=CUSTOMER_KEY
     )

@@ -14,7 +14,6 @@ from spark_etl.transformers.common import (
     REASONS,
     clean_text,
     id_rules,
-    mark_duplicates,
     parse_id,
     parse_timestamp,
     raw,
@@ -98,19 +97,3 @@ def parse_products(
         SOURCE_FILE,
         SOURCE_ORDER,
     )
-
-
-def validate_products(
-    products: DataFrame,
-    *,
-    timestamp_formats: Sequence[str],
-    price_min: Decimal,
-    price_max: Decimal,
-) -> DataFrame:
-    """Parse, then keep one row per product id."""
-    return products.transform(
-        parse_products,
-        timestamp_formats=timestamp_formats,
-        price_min=price_min,
-        price_max=price_max,
-    ).transform(mark_duplicates, key=PRODUCT_KEY)

@@ -21,7 +21,8 @@ from spark_etl.schemas import (
     SourceSpec,
 )
 from spark_etl.transformers.carts import (
-    validate_carts,
+    CART_KEY,
+    check_carts,
     with_line_amount,
     with_variation_in_force,
 )
@@ -32,9 +33,10 @@ from spark_etl.transformers.common import (
     has_repeated_keys,
     pack_raw,
     rejected_rows,
+    with_duplicates_marked,
 )
-from spark_etl.transformers.customers import parse_customers, validate_customers
-from spark_etl.transformers.products import PRODUCT_COLUMNS, validate_products
+from spark_etl.transformers.customers import CUSTOMER_KEY, parse_customers
+from spark_etl.transformers.products import PRODUCT_COLUMNS, PRODUCT_KEY, parse_products
 
 FORMATS = ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd")
 PRICE_RULES = {
@@ -43,6 +45,11 @@ PRICE_RULES = {
     "price_max": Decimal("9999999999.99"),
 }
 MONEY = T.DecimalType(12, 2)
+
+
+def validated(checked, key: str):
+    """What a load stages: the checked rows, their repeated keys marked as production does."""
+    return with_duplicates_marked(checked, key=key)
 
 
 def packed(spark: SparkSession, spec: SourceSpec, rows: list[tuple]):
@@ -70,7 +77,9 @@ def test_customer_names_are_trimmed_and_dates_parsed_in_both_formats(spark):
         ],
     )
 
-    actual = accepted_rows(validate_customers(raw, timestamp_formats=FORMATS), CUSTOMERS_OUT)
+    actual = accepted_rows(
+        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY), CUSTOMERS_OUT
+    )
 
     expected = spark.createDataFrame(
         [
@@ -93,7 +102,9 @@ def test_customer_rows_breaking_rules_list_every_reason(spark):
     )
 
     reasons = reasons_by_id(
-        validate_customers(raw, timestamp_formats=FORMATS).selectExpr("_raw.id AS id", REASONS),
+        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY).selectExpr(
+            "_raw.id AS id", REASONS
+        ),
         "id",
     )
 
@@ -126,14 +137,12 @@ def test_duplicate_id_keeps_latest_created_then_last_line(spark):
         ],
     )
 
-    validated = validate_customers(raw, timestamp_formats=FORMATS)
+    checked = validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY)
 
-    kept = {
-        (row.customer_id, row.name) for row in accepted_rows(validated, CUSTOMERS_OUT).collect()
-    }
+    kept = {(row.customer_id, row.name) for row in accepted_rows(checked, CUSTOMERS_OUT).collect()}
     assert kept == {(1, "Also newest, earlier line"), (2, "Tie last"), (3, "Valid older")}
     duplicates = sorted(
-        row.raw_record for row in rejected_rows(validated).collect() if row.reasons == "duplicate"
+        row.raw_record for row in rejected_rows(checked).collect() if row.reasons == "duplicate"
     )
     assert duplicates == [
         '{"id":"1","name":"Newest","created_at":"2021-01-01"}',
@@ -168,7 +177,9 @@ def test_rows_read_and_set_aside_are_counted_in_one_pass(spark):
         [("1", "A", "2020-01-01"), ("1", "B", "2020-01-02"), ("2", "", "2020-01-01")],
     )
 
-    counts = count_read_and_set_aside(validate_customers(raw, timestamp_formats=FORMATS))
+    counts = count_read_and_set_aside(
+        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY)
+    )
 
     assert counts == (3, 2)  # the older "1" is a duplicate, "2" has no name
 
@@ -176,7 +187,9 @@ def test_rows_read_and_set_aside_are_counted_in_one_pass(spark):
 def test_last_line_wins_among_identical_timestamps_in_line_order(spark):
     raw = packed(spark, CUSTOMERS, [("1", "First", "2020-01-01"), ("1", "Second", "2020-01-01")])
 
-    kept = accepted_rows(validate_customers(raw, timestamp_formats=FORMATS), CUSTOMERS_OUT)
+    kept = accepted_rows(
+        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY), CUSTOMERS_OUT
+    )
 
     assert [row.name for row in kept.collect()] == ["Second"]
 
@@ -194,7 +207,9 @@ def test_product_sku_splits_into_family_and_variation_and_price_is_exact(spark):
         ],
     )
 
-    actual = accepted_rows(validate_products(raw, **PRICE_RULES), PRODUCT_COLUMNS)
+    actual = accepted_rows(
+        validated(parse_products(raw, **PRICE_RULES), PRODUCT_KEY), PRODUCT_COLUMNS
+    )
 
     expected = spark.createDataFrame(
         [
@@ -260,7 +275,7 @@ def test_product_price_and_sku_rules(spark, price, sku, reasons):
     raw = packed(spark, PRODUCTS, [("1", "Name", price, sku, "2020-01-01")])
 
     found = reasons_by_id(
-        validate_products(raw, **PRICE_RULES).select("product_id", REASONS),
+        validated(parse_products(raw, **PRICE_RULES), PRODUCT_KEY).select("product_id", REASONS),
         "product_id",
     )
 
@@ -353,7 +368,7 @@ def test_cart_validation_rejects_each_broken_kind_once(spark):
     variations = variations_frame(spark, [(1, 10, Decimal("1.00"), datetime(2020, 1, 1), None)])
     customers = spark.createDataFrame([(1,)], "customer_id long")
 
-    validated = validate_carts(
+    checked = check_carts(
         raw,
         variations,
         customers,
@@ -366,9 +381,9 @@ def test_cart_validation_rejects_each_broken_kind_once(spark):
 
     found = sorted(
         (row.id, row.created, row[REASONS])
-        for row in validated.selectExpr(
-            "_raw.id AS id", "_raw.created_at AS created", REASONS
-        ).collect()
+        for row in validated(checked, CART_KEY)
+        .selectExpr("_raw.id AS id", "_raw.created_at AS created", REASONS)
+        .collect()
     )
     assert found == [
         ("#2", "2021-01-01", ["id is not a positive integer"]),
@@ -390,7 +405,9 @@ def test_row_with_bytes_that_were_not_utf8_is_rejected(spark):
     )
 
     found = reasons_by_id(
-        validate_customers(raw, timestamp_formats=FORMATS).select("customer_id", REASONS),
+        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY).select(
+            "customer_id", REASONS
+        ),
         "customer_id",
     )
 
@@ -414,10 +431,20 @@ def test_record_numbers_count_data_rows_of_each_file_from_one(spark):
     ]
     raw = pack_raw(spark.createDataFrame(rows, schema), CUSTOMERS.columns)
 
-    rejected = rejected_rows(validate_customers(raw, timestamp_formats=FORMATS))
+    rejected = rejected_rows(
+        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY)
+    )
 
     assert sorted((r.source_file, r.record_number) for r in rejected.collect()) == [
         ("a.csv", 2),
         ("a.csv", 4),
         ("b.csv", 1),
     ]
+
+
+def test_without_repeated_keys_the_checked_rows_are_staged_as_they_are(spark):
+    raw = packed(spark, CUSTOMERS, [("1", "Ada", "2020-01-01"), ("2", "Bert", "2020-01-01")])
+    checked = parse_customers(raw, timestamp_formats=FORMATS)
+
+    # no sort of whole rows when nothing repeats: the very same plan goes on to staging
+    assert validated(checked, CUSTOMER_KEY) is checked
