@@ -84,6 +84,19 @@ def run_job(
     return started
 
 
+def load_products(
+    spark: SparkSession,
+    settings: Settings,
+    connection: Connection,
+    folder: Path,
+    products: list[tuple[str, ...]],
+    as_of: datetime,
+) -> list[str]:
+    """A product extract written to ``folder`` and loaded as of ``as_of`` (a repricing)."""
+    write_csv(folder, "products", products)
+    return run_job(spark, settings, connection, folder, "product_data_transform", as_of=as_of)
+
+
 def query(connection: Connection, settings: Settings, statement: str, *params: Any) -> list[tuple]:
     conn = open_connection(connection, settings.database.db_schema)
     try:

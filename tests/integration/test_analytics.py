@@ -32,7 +32,7 @@ from spark_etl.analytics import QUESTIONS
 from spark_etl.database import read_sql
 from tests import browser
 from tests.conftest import schema_of_its_own
-from tests.helpers import run_job, write_csv
+from tests.helpers import load_products, run_job, write_csv
 
 pytestmark = pytest.mark.integration
 
@@ -80,16 +80,8 @@ def shop(spark, db_settings, connection, tmp_path_factory):
     run_job(spark, db_settings, connection, tmp_path / "first", "customer_data_transform")
     run_job(spark, db_settings, connection, tmp_path / "first", "product_data_transform")
     repriced = [("1", "Kaffee Classic", "12.00", "KAF-001", "2020-01-01"), *PRODUCTS[1:]]
-    write_csv(tmp_path / "second", "products", repriced)
     write_csv(tmp_path / "second", "carts", CARTS)
-    run_job(
-        spark,
-        db_settings,
-        connection,
-        tmp_path / "second",
-        "product_data_transform",
-        as_of=T(2023, 3, 1),
-    )
+    load_products(spark, db_settings, connection, tmp_path / "second", repriced, T(2023, 3, 1))
     run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
     db = db_settings.database
     conn = database.connect(connection, db.db_schema, 10)
@@ -139,67 +131,22 @@ def test_monthly_sales_per_product_and_variation(shop, db_settings):
     ]
 
 
+# customer, purchases, quantity, revenue, quantity and value per purchase, first and last
+# purchase, revenue of the 365 days up to the last purchase
+SUMMARY = [
+    (9, 2, 3, D("60.00"), D("1.50"), T(2023, 12, 20, 9), T(2023, 12, 27, 9), D("30.00"), D("60.00")),
+    (1, 2, 4, D("52.00"), D("2.00"), T(2023, 1, 10, 10), T(2023, 12, 31, 23), D("26.00"), D("52.00")),
+    (2, 2, 4, D("46.00"), D("2.00"), T(2023, 2, 15, 9), T(2023, 3, 10, 9), D("23.00"), D("46.00")),
+    (5, 2, 6, D("30.00"), D("3.00"), T(2021, 5, 1, 9), T(2021, 7, 1, 9), D("15.00"), D("30.00")),
+    (6, 1, 1, D("5.00"), D("1.00"), T(2023, 6, 30, 9), T(2023, 6, 30, 9), D("5.00"), D("5.00")),
+]  # fmt: skip
+
+
 def test_customer_purchase_summary_basket_value_and_sizes(shop, db_settings):
     # the last column: revenue of the 365 days up to the customer's last purchase (all of it
     # here: nobody's purchases lie further apart)
     assert answers(shop, db_settings, "3") == {
-        "customer_purchase_summary": [
-            (
-                9,
-                2,
-                3,
-                D("60.00"),
-                D("1.50"),
-                T(2023, 12, 20, 9),
-                T(2023, 12, 27, 9),
-                D("30.00"),
-                D("60.00"),
-            ),
-            (
-                1,
-                2,
-                4,
-                D("52.00"),
-                D("2.00"),
-                T(2023, 1, 10, 10),
-                T(2023, 12, 31, 23),
-                D("26.00"),
-                D("52.00"),
-            ),
-            (
-                2,
-                2,
-                4,
-                D("46.00"),
-                D("2.00"),
-                T(2023, 2, 15, 9),
-                T(2023, 3, 10, 9),
-                D("23.00"),
-                D("46.00"),
-            ),
-            (
-                5,
-                2,
-                6,
-                D("30.00"),
-                D("3.00"),
-                T(2021, 5, 1, 9),
-                T(2021, 7, 1, 9),
-                D("15.00"),
-                D("30.00"),
-            ),
-            (
-                6,
-                1,
-                1,
-                D("5.00"),
-                D("1.00"),
-                T(2023, 6, 30, 9),
-                T(2023, 6, 30, 9),
-                D("5.00"),
-                D("5.00"),
-            ),
-        ],
+        "customer_purchase_summary": SUMMARY,
         # (1.5 + 2 + 2 + 3 + 1) / 5 customers; 18 items / 9 purchases; basket values
         # (30 + 26 + 23 + 15 + 5) / 5 = 19.80; 193.00 / 9 purchases = 21.44
         "avg_purchase_quantity": [(5, D("1.90"), D("2.00"), D("19.80"), D("21.44"))],
@@ -382,57 +329,19 @@ def test_price_change_compares_the_30_days_around_it(shop, db_settings):
     }
 
 
+ENGAGEMENT = [
+    (1, "Kaffee Classic", "KAF", 5, 1, D("0.2000"), 7, D("78.00"), 2, D("974.58"), D("0.0051"), 1),
+    (2, "Kaffee Premium", "KAF", 4, 1, D("0.2500"), 4, D("80.00"), 2, D("974.58"), D("0.0041"), 2),
+    (3, "Tee Grün", "TEE", 3, 0, D("0.0000"), 7, D("35.00"), 2, D("974.58"), D("0.0031"), 3),
+    (4, "Tasse", "TAS", 0, 0, None, 0, D("0"), 0, D("974.58"), D("0.0000"), 4),
+]  # fmt: skip
+
+
 def test_product_engagement_includes_products_never_sold(shop, db_settings):
     # on sale from 2021-05-01 09:00 (the data's start; Tee Grün was created on 2021-06-01,
     # but its first line came on 2021-05-01 09:00) to 2023-12-31 23:00: 974.5833 days; lines
     # per day 5 / 974.5833, 4 / 974.5833, 3 / 974.5833
-    assert answers(shop, db_settings, "11") == {
-        "product_engagement": [
-            (
-                1,
-                "Kaffee Classic",
-                "KAF",
-                5,
-                1,
-                D("0.2000"),
-                7,
-                D("78.00"),
-                2,
-                D("974.58"),
-                D("0.0051"),
-                1,
-            ),
-            (
-                2,
-                "Kaffee Premium",
-                "KAF",
-                4,
-                1,
-                D("0.2500"),
-                4,
-                D("80.00"),
-                2,
-                D("974.58"),
-                D("0.0041"),
-                2,
-            ),
-            (
-                3,
-                "Tee Grün",
-                "TEE",
-                3,
-                0,
-                D("0.0000"),
-                7,
-                D("35.00"),
-                2,
-                D("974.58"),
-                D("0.0031"),
-                3,
-            ),
-            (4, "Tasse", "TAS", 0, 0, None, 0, D("0"), 0, D("974.58"), D("0.0000"), 4),
-        ]
-    }
+    assert answers(shop, db_settings, "11") == {"product_engagement": ENGAGEMENT}
 
 
 def test_time_to_purchase_leaves_out_sales_before_creation(shop, db_settings):

@@ -10,7 +10,7 @@ import pytest
 
 from spark_etl import analytics, database
 from spark_etl.analytics import QUESTIONS
-from tests.helpers import run_job, write_csv
+from tests.helpers import load_products, run_job, write_csv
 
 pytestmark = pytest.mark.integration
 
@@ -179,9 +179,8 @@ def test_price_change_windows_stop_at_the_neighbouring_change_and_at_the_data(
     run_job(spark, db_settings, connection, tmp_path / "first", "customer_data_transform")
     run_job(spark, db_settings, connection, tmp_path / "first", "product_data_transform")
     for price, as_of in (("12.00", T(2023, 3, 1)), ("15.00", T(2023, 3, 11))):
-        folder = tmp_path / price
-        write_csv(folder, "products", [("1", "Pen", price, "PEN-001", "2023-01-01"), products[1]])
-        run_job(spark, db_settings, connection, folder, "product_data_transform", as_of=as_of)
+        repriced = [("1", "Pen", price, "PEN-001", "2023-01-01"), products[1]]
+        load_products(spark, db_settings, connection, tmp_path / price, repriced, as_of)
     write_csv(
         tmp_path / "carts",
         "carts",
@@ -310,19 +309,8 @@ def test_elasticity_is_also_given_against_the_rest_of_the_family(
     write_csv(tmp_path / "first", "products", products)
     run_job(spark, db_settings, connection, tmp_path / "first", "customer_data_transform")
     run_job(spark, db_settings, connection, tmp_path / "first", "product_data_transform")
-    write_csv(
-        tmp_path / "second",
-        "products",
-        [("1", "Pen", "12.50", "PEN-001", "2022-01-01"), products[1]],
-    )
-    run_job(
-        spark,
-        db_settings,
-        connection,
-        tmp_path / "second",
-        "product_data_transform",
-        as_of=T(2023, 3, 1),
-    )
+    repriced = [("1", "Pen", "12.50", "PEN-001", "2022-01-01"), products[1]]
+    load_products(spark, db_settings, connection, tmp_path / "second", repriced, T(2023, 3, 1))
     write_csv(
         tmp_path / "carts",
         "carts",

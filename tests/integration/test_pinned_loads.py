@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import query, run_job, write_csv
+from tests.helpers import load_products, query, run_job, write_csv
 from tests.integration.test_jobs import (
     CARTS,
     EXPECTED_VARIATIONS,
@@ -45,11 +45,6 @@ def changes_of_last_run(connection, settings, job: str) -> tuple[int, int]:
         job,
     )
     return row
-
-
-def load_products(spark, settings, connection, folder, products, as_of):
-    write_csv(folder, "products", products)
-    run_job(spark, settings, connection, folder, "product_data_transform", as_of=as_of)
 
 
 def test_a_full_sku_change_opens_a_new_variation_and_keeps_the_family(

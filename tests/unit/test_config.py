@@ -72,6 +72,10 @@ def test_jdbc_jar_can_come_from_the_environment(monkeypatch):
             "spark:\n  driver_memory: 8 GB\n",
             "'spark.driver_memory': String should match pattern '^[0-9]+[kmgt]$'",
         ),
+        (
+            "report:\n  currency: €\n",
+            "'report.currency': String should match pattern '^[A-Z]{3}$'",
+        ),
     ],
 )
 def test_malformed_setting_is_named_in_one_sentence(tmp_path, text, problem):
