@@ -4,7 +4,7 @@ rem The cmd.exe twin of submit.sh.
 setlocal EnableExtensions
 set "ROOT=%~dp0"
 set "ROOT=%ROOT:~0,-1%"
-set "JOBS=all product_data_transform customer_data_transform cart_data_transform analytics generate_data test"
+set "JOBS=all product_data_transform customer_data_transform cart_data_transform analytics plan generate_data test"
 set "SAMPLE_CARTS=10000"
 set "LOCAL="
 if "%~1"=="" goto usage_error
@@ -46,6 +46,7 @@ if errorlevel 1 exit /b 2
 if /i "%JOB%"=="test" goto docker_test
 if /i "%JOB%"=="generate_data" goto docker_generate
 if /i "%JOB%"=="analytics" goto docker_analytics
+if /i "%JOB%"=="plan" goto docker_plan
 if defined HAS_INPUT goto docker_submit
 %MASTER% test -f /data/input/carts.csv
 if not errorlevel 1 goto docker_sample_ready
@@ -71,6 +72,10 @@ if not defined HAS_OUTPUT set ARGS=%ARGS% --output-dir /data/report
 %MASTER% python jobs/analytics.py %ARGS%
 exit /b %ERRORLEVEL%
 
+:docker_plan
+%MASTER% python jobs/plan.py %ARGS%
+exit /b %ERRORLEVEL%
+
 :docker_generate
 %MASTER% python jobs/generate_data.py %ARGS%
 exit /b %ERRORLEVEL%
@@ -84,6 +89,7 @@ if not defined SPARK_ETL_LOG_DIR set "SPARK_ETL_LOG_DIR=%ROOT%\.local\logs"
 if not exist "%SPARK_ETL_LOG_DIR%" mkdir "%SPARK_ETL_LOG_DIR%"
 if /i "%JOB%"=="generate_data" goto local_generate
 if /i "%JOB%"=="analytics" goto local_analytics
+if /i "%JOB%"=="plan" goto local_plan
 if not defined HAS_INPUT (
   if not exist "%ROOT%\.local\sample-data\carts.csv" (
     python "%ROOT%\jobs\generate_data.py" --output-dir "%ROOT%\.local\sample-data" --carts %SAMPLE_CARTS% 1>&2 || exit /b 2
@@ -119,6 +125,12 @@ if not defined HAS_OUTPUT set ARGS=%ARGS% --output-dir "%ROOT%\.local\report"
 python "%ROOT%\jobs\analytics.py" %ARGS%
 exit /b %ERRORLEVEL%
 
+:local_plan
+call "%ROOT%\scripts\local_env.bat"
+if errorlevel 1 exit /b 2
+python "%ROOT%\jobs\plan.py" %ARGS%
+exit /b %ERRORLEVEL%
+
 :local_generate
 python "%ROOT%\jobs\generate_data.py" %ARGS%
 exit /b %ERRORLEVEL%
@@ -130,6 +142,8 @@ echo.
 echo Jobs: %JOBS%
 echo   all                      customers, then products, then cart lines (then the analytics refresh)
 echo   analytics                refresh the analytics views, print their answers, write the report
+echo   plan [JOB]               print the DDL a run of JOB (default all) would apply to the database
+echo                            now (tables created or migrated from the entity definitions); changes nothing
 echo   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
 echo   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 echo.

@@ -2,7 +2,7 @@
 # Run a job on the Docker stack, or with --local on this machine (see --help).
 set -euo pipefail
 
-JOBS="all product_data_transform customer_data_transform cart_data_transform analytics generate_data test"
+JOBS="all product_data_transform customer_data_transform cart_data_transform analytics plan generate_data test"
 SAMPLE_CARTS=10000
 
 usage() {
@@ -14,6 +14,9 @@ Jobs: $JOBS
   all                      customers, then products, then cart lines (then the analytics refresh)
   analytics                refresh the analytics views, print their answers, write the report
                            (--output-dir DIR; default .local/report, on Docker ./data/report)
+  plan [JOB]               print the DDL a run of JOB (default all) would apply to the database
+                           now (tables created or migrated from the entity definitions); changes
+                           nothing
   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 
@@ -43,6 +46,10 @@ run_local() {
   export SPARK_ETL_LOG_DIR="${SPARK_ETL_LOG_DIR:-$LOCAL_DIR/logs}"
   mkdir -p "$SPARK_ETL_LOG_DIR"
   [ "$JOB" = generate_data ] && exec python "$ROOT/jobs/generate_data.py" "$@"
+  if [ "$JOB" = plan ]; then  # the catalog of PostgreSQL: no Spark needed
+    use_embedded_postgres
+    exec python "$ROOT/jobs/plan.py" "$@"
+  fi
   if [ "$JOB" = analytics ]; then  # SQL in PostgreSQL: no Spark needed
     use_embedded_postgres
     local report_args=("$@")
@@ -84,6 +91,7 @@ run_docker() {
     # Without the stack's spark-defaults: the tests run Spark in local mode, without event logs.
     test) in_master env -u SPARK_CONF_DIR python -m pytest -p no:cacheprovider tests "$@"; return ;;
     generate_data) in_master python jobs/generate_data.py "$@"; return ;;
+    plan) in_master python jobs/plan.py "$@"; return ;;
     analytics)
       local report_args=("$@")
       [[ " $* " == *" --output-dir"* ]] || report_args+=(--output-dir /data/report)

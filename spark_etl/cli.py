@@ -18,8 +18,9 @@ from urllib.parse import urlparse
 from tabulate import tabulate
 
 import spark_etl
-from spark_etl import analytics, database, datagen, pipeline, report
-from spark_etl.config import connection_from_env, load_settings
+from spark_etl import analytics, database, datagen, migrations, pipeline, report
+from spark_etl.config import Settings, connection_from_env, load_settings
+from spark_etl.entities import Model, load_entities
 from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
 from spark_etl.session import spark_session
 
@@ -86,13 +87,28 @@ def _load_parser(job: str) -> argparse.ArgumentParser:
         prog=job, description=f"Load the raw extracts of {job} into PostgreSQL."
     )
     parser.add_argument("--input-dir", required=True, help="folder with the extract files")
-    parser.add_argument("--config", type=Path, help="YAML file overriding spark_etl/defaults.yaml")
+    _common_arguments(parser)
     parser.add_argument(
         "--as-of",
         type=_as_of,
         help="UTC time from which changed prices are in force (default: now)",
     )
     return parser
+
+
+def _common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML file overriding spark_etl/defaults.yaml")
+    parser.add_argument(
+        "--entities",
+        type=Path,
+        help="folder of entity definitions added to the built-in ones (or entities.folder)",
+    )
+
+
+def _model(settings: Settings, entities: Path | None) -> Model:
+    """The entity definitions: built in, plus --entities DIR (or the entities.folder setting)."""
+    folder = entities or (Path(settings.entities.folder) if settings.entities.folder else None)
+    return load_entities(folder)
 
 
 def _check_input_dir(input_dir: str) -> None:
@@ -116,6 +132,13 @@ def _format_summary(rows: list[dict[str, object]]) -> str:
 
 def run_load(job: str, argv: list[str]) -> None:
     """Parse, validate settings (before Spark starts), run the job and print its summary."""
+    # the job list depends on --config and --entities: read those two first
+    first = argparse.ArgumentParser(add_help=False)
+    _common_arguments(first)
+    known, _ = first.parse_known_args(argv)
+    model = _model(load_settings(known.config), known.entities)
+    if job not in model.jobs:
+        raise ConfigError(f"Unknown job '{job}'; choose one of: {', '.join(_job_names(model))}.")
     args = _load_parser(job).parse_args(argv)
     settings = load_settings(args.config)
     connection = connection_from_env()
@@ -123,7 +146,7 @@ def run_load(job: str, argv: list[str]) -> None:
     # Reach the database before Spark starts, so a wrong PG* variable fails in a second.
     database.connect(connection, settings.database.db_schema, 5).close()
     as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-    ctx = pipeline.RunContext(settings, connection, args.input_dir, as_of)
+    ctx = pipeline.RunContext(settings, connection, args.input_dir, as_of, model)
     started: list[str] = []
     try:
         with spark_session(settings.spark, settings.database.jdbc_jar) as spark:
@@ -147,17 +170,19 @@ def run_analytics(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="analytics", description="Refresh the analytics views and write their report."
     )
-    parser.add_argument("--config", type=Path, help="YAML file overriding spark_etl/defaults.yaml")
+    _common_arguments(parser)
     parser.add_argument("--output-dir", type=Path, default=Path("report"), help="report folder")
     parser.add_argument("--top", type=int, default=5, help="rows per view on the terminal")
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
+    model = _model(settings, args.entities)
     _make_output_dir(args.output_dir)  # before any work, so a bad folder fails at once
     db = settings.database
     conn = database.connect(connection_from_env(), db.db_schema, db.connect_timeout_seconds)
     try:
         with database.load_lock(conn):
             database.apply_schema(conn, db.db_schema)
+            migrations.migrate(conn, db.db_schema, model, model.entities, "analytics")
             analytics.refresh(conn, db.db_schema, db.analytics_schema)
             # read under the lock too: no load refreshes the views between two answers
             sections = [
@@ -191,6 +216,44 @@ def report_section(
         ],
         row_counts,
     )
+
+
+def run_plan(argv: list[str]) -> None:
+    """Print the DDL a run of JOB would apply to the database now; change nothing."""
+    parser = argparse.ArgumentParser(
+        prog="plan",
+        description="Print the DDL a run of JOB (default: all) would apply now; change nothing.",
+    )
+    parser.add_argument("job", nargs="?", default="all", help="a load job (default: all)")
+    _common_arguments(parser)
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    model = _model(settings, args.entities)
+    if args.job not in model.jobs:
+        raise ConfigError(f"Unknown job '{args.job}'; choose one of: {', '.join(model.jobs)}.")
+    db = settings.database
+    conn = database.connect(connection_from_env(), db.db_schema, db.connect_timeout_seconds)
+    try:
+        changes = migrations.plan(conn, db.db_schema, model, model.jobs[args.job])
+        print(f"-- plan for {args.job} in schema {db.db_schema}")
+        print(migrations.render(conn, changes))
+        # after the loads, the analytics refresh creates the tables of the other entities
+        rest = [
+            change
+            for change in migrations.plan(conn, db.db_schema, model, model.entities)
+            if change not in changes
+        ]
+        if rest:
+            print(
+                "\n-- then the analytics refresh after the load creates the other entities' tables"
+            )
+            print(migrations.render(conn, rest))
+    finally:
+        conn.close()
+
+
+def _job_names(model: Model) -> list[str]:
+    return [*model.jobs, "analytics", "plan", "generate_data"]
 
 
 def _make_output_dir(folder: Path) -> None:
@@ -245,11 +308,10 @@ def main(job: str, argv: list[str] | None = None) -> int:
             run_generate(argv)
         elif job == "analytics":
             run_analytics(argv)
-        elif job in pipeline.JOBS:
-            run_load(job, argv)
+        elif job == "plan":
+            run_plan(argv)
         else:
-            known = ", ".join([*pipeline.JOBS, "generate_data", "analytics"])
-            raise ConfigError(f"Unknown job '{job}'; choose one of: {known}.")
+            run_load(job, argv)
     except RefreshError as exc:
         log.debug("Analytics refresh failed after the loads committed", exc_info=True)
         print(

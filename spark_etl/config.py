@@ -114,6 +114,10 @@ class ValidationSettings(_Section):
     future_days: int = Field(ge=0, le=36_500)
 
 
+class EntitySettings(_Section):
+    folder: str | None
+
+
 class ReportSettings(_Section):
     currency: str = Field(pattern=r"^[A-Z]{3}$")  # ISO 4217 code of every amount
 
@@ -123,6 +127,7 @@ class Settings(_Section):
     spark: SparkSettings
     database: DatabaseSettings
     validation: ValidationSettings
+    entities: EntitySettings
     report: ReportSettings
 
 

@@ -1,77 +1,12 @@
--- The relational model, applied by every job before it loads (idempotent: safe on an existing
+-- The audit tables, applied by every job before it loads (idempotent: safe on an existing
 -- database, never drops anything). Runs with search_path set to the configured schema.
 -- All times are UTC in `timestamp` columns; money is numeric.
 
-CREATE TABLE IF NOT EXISTS customer (
-    customer_id bigint PRIMARY KEY,
-    name        text NOT NULL,
-    created_at  timestamp NOT NULL
-);
+-- The entity tables (model, history and staging) are created and migrated from the entity
+-- definitions (spark_etl/entities/*.yaml, see spark_etl.migrations); this file holds what is
+-- not an entity: the rejects' staging table and the run audit.
 
-CREATE TABLE IF NOT EXISTS product (
-    product_id bigint PRIMARY KEY,
-    name       text NOT NULL,
-    sku        text NOT NULL,          -- product family: the source SKU up to the first '-'
-    created_at timestamp NOT NULL
-);
-CREATE INDEX IF NOT EXISTS product_sku_idx ON product (sku);
-
--- Type-2 history of price and full SKU. Validity intervals are half-open [valid_from, valid_to)
--- and follow each other without gaps; the current one has valid_to NULL.
-CREATE TABLE IF NOT EXISTS product_variation (
-    product_variation_id bigint PRIMARY KEY CHECK (product_variation_id >= 1),
-    product_id           bigint NOT NULL REFERENCES product (product_id),
-    variation            text,         -- the source SKU after the first '-'
-    full_sku             text NOT NULL,
-    price                numeric(12, 2) NOT NULL CHECK (price >= 0),
-    valid_from           timestamp NOT NULL,
-    valid_to             timestamp,
-    is_current           boolean NOT NULL,
-    CHECK (valid_to IS NULL OR valid_to >= valid_from),
-    CHECK (is_current = (valid_to IS NULL))
-);
-CREATE UNIQUE INDEX IF NOT EXISTS product_variation_current_uidx
-    ON product_variation (product_id) WHERE is_current;
-CREATE INDEX IF NOT EXISTS product_variation_product_idx
-    ON product_variation (product_id, valid_from);
-CREATE INDEX IF NOT EXISTS product_variation_full_sku_idx ON product_variation (full_sku);
-
--- Partitioned by month of created_at, then by hash of customer_id (leaves created by the jobs).
--- A partitioned table's key must contain the partition columns, so the key is
--- (cart_id, created_at, customer_id); the merge keeps cart_id unique on its own.
-CREATE TABLE IF NOT EXISTS cart (
-    cart_id              bigint NOT NULL,
-    product_variation_id bigint NOT NULL REFERENCES product_variation (product_variation_id),
-    product_id           bigint NOT NULL REFERENCES product (product_id),
-    customer_id          bigint NOT NULL REFERENCES customer (customer_id),
-    quantity             integer NOT NULL CHECK (quantity > 0),
-    unit_price           numeric(12, 2) NOT NULL,
-    amount               numeric(14, 2) NOT NULL,
-    created_at           timestamp NOT NULL,
-    deleted_at           timestamp,
-    PRIMARY KEY (cart_id, created_at, customer_id),
-    CHECK (amount = quantity * unit_price)
-) PARTITION BY RANGE (created_at);
-CREATE TABLE IF NOT EXISTS cart_default PARTITION OF cart DEFAULT;
-CREATE INDEX IF NOT EXISTS cart_customer_idx ON cart (customer_id, created_at);
-CREATE INDEX IF NOT EXISTS cart_product_variation_idx ON cart (product_variation_id);
-CREATE INDEX IF NOT EXISTS cart_product_idx ON cart (product_id, created_at);
-CREATE INDEX IF NOT EXISTS cart_created_at_idx ON cart (created_at);
-
--- Staging: what Spark writes over JDBC before the merge. Unlogged (rebuilt on every run, not
--- worth WAL); emptied at the start of each run.
-CREATE UNLOGGED TABLE IF NOT EXISTS stage_customer (
-    customer_id bigint, name text, created_at timestamp
-);
-CREATE UNLOGGED TABLE IF NOT EXISTS stage_product (
-    product_id bigint, name text, sku text, variation text, full_sku text,
-    price numeric(12, 2), created_at timestamp
-);
-CREATE UNLOGGED TABLE IF NOT EXISTS stage_cart (
-    cart_id bigint, product_variation_id bigint, product_id bigint, customer_id bigint,
-    quantity integer, unit_price numeric(12, 2), amount numeric(14, 2),
-    created_at timestamp, deleted_at timestamp
-);
+-- Staging of the rows set aside, written by Spark before the merge; unlogged, emptied per run.
 CREATE UNLOGGED TABLE IF NOT EXISTS stage_reject (
     source_file text, record_number bigint, raw_record text, reasons text
 );
@@ -118,3 +53,14 @@ CREATE TABLE IF NOT EXISTS etl_flag (
     flag      text NOT NULL
 );
 CREATE INDEX IF NOT EXISTS etl_flag_run_idx ON etl_flag (run_id);
+
+-- Every change made to the entity tables from their definitions (see spark_etl.migrations).
+CREATE TABLE IF NOT EXISTS etl_migration (
+    migration_id bigserial PRIMARY KEY,
+    run_id       uuid REFERENCES etl_run (run_id),   -- NULL when applied by the analytics job
+    job          text NOT NULL,
+    table_name   text NOT NULL,
+    change       text NOT NULL,   -- what, in words: "add column cart.coupon (text)"
+    statement    text NOT NULL,   -- the SQL that was run
+    applied_at   timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC')
+);

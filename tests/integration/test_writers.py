@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from spark_etl import database, writers
+from spark_etl import writers
 from spark_etl.schemas import MONEY
-from tests.helpers import open_connection, query
+from tests.helpers import create_model, open_connection, query
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ SCHEMA = (
 def test_staged_rows_equal_the_frame_value_for_value(spark, db_settings, connection, writer):
     settings = db_settings.database.model_copy(update={"stage_writer": writer})
     conn = open_connection(connection)
-    database.apply_schema(conn, settings.db_schema)
+    create_model(conn, settings.db_schema)
     conn.close()
     frame = spark.createDataFrame(ROWS, SCHEMA).repartition(3)  # several writing partitions
 
@@ -57,7 +57,7 @@ def test_copy_writer_returns_the_rows_written_and_accepts_an_empty_frame(
 ):
     settings = db_settings.database
     conn = open_connection(connection)
-    database.apply_schema(conn, settings.db_schema)
+    create_model(conn, settings.db_schema)
     conn.close()
     frame = spark.createDataFrame(ROWS, SCHEMA)
 

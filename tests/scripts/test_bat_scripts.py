@@ -138,7 +138,7 @@ def test_an_unknown_job_is_named(wine, project):
     assert status == 2
     assert err == (
         "error: unknown job 'nosuchjob'; choose one of: all product_data_transform "
-        "customer_data_transform cart_data_transform analytics generate_data test."
+        "customer_data_transform cart_data_transform analytics plan generate_data test."
     )
 
 

@@ -28,7 +28,7 @@ def test_unknown_job_is_named_with_the_known_ones(capsys, no_spark):
 
     assert capsys.readouterr().err == (
         "error: Unknown job 'cart_transform'; choose one of: customer_data_transform, "
-        "product_data_transform, cart_data_transform, all, generate_data, analytics.\n"
+        "product_data_transform, cart_data_transform, all, analytics, plan, generate_data.\n"
     )
 
 

@@ -1,0 +1,301 @@
+"""Entity definitions: the built-in YAML files of this package, plus a user's folder.
+
+``load_entities`` reads and checks every definition before Spark starts: each file on its own
+(unknown keys, types, rules), then the set as a whole (references, tables, named transforms,
+the load order, which must have no cycle). Errors name the file, the key path and the value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import graphlib
+import types
+import typing
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from spark_etl.entities.model import Entity, HistoryMerge
+from spark_etl.errors import ConfigError
+
+__all__ = ["Entity", "Model", "load_entities"]
+
+BUILT_IN = "entities"  # the package folder of the built-in definitions
+TIME_TYPES = ("timestamp without time zone", "date")
+
+
+@dataclass(frozen=True)
+class Model:
+    """Every entity, in load order (an entity after the ones it references)."""
+
+    entities: tuple[Entity, ...]
+    files: dict[str, str]  # entity -> the file it came from, for messages
+
+    def entity(self, name: str) -> Entity:
+        return next(entity for entity in self.entities if entity.entity == name)
+
+    @property
+    def jobs(self) -> dict[str, tuple[Entity, ...]]:
+        """Job name -> the entities it loads: one job per entity, and ``all``."""
+        jobs = {entity.job_name: (entity,) for entity in self.entities}
+        return {**jobs, "all": self.entities}
+
+    def with_dependencies(self, entities: tuple[Entity, ...]) -> tuple[Entity, ...]:
+        """``entities`` and every entity they reference, directly or not, in load order."""
+        wanted = {entity.entity for entity in entities}
+        for entity in reversed(self.entities):
+            if entity.entity in wanted:
+                wanted.update(reference.entity for reference in entity.references)
+        return tuple(entity for entity in self.entities if entity.entity in wanted)
+
+    def owner_of(self, table: str) -> Entity | None:
+        """The entity whose main or history table is ``table``."""
+        for entity in self.entities:
+            history = entity.merge.table if isinstance(entity.merge, HistoryMerge) else None
+            if table in (entity.table.name, history):
+                return entity
+        return None
+
+
+def _yaml_files(folder: Path | Any) -> list[Any]:
+    return sorted(
+        (item for item in folder.iterdir() if item.name.endswith((".yaml", ".yml"))),
+        key=lambda item: item.name,
+    )
+
+
+def _read(path: Any) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"Entity definition {path} is not valid YAML ({exc.__class__.__name__}); "
+            "fix its syntax."
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Entity definition {path} must hold a mapping with an 'entity' key.")
+    return data
+
+
+def _walk(location: tuple[Any, ...]) -> tuple[list[str], list[str]]:
+    """The key path of a pydantic error location without union tags, and the keys valid at
+    its last step (for a suggestion when that key is unknown)."""
+    path: list[str] = []
+    annotation: Any = Entity
+    parts = list(location)
+    while parts:
+        part = parts.pop(0)
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            origin = typing.get_origin(annotation)
+        if origin in (typing.Union, types.UnionType):
+            members = [m for m in typing.get_args(annotation) if m is not type(None)]
+            if len(members) > 1:  # a tagged union: this part of the location is the tag
+                annotation = next((m for m in members if part in _tags(m)), None)
+                continue
+            annotation = members[0]
+            origin = typing.get_origin(annotation)
+        path.append(str(part))
+        if origin in (dict, tuple):
+            annotation = typing.get_args(annotation)[-1 if origin is dict else 0]
+        elif hasattr(annotation, "model_fields") and part in annotation.model_fields:
+            annotation = annotation.model_fields[part].annotation
+        else:
+            annotation = None
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # an optional section
+        annotation = next(m for m in typing.get_args(annotation) if m is not type(None))
+    valid = list(getattr(annotation, "model_fields", {}))
+    return path, valid
+
+
+def _tags(model: Any) -> tuple[str, ...]:
+    for name in ("rule", "mode"):
+        if name in model.model_fields:
+            return typing.get_args(model.model_fields[name].annotation)
+    return ()
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = tuple(error["loc"])
+    path, _ = _walk(location)
+    key = ".".join(path)
+    if error["type"] == "extra_forbidden":
+        _, valid = _walk(location[:-1])
+        close = difflib.get_close_matches(str(location[-1]), valid, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"unknown key '{key}'{hint}"
+    return f"'{key}': {error['msg'].removeprefix('Value error, ')}"
+
+
+def parse_entity(path: Any) -> Entity:
+    """One definition file, checked on its own."""
+    try:
+        return Entity.model_validate(_read(path))
+    except ValidationError as exc:
+        problems = "; ".join(_describe(error) for error in exc.errors())
+        raise ConfigError(f"Entity definition {path} is invalid: {problems}.") from None
+
+
+def _filled_columns(entity: Entity) -> list[str]:
+    """The model columns the source rules fill, in source order."""
+    return [column.to or name for name, column in entity.source.columns.items()]
+
+
+def _check_entity(entity: Entity, known: dict[str, Entity], tables: set[str]) -> list[str]:
+    """What is wrong with one definition among the others (key paths and values named)."""
+    # imported here: the named transforms need pyspark, the rest of this module does not
+    from spark_etl.transformers.named import TRANSFORMS
+
+    problems: list[str] = []
+    columns = entity.columns
+
+    def need(path: str, name: str) -> None:
+        if name not in columns:
+            close = difflib.get_close_matches(name, list(columns), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(f"'{path}': '{name}' is not one of its columns{hint}")
+
+    filled = _filled_columns(entity)
+    for name, target in zip(entity.source.columns, filled, strict=True):
+        need(f"source.columns.{name}.to", target)
+    if len(set(filled)) < len(filled):
+        problems.append("'source.columns': two source columns fill the same model column")
+    need("key", entity.key)
+    for position, name in enumerate(entity.transforms):
+        transform = TRANSFORMS.get(name)
+        if transform is None:
+            problems.append(
+                f"'transforms.{position}': no named transform '{name}'; "
+                f"known: {', '.join(sorted(TRANSFORMS))}"
+            )
+            continue
+        for column in transform.needs:
+            if column not in filled:
+                problems.append(f"'transforms.{position}': {name} needs column '{column}' first")
+        for column in transform.makes:
+            need(f"transforms.{position}", column)
+        filled += [column for column in transform.makes if column not in filled]
+    for name in columns:
+        if name not in filled:
+            problems.append(f"'columns.{name}': no source column or named transform fills it")
+    for position, reference in enumerate(entity.references):
+        need(f"references.{position}.column", reference.column)
+        target = known.get(reference.entity)
+        if target is None:
+            problems.append(
+                f"'references.{position}.entity': no entity '{reference.entity}' is defined"
+            )
+        elif reference.column in columns and target.key in target.columns:
+            theirs = target.columns[target.key].type
+            if columns[reference.column].type != theirs:
+                problems.append(
+                    f"'references.{position}': {reference.column} is "
+                    f"{columns[reference.column].type} but {target.entity}.{target.key} is {theirs}"
+                )
+    parts = entity.table.partitioning
+    if parts is not None:
+        need("table.partitioning.range", parts.range)
+        if parts.range in columns and columns[parts.range].type not in TIME_TYPES:
+            problems.append("'table.partitioning.range': needs a timestamp or date column")
+        if parts.hash is not None:
+            need("table.partitioning.hash.column", parts.hash.column)
+    for position, index in enumerate(entity.table.indexes):
+        for name in index.columns:
+            if name not in entity.table_columns:
+                problems.append(
+                    f"'table.indexes.{position}': '{name}' is not in table {entity.table.name}"
+                )
+    for position, key in enumerate(entity.table.foreign_keys):
+        need(f"table.foreign_keys.{position}.column", key.column)
+        if key.table not in tables:
+            problems.append(
+                f"'table.foreign_keys.{position}.table': no entity defines table '{key.table}'"
+            )
+    if isinstance(entity.merge, HistoryMerge):
+        for name in entity.merge.columns:
+            need("merge.columns", name)
+        if entity.key in entity.merge.columns:
+            problems.append("'merge.columns': the key cannot be a history column")
+        for position, index in enumerate(entity.merge.indexes):
+            for name in index.columns:
+                if name not in entity.merge.columns:
+                    problems.append(f"'merge.indexes.{position}': '{name}' is not a history column")
+    referenced = {reference.entity for reference in entity.references}
+    for position, flag in enumerate(entity.flags):
+        for field in ("column", "shared"):
+            if getattr(flag, field) is not None:
+                need(f"flags.{position}.{field}", getattr(flag, field))
+        if flag.before is not None:
+            other, _, name = flag.before.rpartition(".")
+            if not other:
+                need(f"flags.{position}.before", name)
+            elif other not in referenced:
+                problems.append(
+                    f"'flags.{position}.before': {entity.entity} does not reference '{other}'"
+                )
+            elif name not in known[other].columns:
+                problems.append(f"'flags.{position}.before': {other} has no column '{name}'")
+    return problems
+
+
+def _load_order(entities: dict[str, Entity], files: dict[str, str]) -> tuple[Entity, ...]:
+    """Entities after the ones they reference; among the ready ones, by name."""
+    graph = {
+        name: {r.entity for r in e.references if r.entity != name} for name, e in entities.items()
+    }
+    sorter = graphlib.TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise ConfigError(
+            f"Entity definitions reference each other in a cycle ({cycle}); "
+            "a load order needs one of these references removed."
+        ) from None
+    order: list[Entity] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        order += [entities[name] for name in ready]
+        sorter.done(*ready)
+    return tuple(order)
+
+
+def load_entities(folder: Path | None = None) -> Model:
+    """The built-in definitions, plus (replacing a built-in of the same name) those in
+    ``folder``; checked one by one, then as a set."""
+    sources: list[Any] = _yaml_files(resources.files("spark_etl").joinpath(BUILT_IN))
+    if folder is not None:
+        if not folder.is_dir():
+            raise ConfigError(f"Entity folder {folder} does not exist; check --entities.")
+        sources += _yaml_files(folder)
+    entities: dict[str, Entity] = {}
+    files: dict[str, str] = {}
+    for path in sources:
+        entity = parse_entity(path)
+        entities[entity.entity] = entity  # a user's file replaces the built-in of that name
+        files[entity.entity] = str(path)
+    tables: dict[str, str] = {}
+    jobs: dict[str, str] = {}
+    for entity in entities.values():
+        history = entity.merge.table if isinstance(entity.merge, HistoryMerge) else None
+        for table in (entity.table.name, history, entity.stage_table):
+            if table is not None and tables.setdefault(table, entity.entity) != entity.entity:
+                raise ConfigError(
+                    f"Entity definition {files[entity.entity]}: table '{table}' is also "
+                    f"{tables[table]}'s ({files[tables[table]]}); give it another name."
+                )
+        if jobs.setdefault(entity.job_name, entity.entity) != entity.entity:
+            raise ConfigError(
+                f"Entity definition {files[entity.entity]}: job '{entity.job_name}' is also "
+                f"{jobs[entity.job_name]}'s; set another 'job'."
+            )
+    for name, entity in entities.items():
+        problems = _check_entity(entity, entities, set(tables))
+        if problems:
+            raise ConfigError(f"Entity definition {files[name]} is invalid: {'; '.join(problems)}.")
+    return Model(_load_order(entities, files), files)

@@ -1,0 +1,312 @@
+"""The typed shape of an entity definition (one YAML file per entity), validated on load.
+
+A definition says *what*: the source file and the rule of each of its columns, the business
+key and the entities it references, the model columns with their PostgreSQL types, the target
+table (key, partitioning, indexes), the merge mode and the soft anomalies to flag. Python
+says *how*, once, for every entity (``spark_etl.entities.ddl``, the transformers, the
+pipeline); logic no declaration expresses is a named transform the definition refers to.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# The PostgreSQL types a model column may have, as format_type() spells them (so a declared
+# type compares with the catalog as text); the short spellings of the YAML map onto them.
+TYPE_SPELLINGS = {
+    "bigint": "bigint",
+    "int8": "bigint",
+    "integer": "integer",
+    "int": "integer",
+    "int4": "integer",
+    "smallint": "smallint",
+    "int2": "smallint",
+    "text": "text",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "date": "date",
+    "timestamp": "timestamp without time zone",
+    "timestamp without time zone": "timestamp without time zone",
+    "double precision": "double precision",
+}
+NUMERIC = re.compile(r"^numeric\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
+VARCHAR = re.compile(r"^(?:varchar|character varying)\s*\(\s*(\d+)\s*\)$")
+
+
+def _identifier(value: str) -> str:
+    if not IDENTIFIER.match(value):
+        raise ValueError("must be a lower-case SQL identifier: letters, digits and _, at most 63")
+    return value
+
+
+def canonical_type(declared: str) -> str:
+    """The format_type() spelling of a declared column type; ValueError when not supported."""
+    text = " ".join(declared.strip().lower().split())
+    if text in TYPE_SPELLINGS:
+        return TYPE_SPELLINGS[text]
+    numeric = NUMERIC.match(text)
+    if numeric:
+        precision, scale = int(numeric.group(1)), int(numeric.group(2))
+        if not 1 <= precision <= 38 or scale > precision:
+            raise ValueError("numeric(p,s) needs 1 <= p <= 38 and s <= p (Spark's decimal limits)")
+        return f"numeric({precision},{scale})"
+    varchar = VARCHAR.match(text)
+    if varchar:
+        return f"character varying({int(varchar.group(1))})"
+    known = ", ".join(sorted({*TYPE_SPELLINGS.values(), "numeric(p,s)", "varchar(n)"}))
+    raise ValueError(f"type '{declared}' is not supported; use one of: {known}")
+
+
+Name = Annotated[str, Field(min_length=1)]
+SqlName = Annotated[str, AfterValidator(_identifier)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- the source: one rule per column ----------------------------------------------------------
+
+
+class _SourceColumn(_Strict):
+    to: SqlName | None = None  # the model column it fills (default: the same name)
+    required: bool = True  # a missing value is a reject
+
+
+class IdRule(_SourceColumn):
+    """A positive whole number of at most 18 digits."""
+
+    rule: Literal["id"]
+
+
+class TextRule(_SourceColumn):
+    """Text, trimmed; ``collapse`` also turns runs of white space inside into one space."""
+
+    rule: Literal["text"]
+    whitespace: Literal["collapse", "trim"] = "collapse"
+
+
+class _Range(_SourceColumn):
+    # Either literal bounds, or the name of a range in the settings' ``validation`` section,
+    # so an operator can change it in --config without touching the definition.
+    min: Decimal | None = None
+    max: Decimal | None = None
+    range: Literal["price", "quantity"] | None = None
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _no_float(cls, value: object) -> object:
+        if isinstance(value, float):
+            raise ValueError('write bounds as quoted decimals such as "9.99", not floats')
+        return value
+
+    @model_validator(mode="after")
+    def _one_source_of_bounds(self) -> _Range:
+        if self.range is not None and (self.min is not None or self.max is not None):
+            raise ValueError("give either range or min/max, not both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class MoneyRule(_Range):
+    """An exact decimal amount that fits the model column's numeric(p,s), never rounded."""
+
+    rule: Literal["money"]
+
+
+class WholeNumberRule(_Range):
+    """A whole number written with digits only, within the bounds."""
+
+    rule: Literal["whole_number"]
+
+
+class TimestampRule(_SourceColumn):
+    """A time in one of the run's timestamp formats (or the mapping's own), as UTC."""
+
+    rule: Literal["timestamp"]
+    # set aside a value more than validation.future_days after the load's time
+    not_after_load: bool = False
+
+
+class PatternRule(_SourceColumn):
+    """Trimmed text that must match a regular expression (Java syntax, as Spark's rlike)."""
+
+    rule: Literal["pattern"]
+    pattern: str
+    reason: str | None = None  # the reject's reason; default "<column> does not match <pattern>"
+
+
+SourceColumn = Annotated[
+    IdRule | TextRule | MoneyRule | WholeNumberRule | TimestampRule | PatternRule,
+    Field(discriminator="rule"),
+]
+FORMATS = ("csv", "jsonl", "parquet")
+
+
+class Source(_Strict):
+    file: Name  # the file stem: <file>.csv, .jsonl/.ndjson/.json or .parquet in --input-dir
+    formats: tuple[Literal["csv", "jsonl", "parquet"], ...] = FORMATS
+    columns: dict[str, SourceColumn] = Field(min_length=1)  # in the order of the contract
+
+    @field_validator("columns")
+    @classmethod
+    def _column_names(cls, columns: dict[str, object]) -> dict[str, object]:
+        for name in columns:
+            _identifier(name)
+        return columns
+
+
+# --- the model: columns, table, merge, flags ---------------------------------------------------
+
+
+class Column(_Strict):
+    type: str
+    nullable: bool = True
+    check: str | None = None  # a SQL condition on the column, e.g. "price >= 0"
+    description: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        return canonical_type(value)
+
+
+class Reference(_Strict):
+    column: SqlName  # a model column of this entity ...
+    entity: SqlName  # ... holding the key of this entity; it loads first
+
+
+class Index(_Strict):
+    columns: tuple[SqlName, ...] = Field(min_length=1)
+    name: SqlName | None = None  # default <table>_<columns>_idx
+    unique: bool = False
+    where: str | None = None  # a SQL condition: a partial index
+
+
+class ForeignKey(_Strict):
+    """A foreign key to a table that is not an entity's main table (a history table)."""
+
+    column: SqlName
+    table: SqlName
+    table_column: SqlName | None = None  # default: the same name
+
+
+class HashPartitions(_Strict):
+    column: str
+    partitions: int = Field(ge=1, le=64)
+
+
+class Partitioning(_Strict):
+    range: str  # a timestamp or date column
+    interval: Literal["month"] = "month"
+    hash: HashPartitions | None = None
+
+
+class Table(_Strict):
+    name: SqlName
+    partitioning: Partitioning | None = None
+    indexes: tuple[Index, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    checks: tuple[str, ...] = ()  # SQL conditions over several columns
+
+
+class UpsertMerge(_Strict):
+    """Type 1: a new key is inserted, a changed row overwritten, an unchanged one untouched."""
+
+    mode: Literal["upsert"]
+
+
+class AppendMerge(_Strict):
+    """Every accepted row is inserted; a key already in the table is a reject."""
+
+    mode: Literal["append"]
+
+
+class HistoryMerge(_Strict):
+    """Type 2 on ``columns``: they live in ``table``, one version per change, each valid over
+    ``[valid_from, valid_to)``, the current one with ``is_current``; ``surrogate_key`` numbers
+    the versions in key order, so the same input always gets the same keys."""
+
+    mode: Literal["history"]
+    table: SqlName
+    surrogate_key: SqlName
+    columns: tuple[str, ...] = Field(min_length=1)
+    indexes: tuple[Index, ...] = ()
+
+
+Merge = Annotated[UpsertMerge | AppendMerge | HistoryMerge, Field(discriminator="mode")]
+
+
+class Flag(_Strict):
+    """A soft anomaly: the row loads, and the flag is listed in etl_flag.
+
+    ``column`` before ``before`` (a column of this entity, or ``entity.column`` of a referenced
+    one); or ``shared``: the value is also the current value of another row.
+    """
+
+    flag: Name
+    column: str | None = None
+    before: str | None = None
+    shared: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Flag:
+        comparison = self.column is not None and self.before is not None
+        if comparison == (self.shared is not None) or (self.column is None) != (
+            self.before is None
+        ):
+            raise ValueError("give either column and before, or shared")
+        return self
+
+
+class Entity(_Strict):
+    entity: SqlName
+    description: str | None = None
+    job: str | None = None  # default <entity>_data_transform
+    source: Source
+    key: str
+    references: tuple[Reference, ...] = ()
+    columns: dict[str, Column] = Field(min_length=1)  # staged and merged, in this order
+    transforms: tuple[str, ...] = ()  # named transforms run after the rules, in this order
+    table: Table
+    merge: Merge
+    flags: tuple[Flag, ...] = ()
+
+    @field_validator("columns")
+    @classmethod
+    def _column_names(cls, columns: dict[str, Column]) -> dict[str, Column]:
+        for name in columns:
+            _identifier(name)
+        return columns
+
+    @property
+    def job_name(self) -> str:
+        return self.job or f"{self.entity}_data_transform"
+
+    @property
+    def stage_table(self) -> str:
+        return f"stage_{self.entity}"
+
+    @property
+    def history_columns(self) -> tuple[str, ...]:
+        return self.merge.columns if isinstance(self.merge, HistoryMerge) else ()
+
+    @property
+    def table_columns(self) -> tuple[str, ...]:
+        """The model columns kept in the entity's own table (history columns live apart)."""
+        return tuple(name for name in self.columns if name not in self.history_columns)
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        """The key, then the partition columns (a partitioned table's key must hold them)."""
+        key = [self.key]
+        parts = self.table.partitioning
+        if parts is not None:
+            key += [parts.range] + ([parts.hash.column] if parts.hash else [])
+        return tuple(dict.fromkeys(key))

@@ -1,0 +1,185 @@
+"""Entity definitions: the built-in ones, and one clear sentence for each mistake in a user's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_etl.entities import load_entities
+from spark_etl.entities.ddl import object_name, tables
+from spark_etl.errors import ConfigError
+
+SUPPLIER = """\
+entity: supplier
+source:
+  file: suppliers
+  columns:
+    id: {rule: id, to: supplier_id}
+    name: {rule: text}
+key: supplier_id
+columns:
+  supplier_id: {type: bigint, nullable: false}
+  name: {type: text, nullable: false}
+table:
+  name: supplier
+merge:
+  mode: upsert
+"""
+
+
+def folder_with(tmp_path: Path, **files: str) -> Path:
+    for name, text in files.items():
+        (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_built_in_entities_load_in_the_order_their_references_give():
+    model = load_entities()
+
+    assert [entity.entity for entity in model.entities] == ["customer", "product", "cart"]
+    assert list(model.jobs) == [
+        "customer_data_transform",
+        "product_data_transform",
+        "cart_data_transform",
+        "all",
+    ]
+    cart = model.entity("cart")
+    assert [e.entity for e in model.with_dependencies((cart,))] == ["customer", "product", "cart"]
+    assert cart.primary_key == ("cart_id", "created_at", "customer_id")
+    assert model.entity("product").table_columns == ("product_id", "name", "sku", "created_at")
+
+
+def test_history_merge_makes_a_versioned_table_with_a_current_row_index():
+    model = load_entities()
+
+    main, history, stage = tables(model.entity("product"), model)
+
+    assert (main.name, history.name, stage.name) == (
+        "product",
+        "product_variation",
+        "stage_product",
+    )
+    assert [c.name for c in history.columns] == [
+        "product_variation_id",
+        "product_id",
+        "variation",
+        "full_sku",
+        "price",
+        "valid_from",
+        "valid_to",
+        "is_current",
+    ]
+    assert [(i.name, i.columns, i.unique, i.where) for i in history.indexes] == [
+        ("product_variation_current_uidx", ("product_id",), True, "is_current"),
+        ("product_variation_product_idx", ("product_id", "valid_from"), False, None),
+        ("product_variation_full_sku_idx", ("full_sku",), False, None),
+    ]
+    assert stage.unlogged and all(c.nullable for c in stage.columns)
+
+
+def test_a_user_entity_joins_the_built_in_ones(tmp_path):
+    model = load_entities(folder_with(tmp_path, supplier=SUPPLIER))
+
+    assert [entity.entity for entity in model.entities] == [
+        "customer",
+        "product",
+        "supplier",
+        "cart",
+    ]
+    assert "supplier_data_transform" in model.jobs
+
+
+def test_unknown_key_is_named_with_the_nearest_valid_one(tmp_path):
+    folder = folder_with(
+        tmp_path, supplier=SUPPLIER.replace("{rule: text}", "{rule: text, requried: false}")
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_entities(folder)
+
+    assert str(error.value) == (
+        f"Entity definition {folder / 'supplier.yaml'} is invalid: unknown key "
+        "'source.columns.name.requried' (did you mean 'required'?)."
+    )
+
+
+def test_unsupported_type_and_unknown_rule_are_named(tmp_path):
+    text = SUPPLIER.replace("{type: text, nullable: false}", "{type: string}").replace(
+        "{rule: text}", "{rule: words}"
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_entities(folder_with(tmp_path, supplier=text))
+
+    message = str(error.value)
+    assert "'source.columns.name': Input tag 'words' found using 'rule' does not match" in message
+    assert "'columns.name.type': type 'string' is not supported; use one of: bigint," in message
+
+
+def test_references_must_name_a_defined_entity_and_a_column(tmp_path):
+    text = SUPPLIER + "references:\n  - {column: region_id, entity: region}\n"
+
+    with pytest.raises(ConfigError) as error:
+        load_entities(folder_with(tmp_path, supplier=text))
+
+    assert str(error.value) == (
+        f"Entity definition {tmp_path / 'supplier.yaml'} is invalid: "
+        "'references.0.column': 'region_id' is not one of its columns; "
+        "'references.0.entity': no entity 'region' is defined."
+    )
+
+
+def test_a_model_column_nothing_fills_is_refused(tmp_path):
+    text = SUPPLIER.replace(
+        "  name: {type: text, nullable: false}\n", "  name: {type: text}\n  city: {type: text}\n"
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_entities(folder_with(tmp_path, supplier=text))
+
+    assert str(error.value).endswith(
+        "is invalid: 'columns.city': no source column or named transform fills it."
+    )
+
+
+def test_entities_referencing_each_other_in_a_cycle_are_refused(tmp_path):
+    region = (
+        SUPPLIER.replace("supplier", "region")
+        .replace(
+            "  name: {type: text, nullable: false}\n",
+            "  name: {type: text, nullable: false}\n  supplier_id: {type: bigint}\n",
+        )
+        .replace(
+            "    name: {rule: text}\n",
+            "    name: {rule: text}\n    supplier_id: {rule: id, required: false}\n",
+        )
+        + "references:\n  - {column: supplier_id, entity: supplier}\n"
+    )
+    supplier = (
+        SUPPLIER.replace(
+            "  name: {type: text, nullable: false}\n",
+            "  name: {type: text, nullable: false}\n  region_id: {type: bigint}\n",
+        ).replace(
+            "    name: {rule: text}\n",
+            "    name: {rule: text}\n    region_id: {rule: id, required: false}\n",
+        )
+        + "references:\n  - {column: region_id, entity: region}\n"
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_entities(folder_with(tmp_path, supplier=supplier, region=region))
+
+    assert str(error.value) in (
+        f"Entity definitions reference each other in a cycle ({cycle}); a load order needs one "
+        "of these references removed."
+        for cycle in ("region -> supplier -> region", "supplier -> region -> supplier")
+    )
+
+
+def test_long_object_names_are_shortened_with_a_stable_hash():
+    name = object_name("a" * 40, "b" * 30, "idx")
+
+    assert len(name) == 63
+    assert name == object_name("a" * 40, "b" * 30, "idx")
+    assert name.startswith("a" * 40 + "_" + "b" * 13)
