@@ -20,7 +20,7 @@ from tabulate import tabulate
 import spark_etl
 from spark_etl import analytics, database, datagen, migrations, pipeline, report
 from spark_etl.config import Settings, connection_from_env, load_settings
-from spark_etl.entities import Model, load_entities
+from spark_etl.entities import Model, load_entities, load_mapping
 from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
 from spark_etl.session import spark_session
 
@@ -89,6 +89,11 @@ def _load_parser(job: str) -> argparse.ArgumentParser:
     parser.add_argument("--input-dir", required=True, help="folder with the extract files")
     _common_arguments(parser)
     parser.add_argument(
+        "--mapping",
+        type=Path,
+        help="mapping template: the extracts in --input-dir are laid out another way",
+    )
+    parser.add_argument(
         "--as-of",
         type=_as_of,
         help="UTC time from which changed prices are in force (default: now)",
@@ -141,12 +146,15 @@ def run_load(job: str, argv: list[str]) -> None:
         raise ConfigError(f"Unknown job '{job}'; choose one of: {', '.join(_job_names(model))}.")
     args = _load_parser(job).parse_args(argv)
     settings = load_settings(args.config)
+    mapping = load_mapping(args.mapping, model) if args.mapping else None
     connection = connection_from_env()
     _check_input_dir(args.input_dir)
     # Reach the database before Spark starts, so a wrong PG* variable fails in a second.
     database.connect(connection, settings.database.db_schema, 5).close()
     as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-    ctx = pipeline.RunContext(settings, connection, args.input_dir, as_of, model)
+    ctx = pipeline.RunContext(
+        settings, connection, args.input_dir, as_of, model, mapping, str(args.mapping or "")
+    )
     started: list[str] = []
     try:
         with spark_session(settings.spark, settings.database.jdbc_jar) as spark:

@@ -70,7 +70,6 @@ class DatabaseSettings(_Section):
     stage_writer: Literal["copy", "jdbc"]
     batch_size: int = Field(ge=1)
     write_partitions: int = Field(ge=1, le=64)
-    cart_hash_partitions: int = Field(ge=1, le=64)
     connect_timeout_seconds: int = Field(ge=1)
 
 
@@ -209,6 +208,12 @@ def load_settings(path: Path | None = None) -> Settings:
     if path is not None:
         raw = _deep_merge(raw, _read_yaml(path))
         source = str(path)
+    if "cart_hash_partitions" in (raw.get("database") or {}):
+        raise ConfigError(
+            f"Configuration {source}: database.cart_hash_partitions moved to the cart entity "
+            "definition (table.partitioning.hash.partitions); copy spark_etl/entities/cart.yaml "
+            "into an --entities folder and change it there."
+        )
     if os.environ.get(JDBC_JAR_ENV):
         raw["database"]["jdbc_jar"] = os.environ[JDBC_JAR_ENV]
     try:

@@ -1,4 +1,5 @@
-"""PostgreSQL side of a load: schema, partitions, the load lock, merges and the run audit.
+"""PostgreSQL side of a load: connections, the audit schema, the load lock and the run audit
+(the entity tables are created by ``migrations`` and merged by ``merges``).
 
 Everything here goes through psycopg2 with bound parameters; identifiers that vary (the
 configured schema, partition names) are composed with ``psycopg2.sql.Identifier``.
@@ -9,12 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
-from functools import cache
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
-import aiosql
 import psycopg2
 import psycopg2.extras
 from psycopg2 import sql
@@ -39,12 +38,6 @@ def quoted(*names: str) -> str:
 def read_sql(name: str) -> str:
     """A file of ``spark_etl/sql``, also when the package runs from a zip (``--py-files``)."""
     return resources.files("spark_etl").joinpath("sql", name).read_text(encoding="utf-8")
-
-
-@cache
-def queries() -> Any:
-    """The named merge statements of ``sql/merge.sql``."""
-    return aiosql.from_str(read_sql("merge.sql"), "psycopg2")
 
 
 def connect(connection: Connection, schema: str, timeout_seconds: int) -> Any:
@@ -114,103 +107,6 @@ def truncate_stage(conn: Any, stage_table: str) -> None:
             )
         )
     conn.commit()
-
-
-def month_partition_name(month: date) -> str:
-    return f"cart_{month:%Y_%m}"
-
-
-def _create_month_table(cur: Any, table: str, hash_partitions: int) -> None:
-    """A month table shaped like ``cart`` (columns and CHECKs), split by hash of customer."""
-    cur.execute(
-        sql.SQL(
-            "CREATE TABLE {} (LIKE cart INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
-            "PARTITION BY HASH (customer_id)"
-        ).format(sql.Identifier(table))
-    )
-    for remainder in range(hash_partitions):
-        cur.execute(
-            sql.SQL(
-                "CREATE TABLE {} PARTITION OF {} FOR VALUES WITH (MODULUS %s, REMAINDER %s)"
-            ).format(sql.Identifier(f"{table}_h{remainder}"), sql.Identifier(table)),
-            (hash_partitions, remainder),
-        )
-
-
-LOADING_TABLE = "cart_loading"  # exists only inside the merge transaction that bulk-loads
-
-
-def load_new_cart_months(conn: Any, hash_partitions: int) -> tuple[list[date], int]:
-    """Bulk-load the staged lines of months that have no partition yet; return those months
-    and the rows inserted.
-
-    The new month tables hang under an unindexed loading table first, so one INSERT reads the
-    staging table once and routes every line to its month and hash leaf. Each month is then
-    moved under ``cart``: PostgreSQL builds its key and indexes in one pass and checks each
-    foreign key with one query, instead of updating every index and firing a trigger per row.
-    A CHECK constraint matching the month spares the attach its scan.
-    """
-    months: list[date] = []
-    with conn.cursor() as cur:
-        for row in queries().months_to_partition(conn):
-            cur.execute(
-                "SELECT to_regclass(%s) IS NULL AS missing", (month_partition_name(row["month"]),)
-            )
-            if cur.fetchone()["missing"]:
-                months.append(row["month"])
-        if not months:
-            return [], 0
-        loading = sql.Identifier(LOADING_TABLE)
-        cur.execute(
-            sql.SQL(
-                "CREATE TABLE {} (LIKE cart INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
-                "PARTITION BY RANGE (created_at)"
-            ).format(loading)
-        )
-        for month in months:
-            table = sql.Identifier(month_partition_name(month))
-            _create_month_table(cur, month_partition_name(month), hash_partitions)
-            cur.execute(
-                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
-                    loading, table
-                ),
-                (month, _next_month(month)),
-            )
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} SELECT cart_id, product_variation_id, product_id, customer_id, "
-                "quantity, unit_price, amount, created_at, deleted_at FROM stage_cart "
-                "WHERE CAST(date_trunc('month', created_at) AS date) = ANY(%s)"
-            ).format(loading),
-            (months,),
-        )
-        inserted = cur.rowcount
-        for month in months:
-            table = sql.Identifier(month_partition_name(month))
-            in_month = sql.Identifier(f"{month_partition_name(month)}_in_month")
-            cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loading, table))
-            # Statistics first: they also plan the foreign key checks of the attach.
-            cur.execute(sql.SQL("ANALYZE {}").format(table))
-            cur.execute(
-                sql.SQL(
-                    "ALTER TABLE {} ADD CONSTRAINT {} CHECK (created_at >= %s AND created_at < %s)"
-                ).format(table, in_month),
-                (month, _next_month(month)),
-            )
-            cur.execute(
-                sql.SQL("ALTER TABLE cart ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
-                    table
-                ),
-                (month, _next_month(month)),
-            )
-            cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, in_month))
-        cur.execute(sql.SQL("DROP TABLE {}").format(loading))
-    log.info("Loaded %d new monthly cart partitions (%s .. %s)", len(months), months[0], months[-1])
-    return months, inserted
-
-
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 def count_rows(conn: Any, table: str) -> int:

@@ -25,3 +25,7 @@ class ConcurrentRunError(EtlError):
 
 class RefreshError(Exception):
     """The loads committed, but refreshing the analytics views after them failed."""
+
+
+class AccountingError(RuntimeError):
+    """Rows read or written differ from the rows counted: a defect, never a user error."""

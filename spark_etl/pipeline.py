@@ -9,20 +9,21 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl import analytics, database, migrations, readers, writers
+from spark_etl import analytics, database, merges, migrations, readers, writers
 from spark_etl.config import Connection, Settings
-from spark_etl.entities import Entity, Model, load_entities
-from spark_etl.errors import ConcurrentRunError, ConfigError, RefreshError
+from spark_etl.entities import Entity, Mapping, Model, load_entities
+from spark_etl.entities.ddl import history_lookup_columns
+from spark_etl.entities.model import HistoryMerge
+from spark_etl.errors import AccountingError, ConcurrentRunError, ConfigError, RefreshError
 from spark_etl.schemas import SourceSpec
-from spark_etl.transformers.carts import check_carts
 from spark_etl.transformers.common import (
     accepted_rows,
     count_read_and_set_aside,
@@ -30,8 +31,7 @@ from spark_etl.transformers.common import (
     rejected_rows,
     with_duplicates_marked,
 )
-from spark_etl.transformers.customers import parse_customers
-from spark_etl.transformers.products import parse_products
+from spark_etl.transformers.rules import RunValues, check_rows, lookups_needed
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +45,12 @@ class RunContext:
     input_dir: str
     as_of: datetime
     model: Model = field(default_factory=load_entities)  # the built-in entities by default
+    mapping: Mapping | None = None  # a template mapping another layout onto the entities
+    mapping_file: str | None = None
     # when the invocation started (UTC, naive like every timestamp of the model)
     started_at: datetime = field(
         default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     )
-
-
-# The rules of each row on its own; repeated keys are marked by load_entity.
-Check = Callable[[SparkSession, RunContext, DataFrame], DataFrame]
-# (connection, context, run id, job name) -> counts of inserted, updated and flagged rows
-Merge = Callable[[Any, RunContext, str, str], dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -65,12 +61,7 @@ class EntityJob:
     key: str
     stage_table: str
     columns: tuple[str, ...]
-    check: Check
-    merge: Merge
-
-
-class AccountingError(RuntimeError):
-    """Rows read differ from rows loaded plus rows set aside: a defect, never a user error."""
+    timestamp_formats: tuple[str, ...] | None = None  # a mapping template's own
 
 
 def _one_line(exc: BaseException) -> str:
@@ -115,10 +106,10 @@ def _stage(
     """
     started = time.perf_counter()
     raw = readers.read_source(spark, ctx.input_dir, job.source, ctx.settings.input)
-    checked = job.check(spark, ctx, pack_raw(raw, job.source.columns))
+    checked = check_source(spark, ctx, job, pack_raw(raw, job.source.columns))
     validated = checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        validated = with_duplicates_marked(checked, key=job.key)
+        validated = with_duplicates_marked(checked, key=job.key, latest_by=job.entity.latest_by)
         if validated is not checked:  # marked: a sort of whole rows, kept for the passes below
             validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
         read, set_aside = count_read_and_set_aside(validated)
@@ -151,7 +142,7 @@ def _merge(
         raise AccountingError(
             f"{job.name}: read {read} rows but staged {loaded} + {rejected} + {duplicates}"
         )
-    counts = job.merge(conn, ctx, run_id, job.name)
+    counts = merges.merge(conn, ctx.model, job.entity, ctx.as_of, run_id, job.name)
     seconds["merge"] = time.perf_counter() - started
     database.finish_run(
         conn,
@@ -163,95 +154,54 @@ def _merge(
     log.info("%s: merged %s", job.name, counts)
 
 
-def _check_customers(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
-    return parse_customers(frame, timestamp_formats=ctx.settings.validation.timestamp_formats)
-
-
-def _check_products(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
+def check_source(
+    spark: SparkSession, ctx: RunContext, job: EntityJob, frame: DataFrame
+) -> DataFrame:
+    """The entity's declared rules over its packed source rows, with the lookups they need read
+    from the model (keys of referenced entities, histories named transforms look up)."""
+    entity = job.entity
     rules = ctx.settings.validation
-    return parse_products(
-        frame,
-        timestamp_formats=rules.timestamp_formats,
-        price_min=rules.price.min,
-        price_max=rules.price.max,
+    # the later of --as-of and now: a past --as-of dates price changes, not the rows' times
+    loaded_at = max(ctx.as_of, ctx.started_at)
+    values = RunValues(
+        timestamp_formats=job.timestamp_formats or rules.timestamp_formats,
+        ranges={
+            "price": (rules.price.min, rules.price.max),
+            "quantity": (Decimal(rules.quantity.min), Decimal(rules.quantity.max)),
+        },
+        latest=loaded_at + timedelta(days=rules.future_days),
+        future_days=rules.future_days,
     )
-
-
-def _check_carts(spark: SparkSession, ctx: RunContext, frame: DataFrame) -> DataFrame:
     db = ctx.settings.database
-    return check_carts(
-        frame,
-        readers.read_variations(spark, ctx.connection, db),
-        readers.read_customer_ids(spark, ctx.connection, db),
-        timestamp_formats=ctx.settings.validation.timestamp_formats,
-        quantity_min=ctx.settings.validation.quantity.min,
-        quantity_max=ctx.settings.validation.quantity.max,
-        # the later of --as-of and now: a past --as-of dates price changes, not the cart lines
-        loaded_at=max(ctx.as_of, ctx.started_at),
-        future_days=ctx.settings.validation.future_days,
-    )
-
-
-def _merge_customers(conn: Any, ctx: RunContext, run_id: str, job: str) -> dict[str, int]:
-    merged = database.queries().merge_customers(conn)
-    return {"inserted": merged["inserted"], "updated": merged["updated"], "flagged": 0}
-
-
-def _merge_products(conn: Any, ctx: RunContext, run_id: str, job: str) -> dict[str, int]:
-    queries = database.queries()
-    with conn.cursor() as cur:
-        # Variation keys are max + n: nobody else may add variations until this commits.
-        cur.execute("LOCK TABLE product_variation IN SHARE ROW EXCLUSIVE MODE")
-    changes = queries.product_changes(conn)
-    queries.merge_products(conn)
-    replaced = queries.replace_same_instant_variations(conn, as_of=ctx.as_of)
-    closed = queries.close_changed_variations(conn, as_of=ctx.as_of)
-    opened = queries.open_new_variations(conn)
-    flagged = queries.flag_products(conn, run_id=run_id, job=job)
-    log.info("product variations: %d replaced, %d closed, %d opened", replaced, closed, opened)
-    return {"inserted": changes["inserted"], "updated": changes["updated"], "flagged": flagged}
-
-
-def _merge_carts(conn: Any, ctx: RunContext, run_id: str, job: str) -> dict[str, int]:
-    queries = database.queries()
-    changes = queries.cart_changes(conn)
-    queries.remove_moved_cart_lines(conn)
-    hash_partitions = ctx.settings.database.cart_hash_partitions
-    new_months, bulk = database.load_new_cart_months(conn, hash_partitions)
-    written = bulk + queries.merge_carts(conn, new_months=new_months)
-    if written != changes["inserted"] + changes["updated"]:
-        raise AccountingError(f"cart merge wrote {written} rows, expected {dict(changes)}")
-    flagged = queries.flag_carts(conn, run_id=run_id, job=job)
-    return {"inserted": changes["inserted"], "updated": changes["updated"], "flagged": flagged}
-
-
-# The per-entity steps not yet declared in the definitions (issue 12 in progress): the rules
-# and the merge of the three built-in entities, by entity name.
-_STEPS: dict[str, tuple[Check, Merge]] = {
-    "customer": (_check_customers, _merge_customers),
-    "product": (_check_products, _merge_products),
-    "cart": (_check_carts, _merge_carts),
-}
-
-
-def entity_job(entity: Entity) -> EntityJob:
-    """The load of one entity definition."""
-    if entity.entity not in _STEPS:
-        raise ConfigError(
-            f"Entity '{entity.entity}' has no load steps yet: only customer, product and cart "
-            "load in this version."
+    key_columns, history_columns = lookups_needed(entity)
+    known_keys = {}
+    for column in key_columns:
+        target = ctx.model.referenced(entity, column)
+        known_keys[column] = readers.read_columns(
+            spark, ctx.connection, db, target.table.name, (target.key,)
         )
-    check, merge = _STEPS[entity.entity]
-    source = SourceSpec(entity.entity, entity.source.file, tuple(entity.source.columns))
+    histories = {}
+    for column in history_columns:
+        target = ctx.model.referenced(entity, column)
+        assert isinstance(target.merge, HistoryMerge)
+        versions = history_lookup_columns(target)
+        histories[column] = readers.read_columns(
+            spark, ctx.connection, db, target.merge.table, versions
+        )
+    return check_rows(frame, entity, values, known_keys=known_keys, histories=histories)
+
+
+def entity_job(entity: Entity, ctx: RunContext | None = None) -> EntityJob:
+    """The load of one entity definition, through the run's mapping template if it maps it."""
+    mapped = ctx.mapping.for_entity(entity.entity) if ctx and ctx.mapping else None
     return EntityJob(
         entity.job_name,
         entity,
-        source,
+        SourceSpec.of(entity, mapped, ctx.mapping_file if ctx else None),
         entity.key,
         entity.stage_table,
         tuple(entity.columns),
-        check,
-        merge,
+        mapped.timestamp_formats if mapped else None,
     )
 
 
@@ -262,7 +212,7 @@ def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str])
     if job_name not in jobs:
         raise ConfigError(f"Unknown job '{job_name}'; choose one of: {', '.join(jobs)}.")
     for entity in jobs[job_name]:
-        load_entity(spark, ctx, entity_job(entity), started)
+        load_entity(spark, ctx, entity_job(entity, ctx), started)
     try:
         refresh_analytics(ctx)
     except ConcurrentRunError:

@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import codecs
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.errors import AnalysisException, ParseException
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_etl.config import Connection, DatabaseSettings, InputSettings
 from spark_etl.database import quoted
 from spark_etl.errors import InputError
-from spark_etl.schemas import (
-    CORRUPT_RECORD,
-    SOURCE_FILE,
-    SOURCE_ORDER,
-    VARIATION_LOOKUP,
-    SourceSpec,
-)
+from spark_etl.schemas import CORRUPT_RECORD, SOURCE_FILE, SOURCE_ORDER, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +112,8 @@ def _check_columns(path: str, spec: SourceSpec, columns: list[str]) -> None:
 def _read_csv(spark: SparkSession, path: str, spec: SourceSpec, multiline: bool) -> DataFrame:
     reader = (
         spark.read.option("header", True)
-        .option("encoding", "UTF-8")
+        .option("encoding", spec.encoding)
+        .option("sep", spec.delimiter)
         .option("quote", '"')
         .option("escape", '"')  # RFC 4180: a quote inside a quoted field is doubled
         .option("multiLine", multiline)
@@ -124,7 +121,10 @@ def _read_csv(spark: SparkSession, path: str, spec: SourceSpec, multiline: bool)
         .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
     )
     header = [name.lstrip(UTF8_BOM).strip() for name in reader.csv(path).columns]
-    _check_columns(path, spec, header)
+    if not spec.mapped:
+        _check_columns(path, spec, header)
+    elif not header:
+        raise InputError(f"{path} is empty; it needs a header row.")
     # CSV maps schema fields by position, so the schema follows the file's header order.
     schema = spec.raw_schema_in_order(header).add(CORRUPT_RECORD, "string")
     return reader.schema(schema).csv(path)
@@ -142,6 +142,8 @@ def _read_jsonl(spark: SparkSession, path: str, spec: SourceSpec) -> DataFrame:
 
 def _read_parquet(spark: SparkSession, path: str, spec: SourceSpec) -> DataFrame:
     frame = spark.read.parquet(path)
+    if spec.mapped:  # the template's expressions see the file's own types
+        return frame.withColumn(CORRUPT_RECORD, F.lit(None).cast("string"))
     _check_columns(path, spec, frame.columns)
     # Parquet carries its own types; render them as text so every format is validated alike.
     return frame.select(
@@ -154,23 +156,59 @@ def read_source(
     spark: SparkSession, input_dir: str, spec: SourceSpec, settings: InputSettings
 ) -> DataFrame:
     """Read one entity's extract as text columns plus lineage columns."""
-    path, file_format = resolve_source(spark, input_dir, spec, settings.format)
+    path, file_format = resolve_source(spark, input_dir, spec, spec.file_format or settings.format)
     log.info("Reading %s as %s", path, file_format)
+    utf8 = codecs.lookup(spec.encoding).name == "utf-8"
     if file_format == "csv":
-        check_utf8(path)
+        if utf8:
+            check_utf8(path)
         frame = _read_csv(spark, path, spec, settings.csv_multiline)
     elif file_format == "jsonl":
+        if spec.mapped:
+            raise InputError(
+                f"{path}: a mapping template reads CSV or Parquet files; JSON Lines cannot be "
+                f"mapped in this version ({spec.template}). Convert the file, or give its "
+                "fields the entity's names and load it without the template."
+            )
         check_utf8(path)
         frame = _read_jsonl(spark, path, spec)
     else:
         frame = _read_parquet(spark, path, spec)
+    columns = mapped_columns(frame, path, spec) if spec.mapped else list(map(F.col, spec.columns))
     return frame.select(
-        *spec.columns,
+        *columns,
         CORRUPT_RECORD,
         F.input_file_name().alias(SOURCE_FILE),
         # Read order, used only to pick "the last line" among duplicates; never a key.
         F.monotonically_increasing_id().alias(SOURCE_ORDER),
     )
+
+
+def mapped_columns(frame: DataFrame, path: str, spec: SourceSpec) -> list[Column]:
+    """The contract's columns as a mapping template takes them from another layout, as text.
+
+    Every column and expression is resolved against the file's header (or Parquet schema)
+    before any row is read: a name that is not there or an expression that does not parse stops
+    the job naming the template, the key and the problem.
+    """
+    columns = []
+    for name, kind, text in spec.mapped:
+        key = f"entities.{spec.entity}.columns.{name}"
+        try:
+            value = F.col(text) if kind == "column" else F.expr(text)
+            frame.select(value)  # analysed now: an unknown column fails here, not mid-read
+        except (AnalysisException, ParseException) as exc:
+            file_columns = ", ".join(c for c in frame.columns if c != CORRUPT_RECORD)
+            if kind == "column":
+                problem = f"{path} has no column `{text}` (it has: {file_columns})"
+            else:  # Spark's own first sentence: the syntax error or the unresolved name
+                problem = str(exc).strip().splitlines()[0].split("; line ")[0].rstrip(".;")
+                problem += f" ({path} has: {file_columns})"
+            raise InputError(
+                f"Mapping template {spec.template}, key '{key}' ({kind} {text!r}): {problem}."
+            ) from None
+        columns.append(value.cast("string").alias(name))
+    return columns
 
 
 def read_query(
@@ -184,17 +222,14 @@ def read_query(
     )
 
 
-def read_variations(
-    spark: SparkSession, connection: Connection, settings: DatabaseSettings
+def read_columns(
+    spark: SparkSession,
+    connection: Connection,
+    settings: DatabaseSettings,
+    table: str,
+    columns: Sequence[str],
 ) -> DataFrame:
-    """Every product variation with its validity interval, as the cart transform needs it."""
-    columns = ", ".join(field.name for field in VARIATION_LOOKUP.fields)
-    query = f"SELECT {columns} FROM {quoted(settings.db_schema, 'product_variation')}"
-    return read_query(spark, connection, settings, query)
-
-
-def read_customer_ids(
-    spark: SparkSession, connection: Connection, settings: DatabaseSettings
-) -> DataFrame:
-    query = f"SELECT customer_id FROM {quoted(settings.db_schema, 'customer')}"
+    """Columns of a model table (a lookup: the keys of a referenced entity, a history)."""
+    names = ", ".join(quoted(name) for name in columns)
+    query = f"SELECT {names} FROM {quoted(settings.db_schema, table)}"
     return read_query(spark, connection, settings, query)

@@ -1,4 +1,5 @@
-"""Explicit schemas of every source (never inferred) and of the model lookups.
+"""Explicit schemas of every source (never inferred): text columns named by the entity
+definitions, plus the lineage columns every reader adds.
 
 Sources are read as text first, so that a malformed value becomes a rejection with a reason
 instead of a silent NULL; the transformers then parse each column into its model type.
@@ -7,8 +8,13 @@ instead of a silent NULL; the transformers then parse each column into its model
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyspark.sql import types as T
+
+if TYPE_CHECKING:
+    from spark_etl.entities import Entity
+    from spark_etl.entities.model import EntityMapping
 
 CORRUPT_RECORD = "_corrupt_record"
 # Where each source row came from, added by the readers: the file, and an id that grows with
@@ -21,11 +27,46 @@ LINE_AMOUNT = T.DecimalType(14, 2)
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One entity of the input contract: its file stem and its columns, in contract order."""
+    """One entity's input: its file stem and its columns, in contract order; with a mapping
+    template, where each column comes from in another layout and how that file is written."""
 
     entity: str
     file_stem: str
     columns: tuple[str, ...]
+    # contract column -> a column of the file, or a Spark SQL expression over its columns
+    mapped: tuple[tuple[str, str, str], ...] = ()  # (contract column, "column"|"expression", text)
+    file_format: str | None = None  # None: the run's input.format
+    delimiter: str = ","
+    encoding: str = "UTF-8"
+    template: str | None = None  # the mapping template's file, named in messages
+
+    @classmethod
+    def of(
+        cls, entity: Entity, mapping: EntityMapping | None = None, template: str | None = None
+    ) -> SourceSpec:
+        """The input contract an entity definition declares, or a template maps onto it."""
+        columns = tuple(entity.source.columns)
+        if mapping is None:
+            return cls(entity.entity, entity.source.file, columns)
+        mapped = []
+        for name in columns:
+            given = mapping.columns.get(name, name)
+            if isinstance(given, str):
+                mapped.append((name, "column", given))
+            elif given.column is not None:
+                mapped.append((name, "column", given.column))
+            else:
+                mapped.append((name, "expression", given.expression or ""))
+        return cls(
+            entity.entity,
+            mapping.file or entity.source.file,
+            columns,
+            tuple(mapped),
+            mapping.format,
+            mapping.delimiter or ",",
+            mapping.encoding or "UTF-8",
+            template,
+        )
 
     @property
     def raw_schema(self) -> T.StructType:
@@ -35,22 +76,3 @@ class SourceSpec:
     def raw_schema_in_order(self, header: list[str]) -> T.StructType:
         """The raw schema with fields in the order a file's header lists them."""
         return T.StructType([T.StructField(name, T.StringType(), True) for name in header])
-
-
-PRODUCTS = SourceSpec("product", "products", ("id", "name", "price", "sku", "created_at"))
-CUSTOMERS = SourceSpec("customer", "customers", ("id", "name", "created_at"))
-CARTS = SourceSpec(
-    "cart", "carts", ("id", "product_id", "customer_id", "quantity", "created_at", "delete_at")
-)
-SOURCES = {spec.entity: spec for spec in (PRODUCTS, CUSTOMERS, CARTS)}
-
-# What the cart transform needs from the model already in PostgreSQL.
-VARIATION_LOOKUP = T.StructType(
-    [
-        T.StructField("product_variation_id", T.LongType(), False),
-        T.StructField("product_id", T.LongType(), False),
-        T.StructField("price", MONEY, False),
-        T.StructField("valid_from", T.TimestampType(), False),
-        T.StructField("valid_to", T.TimestampType(), True),
-    ]
-)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import graphlib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -19,10 +20,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from spark_etl.entities.model import Entity, HistoryMerge
+from spark_etl.entities.model import Entity, HistoryMerge, Mapping
 from spark_etl.errors import ConfigError
 
-__all__ = ["Entity", "Model", "load_entities"]
+__all__ = ["Entity", "Mapping", "Model", "load_entities", "load_mapping"]
 
 BUILT_IN = "entities"  # the package folder of the built-in definitions
 TIME_TYPES = ("timestamp without time zone", "date")
@@ -52,6 +53,10 @@ class Model:
                 wanted.update(reference.entity for reference in entity.references)
         return tuple(entity for entity in self.entities if entity.entity in wanted)
 
+    def referenced(self, entity: Entity, column: str) -> Entity:
+        """The entity ``column`` of ``entity`` references."""
+        return self.entity(next(r.entity for r in entity.references if r.column == column))
+
     def owner_of(self, table: str) -> Entity | None:
         """The entity whose main or history table is ``table``."""
         for entity in self.entities:
@@ -68,24 +73,23 @@ def _yaml_files(folder: Path | Any) -> list[Any]:
     )
 
 
-def _read(path: Any) -> dict[str, Any]:
+def _read(path: Any, shape: str = "a mapping with an 'entity' key") -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            f"Entity definition {path} is not valid YAML ({exc.__class__.__name__}); "
-            "fix its syntax."
+            f"{path} is not valid YAML ({exc.__class__.__name__}); fix its syntax."
         ) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"Entity definition {path} must hold a mapping with an 'entity' key.")
+        raise ConfigError(f"{path} must hold {shape}.")
     return data
 
 
-def _walk(location: tuple[Any, ...]) -> tuple[list[str], list[str]]:
+def _walk(location: tuple[Any, ...], root: Any = None) -> tuple[list[str], list[str]]:
     """The key path of a pydantic error location without union tags, and the keys valid at
     its last step (for a suggestion when that key is unknown)."""
     path: list[str] = []
-    annotation: Any = Entity
+    annotation: Any = root or Entity
     parts = list(location)
     while parts:
         part = parts.pop(0)
@@ -96,7 +100,7 @@ def _walk(location: tuple[Any, ...]) -> tuple[list[str], list[str]]:
         if origin in (typing.Union, types.UnionType):
             members = [m for m in typing.get_args(annotation) if m is not type(None)]
             if len(members) > 1:  # a tagged union: this part of the location is the tag
-                annotation = next((m for m in members if part in _tags(m)), None)
+                annotation = next((m for m in members if _is_member(m, str(part))), None)
                 continue
             annotation = members[0]
             origin = typing.get_origin(annotation)
@@ -113,19 +117,28 @@ def _walk(location: tuple[Any, ...]) -> tuple[list[str], list[str]]:
     return path, valid
 
 
+def _is_member(model: Any, part: str) -> bool:
+    """Whether a union member is the one a location part names: by its tag (rule, mode), or
+    by its class name (pydantic writes ``function-after[_check(), Name]`` for validated ones)."""
+    name = getattr(model, "__name__", "")
+    return part in _tags(model) or re.search(rf"\b{re.escape(name)}\b", part) is not None
+
+
 def _tags(model: Any) -> tuple[str, ...]:
+    if not hasattr(model, "model_fields"):
+        return ()
     for name in ("rule", "mode"):
         if name in model.model_fields:
             return typing.get_args(model.model_fields[name].annotation)
     return ()
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any], root: Any = None) -> str:
     location = tuple(error["loc"])
-    path, _ = _walk(location)
+    path, _ = _walk(location, root)
     key = ".".join(path)
     if error["type"] == "extra_forbidden":
-        _, valid = _walk(location[:-1])
+        _, valid = _walk(location[:-1], root)
         close = difflib.get_close_matches(str(location[-1]), valid, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"unknown key '{key}'{hint}"
@@ -166,6 +179,8 @@ def _check_entity(entity: Entity, known: dict[str, Entity], tables: set[str]) ->
     if len(set(filled)) < len(filled):
         problems.append("'source.columns': two source columns fill the same model column")
     need("key", entity.key)
+    if entity.latest_by is not None:
+        need("latest_by", entity.latest_by)
     for position, name in enumerate(entity.transforms):
         transform = TRANSFORMS.get(name)
         if transform is None:
@@ -177,6 +192,20 @@ def _check_entity(entity: Entity, known: dict[str, Entity], tables: set[str]) ->
         for column in transform.needs:
             if column not in filled:
                 problems.append(f"'transforms.{position}': {name} needs column '{column}' first")
+        if transform.history_of is not None:
+            target = next(
+                (
+                    known.get(r.entity)
+                    for r in entity.references
+                    if r.column == transform.history_of
+                ),
+                None,
+            )
+            if target is None or not isinstance(target.merge, HistoryMerge):
+                problems.append(
+                    f"'transforms.{position}': {name} needs '{transform.history_of}' to reference "
+                    "an entity with a history merge"
+                )
         for column in transform.makes:
             need(f"transforms.{position}", column)
         filled += [column for column in transform.makes if column not in filled]
@@ -219,6 +248,8 @@ def _check_entity(entity: Entity, known: dict[str, Entity], tables: set[str]) ->
     if isinstance(entity.merge, HistoryMerge):
         for name in entity.merge.columns:
             need("merge.columns", name)
+        if entity.merge.valid_from is not None:
+            need("merge.valid_from", entity.merge.valid_from)
         if entity.key in entity.merge.columns:
             problems.append("'merge.columns': the key cannot be a history column")
         for position, index in enumerate(entity.merge.indexes):
@@ -241,6 +272,43 @@ def _check_entity(entity: Entity, known: dict[str, Entity], tables: set[str]) ->
             elif name not in known[other].columns:
                 problems.append(f"'flags.{position}.before': {other} has no column '{name}'")
     return problems
+
+
+def load_mapping(path: Path, model: Model) -> Mapping:
+    """A mapping template, checked against the entities it maps onto."""
+    if not path.is_file():
+        raise ConfigError(f"Mapping template {path} does not exist; check --mapping.")
+    try:
+        mapping = Mapping.model_validate(_read(path, "a mapping with an 'entities' key"))
+    except ValidationError as exc:
+        errors = exc.errors()
+        # a column given as a mapping fails the plain-text branch too: report the mapping's error
+        branches = {tuple(e["loc"][:-2]) for e in errors if e["type"] != "string_type"}
+        problems = "; ".join(
+            _describe(error, Mapping)
+            for error in errors
+            if not (error["type"] == "string_type" and tuple(error["loc"][:-1]) in branches)
+        )
+        raise ConfigError(f"Mapping template {path} is invalid: {problems}.") from None
+    problems = []
+    names = [entity.entity for entity in model.entities]
+    for name, entity_mapping in mapping.entities.items():
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(f"'entities.{name}': no entity '{name}' is defined{hint}")
+            continue
+        columns = list(model.entity(name).source.columns)
+        for column in entity_mapping.columns:
+            if column not in columns:
+                close = difflib.get_close_matches(column, columns, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                problems.append(
+                    f"'entities.{name}.columns.{column}': not a source column of {name}{hint}"
+                )
+    if problems:
+        raise ConfigError(f"Mapping template {path} is invalid: {'; '.join(problems)}.")
+    return mapping
 
 
 def _load_order(entities: dict[str, Entity], files: dict[str, str]) -> tuple[Entity, ...]:

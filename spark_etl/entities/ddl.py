@@ -164,6 +164,14 @@ def _history_table(entity: Entity, merge: HistoryMerge) -> TableSpec:
     )
 
 
+def history_lookup_columns(entity: Entity) -> tuple[str, ...]:
+    """What a lookup of ``entity``'s versions reads: surrogate key, key, the history columns
+    and the validity interval."""
+    assert isinstance(entity.merge, HistoryMerge)
+    merge = entity.merge
+    return (merge.surrogate_key, entity.key, *merge.columns, VALID_FROM, VALID_TO)
+
+
 def model_tables(model: Model, entities: tuple[Entity, ...]) -> tuple[TableSpec, ...]:
     """Every table of ``entities``, in load order (a referenced table before its users)."""
     return tuple(table for entity in entities for table in tables(entity, model))

@@ -223,7 +223,7 @@ class UpsertMerge(_Strict):
 
 
 class AppendMerge(_Strict):
-    """Every accepted row is inserted; a key already in the table is a reject."""
+    """Rows whose key is not in the table yet are inserted; nothing already loaded changes."""
 
     mode: Literal["append"]
 
@@ -237,6 +237,8 @@ class HistoryMerge(_Strict):
     table: SqlName
     surrogate_key: SqlName
     columns: tuple[str, ...] = Field(min_length=1)
+    # the first version of a new key is valid from this column (default: the run's --as-of)
+    valid_from: SqlName | None = None
     indexes: tuple[Index, ...] = ()
 
 
@@ -271,6 +273,9 @@ class Entity(_Strict):
     job: str | None = None  # default <entity>_data_transform
     source: Source
     key: str
+    # among rows repeating the key, the one with the latest value of this column loads (then
+    # the last line read); without it, the last line read
+    latest_by: SqlName | None = None
     references: tuple[Reference, ...] = ()
     columns: dict[str, Column] = Field(min_length=1)  # staged and merged, in this order
     transforms: tuple[str, ...] = ()  # named transforms run after the rules, in this order
@@ -310,3 +315,67 @@ class Entity(_Strict):
         if parts is not None:
             key += [parts.range] + ([parts.hash.column] if parts.hash else [])
         return tuple(dict.fromkeys(key))
+
+
+# --- mapping templates: another source layout onto the entities' source columns ----------------
+
+
+class MappedColumn(_Strict):
+    """A source column of the entity taken from a column of another name, or computed by a
+    Spark SQL expression over the file's columns (read as text)."""
+
+    column: str | None = None
+    expression: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> MappedColumn:
+        if (self.column is None) == (self.expression is None):
+            raise ValueError("give either column or expression")
+        return self
+
+
+class _SourceFormat(_Strict):
+    format: Literal["csv", "jsonl", "parquet"] | None = None  # default: by file extension
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)  # CSV
+    encoding: str | None = None  # CSV and JSON Lines; default UTF-8
+    timestamp_formats: tuple[str, ...] | None = Field(default=None, min_length=1)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        import codecs
+
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding '{value}'") from None
+        return value
+
+
+class EntityMapping(_SourceFormat):
+    """How one entity's source columns come out of another layout; a source column the
+    template does not name is read from the file's column of the same name."""
+
+    file: Name | None = None  # the file stem; default the entity's
+    columns: dict[str, str | MappedColumn] = {}
+
+
+class Mapping(_SourceFormat):
+    """A template mapping a whole export (one file per entity) onto the entities; the format
+    settings here apply to every entity that does not set its own."""
+
+    description: str | None = None
+    entities: dict[str, EntityMapping] = Field(min_length=1)
+
+    def for_entity(self, entity: str) -> EntityMapping | None:
+        """The entity's mapping with this template's defaults filled in (None: not mapped)."""
+        own = self.entities.get(entity)
+        if own is None:
+            return None
+        defaults = {
+            name: getattr(self, name)
+            for name in ("format", "delimiter", "encoding", "timestamp_formats")
+            if getattr(own, name) is None
+        }
+        return own.model_copy(update=defaults)

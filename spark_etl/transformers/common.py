@@ -91,15 +91,16 @@ def add_reason(frame: DataFrame, broken: Column, message: str) -> DataFrame:
     return frame.withColumn(REASONS, F.coalesce(extended, F.col(REASONS)))
 
 
-def mark_duplicates(frame: DataFrame, *, key: str) -> DataFrame:
+def mark_duplicates(frame: DataFrame, *, key: str, latest_by: str | None = None) -> DataFrame:
     """Among otherwise valid rows sharing ``key``, keep one winner; the others get ``duplicate``.
 
-    The winner is the latest ``created_at``, then the last line read; so the choice is the same
-    on every run.
+    The winner has the latest ``latest_by`` (when given), then is the last line read; so the
+    choice is the same on every run.
     """
     valid = F.size(REASONS) == 0
+    order = [F.col(latest_by).desc()] if latest_by else []
     latest_first = Window.partitionBy(key, valid).orderBy(
-        F.col("created_at").desc(), F.col(SOURCE_FILE).desc(), F.col(SOURCE_ORDER).desc()
+        *order, F.col(SOURCE_FILE).desc(), F.col(SOURCE_ORDER).desc()
     )
     return add_reason(frame, valid & (F.row_number().over(latest_first) > 1), DUPLICATE)
 
@@ -114,11 +115,15 @@ def has_repeated_keys(frame: DataFrame, *, key: str) -> bool:
     return not repeated.isEmpty()
 
 
-def with_duplicates_marked(frame: DataFrame, *, key: str) -> DataFrame:
+def with_duplicates_marked(
+    frame: DataFrame, *, key: str, latest_by: str | None = None
+) -> DataFrame:
     """The checked rows with their repeated keys marked, as every load does it: marking sorts
     whole rows, so it runs only when ``has_repeated_keys`` (an action over the key alone) finds
     some; otherwise the frame is returned as it is."""
-    return mark_duplicates(frame, key=key) if has_repeated_keys(frame, key=key) else frame
+    if not has_repeated_keys(frame, key=key):
+        return frame
+    return mark_duplicates(frame, key=key, latest_by=latest_by)
 
 
 def accepted_rows(frame: DataFrame, columns: Sequence[str]) -> DataFrame:

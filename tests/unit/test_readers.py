@@ -7,9 +7,13 @@ from pathlib import Path
 import pytest
 
 from spark_etl.config import InputSettings
+from spark_etl.entities import load_entities
 from spark_etl.errors import InputError
 from spark_etl.readers import read_source, resolve_source
-from spark_etl.schemas import CORRUPT_RECORD, CUSTOMERS, PRODUCTS
+from spark_etl.schemas import CORRUPT_RECORD, SourceSpec
+
+CUSTOMERS = SourceSpec.of(load_entities().entity("customer"))
+PRODUCTS = SourceSpec.of(load_entities().entity("product"))
 
 CSV = InputSettings(format="auto", csv_multiline=False)
 

@@ -10,22 +10,14 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from spark_etl.entities import load_entities
 from spark_etl.schemas import (
-    CARTS,
     CORRUPT_RECORD,
-    CUSTOMERS,
-    PRODUCTS,
     SOURCE_FILE,
     SOURCE_ORDER,
-    VARIATION_LOOKUP,
     SourceSpec,
 )
-from spark_etl.transformers.carts import (
-    CART_KEY,
-    check_carts,
-    with_line_amount,
-    with_variation_in_force,
-)
+from spark_etl.transformers.carts import with_line_amount, with_variation_in_force
 from spark_etl.transformers.common import (
     REASONS,
     accepted_rows,
@@ -35,21 +27,42 @@ from spark_etl.transformers.common import (
     rejected_rows,
     with_duplicates_marked,
 )
-from spark_etl.transformers.customers import CUSTOMER_KEY, parse_customers
-from spark_etl.transformers.products import PRODUCT_COLUMNS, PRODUCT_KEY, parse_products
+from spark_etl.transformers.rules import RunValues, check_rows
 
+MODEL = load_entities()
+CUSTOMERS, PRODUCTS, CARTS = (
+    SourceSpec.of(MODEL.entity(name)) for name in ("customer", "product", "cart")
+)
 FORMATS = ("yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd")
-PRICE_RULES = {
-    "timestamp_formats": FORMATS,
-    "price_min": Decimal("0.00"),
-    "price_max": Decimal("9999999999.99"),
-}
+VALUES = RunValues(
+    timestamp_formats=FORMATS,
+    ranges={
+        "price": (Decimal("0.00"), Decimal("9999999999.99")),
+        "quantity": (Decimal(1), Decimal(100000)),
+    },
+    latest=datetime(2030, 1, 1),
+    future_days=1,
+)
+PRODUCT_COLUMNS = tuple(MODEL.entity("product").columns)
+VARIATION_LOOKUP = "product_variation_id long, product_id long, price decimal(12,2), valid_from timestamp, valid_to timestamp"
 MONEY = T.DecimalType(12, 2)
 
 
-def validated(checked, key: str):
+def validated(checked, entity: str):
     """What a load stages: the checked rows, their repeated keys marked as production does."""
-    return with_duplicates_marked(checked, key=key)
+    definition = MODEL.entity(entity)
+    return with_duplicates_marked(checked, key=definition.key, latest_by=definition.latest_by)
+
+
+def checked_rows(raw, entity: str, values: RunValues = VALUES, **lookups):
+    """The rules of a built-in entity's definition over packed rows, as a load checks them."""
+    return check_rows(
+        raw,
+        MODEL.entity(entity),
+        values,
+        known_keys=lookups.get("known_keys", {}),
+        histories=lookups.get("histories", {}),
+    )
 
 
 def packed(spark: SparkSession, spec: SourceSpec, rows: list[tuple]):
@@ -77,9 +90,7 @@ def test_customer_names_are_trimmed_and_dates_parsed_in_both_formats(spark):
         ],
     )
 
-    actual = accepted_rows(
-        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY), CUSTOMERS_OUT
-    )
+    actual = accepted_rows(validated(checked_rows(raw, "customer"), "customer"), CUSTOMERS_OUT)
 
     expected = spark.createDataFrame(
         [
@@ -102,9 +113,7 @@ def test_customer_rows_breaking_rules_list_every_reason(spark):
     )
 
     reasons = reasons_by_id(
-        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY).selectExpr(
-            "_raw.id AS id", REASONS
-        ),
+        validated(checked_rows(raw, "customer"), "customer").selectExpr("_raw.id AS id", REASONS),
         "id",
     )
 
@@ -137,7 +146,7 @@ def test_duplicate_id_keeps_latest_created_then_last_line(spark):
         ],
     )
 
-    checked = validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY)
+    checked = validated(checked_rows(raw, "customer"), "customer")
 
     kept = {(row.customer_id, row.name) for row in accepted_rows(checked, CUSTOMERS_OUT).collect()}
     assert kept == {(1, "Also newest, earlier line"), (2, "Tie last"), (3, "Valid older")}
@@ -165,7 +174,7 @@ def test_repeated_keys_are_found_among_valid_rows_only(spark, ids, repeated):
     if ids[-1].startswith("x"):
         rows[-1] = ("2", "Name", "not a date")
 
-    parsed = parse_customers(packed(spark, CUSTOMERS, rows), timestamp_formats=FORMATS)
+    parsed = checked_rows(packed(spark, CUSTOMERS, rows), "customer")
 
     assert has_repeated_keys(parsed, key="customer_id") is repeated
 
@@ -177,9 +186,7 @@ def test_rows_read_and_set_aside_are_counted_in_one_pass(spark):
         [("1", "A", "2020-01-01"), ("1", "B", "2020-01-02"), ("2", "", "2020-01-01")],
     )
 
-    counts = count_read_and_set_aside(
-        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY)
-    )
+    counts = count_read_and_set_aside(validated(checked_rows(raw, "customer"), "customer"))
 
     assert counts == (3, 2)  # the older "1" is a duplicate, "2" has no name
 
@@ -187,9 +194,7 @@ def test_rows_read_and_set_aside_are_counted_in_one_pass(spark):
 def test_last_line_wins_among_identical_timestamps_in_line_order(spark):
     raw = packed(spark, CUSTOMERS, [("1", "First", "2020-01-01"), ("1", "Second", "2020-01-01")])
 
-    kept = accepted_rows(
-        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY), CUSTOMERS_OUT
-    )
+    kept = accepted_rows(validated(checked_rows(raw, "customer"), "customer"), CUSTOMERS_OUT)
 
     assert [row.name for row in kept.collect()] == ["Second"]
 
@@ -207,9 +212,7 @@ def test_product_sku_splits_into_family_and_variation_and_price_is_exact(spark):
         ],
     )
 
-    actual = accepted_rows(
-        validated(parse_products(raw, **PRICE_RULES), PRODUCT_KEY), PRODUCT_COLUMNS
-    )
+    actual = accepted_rows(validated(checked_rows(raw, "product"), "product"), PRODUCT_COLUMNS)
 
     expected = spark.createDataFrame(
         [
@@ -275,7 +278,7 @@ def test_product_price_and_sku_rules(spark, price, sku, reasons):
     raw = packed(spark, PRODUCTS, [("1", "Name", price, sku, "2020-01-01")])
 
     found = reasons_by_id(
-        validated(parse_products(raw, **PRICE_RULES), PRODUCT_KEY).select("product_id", REASONS),
+        validated(checked_rows(raw, "product"), "product").select("product_id", REASONS),
         "product_id",
     )
 
@@ -368,20 +371,27 @@ def test_cart_validation_rejects_each_broken_kind_once(spark):
     variations = variations_frame(spark, [(1, 10, Decimal("1.00"), datetime(2020, 1, 1), None)])
     customers = spark.createDataFrame([(1,)], "customer_id long")
 
-    checked = check_carts(
-        raw,
-        variations,
-        customers,
+    values = RunValues(
         timestamp_formats=FORMATS,
-        quantity_min=1,
-        quantity_max=100,
-        loaded_at=datetime(2024, 6, 1),
+        ranges={**VALUES.ranges, "quantity": (Decimal(1), Decimal(100))},
+        latest=datetime(2024, 6, 2),  # the load at 2024-06-01, and one day allowed after it
         future_days=1,
+    )
+
+    checked = checked_rows(
+        raw,
+        "cart",
+        values,
+        known_keys={
+            "product_id": spark.createDataFrame([(10,)], "product_id long"),
+            "customer_id": customers,
+        },
+        histories={"product_id": variations},
     )
 
     found = sorted(
         (row.id, row.created, row[REASONS])
-        for row in validated(checked, CART_KEY)
+        for row in validated(checked, "cart")
         .selectExpr("_raw.id AS id", "_raw.created_at AS created", REASONS)
         .collect()
     )
@@ -405,9 +415,7 @@ def test_row_with_bytes_that_were_not_utf8_is_rejected(spark):
     )
 
     found = reasons_by_id(
-        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY).select(
-            "customer_id", REASONS
-        ),
+        validated(checked_rows(raw, "customer"), "customer").select("customer_id", REASONS),
         "customer_id",
     )
 
@@ -431,9 +439,7 @@ def test_record_numbers_count_data_rows_of_each_file_from_one(spark):
     ]
     raw = pack_raw(spark.createDataFrame(rows, schema), CUSTOMERS.columns)
 
-    rejected = rejected_rows(
-        validated(parse_customers(raw, timestamp_formats=FORMATS), CUSTOMER_KEY)
-    )
+    rejected = rejected_rows(validated(checked_rows(raw, "customer"), "customer"))
 
     assert sorted((r.source_file, r.record_number) for r in rejected.collect()) == [
         ("a.csv", 2),
@@ -444,7 +450,7 @@ def test_record_numbers_count_data_rows_of_each_file_from_one(spark):
 
 def test_without_repeated_keys_the_checked_rows_are_staged_as_they_are(spark):
     raw = packed(spark, CUSTOMERS, [("1", "Ada", "2020-01-01"), ("2", "Bert", "2020-01-01")])
-    checked = parse_customers(raw, timestamp_formats=FORMATS)
+    checked = checked_rows(raw, "customer")
 
     # no sort of whole rows when nothing repeats: the very same plan goes on to staging
-    assert validated(checked, CUSTOMER_KEY) is checked
+    assert validated(checked, "customer") is checked

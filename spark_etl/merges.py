@@ -1,0 +1,469 @@
+"""Merges from an entity's staging table into its model tables, generated from its definition
+and run inside the load's transaction; then its soft anomalies are flagged.
+
+- ``upsert`` (type 1): new keys inserted, changed rows overwritten, unchanged rows untouched
+  (a re-run on the same input changes nothing). On a range-partitioned table a row whose
+  partition columns changed moves, and the rows of ranges without a partition are bulk-loaded
+  into new partitions.
+- ``history`` (type 2): the entity's own columns upserted; the history columns versioned in
+  their table over ``[valid_from, valid_to)``, a change closing the current version at the
+  run's as-of time, surrogate keys continuing in key order.
+- ``append``: rows whose key is not in the table yet are inserted; nothing is rewritten.
+
+Identifiers come from validated definitions and are composed with ``psycopg2.sql``; values
+(as-of time, run id, flag names) are bound or literal-quoted by psycopg2.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any
+
+from psycopg2 import sql
+
+from spark_etl.entities import Entity, Model
+from spark_etl.entities.ddl import IS_CURRENT, VALID_FROM, VALID_TO, object_name
+from spark_etl.entities.model import AppendMerge, Flag, HistoryMerge
+from spark_etl.errors import AccountingError
+
+log = logging.getLogger(__name__)
+
+
+def _names(names: tuple[str, ...] | list[str], alias: str | None = None) -> sql.Composable:
+    if alias is None:
+        return sql.SQL(", ").join(map(sql.Identifier, names))
+    return sql.SQL(", ").join(sql.Identifier(alias, name) for name in names)
+
+
+def _row(names: tuple[str, ...] | list[str], alias: str) -> sql.Composable:
+    """``ROW(a.x, a.y)``: compared with IS DISTINCT FROM, NULLs equal to each other."""
+    return sql.SQL("ROW({})").format(_names(names, alias))
+
+
+def _one(cur: Any, statement: sql.Composable, params: dict[str, Any] | None = None) -> Any:
+    cur.execute(statement, params or {})
+    return cur.fetchone()
+
+
+def merge(
+    conn: Any, model: Model, entity: Entity, as_of: datetime, run_id: str, job: str
+) -> dict[str, int]:
+    """Merge the staged rows of ``entity``; return inserted, updated and flagged counts."""
+    with conn.cursor() as cur:
+        if isinstance(entity.merge, HistoryMerge):
+            counts = _merge_history(cur, entity, entity.merge, as_of)
+        elif isinstance(entity.merge, AppendMerge):
+            counts = _append(cur, entity)
+        else:
+            counts = _upsert(cur, entity, entity.table.name, entity.table_columns)
+        counts["flagged"] = _flag(cur, model, entity, run_id, job)
+    return counts
+
+
+# --- upsert -------------------------------------------------------------------------------------
+
+
+def _changes(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> dict[str, int]:
+    """Staged rows that are new, and those that differ from the model (read before merging)."""
+    others = [name for name in columns if name != entity.key]
+    differs = (
+        sql.SQL("{} IS DISTINCT FROM {}").format(_row(others, "t"), _row(others, "s"))
+        if others
+        else sql.SQL("false")
+    )
+    row = _one(
+        cur,
+        sql.SQL(
+            "SELECT count(*) FILTER (WHERE t.{key} IS NULL) AS inserted, "
+            "count(*) FILTER (WHERE t.{key} IS NOT NULL AND {differs}) AS updated "
+            "FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key}"
+        ).format(
+            key=sql.Identifier(entity.key),
+            differs=differs,
+            stage=sql.Identifier(entity.stage_table),
+            table=sql.Identifier(table),
+        ),
+    )
+    return {"inserted": int(row["inserted"]), "updated": int(row["updated"])}
+
+
+def _upsert_statement(
+    entity: Entity,
+    table: str,
+    columns: tuple[str, ...],
+    where: sql.Composable,
+    order: tuple[str, ...],
+) -> sql.Composable:
+    conflict = entity.primary_key if table == entity.table.name else (entity.key,)
+    rest = [name for name in columns if name not in conflict]
+    if rest:
+        action = sql.SQL("DO UPDATE SET {} WHERE {} IS DISTINCT FROM {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n))
+                for n in rest
+            ),
+            _row(rest, "t"),
+            _row(rest, "excluded"),
+        )
+    else:
+        action = sql.SQL("DO NOTHING")
+    return sql.SQL(
+        "INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {stage} WHERE {where} "
+        "{order} ON CONFLICT ({conflict}) {action}"
+    ).format(
+        table=sql.Identifier(table),
+        columns=_names(columns),
+        stage=sql.Identifier(entity.stage_table),
+        where=where,
+        order=sql.SQL("ORDER BY {}").format(_names(order)) if order else sql.SQL(""),
+        conflict=_names(conflict),
+        action=action,
+    )
+
+
+def _upsert(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> dict[str, int]:
+    counts = _changes(cur, entity, table, columns)
+    parts = entity.table.partitioning if table == entity.table.name else None
+    new_ranges: list[date] = []
+    bulk = 0
+    order: tuple[str, ...] = ()
+    where: sql.Composable = sql.SQL("true")
+    if parts is not None:
+        _remove_moved_rows(cur, entity)
+        new_ranges, bulk = load_new_partitions(cur, entity)
+        order = entity.primary_key[1:]  # each leaf partition receives its rows together
+        where = sql.SQL("CAST(date_trunc('month', {}) AS date) <> ALL (%(new)s)").format(
+            sql.Identifier(parts.range)
+        )
+    cur.execute(_upsert_statement(entity, table, columns, where, order), {"new": new_ranges})
+    written = bulk + cur.rowcount
+    if written != counts["inserted"] + counts["updated"]:
+        raise AccountingError(f"{table} merge wrote {written} rows, expected {counts}")
+    return counts
+
+
+def _remove_moved_rows(cur: Any, entity: Entity) -> int:
+    """A partitioned table's key also holds the partition columns: a row whose partition
+    columns changed is removed before it is inserted again."""
+    moving = entity.primary_key[1:]
+    cur.execute(
+        sql.SQL(
+            "DELETE FROM {table} t USING {stage} s WHERE t.{key} = s.{key} "
+            "AND {old} IS DISTINCT FROM {new}"
+        ).format(
+            table=sql.Identifier(entity.table.name),
+            stage=sql.Identifier(entity.stage_table),
+            key=sql.Identifier(entity.key),
+            old=_row(moving, "t"),
+            new=_row(moving, "s"),
+        )
+    )
+    return int(cur.rowcount)
+
+
+def partition_name(table: str, month: date) -> str:
+    return object_name(table, f"{month:%Y_%m}")
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def load_new_partitions(cur: Any, entity: Entity) -> tuple[list[date], int]:
+    """Bulk-load the staged rows of months that have no partition yet; return those months
+    and the rows inserted.
+
+    The new month tables hang under an unindexed loading table first, so one INSERT reads the
+    staging table once and routes every row to its month and hash leaf. Each month is then
+    moved under the entity's table: PostgreSQL builds its key and indexes in one pass and checks
+    each foreign key with one query, instead of updating every index and firing a trigger per
+    row. A CHECK constraint matching the month spares the attach its scan.
+    """
+    parts = entity.table.partitioning
+    assert parts is not None
+    table, stage = entity.table.name, entity.stage_table
+    month_of = sql.SQL("CAST(date_trunc('month', {}) AS date)").format(sql.Identifier(parts.range))
+    cur.execute(
+        sql.SQL("SELECT DISTINCT {} AS month FROM {} ORDER BY month").format(
+            month_of, sql.Identifier(stage)
+        )
+    )
+    months = []
+    for row in cur.fetchall():
+        name = partition_name(table, row["month"])
+        cur.execute(
+            "SELECT to_regclass(%s) IS NULL AS missing", (sql.Identifier(name).as_string(cur),)
+        )
+        if cur.fetchone()["missing"]:
+            months.append(row["month"])
+    if not months:
+        return [], 0
+    loading = sql.Identifier(object_name(table, "loading"))
+    like = sql.SQL("(LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
+        sql.Identifier(table)
+    )
+    cur.execute(
+        sql.SQL("CREATE TABLE {} {} PARTITION BY RANGE ({})").format(
+            loading, like, sql.Identifier(parts.range)
+        )
+    )
+    for month in months:
+        name = partition_name(table, month)
+        _create_month_table(cur, entity, name)
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
+                loading, sql.Identifier(name)
+            ),
+            (month, _next_month(month)),
+        )
+    columns = _names(tuple(entity.table_columns))
+    cur.execute(
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} = ANY(%s)").format(
+            loading, columns, columns, sql.Identifier(stage), month_of
+        ),
+        (months,),
+    )
+    inserted = int(cur.rowcount)
+    for month in months:
+        name = sql.Identifier(partition_name(table, month))
+        in_month = sql.Identifier(object_name(partition_name(table, month), "in_month"))
+        bounds = (month, _next_month(month))
+        cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loading, name))
+        cur.execute(sql.SQL("ANALYZE {}").format(name))  # also plans the attach's key checks
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} >= %s AND {} < %s)").format(
+                name, in_month, sql.Identifier(parts.range), sql.Identifier(parts.range)
+            ),
+            bounds,
+        )
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
+                sql.Identifier(table), name
+            ),
+            bounds,
+        )
+        cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(name, in_month))
+    cur.execute(sql.SQL("DROP TABLE {}").format(loading))
+    log.info(
+        "Loaded %d new monthly %s partitions (%s .. %s)", len(months), table, months[0], months[-1]
+    )
+    return months, inserted
+
+
+def _create_month_table(cur: Any, entity: Entity, name: str) -> None:
+    """A month table shaped like the entity's table, split by hash when declared."""
+    parts = entity.table.partitioning
+    assert parts is not None
+    like = sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
+        sql.Identifier(name), sql.Identifier(entity.table.name)
+    )
+    if parts.hash is None:
+        cur.execute(like)
+        return
+    cur.execute(
+        sql.SQL("{} PARTITION BY HASH ({})").format(like, sql.Identifier(parts.hash.column))
+    )
+    for remainder in range(parts.hash.partitions):
+        cur.execute(
+            sql.SQL(
+                "CREATE TABLE {} PARTITION OF {} FOR VALUES WITH (MODULUS %s, REMAINDER %s)"
+            ).format(sql.Identifier(f"{name}_h{remainder}"), sql.Identifier(name)),
+            (parts.hash.partitions, remainder),
+        )
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def _merge_history(
+    cur: Any, entity: Entity, history: HistoryMerge, as_of: datetime
+) -> dict[str, int]:
+    names = {
+        "stage": sql.Identifier(entity.stage_table),
+        "table": sql.Identifier(entity.table.name),
+        "history": sql.Identifier(history.table),
+        "key": sql.Identifier(entity.key),
+        "surrogate": sql.Identifier(history.surrogate_key),
+        "valid_from": sql.Identifier(VALID_FROM),
+        "valid_to": sql.Identifier(VALID_TO),
+        "is_current": sql.Identifier(IS_CURRENT),
+        "columns": _names(history.columns),
+        "staged": _names(history.columns, "s"),
+        "changed": sql.SQL("{} IS DISTINCT FROM {}").format(
+            _row(history.columns, "v"), _row(history.columns, "s")
+        ),
+    }
+    # Surrogate keys are max + n: nobody else may add versions until this commits.
+    cur.execute(sql.SQL("LOCK TABLE {history} IN SHARE ROW EXCLUSIVE MODE").format(**names))
+    own = [name for name in entity.table_columns if name != entity.key]
+    row = _one(
+        cur,
+        sql.SQL(
+            "SELECT count(*) FILTER (WHERE t.{key} IS NULL) AS inserted, "
+            "count(*) FILTER (WHERE t.{key} IS NOT NULL AND ({own} OR {changed})) AS updated "
+            "FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key} "
+            "LEFT JOIN {history} v ON v.{key} = s.{key} AND v.{is_current}"
+        ).format(
+            own=sql.SQL("{} IS DISTINCT FROM {}").format(_row(own, "t"), _row(own, "s"))
+            if own
+            else sql.SQL("false"),
+            **names,
+        ),
+    )
+    counts = {"inserted": int(row["inserted"]), "updated": int(row["updated"])}
+    _upsert_statement_run(cur, entity)
+    params = {"as_of": as_of}
+    # A change in force from the moment the current version opened (a second load with the
+    # same as-of, or an as-of before it opened): closing it would leave a zero-length [T, T)
+    # version, so the change replaces the current version's values in place instead.
+    cur.execute(
+        sql.SQL(
+            "UPDATE {history} v SET ({columns}) = ROW({staged}) FROM {stage} s "
+            "WHERE v.{key} = s.{key} AND v.{is_current} AND v.{valid_from} >= %(as_of)s "
+            "AND {changed}"
+        ).format(**names),
+        params,
+    )
+    replaced = cur.rowcount
+    cur.execute(
+        sql.SQL(
+            "UPDATE {history} v SET {valid_to} = %(as_of)s, {is_current} = false "
+            "FROM {stage} s WHERE v.{key} = s.{key} AND v.{is_current} "
+            "AND v.{valid_from} < %(as_of)s AND {changed}"
+        ).format(**names),
+        params,
+    )
+    closed = cur.rowcount
+    # Every staged key without a current version gets one: a new key from its first moment
+    # (the declared column, else the as-of time), a changed one from when its previous version
+    # closed. Keys continue the sequence in key order: the same input gets the same keys.
+    first = (
+        sql.SQL("s.{}").format(sql.Identifier(history.valid_from))
+        if history.valid_from
+        else sql.SQL("CAST(%(as_of)s AS timestamp)")
+    )
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {history} ({surrogate}, {key}, {columns}, {valid_from}, {valid_to}, "
+            "{is_current}) "
+            "SELECT (SELECT COALESCE(max({surrogate}), 0) FROM {history}) "
+            "+ row_number() OVER (ORDER BY s.{key}), s.{key}, {staged}, "
+            "COALESCE(previous.closed_at, {first}), NULL, true "
+            "FROM {stage} s LEFT JOIN LATERAL (SELECT max(v.{valid_to}) AS closed_at "
+            "FROM {history} v WHERE v.{key} = s.{key}) previous ON true "
+            "WHERE NOT EXISTS "
+            "(SELECT 1 FROM {history} v WHERE v.{key} = s.{key} AND v.{is_current})"
+        ).format(first=first, **names),
+        params,
+    )
+    log.info(
+        "%s versions: %d replaced, %d closed, %d opened",
+        history.table,
+        replaced,
+        closed,
+        cur.rowcount,
+    )
+    return counts
+
+
+def _upsert_statement_run(cur: Any, entity: Entity) -> None:
+    """The entity's own columns, upserted (its history columns live in the history table)."""
+    cur.execute(
+        _upsert_statement(entity, entity.table.name, entity.table_columns, sql.SQL("true"), ())
+    )
+
+
+# --- append -------------------------------------------------------------------------------------
+
+
+def _append(cur: Any, entity: Entity) -> dict[str, int]:
+    columns = _names(entity.table_columns)
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = s.{key})"
+        ).format(
+            table=sql.Identifier(entity.table.name),
+            columns=columns,
+            stage=sql.Identifier(entity.stage_table),
+            key=sql.Identifier(entity.key),
+        )
+    )
+    return {"inserted": int(cur.rowcount), "updated": 0}
+
+
+# --- soft anomalies ------------------------------------------------------------------------------
+
+
+def _flag_condition(
+    model: Model, entity: Entity, flag: Flag, joins: dict[str, tuple[str, sql.Composable]]
+) -> sql.Composable:
+    """The SQL condition of one flag over the staged row ``s``; ``joins`` collects the
+    referenced tables it compares with (entity -> alias and join)."""
+    if flag.shared is not None:
+        history = entity.merge if isinstance(entity.merge, HistoryMerge) else None
+        in_history = history is not None and flag.shared in history.columns
+        table = history.table if history is not None and in_history else entity.table.name
+        current = (
+            sql.SQL(" AND o.{}").format(sql.Identifier(IS_CURRENT)) if in_history else sql.SQL("")
+        )
+        return sql.SQL(
+            "EXISTS (SELECT 1 FROM {table} o WHERE o.{column} = s.{column} "
+            "AND o.{key} <> s.{key}{current})"
+        ).format(
+            table=sql.Identifier(table),
+            column=sql.Identifier(flag.shared),
+            key=sql.Identifier(entity.key),
+            current=current,
+        )
+    assert flag.column is not None and flag.before is not None
+    other, _, name = flag.before.rpartition(".")
+    if not other:
+        return sql.SQL("s.{} < s.{}").format(sql.Identifier(flag.column), sql.Identifier(name))
+    if other not in joins:
+        alias = f"r{len(joins)}"
+        target = model.entity(other)
+        column = next(r.column for r in entity.references if r.entity == other)
+        joins[other] = (
+            alias,
+            sql.SQL("LEFT JOIN {} {} ON {} = {}").format(
+                sql.Identifier(target.table.name),
+                sql.Identifier(alias),
+                sql.Identifier(alias, target.key),
+                sql.Identifier("s", column),
+            ),
+        )
+    alias = joins[other][0]
+    return sql.SQL("s.{} < {}").format(sql.Identifier(flag.column), sql.Identifier(alias, name))
+
+
+def _flag(cur: Any, model: Model, entity: Entity, run_id: str, job: str) -> int:
+    """List each staged row's soft anomalies in etl_flag; return the rows flagged."""
+    if not entity.flags:
+        return 0
+    joins: dict[str, tuple[str, sql.Composable]] = {}
+    cases = [
+        sql.SQL("CASE WHEN {} THEN {} END").format(
+            _flag_condition(model, entity, flag, joins), sql.Literal(flag.flag)
+        )
+        for flag in entity.flags
+    ]
+    row = _one(
+        cur,
+        sql.SQL(
+            "WITH anomalies AS (SELECT s.{key} AS record_id, "
+            "unnest(array_remove(ARRAY[{cases}]::text[], NULL)) AS flag FROM {stage} s {joins}), "
+            "flagged AS (INSERT INTO etl_flag (run_id, job, record_id, flag) "
+            "SELECT CAST(%(run_id)s AS uuid), %(job)s, record_id, flag FROM anomalies "
+            "RETURNING record_id) "
+            "SELECT count(DISTINCT record_id) AS flagged FROM flagged"
+        ).format(
+            key=sql.Identifier(entity.key),
+            cases=sql.SQL(", ").join(cases),
+            stage=sql.Identifier(entity.stage_table),
+            joins=sql.SQL(" ").join(join for _, join in joins.values()),
+        ),
+        {"run_id": run_id, "job": job},
+    )
+    return int(row["flagged"])
