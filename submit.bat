@@ -4,7 +4,8 @@ rem The cmd.exe twin of submit.sh.
 setlocal EnableExtensions
 set "ROOT=%~dp0"
 set "ROOT=%ROOT:~0,-1%"
-set "JOBS=all product_data_transform customer_data_transform cart_data_transform analytics plan generate_data test"
+set "TOOLS=analytics plan generate_data test"
+call :entity_jobs
 set "SAMPLE_CARTS=10000"
 set "LOCAL="
 if "%~1"=="" goto usage_error
@@ -13,17 +14,12 @@ if /i "%~1"=="--help" goto usage
 if /i "%~1"=="--local" (set "LOCAL=1" & shift)
 if "%~1"=="" goto usage_error
 set "JOB=%~1"
-set "KNOWN="
-for %%j in (%JOBS%) do if /i "%%j"=="%JOB%" set "KNOWN=1"
-if not defined KNOWN (
-  echo error: unknown job '%JOB%'; choose one of: %JOBS%. 1>&2
-  exit /b 2
-)
 shift
 rem The arguments, each quoted; and whether they ask for help or name the input or output folder.
 set "ARGS="
 set "HAS_INPUT="
 set "HAS_OUTPUT="
+set "HAS_DEFINITIONS="
 :collect
 if "%~1"=="" goto collected
 set ARGS=%ARGS% "%~1"
@@ -31,9 +27,20 @@ if /i "%~1"=="--input-dir" set "HAS_INPUT=1"
 if /i "%~1"=="-h" set "HAS_INPUT=1"
 if /i "%~1"=="--help" set "HAS_INPUT=1"
 if /i "%~1"=="--output-dir" set "HAS_OUTPUT=1"
+if /i "%~1"=="--config" set "HAS_DEFINITIONS=1"
+if /i "%~1"=="--entities" set "HAS_DEFINITIONS=1"
 shift
 goto collect
 :collected
+rem With --entities or --config (which may name an entities folder) the job checks its name.
+if defined HAS_DEFINITIONS goto checked
+set "KNOWN="
+for %%j in (%JOBS%) do if /i "%%j"=="%JOB%" set "KNOWN=1"
+if not defined KNOWN (
+  echo error: unknown job '%JOB%'; choose one of: %JOBS%. 1>&2
+  exit /b 2
+)
+:checked
 if defined LOCAL goto local
 
 rem ---- Docker stack ----
@@ -59,7 +66,7 @@ set ARGS=%ARGS% --input-dir /data/input
 rem The master, event logs and UTC executors come from docker/spark/conf/spark-defaults.conf.
 %MASTER% spark-submit ^
   --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" ^
-  jobs/%JOB%.py %ARGS%
+  jobs/load.py %JOB% %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_test
@@ -105,7 +112,7 @@ call spark-submit.cmd --master "%SPARK_MASTER%" --driver-memory %SPARK_DRIVER_ME
   --jars "%SPARK_ETL_JDBC_JAR%" ^
   --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:%ROOT%\scripts\log4j2.properties -Dspark_etl.log_dir=%SPARK_ETL_LOG_DIR%" ^
   --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC ^
-  "%ROOT%\jobs\%JOB%.py" %ARGS%
+  "%ROOT%\jobs\load.py" %JOB% %ARGS%
 set "STATUS=%ERRORLEVEL%"
 if defined EMBEDDED_POSTGRES (
   echo PostgreSQL keeps running on 127.0.0.1:%ETL_LOCAL_PGPORT%. Query it with: 1>&2
@@ -140,7 +147,10 @@ echo Usage: submit.bat JOB [ARGS...]           run JOB on the Docker stack (star
 echo        submit.bat --local JOB [ARGS...]   run JOB on this machine
 echo.
 echo Jobs: %JOBS%
-echo   all                      customers, then products, then cart lines (then the analytics refresh)
+echo   ^<entity^>_data_transform  load one entity (one job per definition in spark_etl\entities, and
+echo                            per file of --entities DIR)
+echo   all                      every entity, each after those it references: customers, products,
+echo                            then cart lines (then the analytics refresh)
 echo   analytics                refresh the analytics views, print their answers, write the report
 echo   plan [JOB]               print the DDL a run of JOB (default all) would apply to the database
 echo                            now (tables created or migrated from the entity definitions); changes nothing
@@ -152,9 +162,33 @@ echo /data/input, the host folder ETL_INPUT_DIR of .env (default .\data\input).
 echo --local runs Spark in local mode with an embedded PostgreSQL on 127.0.0.1:54329 (ETL_LOCAL_PGPORT)
 echo unless PGHOST names another server. It needs Python 3.10+, JAVA_HOME (Java 17),
 echo SPARK_ETL_JDBC_JAR and PostgreSQL binaries (PG_BIN_DIR).
-echo Job arguments: --input-dir DIR, --config FILE, --as-of TIMESTAMP; JOB --help lists them.
+echo Load job arguments: --input-dir DIR, --config FILE, --entities DIR (entity definitions added to
+echo the built-in ones), --mapping FILE (a template for extracts laid out another way),
+echo --as-of TIMESTAMP; JOB --help lists them.
 exit /b 0
 
 :usage_error
 call :usage 1>&2
 exit /b 2
+
+rem The load jobs come from the entity definitions: one per YAML file of spark_etl\entities,
+rem named by its 'job:' key or <entity>_data_transform; and all of them.
+:entity_jobs
+set "JOBS="
+pushd "%ROOT%\spark_etl\entities"
+for %%f in (*.yaml) do call :entity_job "%%~ff"
+popd
+set "JOBS=%JOBS%all %TOOLS%"
+exit /b 0
+
+:entity_job
+set "ENTITY="
+set "ENTITY_JOB="
+for /f "usebackq tokens=1,2" %%a in ("%~1") do (
+  if "%%a"=="entity:" if not defined ENTITY set "ENTITY=%%b"
+  if "%%a"=="job:" if not defined ENTITY_JOB set "ENTITY_JOB=%%b"
+)
+if not defined ENTITY exit /b 0
+if not defined ENTITY_JOB set "ENTITY_JOB=%ENTITY%_data_transform"
+set "JOBS=%JOBS%%ENTITY_JOB% "
+exit /b 0

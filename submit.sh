@@ -2,16 +2,33 @@
 # Run a job on the Docker stack, or with --local on this machine (see --help).
 set -euo pipefail
 
-JOBS="all product_data_transform customer_data_transform cart_data_transform analytics plan generate_data test"
+TOOLS="analytics plan generate_data test"
 SAMPLE_CARTS=10000
 
+# The load jobs come from the entity definitions: one per YAML file of spark_etl/entities,
+# named by its 'job:' key or <entity>_data_transform; and all of them.
+entity_jobs() {
+  local file entity job
+  for file in "$ROOT"/spark_etl/entities/*.yaml; do
+    entity="$(sed -n 's/^entity:[[:space:]]*\([a-z0-9_]*\).*/\1/p' "$file" | head -n 1)"
+    job="$(sed -n 's/^job:[[:space:]]*\([a-z0-9_]*\).*/\1/p' "$file" | head -n 1)"
+    [ -n "$entity" ] && printf '%s ' "${job:-${entity}_data_transform}"
+  done
+  printf 'all'
+}
+
 usage() {
+  local JOBS
+  JOBS="$(entity_jobs) $TOOLS"
   cat <<USAGE
 Usage: ./submit.sh JOB [ARGS...]           run JOB on the Docker stack (./start.sh first)
        ./submit.sh --local JOB [ARGS...]   run JOB on this machine
 
 Jobs: $JOBS
-  all                      customers, then products, then cart lines (then the analytics refresh)
+  <entity>_data_transform  load one entity (one job per definition in spark_etl/entities, and
+                           per file of --entities DIR)
+  all                      every entity, each after those it references: customers, products,
+                           then cart lines (then the analytics refresh)
   analytics                refresh the analytics views, print their answers, write the report
                            (--output-dir DIR; default .local/report, on Docker ./data/report)
   plan [JOB]               print the DDL a run of JOB (default all) would apply to the database
@@ -29,7 +46,9 @@ PostgreSQL JDBC driver and PostgreSQL server binaries with apt-get), starts an e
 PostgreSQL on 127.0.0.1:\${ETL_LOCAL_PGPORT:-54329} unless PGHOST names another server, and
 loads the generated sample set in .local/sample-data unless --input-dir DIR is given.
 
-Job arguments: --input-dir DIR, --config FILE, --as-of TIMESTAMP; JOB --help lists them.
+Load job arguments: --input-dir DIR, --config FILE, --entities DIR (entity definitions added to
+the built-in ones), --mapping FILE (a template for extracts laid out another way),
+--as-of TIMESTAMP; JOB --help lists them.
 USAGE
 }
 
@@ -76,7 +95,7 @@ run_local() {
     --jars "$SPARK_ETL_JDBC_JAR" \
     --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:$ROOT/scripts/log4j2.properties -Dspark_etl.log_dir=$SPARK_ETL_LOG_DIR" \
     --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC \
-    "$ROOT/jobs/$JOB.py" "${args[@]}" || status=$?
+    "$ROOT/jobs/load.py" "$JOB" "${args[@]}" || status=$?
   psql_hint
   exit "$status"
 }
@@ -110,7 +129,7 @@ run_docker() {
   # The master, event logs and UTC executors come from docker/spark/conf/spark-defaults.conf.
   in_master spark-submit \
     --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" \
-    "jobs/$JOB.py" "${args[@]}"
+    jobs/load.py "$JOB" "${args[@]}"
 }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -122,9 +141,14 @@ esac
 [ $# -gt 0 ] || { usage >&2; exit 2; }
 JOB="$1"
 shift
-if [[ " $JOBS " != *" $JOB "* ]]; then
-  echo "error: unknown job '$JOB'; choose one of: $JOBS." >&2
-  exit 2
+# With --entities or --config (which may name an entities folder, also one only the Docker
+# stack sees) the job itself checks the job name.
+if [[ " $* " != *" --config "* && " $* " != *" --entities "* ]]; then
+  JOBS="$(entity_jobs) $TOOLS"
+  if [[ " $JOBS " != *" $JOB "* ]]; then
+    echo "error: unknown job '$JOB'; choose one of: $JOBS." >&2
+    exit 2
+  fi
 fi
 if [ "$LOCAL" = 1 ]; then
   run_local "$@"

@@ -8,7 +8,8 @@ and run inside the load's transaction; then its soft anomalies are flagged.
 - ``history`` (type 2): the entity's own columns upserted; the history columns versioned in
   their table over ``[valid_from, valid_to)``, a change closing the current version at the
   run's as-of time, surrogate keys continuing in key order.
-- ``append``: rows whose key is not in the table yet are inserted; nothing is rewritten.
+- ``append``: rows whose key is not in the table yet are inserted; nothing loaded changes (the
+  flags then cover only the rows inserted).
 
 Identifiers come from validated definitions and are composed with ``psycopg2.sql``; values
 (as-of time, run id, flag names) are bound or literal-quoted by psycopg2.
@@ -378,19 +379,33 @@ def _upsert_statement_run(cur: Any, entity: Entity) -> None:
 
 
 def _append(cur: Any, entity: Entity) -> dict[str, int]:
-    columns = _names(entity.table_columns)
+    """Insert the staged rows whose key is not loaded yet (the others are left out of the
+    staging table first); on a partitioned table new months are bulk-loaded as in upsert."""
+    names = {
+        "table": sql.Identifier(entity.table.name),
+        "stage": sql.Identifier(entity.stage_table),
+        "key": sql.Identifier(entity.key),
+        "columns": _names(entity.table_columns),
+    }
+    cur.execute(
+        sql.SQL("DELETE FROM {stage} s USING {table} t WHERE t.{key} = s.{key}").format(**names)
+    )
+    parts = entity.table.partitioning
+    new_ranges, bulk = load_new_partitions(cur, entity) if parts else ([], 0)
+    where = (
+        sql.SQL("CAST(date_trunc('month', {}) AS date) <> ALL (%(new)s)").format(
+            sql.Identifier(parts.range)
+        )
+        if parts
+        else sql.SQL("true")
+    )
     cur.execute(
         sql.SQL(
-            "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} s "
-            "WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = s.{key})"
-        ).format(
-            table=sql.Identifier(entity.table.name),
-            columns=columns,
-            stage=sql.Identifier(entity.stage_table),
-            key=sql.Identifier(entity.key),
-        )
+            "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} WHERE {where}"
+        ).format(where=where, **names),
+        {"new": new_ranges},
     )
-    return {"inserted": int(cur.rowcount), "updated": 0}
+    return {"inserted": bulk + int(cur.rowcount), "updated": 0}
 
 
 # --- soft anomalies ------------------------------------------------------------------------------

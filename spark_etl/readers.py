@@ -202,7 +202,8 @@ def mapped_columns(frame: DataFrame, path: str, spec: SourceSpec) -> list[Column
             if kind == "column":
                 problem = f"{path} has no column `{text}` (it has: {file_columns})"
             else:  # Spark's own first sentence: the syntax error or the unresolved name
-                problem = str(exc).strip().splitlines()[0].split("; line ")[0].rstrip(".;")
+                first = str(exc).strip().splitlines()[0].split("; line ")[0].rstrip(".;")
+                problem = first.replace(".(line ", " (line ")
                 problem += f" ({path} has: {file_columns})"
             raise InputError(
                 f"Mapping template {spec.template}, key '{key}' ({kind} {text!r}): {problem}."

@@ -18,11 +18,8 @@ from spark_etl.entities import load_entities
 
 REPO = Path(__file__).resolve().parent.parent
 
-HEADERS = {
-    "customers": ("id", "name", "created_at"),
-    "products": ("id", "name", "price", "sku", "created_at"),
-    "carts": ("id", "product_id", "customer_id", "quantity", "created_at", "delete_at"),
-}
+# The header of each source file, from the built-in entity definitions.
+HEADERS = {entity.source.file: tuple(entity.source.columns) for entity in load_entities().entities}
 
 
 def open_connection(connection: Connection, schema: str = "public"):

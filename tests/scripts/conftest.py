@@ -31,6 +31,8 @@ def project(tmp_path: Path) -> Path:
     for name in (".env.example", "docker-compose.yml"):
         shutil.copy2(REPO / name, root / name)
     shutil.copytree(REPO / "scripts", root / "scripts")
+    # the submit scripts list the load jobs from the entity definitions
+    shutil.copytree(REPO / "spark_etl" / "entities", root / "spark_etl" / "entities")
     return root
 
 

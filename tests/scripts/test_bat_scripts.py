@@ -137,8 +137,8 @@ def test_an_unknown_job_is_named(wine, project):
 
     assert status == 2
     assert err == (
-        "error: unknown job 'nosuchjob'; choose one of: all product_data_transform "
-        "customer_data_transform cart_data_transform analytics plan generate_data test."
+        "error: unknown job 'nosuchjob'; choose one of: cart_data_transform "
+        "customer_data_transform product_data_transform all analytics plan generate_data test."
     )
 
 
@@ -277,7 +277,7 @@ def test_a_job_runs_through_the_entry_point_and_its_failure_is_the_scripts(wine,
     assert status == 1
     submit = docker_calls(project)[-1]
     assert "exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit" in submit
-    assert submit.endswith('jobs/cart_data_transform.py  "--input-dir" "/data/input/2024-11"')
+    assert submit.endswith('jobs/load.py cart_data_transform  "--input-dir" "/data/input/2024-11"')
 
 
 def test_a_jobs_own_help_does_not_generate_the_sample(wine, project):
@@ -287,4 +287,4 @@ def test_a_jobs_own_help_does_not_generate_the_sample(wine, project):
     assert status == 0
     calls = docker_calls(project)
     assert not any("generate_data" in call for call in calls)
-    assert calls[-1].endswith('jobs/all.py  "-h"')
+    assert calls[-1].endswith('jobs/load.py all  "-h"')

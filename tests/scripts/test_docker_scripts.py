@@ -214,7 +214,7 @@ def test_a_job_runs_through_the_image_entry_point_and_its_exit_code_is_the_scrip
     assert result.returncode == 3
     submit = docker_calls(project)[-1]
     assert " exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit " in submit
-    assert submit.endswith("jobs/cart_data_transform.py --input-dir /data/input/2024-11")
+    assert submit.endswith("jobs/load.py cart_data_transform --input-dir /data/input/2024-11")
 
 
 def test_a_failed_sample_generation_stops_before_spark_submit(project):

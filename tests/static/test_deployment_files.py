@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from spark_etl.entities import load_entities
 from tests.helpers import REPO
 
 SHELL_SCRIPTS = sorted(
@@ -131,9 +132,10 @@ def test_env_example_names_every_variable_the_compose_file_uses():
     assert ".env" in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
 
 
-def jobs_of(path: Path) -> list[str]:
+def tools_of(path: Path) -> list[str]:
+    """The jobs a submit script knows besides the load jobs (those come from the entities)."""
     text = path.read_text(encoding="utf-8")
-    match = re.search(r'^\s*(?:set\s+")?JOBS="?=?([a-z_ ]+)"', text, flags=re.MULTILINE)
+    match = re.search(r'^\s*(?:set\s+")?TOOLS="?=?([a-z_ ]+)"', text, flags=re.MULTILINE)
     assert match, path
     return match.group(1).split()
 
@@ -149,10 +151,14 @@ def test_sh_and_bat_twins_offer_the_same_commands(name):
     assert batch.read_bytes().count(b"\r\n") == batch.read_bytes().count(b"\n")  # CRLF for cmd.exe
     assert options_of(shell) == options_of(batch)
     if name == "submit":
-        assert jobs_of(shell) == jobs_of(batch)
-        assert set(jobs_of(shell)) == {path.stem for path in (REPO / "jobs").glob("*.py")} | {
-            "test"
-        }
+        assert tools_of(shell) == tools_of(batch)
+        # every tool and built-in load job keeps its entry point for spark-submit jobs/<job>.py
+        built_in = [*load_entities().jobs]
+        assert {path.stem for path in (REPO / "jobs").glob("*.py")} == {
+            *tools_of(shell),
+            *built_in,
+            "load",
+        } - {"test"}
 
 
 def test_transformers_stay_pure_of_io_modules():

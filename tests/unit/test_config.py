@@ -229,3 +229,16 @@ def test_validation_ranges_are_applied(tmp_path):
         "0.01",
         "500",
     )
+
+
+def test_the_moved_cart_hash_partitions_key_says_where_it_went(tmp_path):
+    path = write(tmp_path, "database:\n  cart_hash_partitions: 8\n")
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+
+    assert str(error.value) == (
+        f"Configuration {path}: database.cart_hash_partitions moved to the cart entity definition "
+        "(table.partitioning.hash.partitions); copy spark_etl/entities/cart.yaml into an "
+        "--entities folder and change it there."
+    )
