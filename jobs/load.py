@@ -9,6 +9,6 @@ from spark_etl.cli import main
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
-        print("usage: load.py JOB [ARGS...]   (JOB: <entity>_data_transform or all)", file=sys.stderr)
+        print("usage: load.py JOB [ARGS...]  (<entity>_data_transform or all)", file=sys.stderr)
         sys.exit(2)
     sys.exit(main(sys.argv[1], sys.argv[2:]))
