@@ -3,6 +3,7 @@ built-in entities loaded from another shop's export through a mapping template."
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -204,7 +205,14 @@ def test_a_template_naming_a_missing_column_stops_before_reading(
     )
 
 
-def test_an_expression_that_does_not_parse_exits_2_naming_the_key(cli_env, tmp_path, capsys):
+def test_an_expression_that_does_not_parse_exits_2_naming_the_key(
+    spark, cli_env, tmp_path, monkeypatch, capsys
+):
+    @contextmanager
+    def shared_session(*args, **kwargs):
+        yield spark  # the test session, left running for the other tests
+
+    monkeypatch.setattr(cli, "spark_session", shared_session)
     folder = write_other_shop(tmp_path / "other")
     template = tmp_path / "broken.yaml"
     template.write_text(TEMPLATE.read_text().replace("price_cents / 100", "price_cents /"))
