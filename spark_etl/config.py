@@ -87,17 +87,19 @@ class QuantityRange(_Section):
 MAX_PRICE = Decimal("9999999999.99")  # numeric(12,2)
 
 
+def refuse_float(cls: type, value: object) -> object:
+    """A ``mode="before"`` validator for decimals: a YAML float has already lost exactness."""
+    if isinstance(value, float):
+        raise ValueError('write a quoted decimal such as "9.99" or a whole number, not a float')
+    return value
+
+
 class PriceRange(_Section):
     # Quoted in YAML ("0.00") so no float ever carries money; plain integers are accepted too.
     min: Decimal = Field(ge=0, le=MAX_PRICE, decimal_places=2, strict=False)
     max: Decimal = Field(ge=0, le=MAX_PRICE, decimal_places=2, strict=False)
 
-    @field_validator("min", "max", mode="before")
-    @classmethod
-    def _no_float(cls, value: object) -> object:
-        if isinstance(value, float):
-            raise ValueError('write money as a quoted decimal such as "9.99", not a float')
-        return value
+    _no_float = field_validator("min", "max", mode="before")(refuse_float)
 
     @model_validator(mode="after")
     def _ordered(self) -> PriceRange:

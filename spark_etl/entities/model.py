@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from spark_etl.config import refuse_float
+
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # The PostgreSQL types a model column may have, as format_type() spells them (so a declared
 # type compares with the catalog as text); the short spellings of the YAML map onto them.
@@ -98,12 +100,7 @@ class _Range(_SourceColumn):
     max: Decimal | None = None
     range: Literal["price", "quantity"] | None = None
 
-    @field_validator("min", "max", mode="before")
-    @classmethod
-    def _no_float(cls, value: object) -> object:
-        if isinstance(value, float):
-            raise ValueError('write bounds as quoted decimals such as "9.99", not floats')
-        return value
+    _no_float = field_validator("min", "max", mode="before")(refuse_float)
 
     @model_validator(mode="after")
     def _one_source_of_bounds(self) -> _Range:
@@ -152,14 +149,7 @@ FORMATS = ("csv", "jsonl", "parquet")
 class Source(_Strict):
     file: Name  # the file stem: <file>.csv, .jsonl/.ndjson/.json or .parquet in --input-dir
     formats: tuple[Literal["csv", "jsonl", "parquet"], ...] = FORMATS
-    columns: dict[str, SourceColumn] = Field(min_length=1)  # in the order of the contract
-
-    @field_validator("columns")
-    @classmethod
-    def _column_names(cls, columns: dict[str, object]) -> dict[str, object]:
-        for name in columns:
-            _identifier(name)
-        return columns
+    columns: dict[SqlName, SourceColumn] = Field(min_length=1)  # in the order of the contract
 
 
 # --- the model: columns, table, merge, flags ---------------------------------------------------
@@ -277,18 +267,11 @@ class Entity(_Strict):
     # the last line read); without it, the last line read
     latest_by: SqlName | None = None
     references: tuple[Reference, ...] = ()
-    columns: dict[str, Column] = Field(min_length=1)  # staged and merged, in this order
+    columns: dict[SqlName, Column] = Field(min_length=1)  # staged and merged, in this order
     transforms: tuple[str, ...] = ()  # named transforms run after the rules, in this order
     table: Table
     merge: Merge
     flags: tuple[Flag, ...] = ()
-
-    @field_validator("columns")
-    @classmethod
-    def _column_names(cls, columns: dict[str, Column]) -> dict[str, Column]:
-        for name in columns:
-            _identifier(name)
-        return columns
 
     @property
     def job_name(self) -> str:

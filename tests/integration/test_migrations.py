@@ -34,6 +34,21 @@ def columns_of(connection, settings, table: str) -> list[tuple[str, str, str]]:
     )
 
 
+def conflict_after(settings, connection, tmp_path: Path, customer_yaml: str) -> str:
+    """The conflict planning the customer definition ``customer_yaml`` raises on a database the
+    built-in definitions created."""
+    schema = settings.database.db_schema
+    conn = open_connection(connection, schema)
+    try:
+        create_model(conn, schema)
+        model = load_entities(customer_folder(tmp_path, customer_yaml))
+        with pytest.raises(SchemaConflictError) as error:
+            migrations.plan(conn, schema, model, (model.entity("customer"),))
+    finally:
+        conn.close()
+    return str(error.value)
+
+
 def test_a_second_plan_after_creating_the_model_has_nothing_to_apply(db_settings, connection):
     schema = db_settings.database.db_schema
     conn = open_connection(connection, schema)
@@ -135,43 +150,27 @@ def test_a_new_nullable_column_and_index_are_added_in_place(db_settings, connect
 def test_an_incompatible_change_is_refused_naming_both_definitions(
     db_settings, connection, tmp_path, old, new, conflict
 ):
-    schema = db_settings.database.db_schema
     text = CUSTOMER_YAML.replace(old, new)
     if "tier" in new:
         text = text.replace(
             "    created_at: {rule: timestamp}\n",
             "    created_at: {rule: timestamp}\n    tier: {rule: whole_number}\n",
         )
-    conn = open_connection(connection, schema)
-    try:
-        create_model(conn, schema)
-        model = load_entities(customer_folder(tmp_path, text))
-        with pytest.raises(SchemaConflictError) as error:
-            migrations.plan(conn, schema, model, (model.entity("customer"),))
-    finally:
-        conn.close()
+    error = conflict_after(db_settings, connection, tmp_path, text)
 
-    assert str(error.value) == (
+    assert error == (
         "The database and the entity definitions disagree, beyond what a migration may add: "
         f"{conflict}. Nothing was changed: restore the definition, or migrate the table by hand."
     )
 
 
 def test_a_column_removed_from_the_definition_is_refused(db_settings, connection, tmp_path):
-    schema = db_settings.database.db_schema
     text = CUSTOMER_YAML.replace("    name: {rule: text}\n", "").replace(
         "  name: {type: text, nullable: false}\n", ""
     )
-    conn = open_connection(connection, schema)
-    try:
-        create_model(conn, schema)
-        model = load_entities(customer_folder(tmp_path, text))
-        with pytest.raises(SchemaConflictError) as error:
-            migrations.plan(conn, schema, model, (model.entity("customer"),))
-    finally:
-        conn.close()
+    error = conflict_after(db_settings, connection, tmp_path, text)
 
-    assert str(error.value) == (
+    assert error == (
         "The database and the entity definitions disagree, beyond what a migration may add: "
         "table customer, column name: the database has it (text NOT NULL), the definitions do "
         "not; columns are never dropped: declare it again. Nothing was changed: restore the "

@@ -194,7 +194,7 @@ def test_port_must_be_a_number():
         ),
         (
             "validation:\n  price: {min: 0.5, max: '10.00'}\n",
-            "'validation.price.min': Value error, write money as a quoted decimal such as \"9.99\", not a float",
+            "'validation.price.min': Value error, write a quoted decimal such as \"9.99\" or a whole number, not a float",
         ),
         (
             "validation:\n  price: {min: '0.001', max: '10.00'}\n",
