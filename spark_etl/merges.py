@@ -18,7 +18,7 @@ Identifiers come from validated definitions and are composed with ``psycopg2.sql
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from psycopg2 import sql
@@ -134,9 +134,7 @@ def _upsert(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> d
         _remove_moved_rows(cur, entity)
         new_ranges, bulk = load_new_partitions(cur, entity)
         order = entity.primary_key[1:]  # each leaf partition receives its rows together
-        where = sql.SQL("CAST(date_trunc('month', {}) AS date) <> ALL (%(new)s)").format(
-            sql.Identifier(parts.range)
-        )
+        where = sql.SQL("{} <> ALL (%(new)s)").format(range_start(entity))
     cur.execute(_upsert_statement(entity, table, columns, where, order), {"new": new_ranges})
     written = bulk + cur.rowcount
     if written != counts["inserted"] + counts["updated"]:
@@ -163,28 +161,47 @@ def _remove_moved_rows(cur: Any, entity: Entity) -> int:
     return int(cur.rowcount)
 
 
-def partition_name(table: str, month: date) -> str:
-    return object_name(table, f"{month:%Y_%m}")
+NAME_FORMATS = {"day": "%Y_%m_%d", "month": "%Y_%m", "year": "%Y"}
 
 
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+def partition_name(table: str, start: date, interval: str = "month") -> str:
+    """``cart_2024_11`` (month), ``review_2024_03_05`` (day), ``log_2024`` (year)."""
+    return object_name(table, f"{start:{NAME_FORMATS[interval]}}")
+
+
+def next_start(start: date, interval: str) -> date:
+    """Where the range that begins at ``start`` ends (exclusive)."""
+    if interval == "day":
+        return start + timedelta(days=1)
+    if interval == "year":
+        return date(start.year + 1, 1, 1)
+    return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+def range_start(entity: Entity) -> sql.Composable:
+    """The start of the partition range of a staged row: its day, month or year."""
+    parts = entity.table.partitioning
+    assert parts is not None
+    return sql.SQL("CAST(date_trunc({}, {}) AS date)").format(
+        sql.Literal(parts.interval), sql.Identifier(parts.range)
+    )
 
 
 def load_new_partitions(cur: Any, entity: Entity) -> tuple[list[date], int]:
-    """Bulk-load the staged rows of months that have no partition yet; return those months
-    and the rows inserted.
+    """Bulk-load the staged rows of ranges (days, months or years) that have no partition
+    yet; return the starts of those ranges and the rows inserted.
 
-    The new month tables hang under an unindexed loading table first, so one INSERT reads the
-    staging table once and routes every row to its month and hash leaf. Each month is then
+    The new range tables hang under an unindexed loading table first, so one INSERT reads the
+    staging table once and routes every row to its range and hash leaf. Each range is then
     moved under the entity's table: PostgreSQL builds its key and indexes in one pass and checks
     each foreign key with one query, instead of updating every index and firing a trigger per
-    row. A CHECK constraint matching the month spares the attach its scan.
+    row. A CHECK constraint matching the range spares the attach its scan.
     """
     parts = entity.table.partitioning
     assert parts is not None
     table, stage = entity.table.name, entity.stage_table
-    month_of = sql.SQL("CAST(date_trunc('month', {}) AS date)").format(sql.Identifier(parts.range))
+    month_of = range_start(entity)
+    interval = parts.interval
     cur.execute(
         sql.SQL("SELECT DISTINCT {} AS month FROM {} ORDER BY month").format(
             month_of, sql.Identifier(stage)
@@ -192,7 +209,7 @@ def load_new_partitions(cur: Any, entity: Entity) -> tuple[list[date], int]:
     )
     months = []
     for row in cur.fetchall():
-        name = partition_name(table, row["month"])
+        name = partition_name(table, row["month"], interval)
         cur.execute(
             "SELECT to_regclass(%s) IS NULL AS missing", (sql.Identifier(name).as_string(cur),)
         )
@@ -210,13 +227,13 @@ def load_new_partitions(cur: Any, entity: Entity) -> tuple[list[date], int]:
         )
     )
     for month in months:
-        name = partition_name(table, month)
+        name = partition_name(table, month, interval)
         _create_month_table(cur, entity, name)
         cur.execute(
             sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
                 loading, sql.Identifier(name)
             ),
-            (month, _next_month(month)),
+            (month, next_start(month, interval)),
         )
     columns = _names(tuple(entity.table_columns))
     cur.execute(
@@ -227,9 +244,9 @@ def load_new_partitions(cur: Any, entity: Entity) -> tuple[list[date], int]:
     )
     inserted = int(cur.rowcount)
     for month in months:
-        name = sql.Identifier(partition_name(table, month))
-        in_month = sql.Identifier(object_name(partition_name(table, month), "in_month"))
-        bounds = (month, _next_month(month))
+        name = sql.Identifier(partition_name(table, month, interval))
+        in_month = sql.Identifier(object_name(partition_name(table, month, interval), "in_range"))
+        bounds = (month, next_start(month, interval))
         cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loading, name))
         cur.execute(sql.SQL("ANALYZE {}").format(name))  # also plans the attach's key checks
         cur.execute(
@@ -247,7 +264,12 @@ def load_new_partitions(cur: Any, entity: Entity) -> tuple[list[date], int]:
         cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(name, in_month))
     cur.execute(sql.SQL("DROP TABLE {}").format(loading))
     log.info(
-        "Loaded %d new monthly %s partitions (%s .. %s)", len(months), table, months[0], months[-1]
+        "Loaded %d new %s partitions of %s (%s .. %s)",
+        len(months),
+        interval,
+        table,
+        months[0],
+        months[-1],
     )
     return months, inserted
 
@@ -392,13 +414,7 @@ def _append(cur: Any, entity: Entity) -> dict[str, int]:
     )
     parts = entity.table.partitioning
     new_ranges, bulk = load_new_partitions(cur, entity) if parts else ([], 0)
-    where = (
-        sql.SQL("CAST(date_trunc('month', {}) AS date) <> ALL (%(new)s)").format(
-            sql.Identifier(parts.range)
-        )
-        if parts
-        else sql.SQL("true")
-    )
+    where = sql.SQL("{} <> ALL (%(new)s)").format(range_start(entity)) if parts else sql.SQL("true")
     cur.execute(
         sql.SQL(
             "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} WHERE {where}"

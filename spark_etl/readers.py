@@ -43,7 +43,13 @@ def resolve_source(
     """Find ``<stem>.<ext>`` in ``input_dir``; return its path and format."""
     if not _exists(spark, input_dir):
         raise InputError(f"Input directory {input_dir} does not exist; pass --input-dir DIR.")
-    formats = EXTENSIONS if file_format == "auto" else {file_format: EXTENSIONS[file_format]}
+    allowed = {name: EXTENSIONS[name] for name in spec.formats}
+    if file_format != "auto" and file_format not in allowed:
+        raise InputError(
+            f"The {spec.entity} extract is read as {' or '.join(spec.formats)} (source.formats "
+            f"of its definition), not {file_format}; set input.format to one of them or auto."
+        )
+    formats = allowed if file_format == "auto" else {file_format: allowed[file_format]}
     found = [
         (f"{input_dir.rstrip('/')}/{spec.file_stem}.{ext}", fmt)
         for fmt, extensions in formats.items()

@@ -39,6 +39,7 @@ class SourceSpec:
     delimiter: str = ","
     encoding: str = "UTF-8"
     template: str | None = None  # the mapping template's file, named in messages
+    formats: tuple[str, ...] = ("csv", "jsonl", "parquet")  # the definition's source.formats
 
     @classmethod
     def of(
@@ -46,8 +47,9 @@ class SourceSpec:
     ) -> SourceSpec:
         """The input contract an entity definition declares, or a template maps onto it."""
         columns = tuple(entity.source.columns)
+        formats = tuple(entity.source.formats)
         if mapping is None:
-            return cls(entity.entity, entity.source.file, columns)
+            return cls(entity.entity, entity.source.file, columns, formats=formats)
         mapped = []
         for name in columns:
             given = mapping.columns.get(name, name)
@@ -66,6 +68,7 @@ class SourceSpec:
             mapping.delimiter or ",",
             mapping.encoding or "UTF-8",
             template,
+            formats,
         )
 
     @property

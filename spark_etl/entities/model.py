@@ -194,7 +194,7 @@ class HashPartitions(_Strict):
 
 class Partitioning(_Strict):
     range: str  # a timestamp or date column
-    interval: Literal["month"] = "month"
+    interval: Literal["day", "month", "year"] = "month"
     hash: HashPartitions | None = None
 
 

@@ -231,3 +231,29 @@ def test_an_expression_that_does_not_parse_exits_2_naming_the_key(
         f"({folder / 'articles.csv'} has: article_no, title, price_cents, article_code, "
         "listed_at)."
     )
+
+
+def test_a_daily_partitioned_entity_gets_one_partition_per_day(
+    spark, db_settings, connection, tmp_path
+):
+    folder = tmp_path / "entities"
+    folder.mkdir()
+    daily = (ENTITIES / "review.yaml").read_text().replace("interval: month", "interval: day")
+    (folder / "review.yaml").write_text(daily, encoding="utf-8")
+    model = load_entities(folder)
+    write_csv(tmp_path, "customers", [("1", "Ada", "2020-01-01")])
+    write_csv(tmp_path, "products", [("10", "Teapot", "19.99", "TEA-01", "2020-01-01")])
+    reviews = [
+        ("7", "10", "1", "5", "", "2024-03-12 23:59:59"),
+        ("8", "10", "1", "4", "", "2024-03-13"),
+        ("9", "10", "1", "3", "", "2024-03-13 12:00:00"),
+    ]
+    write_csv(tmp_path, "reviews", reviews, REVIEW_HEADER)
+    for job in ("customer_data_transform", "product_data_transform", "review_data_transform"):
+        run(spark, db_settings, connection, tmp_path, job, model=model)
+
+    assert query(
+        connection,
+        db_settings,
+        "SELECT tableoid::regclass::text, review_id FROM review ORDER BY review_id",
+    ) == [("review_2024_03_12", 7), ("review_2024_03_13", 8), ("review_2024_03_13", 9)]

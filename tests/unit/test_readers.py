@@ -165,3 +165,19 @@ def test_file_that_is_not_utf8_is_refused_with_the_offending_byte(spark, tmp_pat
         f"{path} is not UTF-8 (byte 0xfc at offset 22); "
         "convert it, for example: iconv -f latin1 -t utf-8 IN > OUT."
     )
+
+
+def test_only_the_formats_a_definition_accepts_are_looked_for(spark, tmp_path):
+    (tmp_path / "customers.jsonl").write_text('{"id": "1"}\n', encoding="utf-8")
+    csv_only = SourceSpec("customer", "customers", ("id", "name", "created_at"), formats=("csv",))
+
+    with pytest.raises(InputError) as missing:
+        resolve_source(spark, str(tmp_path), csv_only, "auto")
+    with pytest.raises(InputError) as refused:
+        resolve_source(spark, str(tmp_path), csv_only, "jsonl")
+
+    assert str(missing.value) == f"No customers.csv in {tmp_path}; put the customer extract there."
+    assert str(refused.value) == (
+        "The customer extract is read as csv (source.formats of its definition), not jsonl; "
+        "set input.format to one of them or auto."
+    )
