@@ -5,8 +5,8 @@ returns the changes a run applies: a missing table (with its default partition a
 new nullable column, a relaxed NOT NULL, a new index or foreign key. Anything else (a changed
 type, a removed column, a new NOT NULL column, another key or partitioning) is refused with a
 ``SchemaConflictError`` naming the table, the column and both definitions, and nothing is
-altered. A staging table (unlogged, emptied by every run) that differs is rebuilt instead. ``apply``
-runs the changes and records each in ``etl_migration``.
+altered. A staging table gets the same additions; its conflicts are its model table's, reported there.
+``apply`` runs the changes and records each in ``etl_migration``.
 """
 
 from __future__ import annotations
@@ -109,18 +109,6 @@ def _table_changes(spec: TableSpec, found: CatalogTable | None) -> tuple[list[Ch
     conflicts: list[str] = []
     table = sql.Identifier(name)
     declared = {column.name: column for column in spec.columns}
-    if spec.unlogged:  # a staging table: emptied by every run, so rebuilt when it differs
-        if found.columns == {c.name: c.definition for c in spec.columns}:
-            return [], []
-        rebuild = [
-            (
-                f"rebuild {name}, which holds no rows between runs",
-                sql.SQL("DROP TABLE {}").format(table),
-            )
-        ]
-        return [
-            Change(name, what, statement) for what, statement in rebuild + create_statements(spec)
-        ], []
     for column_name, definition in found.columns.items():
         if column_name not in declared:
             conflicts.append(
@@ -169,6 +157,8 @@ def _table_changes(spec: TableSpec, found: CatalogTable | None) -> tuple[list[Ch
             f"table {name}: partitioning defined as {spec.partition_by or 'none'}, "
             f"the database has {found.partition_by or 'none'}"
         )
+    if spec.unlogged:  # staging: its columns follow the model's, whose conflicts are reported
+        return changes, []
     if conflicts:
         return [], conflicts
     if spec.default_partition and spec.default_partition not in found.partitions:

@@ -245,3 +245,23 @@ def test_multiline_csv_reads_a_quoted_line_break_as_one_record(
         (1, "Müller Schmidt KG", T(2020, 1, 1)),
         (2, "Jäger", T(2020, 2, 1)),
     ]
+
+
+def test_every_line_lands_in_its_month_and_hash_leaf_never_in_cart_default(
+    spark, db_settings, connection, tmp_path
+):
+    run_job(spark, db_settings, connection, write_extract(tmp_path / "first"))
+    # a second load: a line of a month that has its partition now, and one of a new month
+    lines = [
+        ("120", "10", "1", "1", "2021-03-15 12:00:00", ""),
+        ("121", "11", "2", "1", "2019-12-31 23:59:59", ""),
+    ]
+    run_job(spark, db_settings, connection, write_extract(tmp_path / "second", [*CARTS, *lines]))
+
+    leaves = query(
+        connection, db_settings, "SELECT tableoid::regclass::text, created_at, cart_id FROM cart"
+    )
+    assert {120, 121} <= {cart_id for _, _, cart_id in leaves}
+    assert all(leaf.rsplit("_h", 1)[0] == f"cart_{created:%Y_%m}" for leaf, created, _ in leaves)
+    assert {leaf.rsplit("_h", 1)[1] for leaf, _, _ in leaves} <= {"0", "1", "2", "3"}
+    assert query(connection, db_settings, "SELECT count(*) FROM cart_default") == [(0,)]
