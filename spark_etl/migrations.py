@@ -5,8 +5,8 @@ returns the changes a run applies: a missing table (with its default partition a
 new nullable column, a relaxed NOT NULL, a new index or foreign key. Anything else (a changed
 type, a removed column, a new NOT NULL column, another key or partitioning) is refused with a
 ``SchemaConflictError`` naming the table, the column and both definitions, and nothing is
-altered. A staging table gets the same additions; its conflicts are its model table's, reported there.
-``apply`` runs the changes and records each in ``etl_migration``.
+altered. A staging table gets the same additions (its conflicts are its model table's, reported
+there). ``apply`` runs the changes and records each in ``etl_migration``.
 """
 
 from __future__ import annotations

@@ -256,6 +256,12 @@ def _check_entity(entity: Entity, known: dict[str, Entity], tables: set[str]) ->
             for name in index.columns:
                 if name not in entity.merge.columns:
                     problems.append(f"'merge.indexes.{position}': '{name}' is not a history column")
+    key_type = columns[entity.key].type if entity.key in columns else None
+    if entity.flags and key_type not in (None, "bigint", "integer", "smallint"):
+        problems.append(
+            f"'flags': a flag records the row's key as a bigint (etl_flag.record_id); "
+            f"the key {entity.key} is {key_type}"
+        )
     referenced = {reference.entity for reference in entity.references}
     for position, flag in enumerate(entity.flags):
         for field in ("column", "shared"):

@@ -183,3 +183,20 @@ def test_long_object_names_are_shortened_with_a_stable_hash():
     assert len(name) == 63
     assert name == object_name("a" * 40, "b" * 30, "idx")
     assert name.startswith("a" * 40 + "_" + "b" * 13)
+
+
+def test_flags_need_a_whole_number_key(tmp_path):
+    text = (
+        SUPPLIER.replace("{rule: id, to: supplier_id}", "{rule: text, to: supplier_id}").replace(
+            "supplier_id: {type: bigint", "supplier_id: {type: text"
+        )
+        + "flags:\n  - {flag: named twice, shared: name}\n"
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_entities(folder_with(tmp_path, supplier=text))
+
+    assert str(error.value).endswith(
+        "is invalid: 'flags': a flag records the row's key as a bigint (etl_flag.record_id); "
+        "the key supplier_id is text."
+    )
