@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_etl.entities import load_entities
+from spark_etl.entities import load_entities, load_mapping
 from spark_etl.entities.ddl import object_name, tables
 from spark_etl.errors import ConfigError
 
@@ -199,4 +199,32 @@ def test_flags_need_a_whole_number_key(tmp_path):
     assert str(error.value).endswith(
         "is invalid: 'flags': a flag records the row's key as a bigint (etl_flag.record_id); "
         "the key supplier_id is text."
+    )
+
+
+def test_a_mapping_template_naming_unknown_entities_or_columns_is_refused(tmp_path):
+    template = tmp_path / "shop.yaml"
+    template.write_text(
+        "delimiter: ';'\n"
+        "encodng: latin1\n"
+        "entities:\n"
+        "  custmer: {file: clients}\n"
+        "  product:\n"
+        "    columns: {prise: {expression: 'cents / 100'}}\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ConfigError) as shape:
+        load_mapping(template, load_entities())
+    template.write_text(template.read_text().replace("encodng", "encoding"), encoding="utf-8")
+    with pytest.raises(ConfigError) as names:
+        load_mapping(template, load_entities())
+
+    assert str(shape.value) == (
+        f"Mapping template {template} is invalid: unknown key 'encodng' (did you mean 'encoding'?)."
+    )
+    assert str(names.value) == (
+        f"Mapping template {template} is invalid: 'entities.custmer': no entity 'custmer' is "
+        "defined (did you mean 'customer'?); 'entities.product.columns.prise': not a source "
+        "column of product (did you mean 'price'?)."
     )
