@@ -10,7 +10,10 @@ import argparse
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -18,11 +21,11 @@ from urllib.parse import urlparse
 from tabulate import tabulate
 
 import spark_etl
-from spark_etl import analytics, database, datagen, migrations, pipeline, report
+from spark_etl import analytics, database, datagen, migrations, pipeline, report, retention
 from spark_etl.config import Settings, connection_from_env, load_settings
 from spark_etl.entities import Model, load_entities, load_mapping
 from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
-from spark_etl.session import spark_session
+from spark_etl.session import lazy_session, spark_session
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ LOG_DIR_ENV = "SPARK_ETL_LOG_DIR"
 EXIT_USER_ERROR = 2
 EXIT_FAILURE = 1
 EXIT_REFRESH_FAILED = 3  # the loads committed; only the analytics refresh after them failed
+TOOLS = ("analytics", "plan", "generate_data", "retention", "restore")  # jobs that load nothing
 SUMMARY_COLUMNS = (
     ("job", "job"),
     ("status", "status"),
@@ -260,8 +264,195 @@ def run_plan(argv: list[str]) -> None:
         conn.close()
 
 
+RETAINED_ENTITY = "cart"  # the entity retention.cart_months keeps
+
+
+def _month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a month like 2024-01") from None
+
+
+def _maintenance_parser(job: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=job, description=description)
+    _common_arguments(parser)
+    return parser
+
+
+def run_retention(argv: list[str]) -> None:
+    """Archive what the retention settings no longer keep online, verified, then drop it."""
+    parser = _maintenance_parser(
+        "retention",
+        "Archive to Parquet the cart months and audit rows older than the retention settings "
+        "keep online, check each archive against PostgreSQL, then drop what it holds.",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be archived; change nothing"
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    entity = _model(settings, args.entities).entity(RETAINED_ENTITY)
+    retention.check_entity(entity)
+    keep = settings.retention
+    db = settings.database
+    connection = connection_from_env()
+    conn = database.connect(connection, db.db_schema, db.connect_timeout_seconds)
+
+    def now_plan() -> retention.Plan:
+        today = datetime.now(timezone.utc).date()
+        return retention.plan(conn, db.db_schema, entity, keep.cart_months, keep.audit_days, today)
+
+    try:
+        if keep.cart_months is None and keep.audit_days is None:
+            print(
+                "Retention is not set (retention.cart_months and retention.audit_days are "
+                "null): everything stays in PostgreSQL."
+            )
+            return
+        if args.dry_run:
+            print(_render_plan(now_plan(), keep.cart_months, keep.archive_dir))
+            return
+        archive_dir = retention.local_archive_dir(keep.archive_dir)
+
+        def archive_all(spark: Callable[[], Any], run_id: str) -> tuple[list[Any], int, int]:
+            done = [
+                retention.archive(spark(), conn, connection, db, batch, archive_dir, run_id)
+                for batch in now_plan().batches
+            ]
+            rows = sum(archived.checksum.rows for archived in done)
+            return done, rows, rows
+
+        done = _maintenance_run(settings, conn, "retention", archive_dir, archive_all)
+    finally:
+        conn.close()
+    for archived in done:
+        batch = archived.batch
+        dropped = "rows deleted" if batch.table in retention.AUDIT_TABLES else "partition dropped"
+        print(
+            f"archived {batch.label}: {archived.checksum.rows} rows "
+            f"({_size(batch.bytes)} in PostgreSQL) to {archived.path}; {dropped}"
+        )
+
+
+def run_restore(argv: list[str]) -> None:
+    """Bring an archived month of cart lines back into PostgreSQL, checked."""
+    parser = _maintenance_parser(
+        "restore", "Bring an archived month of cart lines back into PostgreSQL."
+    )
+    parser.add_argument("--month", type=_month, required=True, help="the month, e.g. 2023-01")
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    entity = _model(settings, args.entities).entity(RETAINED_ENTITY)
+    retention.check_entity(entity)
+    db = settings.database
+    connection = connection_from_env()
+    conn = database.connect(connection, db.db_schema, db.connect_timeout_seconds)
+
+    def restore(spark: Callable[[], Any], run_id: str) -> tuple[list[Any], int, int]:
+        loaded = retention.restore(spark(), conn, connection, db, entity, args.month, run_id)
+        return [loaded], loaded.rows, loaded.rows
+
+    try:
+        done = _maintenance_run(settings, conn, "restore", f"{args.month:%Y-%m}", restore)
+    finally:
+        conn.close()
+    print(f"restored {entity.table.name} {args.month:%Y-%m}: {done[0]}, online again")
+
+
+def _maintenance_run(
+    settings: Settings,
+    conn: Any,
+    job: str,
+    target: str,
+    work: Callable[[Callable[[], Any], str], tuple[list[Any], int, int]],
+) -> list[Any]:
+    """Run ``work(spark, run_id)`` under the load lock (``spark()`` starts Spark if needed),
+    recorded in etl_run as ``job`` with the rows it read and wrote; then refresh the analytics
+    views over what is online."""
+    db = settings.database
+    with database.load_lock(conn):
+        database.apply_schema(conn, db.db_schema)
+        database.close_interrupted_runs(conn)
+        run_id = str(uuid.uuid4())
+        now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        database.start_run(conn, run_id, job, target, now)
+        try:
+            started = time.perf_counter()
+            with lazy_session(settings.spark, db.jdbc_jar) as spark:
+                done, read, written = work(spark, run_id)
+            counts = dict.fromkeys(("rejected", "duplicate", "inserted", "updated", "flagged"))
+            database.finish_run(
+                conn,
+                run_id,
+                {**counts, "read": read, "loaded": written},
+                {job: time.perf_counter() - started},
+            )
+            conn.commit()
+        except BaseException as exc:
+            database.fail_run(conn, run_id, pipeline.one_line(exc))
+            raise
+        finally:
+            print(_format_summary(database.run_summaries(conn, [run_id])), flush=True)
+        if done:
+            _refresh_after(conn, settings)
+    return done
+
+
+def _refresh_after(conn: Any, settings: Settings) -> None:
+    """The views cover what is online: refreshed once rows left (or came back)."""
+    db = settings.database
+    try:
+        model = _model(settings, None)
+        migrations.migrate(conn, db.db_schema, model, model.entities, "analytics")
+        analytics.refresh(conn, db.db_schema, db.analytics_schema)
+    except Exception as exc:
+        raise RefreshError(pipeline.one_line(exc)) from exc
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return ""
+
+
+def _render_plan(the_plan: retention.Plan, keep_months: int | None, archive_dir: str) -> str:
+    lines = ["Retention plan (dry run: nothing is archived or dropped)."]
+    if keep_months is None:
+        lines.append("retention.cart_months is not set: every month of cart lines stays online.")
+    elif the_plan.newest is None:
+        lines.append("No cart lines are online.")
+    else:
+        lines.append(
+            f"Cart lines from {the_plan.first_kept:%Y-%m} to {the_plan.newest:%Y-%m} stay online "
+            f"({keep_months} months counted back from the newest month holding lines)."
+        )
+    if not the_plan.batches:
+        lines.append("Nothing to archive.")
+        return "\n".join(lines)
+    rows = [
+        [batch.label, batch.source, str(batch.rows), _size(batch.bytes)]
+        for batch in the_plan.batches
+    ]
+    table = tabulate(
+        rows,
+        headers=["would archive", "from", "rows", "size"],
+        disable_numparse=True,
+        stralign="left",
+    )
+    total_rows = sum(batch.rows for batch in the_plan.batches)
+    total_bytes = sum(batch.bytes for batch in the_plan.batches)
+    lines += [
+        table,
+        f"Total: {total_rows} rows, {_size(total_bytes)} in PostgreSQL, to {archive_dir}.",
+    ]
+    return "\n".join(lines)
+
+
 def _job_names(model: Model) -> list[str]:
-    return [*model.jobs, "analytics", "plan", "generate_data"]
+    return [*model.jobs, *TOOLS]
 
 
 def _make_output_dir(folder: Path) -> None:
@@ -318,6 +509,10 @@ def main(job: str, argv: list[str] | None = None) -> int:
             run_analytics(argv)
         elif job == "plan":
             run_plan(argv)
+        elif job == "retention":
+            run_retention(argv)
+        elif job == "restore":
+            run_restore(argv)
         else:
             run_load(job, argv)
     except RefreshError as exc:

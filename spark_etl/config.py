@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 DEFAULTS_FILE = "defaults.yaml"  # in the package, also when it runs from a zip
 SQL_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 JDBC_JAR_ENV = "SPARK_ETL_JDBC_JAR"
+ARCHIVE_DIR_ENV = "SPARK_ETL_ARCHIVE_DIR"  # the default archive folder of an installation
 
 
 def _check_identifier(value: str) -> str:
@@ -119,6 +120,14 @@ class EntitySettings(_Section):
     folder: str | None
 
 
+class RetentionSettings(_Section):
+    # whole months of cart lines kept online, counted back from the newest month holding lines
+    cart_months: int | None = Field(ge=1, le=1200)
+    # days the rejects and flags of a run stay online (its etl_run row always stays)
+    audit_days: int | None = Field(ge=1, le=36_500)
+    archive_dir: str = Field(min_length=1)  # a local folder, hdfs://..., s3a://...
+
+
 class ReportSettings(_Section):
     currency: str = Field(pattern=r"^[A-Z]{3}$")  # ISO 4217 code of every amount
 
@@ -129,6 +138,7 @@ class Settings(_Section):
     database: DatabaseSettings
     validation: ValidationSettings
     entities: EntitySettings
+    retention: RetentionSettings
     report: ReportSettings
 
 
@@ -207,8 +217,10 @@ def load_settings(path: Path | None = None) -> Settings:
     defaults = resources.files("spark_etl").joinpath(DEFAULTS_FILE)
     raw = _read_yaml(defaults)
     source = f"spark_etl/{DEFAULTS_FILE}"
+    user: dict[str, Any] = {}
     if path is not None:
-        raw = _deep_merge(raw, _read_yaml(path))
+        user = _read_yaml(path)
+        raw = _deep_merge(raw, user)
         source = str(path)
     if "cart_hash_partitions" in (raw.get("database") or {}):
         raise ConfigError(
@@ -218,6 +230,10 @@ def load_settings(path: Path | None = None) -> Settings:
         )
     if os.environ.get(JDBC_JAR_ENV):
         raw["database"]["jdbc_jar"] = os.environ[JDBC_JAR_ENV]
+    retention = raw.get("retention")
+    user_archive = "archive_dir" in (user.get("retention") or {})
+    if os.environ.get(ARCHIVE_DIR_ENV) and isinstance(retention, dict) and not user_archive:
+        retention["archive_dir"] = os.environ[ARCHIVE_DIR_ENV]  # Docker's /data/archive
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

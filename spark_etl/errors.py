@@ -29,3 +29,7 @@ class RefreshError(Exception):
 
 class AccountingError(RuntimeError):
     """Rows read or written differ from the rows counted: a defect, never a user error."""
+
+
+class ArchiveError(EtlError):
+    """An archive cannot be written, read back or restored; nothing was dropped."""

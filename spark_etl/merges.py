@@ -228,7 +228,7 @@ def load_new_partitions(cur: Any, entity: Entity) -> tuple[list[date], int]:
     )
     for month in months:
         name = partition_name(table, month, interval)
-        _create_month_table(cur, entity, name)
+        create_range_table(cur, entity, name)
         cur.execute(
             sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
                 loading, sql.Identifier(name)
@@ -244,24 +244,11 @@ def load_new_partitions(cur: Any, entity: Entity) -> tuple[list[date], int]:
     )
     inserted = int(cur.rowcount)
     for month in months:
-        name = sql.Identifier(partition_name(table, month, interval))
-        in_month = sql.Identifier(object_name(partition_name(table, month, interval), "in_range"))
-        bounds = (month, next_start(month, interval))
-        cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loading, name))
-        cur.execute(sql.SQL("ANALYZE {}").format(name))  # also plans the attach's key checks
+        name = partition_name(table, month, interval)
         cur.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} >= %s AND {} < %s)").format(
-                name, in_month, sql.Identifier(parts.range), sql.Identifier(parts.range)
-            ),
-            bounds,
+            sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loading, sql.Identifier(name))
         )
-        cur.execute(
-            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
-                sql.Identifier(table), name
-            ),
-            bounds,
-        )
-        cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(name, in_month))
+        attach_range(cur, entity, name, month)
     cur.execute(sql.SQL("DROP TABLE {}").format(loading))
     log.info(
         "Loaded %d new %s partitions of %s (%s .. %s)",
@@ -274,8 +261,36 @@ def load_new_partitions(cur: Any, entity: Entity) -> tuple[list[date], int]:
     return months, inserted
 
 
-def _create_month_table(cur: Any, entity: Entity, name: str) -> None:
-    """A month table shaped like the entity's table, split by hash when declared."""
+def attach_range(cur: Any, entity: Entity, name: str, start: date) -> None:
+    """Attach the filled range table ``name`` (starting at ``start``) to the entity's table.
+
+    Analyzed first (which also plans the attach's key checks), and with a CHECK matching the
+    range that spares the attach its scan of the rows.
+    """
+    parts = entity.table.partitioning
+    assert parts is not None
+    table = sql.Identifier(name)
+    in_range = sql.Identifier(object_name(name, "in_range"))
+    column = sql.Identifier(parts.range)
+    bounds = (start, next_start(start, parts.interval))
+    cur.execute(sql.SQL("ANALYZE {}").format(table))
+    cur.execute(
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} >= %s AND {} < %s)").format(
+            table, in_range, column, column
+        ),
+        bounds,
+    )
+    cur.execute(
+        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
+            sql.Identifier(entity.table.name), table
+        ),
+        bounds,
+    )
+    cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, in_range))
+
+
+def create_range_table(cur: Any, entity: Entity, name: str) -> None:
+    """A range table shaped like the entity's table, split by hash when declared."""
     parts = entity.table.partitioning
     assert parts is not None
     like = sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(

@@ -10,14 +10,14 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl import analytics, database, merges, migrations, readers, writers
+from spark_etl import analytics, database, merges, migrations, readers, retention, writers
 from spark_etl.config import Connection, Settings
 from spark_etl.entities import Entity, Mapping, Model, load_entities
 from spark_etl.entities.ddl import history_lookup_columns
@@ -64,7 +64,7 @@ class EntityJob:
     timestamp_formats: tuple[str, ...] | None = None  # a mapping template's own
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{exc.__class__.__name__}: {text[0] if text else ''}"[:500]
 
@@ -91,7 +91,7 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
                 read = _stage(spark, ctx, job, conn, seconds)
                 _merge(conn, ctx, job, run_id, read, seconds)
             except BaseException as exc:
-                database.fail_run(conn, run_id, _one_line(exc))
+                database.fail_run(conn, run_id, one_line(exc))
                 raise
     finally:
         conn.close()
@@ -106,7 +106,10 @@ def _stage(
     """
     started = time.perf_counter()
     raw = readers.read_source(spark, ctx.input_dir, job.source, ctx.settings.input)
-    checked = check_source(spark, ctx, job, pack_raw(raw, job.source.columns))
+    with conn.cursor() as cur:  # read under the load lock: no retention run moves them now
+        archived = frozenset(retention.archived_months(cur, job.entity.table.name))
+    conn.commit()
+    checked = check_source(spark, ctx, job, pack_raw(raw, job.source.columns), archived)
     validated = checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         validated = with_duplicates_marked(checked, key=job.key, latest_by=job.entity.latest_by)
@@ -155,10 +158,15 @@ def _merge(
 
 
 def check_source(
-    spark: SparkSession, ctx: RunContext, job: EntityJob, frame: DataFrame
+    spark: SparkSession,
+    ctx: RunContext,
+    job: EntityJob,
+    frame: DataFrame,
+    archived: frozenset[date] = frozenset(),
 ) -> DataFrame:
     """The entity's declared rules over its packed source rows, with the lookups they need read
-    from the model (keys of referenced entities, histories named transforms look up)."""
+    from the model (keys of referenced entities, histories named transforms look up);
+    ``archived`` are the months of the entity's table that only an archive holds."""
     entity = job.entity
     rules = ctx.settings.validation
     # the later of --as-of and now: a past --as-of dates price changes, not the rows' times
@@ -171,6 +179,7 @@ def check_source(
         },
         latest=loaded_at + timedelta(days=rules.future_days),
         future_days=rules.future_days,
+        archived=archived,
     )
     db = ctx.settings.database
     key_columns, history_columns = lookups_needed(entity)
@@ -221,7 +230,7 @@ def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str])
             "them when it ends."
         )
     except Exception as exc:  # the loads have committed: say so, apart from the refresh
-        raise RefreshError(_one_line(exc)) from exc
+        raise RefreshError(one_line(exc)) from exc
 
 
 def refresh_analytics(ctx: RunContext) -> list[str]:

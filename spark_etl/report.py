@@ -448,6 +448,26 @@ def _partial(row: tuple[Any, ...], index: int | None) -> str:
     return " (partial month)" if index is not None and row[index] else ""
 
 
+def period_note(period: Answer) -> str:
+    """What the figures cover: the sales online, and the months archived out of them."""
+    row = dict(zip(period.columns, period.rows[0], strict=True))
+    note = ""
+    if row["first_sale_at"] is not None:
+        note = (
+            f"Sales from {row['first_sale_at']:%Y-%m-%d %H:%M} to "
+            f"{row['last_sale_at']:%Y-%m-%d %H:%M} UTC. "
+        )
+    if row.get("archived_months"):
+        first, last = row["first_archived_month"], row["last_archived_month"]
+        months = f"{first:%Y-%m}" if first == last else f"{first:%Y-%m} to {last:%Y-%m}"
+        note += (
+            f"Not in these figures: {row['archived_months']} archived month"
+            f"{'s' if row['archived_months'] > 1 else ''} ({months}), archived on "
+            f"{row['archived_on']:%Y-%m-%d}. "
+        )
+    return note
+
+
 def key_figures_html(section: Section, currency: str) -> str:
     """Cards of the key figures, and the period the data covers."""
     answers = {answer.view: answer for answer in section.answers}
@@ -477,10 +497,7 @@ def key_figures_html(section: Section, currency: str) -> str:
             )
             + "</div>"
         )
-    covered = ""
-    if period is not None and period.rows and period.rows[0][0] is not None:
-        first, last = period.rows[0][0], period.rows[0][1]
-        covered = f"Sales from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC. "
+    covered = period_note(period) if period is not None and period.rows else ""
     whole = " (partial: the data holds no whole month)" if partial else ""
     return (
         f'<p class="note">{covered}Key figures of {month:%B %Y}{whole}, against the month '

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,6 +39,8 @@ def build_session(settings: SparkSettings, jdbc_jar: str) -> SparkSession:
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # archives hold standard Parquet timestamps (UTC instants), not the legacy INT96
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.ui.enabled", str(settings.ui_enabled).lower())
     )
     if settings.master:
@@ -62,3 +64,21 @@ def spark_session(settings: SparkSettings, jdbc_jar: str) -> Iterator[SparkSessi
         yield spark
     finally:
         spark.stop()
+
+
+@contextmanager
+def lazy_session(settings: SparkSettings, jdbc_jar: str) -> Iterator[Callable[[], SparkSession]]:
+    """A function that builds the session on its first call, for jobs that may need none; the
+    session is stopped when the block ends, if it was built."""
+    built: list[SparkSession] = []
+
+    def session() -> SparkSession:
+        if not built:
+            built.append(build_session(settings, jdbc_jar))
+        return built[0]
+
+    try:
+        yield session
+    finally:
+        for spark in built:
+            spark.stop()

@@ -64,3 +64,24 @@ CREATE TABLE IF NOT EXISTS etl_migration (
     statement    text NOT NULL,   -- the SQL that was run
     applied_at   timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC')
 );
+
+-- Data moved out of PostgreSQL by the retention job (see spark_etl.retention): one row per
+-- verified Parquet archive, written in the transaction that drops (or deletes) what it holds.
+CREATE TABLE IF NOT EXISTS etl_archive (
+    archive_id     bigserial PRIMARY KEY,
+    table_name     text NOT NULL,        -- cart (a month partition), etl_reject, etl_flag
+    period         date NOT NULL,        -- the month archived; for audit rows, the day before
+                                         -- which their runs started
+    path           text NOT NULL,        -- the Parquet folder
+    row_count      bigint NOT NULL,
+    checksum       numeric NOT NULL,     -- sum of the rows' hashes (spark_etl.checksums)
+    bytes          bigint NOT NULL,      -- what the rows took in PostgreSQL
+    run_id         uuid NOT NULL REFERENCES etl_run (run_id),
+    archived_at    timestamp NOT NULL,
+    restored_at    timestamp,            -- brought back by the restore job
+    restore_run_id uuid REFERENCES etl_run (run_id),
+    restored_newest date                 -- the newest month online when it was restored: kept
+                                         -- online until the window moves past that month
+);
+CREATE UNIQUE INDEX IF NOT EXISTS etl_archive_offline_idx
+    ON etl_archive (table_name, period) WHERE restored_at IS NULL;

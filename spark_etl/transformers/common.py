@@ -85,9 +85,11 @@ def record_rules(columns: Sequence[str]) -> list[tuple[Column, str]]:
     ]
 
 
-def add_reason(frame: DataFrame, broken: Column, message: str) -> DataFrame:
-    """Append ``message`` to the reasons of the rows where ``broken`` is true."""
-    extended = F.when(broken, F.concat(F.col(REASONS), F.array(F.lit(message))))
+def add_reason(frame: DataFrame, broken: Column, message: str | Column) -> DataFrame:
+    """Append ``message`` (text, or a column saying it per row) to the reasons of the rows
+    where ``broken`` is true."""
+    text = F.lit(message) if isinstance(message, str) else message
+    extended = F.when(broken, F.concat(F.col(REASONS), F.array(text)))
     return frame.withColumn(REASONS, F.coalesce(extended, F.col(REASONS)))
 
 

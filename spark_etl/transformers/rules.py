@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from pyspark.sql import Column, DataFrame
@@ -80,6 +80,8 @@ class RunValues:
     ranges: Mapping[str, tuple[Decimal, Decimal]]  # validation.price and validation.quantity
     latest: datetime  # a time after this (the load's time plus future_days) is in the future
     future_days: int
+    # months of the entity's table that are archived (retention) and not restored
+    archived: frozenset[date] = frozenset()
 
 
 def _bounds(rule: MoneyRule | WholeNumberRule, values: RunValues) -> tuple[Decimal | None, ...]:
@@ -198,6 +200,20 @@ def with_times_not_after(frame: DataFrame, entity: Entity, values: RunValues) ->
     return frame
 
 
+def with_archived_months_set_aside(
+    frame: DataFrame, entity: Entity, archived: frozenset[date]
+) -> DataFrame:
+    """Reject rows dated in an archived month: loading them would re-create the month's
+    partition beside its archive (restore the month first)."""
+    parts = entity.table.partitioning
+    if not archived or parts is None:
+        return frame
+    month = F.date_trunc("month", F.col(parts.range)).cast("date")
+    label = F.date_format(F.col(parts.range), "yyyy-MM")
+    message = F.concat(F.lit("month "), label, F.lit(" is archived"))
+    return add_reason(frame, month.isin(sorted(archived)), message)
+
+
 def with_known_reference(frame: DataFrame, column: str, entity: str, keys: DataFrame) -> DataFrame:
     """Reject rows whose ``column`` is not a key of ``entity`` in the model (``keys``: one
     column, small enough to broadcast)."""
@@ -221,7 +237,11 @@ def check_rows(
     ``known_keys`` holds, per referencing column, the keys of the referenced entity;
     ``histories``, per column a named transform looks up, the versions of its history table.
     """
-    checked = parse_source(source, entity, values).transform(with_times_not_after, entity, values)
+    checked = (
+        parse_source(source, entity, values)
+        .transform(with_times_not_after, entity, values)
+        .transform(with_archived_months_set_aside, entity, values.archived)
+    )
     for reference in entity.references:
         checked = with_known_reference(
             checked, reference.column, reference.entity, known_keys[reference.column]

@@ -280,7 +280,7 @@ def test_key_figures_compare_the_latest_whole_month_and_growth_is_per_family(
         D("0.2500"),
     )
     assert found["data_period"] == [
-        (T(2023, 1, 15, 8), T(2024, 3, 2, 9), DAY(2023, 1, 1), DAY(2024, 3, 1))
+        (T(2023, 1, 15, 8), T(2024, 3, 2, 9), DAY(2023, 1, 1), DAY(2024, 3, 1), 0, None, None, None)
     ]
 
     family = {row[1]: row for row in answers(connection, db_settings, "2")["family_sales_monthly"]}

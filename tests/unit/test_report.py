@@ -213,6 +213,41 @@ KEY_FIGURES = Answer(
 )
 
 
+def test_key_figures_say_which_months_are_archived_out_of_the_figures():
+    period = Answer(
+        "data_period",
+        (
+            "first_sale_at",
+            "last_sale_at",
+            "first_month",
+            "last_month",
+            "archived_months",
+            "first_archived_month",
+            "last_archived_month",
+            "archived_on",
+        ),
+        [
+            (
+                datetime(2024, 1, 1, 0, 5),
+                datetime(2024, 12, 30, 23),
+                date(2024, 1, 1),
+                date(2024, 12, 1),
+                48,
+                date(2020, 1, 1),
+                date(2023, 12, 1),
+                datetime(2026, 11, 26, 19, 27),
+            )
+        ],
+    )
+
+    cards = key_figures_html(Section(Q["0"], [KEY_FIGURES, period], [], {}), "EUR")
+
+    assert (
+        "Sales from 2024-01-01 00:05 to 2024-12-30 23:00 UTC. Not in these figures: 48 archived "
+        "months (2020-01 to 2023-12), archived on 2026-11-26. Key figures of February 2024"
+    ) in cards
+
+
 def test_key_figures_show_value_and_change_against_the_month_before_and_the_year_before():
     period = Answer(
         "data_period",

@@ -1,0 +1,12 @@
+"""Job `retention`: cart months and audit rows older than the retention settings keep online,
+archived to Parquet, checked against PostgreSQL, then dropped (--dry-run: only say what).
+
+spark-submit --jars /usr/share/java/postgresql.jar jobs/retention.py [--dry-run] [--config FILE]
+"""
+
+import sys
+
+from spark_etl.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main("retention"))
