@@ -4,7 +4,7 @@ rem The cmd.exe twin of submit.sh.
 setlocal EnableExtensions
 set "ROOT=%~dp0"
 set "ROOT=%ROOT:~0,-1%"
-set "TOOLS=analytics plan generate_data test"
+set "TOOLS=analytics plan retention restore generate_data test"
 call :entity_jobs
 set "SAMPLE_CARTS=10000"
 set "LOCAL="
@@ -54,6 +54,8 @@ if /i "%JOB%"=="test" goto docker_test
 if /i "%JOB%"=="generate_data" goto docker_generate
 if /i "%JOB%"=="analytics" goto docker_analytics
 if /i "%JOB%"=="plan" goto docker_plan
+if /i "%JOB%"=="retention" goto docker_maintenance
+if /i "%JOB%"=="restore" goto docker_maintenance
 if defined HAS_INPUT goto docker_submit
 %MASTER% test -f /data/input/carts.csv
 if not errorlevel 1 goto docker_sample_ready
@@ -67,6 +69,12 @@ rem The master, event logs and UTC executors come from docker/spark/conf/spark-d
 %MASTER% spark-submit ^
   --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" ^
   jobs/load.py %JOB% %ARGS%
+exit /b %ERRORLEVEL%
+
+:docker_maintenance
+%MASTER% spark-submit ^
+  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" ^
+  jobs/%JOB%.py %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_test
@@ -97,6 +105,11 @@ if not exist "%SPARK_ETL_LOG_DIR%" mkdir "%SPARK_ETL_LOG_DIR%"
 if /i "%JOB%"=="generate_data" goto local_generate
 if /i "%JOB%"=="analytics" goto local_analytics
 if /i "%JOB%"=="plan" goto local_plan
+if not defined SPARK_ETL_ARCHIVE_DIR set "SPARK_ETL_ARCHIVE_DIR=%ROOT%\.local\archive"
+rem What spark-submit runs: a job of its own (retention, restore), else the load job by name.
+set ENTRY="%ROOT%\jobs\load.py" %JOB%
+if /i "%JOB%"=="retention" (set ENTRY="%ROOT%\jobs\retention.py"& goto local_submit)
+if /i "%JOB%"=="restore" (set ENTRY="%ROOT%\jobs\restore.py"& goto local_submit)
 if not defined HAS_INPUT (
   if not exist "%ROOT%\.local\sample-data\carts.csv" (
     python "%ROOT%\jobs\generate_data.py" --output-dir "%ROOT%\.local\sample-data" --carts %SAMPLE_CARTS% 1>&2 || exit /b 2
@@ -104,6 +117,7 @@ if not defined HAS_INPUT (
   echo No --input-dir given: loading the sample set in %ROOT%\.local\sample-data. 1>&2
   set ARGS=%ARGS% --input-dir "%ROOT%\.local\sample-data"
 )
+:local_submit
 call "%ROOT%\scripts\local_env.bat"
 if errorlevel 1 exit /b 2
 if not defined SPARK_MASTER set "SPARK_MASTER=local[*]"
@@ -112,7 +126,7 @@ call spark-submit.cmd --master "%SPARK_MASTER%" --driver-memory %SPARK_DRIVER_ME
   --jars "%SPARK_ETL_JDBC_JAR%" ^
   --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:%ROOT%\scripts\log4j2.properties -Dspark_etl.log_dir=%SPARK_ETL_LOG_DIR%" ^
   --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC ^
-  "%ROOT%\jobs\load.py" %JOB% %ARGS%
+  %ENTRY% %ARGS%
 set "STATUS=%ERRORLEVEL%"
 if defined EMBEDDED_POSTGRES (
   echo PostgreSQL keeps running on 127.0.0.1:%ETL_LOCAL_PGPORT%. Query it with: 1>&2
@@ -154,6 +168,10 @@ echo                            then cart lines (then the analytics refresh)
 echo   analytics                refresh the analytics views, print their answers, write the report
 echo   plan [JOB]               print the DDL a run of JOB (default all) would apply to the database
 echo                            now (tables created or migrated from the entity definitions); changes nothing
+echo   retention [--dry-run]    archive to Parquet the cart months (and audit rows) older than the
+echo                            retention settings keep, check each archive, then drop what it holds
+echo                            (archives in .local\archive, on Docker .\data\archive)
+echo   restore --month YYYY-MM  bring an archived month of cart lines back into PostgreSQL
 echo   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
 echo   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 echo.

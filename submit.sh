@@ -2,7 +2,7 @@
 # Run a job on the Docker stack, or with --local on this machine (see --help).
 set -euo pipefail
 
-TOOLS="analytics plan generate_data test"
+TOOLS="analytics plan retention restore generate_data test"
 SAMPLE_CARTS=10000
 
 # The load jobs come from the entity definitions: one per YAML file of spark_etl/entities,
@@ -34,6 +34,10 @@ Jobs: $JOBS
   plan [JOB]               print the DDL a run of JOB (default all) would apply to the database
                            now (tables created or migrated from the entity definitions); changes
                            nothing
+  retention [--dry-run]    archive to Parquet the cart months (and audit rows) older than the
+                           retention settings keep, check each archive, then drop what it holds
+                           (archives in .local/archive, on Docker ./data/archive)
+  restore --month YYYY-MM  bring an archived month of cart lines back into PostgreSQL
   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 
@@ -79,6 +83,15 @@ run_local() {
     exit "$status"
   fi
 
+  export SPARK_ETL_ARCHIVE_DIR="${SPARK_ETL_ARCHIVE_DIR:-$LOCAL_DIR/archive}"
+  if [ "$JOB" = retention ] || [ "$JOB" = restore ]; then
+    use_embedded_postgres
+    local status=0
+    local_spark_submit "$ROOT/jobs/$JOB.py" "$@" || status=$?
+    psql_hint
+    exit "$status"
+  fi
+
   local args=("$@") status=0
   if ! has_input_dir "$@"; then
     local sample_dir="$LOCAL_DIR/sample-data"
@@ -89,15 +102,20 @@ run_local() {
     args+=(--input-dir "$sample_dir")
   fi
   use_embedded_postgres
+  local_spark_submit "$ROOT/jobs/load.py" "$JOB" "${args[@]}" || status=$?
+  psql_hint
+  exit "$status"
+}
+
+# local_spark_submit SCRIPT ARGS...: a job on Spark in local mode, logging into the log folder.
+local_spark_submit() {
   spark-submit \
     --master "${SPARK_MASTER:-local[*]}" \
     --driver-memory "${SPARK_DRIVER_MEMORY:-4g}" \
     --jars "$SPARK_ETL_JDBC_JAR" \
     --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:$ROOT/scripts/log4j2.properties -Dspark_etl.log_dir=$SPARK_ETL_LOG_DIR" \
     --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC \
-    "$ROOT/jobs/load.py" "$JOB" "${args[@]}" || status=$?
-  psql_hint
-  exit "$status"
+    "$@"
 }
 
 run_docker() {
@@ -118,6 +136,10 @@ run_docker() {
       return
       ;;
   esac
+  if [ "$JOB" = retention ] || [ "$JOB" = restore ]; then
+    docker_spark_submit "jobs/$JOB.py" "$@"
+    return
+  fi
   local args=("$@")
   if ! has_input_dir "$@"; then
     if ! in_master test -f /data/input/carts.csv; then
@@ -126,10 +148,15 @@ run_docker() {
     echo "No --input-dir given: loading /data/input (ETL_INPUT_DIR of .env)." >&2
     args+=(--input-dir /data/input)
   fi
-  # The master, event logs and UTC executors come from docker/spark/conf/spark-defaults.conf.
+  docker_spark_submit jobs/load.py "$JOB" "${args[@]}"
+}
+
+# docker_spark_submit SCRIPT ARGS...: a job on the stack's cluster, its driver in spark-master.
+# The master, event logs and UTC executors come from docker/spark/conf/spark-defaults.conf.
+docker_spark_submit() {
   in_master spark-submit \
     --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" \
-    jobs/load.py "$JOB" "${args[@]}"
+    "$@"
 }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

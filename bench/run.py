@@ -12,7 +12,10 @@ loads it into a fresh database and measures, in the same run and for the same ro
     whole report (every view streamed to CSV, the tables' and charts' limited reads, the page);
   - incremental cart loads changing 1% of the lines: as a delta extract (only those lines)
     and as a full snapshot (every line, 1% of them changed), then the refresh that follows;
-  - the database size and the peak memory (RSS) of the Spark driver JVM.
+  - the database size and the peak memory (RSS) of the Spark driver JVM;
+  - last, the retention run keeping 12 months online (every older month archived to Parquet,
+    read back, checked and dropped; then the views refreshed), with the database size before
+    and after, and the restore of one month.
 Each size runs in a process of its own, so memory peaks are per size. Results go to
 <output>/latest.json and latest.md; the ratios are printed.
 """
@@ -38,7 +41,16 @@ sys.path.insert(0, str(REPO))
 
 from psycopg2 import sql  # noqa: E402
 
-from spark_etl import analytics, cli, database, datagen, pipeline, report, writers  # noqa: E402
+from spark_etl import (  # noqa: E402
+    analytics,
+    cli,
+    database,
+    datagen,
+    pipeline,
+    report,
+    retention,
+    writers,
+)
 from spark_etl.config import Connection, connection_from_env, load_settings  # noqa: E402
 from spark_etl.local_postgres import LocalPostgres  # noqa: E402
 
@@ -220,6 +232,53 @@ def incremental_input(input_dir: Path, target: Path, *, delta: bool) -> int:
     return changed
 
 
+def _database_mb(connection: Connection) -> float:
+    conn = database.connect(connection, "public", 10)
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_database_size(current_database()) AS size")
+        size = round(cur.fetchone()["size"] / 2**20, 1)
+    conn.close()
+    return size
+
+
+def retention_run(spark: Any, ctx: pipeline.RunContext, archive_dir: Path) -> dict[str, Any]:
+    """What the retention job does with cart_months 12 (archive, check, drop every older
+    month, then refresh the views), timed; then one month restored."""
+    shutil.rmtree(archive_dir, ignore_errors=True)
+    archive_dir.mkdir(parents=True)
+    db = ctx.settings.database
+    entity = ctx.model.entity("cart")
+    result: dict[str, Any] = {"database_mb_before": _database_mb(ctx.connection)}
+    conn = database.connect(ctx.connection, db.db_schema, 10)
+    run_id = "00000000-0000-0000-0000-000000000001"
+    database.start_run(conn, run_id, "retention", str(archive_dir), datetime(2030, 1, 1))
+    today = datetime.now(timezone.utc).date()
+    the_plan = retention.plan(conn, db.db_schema, entity, 12, None, today)
+    started = time.perf_counter()
+    done = [
+        retention.archive(spark, conn, ctx.connection, db, batch, str(archive_dir), run_id)
+        for batch in the_plan.batches
+    ]
+    result["archive_seconds"] = time.perf_counter() - started
+    started = time.perf_counter()
+    pipeline.refresh_analytics(ctx)
+    result["refresh_seconds"] = time.perf_counter() - started
+    result["months"] = len(done)
+    result["rows"] = sum(archived.checksum.rows for archived in done)
+    result["postgresql_mb_archived"] = round(sum(a.batch.bytes for a in done) / 2**20, 1)
+    result["parquet_mb"] = round(
+        sum(f.stat().st_size for f in archive_dir.rglob("*.parquet")) / 2**20, 1
+    )
+    result["database_mb_after"] = _database_mb(ctx.connection)
+    month = done[len(done) // 2].batch.period
+    started = time.perf_counter()
+    restored = retention.restore(spark, conn, ctx.connection, db, entity, month, run_id)
+    result["restore_seconds"] = time.perf_counter() - started
+    result["restore_rows"] = restored.rows
+    conn.close()
+    return result
+
+
 def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     from spark_etl.session import build_session
 
@@ -269,11 +328,8 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
         int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")
     )
     result["driver_peak_rss_mb"] = round(peak_kb / 1024, 1)
-    conn = database.connect(connection, "public", 10)
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_database_size(current_database()) AS size")
-        result["database_mb"] = round(cur.fetchone()["size"] / 2**20, 1)
-    conn.close()
+    result["database_mb"] = _database_mb(connection)
+    result["retention"] = retention_run(spark, ctx, work / f"archive-{size}")
     spark.stop()
     return result
 
@@ -404,6 +460,48 @@ def markdown(results: list[dict[str, Any]], machine: str) -> str:
                 f"{r['report_seconds']:.1f}" if "report_seconds" in r else "",
             )
         )
+    retained = [r for r in results if "retention" in r]
+    if retained:
+        columns = (
+            "cart lines",
+            "months archived",
+            "rows archived",
+            "archive + check + drop (s)",
+            "rows/s archived",
+            "refresh after (s)",
+            "DB before (MB)",
+            "DB after (MB)",
+            "PostgreSQL archived (MB)",
+            "Parquet (MB)",
+            "restore 1 month (s)",
+            "rows/s restored",
+        )
+        lines += [
+            "",
+            "Retention (cart_months 12: every older month to Parquet, read back, checked, "
+            "dropped), then one month restored:",
+            "",
+            _row(*columns),
+            _row(*["---:"] * len(columns)),
+        ]
+        for r in retained:
+            k = r["retention"]
+            lines.append(
+                _row(
+                    f"{r['size']:,}",
+                    str(k["months"]),
+                    f"{k['rows']:,}",
+                    f"{k['archive_seconds']:.1f}",
+                    f"{k['rows'] / k['archive_seconds']:,.0f}",
+                    f"{k['refresh_seconds']:.1f}",
+                    f"{k['database_mb_before']:,.0f}",
+                    f"{k['database_mb_after']:,.0f}",
+                    f"{k['postgresql_mb_archived']:,.0f}",
+                    f"{k['parquet_mb']:,.0f}",
+                    f"{k['restore_seconds']:.1f}",
+                    f"{k['restore_rows'] / k['restore_seconds']:,.0f}",
+                )
+            )
     if len(results) > 1:
         first, last = results[-2], results[-1]
         growth = (last["suite_seconds"] / first["suite_seconds"]) / (last["size"] / first["size"])

@@ -242,6 +242,28 @@ user_steps() {
   stat -c '%U %n' data/report/index.html >&2
   step_done
 
+  step "./submit.sh retention: old months archived to ./data/archive by the executors, checked, dropped; restore"
+  printf 'retention:\n  cart_months: 12\n' >data/input/retention.yaml
+  ./submit.sh retention --config /data/input/retention.yaml --dry-run
+  local online archived january
+  online="$(psql_stack 'SELECT count(*) FROM cart')"
+  ./submit.sh retention --config /data/input/retention.yaml | tee /tmp/spark-etl-ci-retention.txt
+  grep -Eq '^retention +succeeded ' /tmp/spark-etl-ci-retention.txt || fail "retention did not succeed"
+  archived="$(psql_stack 'SELECT sum(row_count) FROM etl_archive WHERE restored_at IS NULL')"
+  [ "$archived" -gt 0 ] || fail "retention archived nothing"
+  [ "$(psql_stack 'SELECT count(*) FROM cart')" = "$((online - archived))" ] ||
+    fail "cart does not hold the $((online - archived)) rows retention kept"
+  [ -f data/archive/cart/month=2020-01/_SUCCESS ] || fail "no archive of 2020-01 in ./data/archive"
+  [ "$(stat -c %u data/archive/cart/month=2020-01/_SUCCESS)" = "$(id -u)" ] ||
+    fail "the archive does not belong to $(id -un)"
+  january="$(psql_stack "SELECT row_count FROM etl_archive WHERE period = '2020-01-01'")"
+  ./submit.sh restore --config /data/input/retention.yaml --month 2020-01
+  expected="$((online - archived + january))"
+  [ "$(psql_stack 'SELECT count(*) FROM cart')" = "$expected" ] ||
+    fail "cart does not hold the $expected rows after restoring 2020-01"
+  echo "archived $archived cart lines, restored the $january of 2020-01" >&2
+  step_done
+
   step "./submit.sh test (the suite inside spark-master, against the stack's PostgreSQL)"
   ./submit.sh test -q -rs
   step_done

@@ -295,6 +295,12 @@ def run_retention(argv: list[str]) -> None:
     entity = _model(settings, args.entities).entity(RETAINED_ENTITY)
     retention.check_entity(entity)
     keep = settings.retention
+    if keep.cart_months is None and keep.audit_days is None:
+        print(
+            "Retention is not set (retention.cart_months and retention.audit_days are null): "
+            "everything stays in PostgreSQL."
+        )
+        return
     db = settings.database
     connection = connection_from_env()
     conn = database.connect(connection, db.db_schema, db.connect_timeout_seconds)
@@ -304,12 +310,6 @@ def run_retention(argv: list[str]) -> None:
         return retention.plan(conn, db.db_schema, entity, keep.cart_months, keep.audit_days, today)
 
     try:
-        if keep.cart_months is None and keep.audit_days is None:
-            print(
-                "Retention is not set (retention.cart_months and retention.audit_days are "
-                "null): everything stays in PostgreSQL."
-            )
-            return
         if args.dry_run:
             print(_render_plan(now_plan(), keep.cart_months, keep.archive_dir))
             return
@@ -350,6 +350,8 @@ def run_restore(argv: list[str]) -> None:
     conn = database.connect(connection, db.db_schema, db.connect_timeout_seconds)
 
     def restore(spark: Callable[[], Any], run_id: str) -> tuple[list[Any], int, int]:
+        with conn.cursor() as cur:  # a month that cannot be restored: say so before Spark starts
+            retention.restorable(cur, entity.table.name, args.month)
         loaded = retention.restore(spark(), conn, connection, db, entity, args.month, run_id)
         return [loaded], loaded.rows, loaded.rows
 

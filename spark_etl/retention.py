@@ -436,7 +436,11 @@ class Record:
     checksum: Checksum
 
 
-def _record(cur: Any, table: str, month: date) -> Record:
+def restorable(cur: Any, table: str, month: date) -> Record:
+    """The archive of an offline month of ``table``; refused when the month is online or has
+    no archive."""
+    if month in month_partitions(cur, table):
+        raise ArchiveError(f"Month {month:%Y-%m} of {table} is online; nothing to restore.")
     cur.execute(
         "SELECT archive_id, path, row_count, checksum FROM etl_archive "
         "WHERE table_name = %s AND period = %s AND restored_at IS NULL",
@@ -465,9 +469,7 @@ def restore(
     table = entity.table.name
     name = partition_name(table, month)
     with conn.cursor() as cur:
-        if month in month_partitions(cur, table):
-            raise ArchiveError(f"Month {month:%Y-%m} of {table} is online; nothing to restore.")
-        record = _record(cur, table, month)
+        record = restorable(cur, table, month)
         try:
             frame = spark.read.parquet(record.path)
         except (Py4JJavaError, PySparkException) as exc:

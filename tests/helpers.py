@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import shutil
 import sys
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -110,3 +112,25 @@ def query(connection: Connection, settings: Settings, statement: str, *params: A
             return cur.fetchall()
     finally:
         conn.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.2)
+
+
+def wait_for_no_lock(connection: Connection, settings: Settings) -> None:
+    """Until the server has ended a killed job's session, and with it the load lock."""
+    wait_for(
+        lambda: (
+            query(
+                connection,
+                settings,
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+            )
+            == [(0,)]
+        )
+    )

@@ -10,13 +10,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from spark_etl.datagen import DataSpec, generate
 from spark_etl.errors import InputError
-from tests.helpers import REPO, job_config, pg_environment, query, run_job, spark_submit
+from tests.helpers import (
+    REPO,
+    job_config,
+    pg_environment,
+    query,
+    run_job,
+    spark_submit,
+    wait_for,
+    wait_for_no_lock,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -58,14 +66,6 @@ def test_bad_file_stops_the_job_with_one_sentence_and_writes_nothing(
     ]
 
 
-def _wait_for(condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.2)
-
-
 def test_killed_job_leaves_model_unchanged_and_the_next_run_completes(
     spark, db_settings, connection, tmp_path
 ):
@@ -97,7 +97,7 @@ def test_killed_job_leaves_model_unchanged_and_the_next_run_completes(
         start_new_session=True,
     )
     try:
-        _wait_for(
+        wait_for(
             lambda: (
                 query(
                     connection, db_settings, "SELECT count(*) FROM etl_run WHERE status = 'running'"
@@ -109,16 +109,7 @@ def test_killed_job_leaves_model_unchanged_and_the_next_run_completes(
         os.killpg(job.pid, signal.SIGKILL)
         job.wait(timeout=60)
     # the server ends the dead job's session, and its lock, once it sees the socket close
-    _wait_for(
-        lambda: (
-            query(
-                connection,
-                db_settings,
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-            )
-            == [(0,)]
-        )
-    )
+    wait_for_no_lock(connection, db_settings)
     assert query(connection, db_settings, "SELECT count(*) FROM cart") == [(0,)]
 
     run_job(spark, db_settings, connection, tmp_path / "in", job="cart_data_transform")

@@ -98,6 +98,12 @@ def test_months_out_of_the_window_leave_postgresql_for_verified_parquet_and_come
         "SELECT count(*) FROM pg_indexes WHERE tablename = 'cart_2021_03_h0'",
     ) == [(5,)]  # the key and the four declared indexes
     assert "restored cart 2021-03: " in capsys.readouterr().out
+    assert run_cli("restore", ["--config", str(config), "--month", "2021-03"]) == 2
+    assert run_cli("restore", ["--config", str(config), "--month", "2019-06"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: Month 2021-03 of cart is online; nothing to restore.",
+        "error: Month 2019-06 of cart is not archived; archived: 2020-01 .. 2023-12 (47 months).",
+    ]
 
     # a restored month stays online while the window has not moved
     assert run_cli("retention", ["--config", str(config), "--dry-run"]) == 0

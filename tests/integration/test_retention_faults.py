@@ -8,14 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from spark_etl import database, retention
-from tests.helpers import REPO, open_connection, pg_environment, query
+from tests.helpers import REPO, open_connection, pg_environment, query, wait_for_no_lock
 from tests.integration.conftest import archive_rows, cart_rows, write_config
 
 pytestmark = pytest.mark.integration
@@ -52,14 +51,6 @@ sys.exit(cli.main(sys.argv[2], sys.argv[3:]))
 """
 
 
-def _wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.2)
-
-
 def kill_at(step: str, argv: list[str], connection, settings, tmp_path) -> None:
     """Run a job (``argv``: its name and arguments) in a process of its own and kill it at
     ``step``; wait for the server to end its session and lock."""
@@ -81,16 +72,7 @@ def kill_at(step: str, argv: list[str], connection, settings, tmp_path) -> None:
         start_new_session=True,
     )
     assert completed.returncode == -signal.SIGKILL, completed.stdout + completed.stderr
-    _wait_for(
-        lambda: (
-            query(
-                connection,
-                settings,
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-            )
-            == [(0,)]
-        )
-    )
+    wait_for_no_lock(connection, settings)
 
 
 @pytest.mark.parametrize("step", ["written", "recorded", "dropped"])

@@ -138,7 +138,7 @@ def test_an_unknown_job_is_named(wine, project):
     assert status == 2
     assert err == (
         "error: unknown job 'nosuchjob'; choose one of: cart_data_transform "
-        "customer_data_transform product_data_transform all analytics plan generate_data test."
+        "customer_data_transform product_data_transform all analytics plan retention restore generate_data test."
     )
 
 
@@ -278,6 +278,18 @@ def test_a_job_runs_through_the_entry_point_and_its_failure_is_the_scripts(wine,
     submit = docker_calls(project)[-1]
     assert "exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit" in submit
     assert submit.endswith('jobs/load.py cart_data_transform  "--input-dir" "/data/input/2024-11"')
+
+
+def test_retention_runs_on_the_cluster_through_its_own_entry_point(wine, project):
+    env_file(project)
+    status, _, err = cmd(
+        wine, project, "submit.bat", "retention", "--dry-run", FAKE_RUNNING="postgres spark-master"
+    )
+
+    assert status == 0, err
+    submit = docker_calls(project)[-1]
+    assert "exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit" in submit
+    assert submit.endswith('jobs/retention.py  "--dry-run"')
 
 
 def test_a_jobs_own_help_does_not_generate_the_sample(wine, project):

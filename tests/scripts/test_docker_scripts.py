@@ -134,7 +134,7 @@ def test_start_creates_env_with_a_random_password_and_the_data_folders(project):
     password = next(line for line in env.splitlines() if line.startswith("POSTGRES_PASSWORD="))
     assert len(password.split("=", 1)[1]) == 36 and "change-me" not in password
     assert oct((project / ".env").stat().st_mode)[-3:] == "600"
-    for folder in ("data/input", "data/report", "data/logs/spark-events"):
+    for folder in ("data/input", "data/report", "data/archive", "data/logs/spark-events"):
         assert (project / folder).is_dir(), folder
     up = next(call for call in docker_calls(project) if " up " in call)
     assert up.endswith("up --detach --build --wait --scale spark-worker=2")
@@ -215,6 +215,20 @@ def test_a_job_runs_through_the_image_entry_point_and_its_exit_code_is_the_scrip
     submit = docker_calls(project)[-1]
     assert " exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit " in submit
     assert submit.endswith("jobs/load.py cart_data_transform --input-dir /data/input/2024-11")
+
+
+@pytest.mark.parametrize(
+    ("job", "args"), [("retention", ["--dry-run"]), ("restore", ["--month", "2021-03"])]
+)
+def test_retention_and_restore_run_on_the_cluster_without_an_input(project, job, args):
+    env_file(project)
+    result = run(project, "submit.sh", job, *args, FAKE_RUNNING="postgres spark-master")
+
+    assert result.returncode == 0, result.stderr
+    submit = docker_calls(project)[-1]
+    assert " exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit " in submit
+    assert submit.endswith(f"jobs/{job}.py {' '.join(args)}")
+    assert not any("generate_data" in call for call in docker_calls(project))
 
 
 def test_a_failed_sample_generation_stops_before_spark_submit(project):

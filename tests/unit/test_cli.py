@@ -28,7 +28,8 @@ def test_unknown_job_is_named_with_the_known_ones(capsys, no_spark):
 
     assert capsys.readouterr().err == (
         "error: Unknown job 'cart_transform'; choose one of: customer_data_transform, "
-        "product_data_transform, cart_data_transform, all, analytics, plan, generate_data.\n"
+        "product_data_transform, cart_data_transform, all, analytics, plan, generate_data, "
+        "retention, restore.\n"
     )
 
 
@@ -141,4 +142,23 @@ def test_unwritable_log_folder_is_named(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err == (
         f"error: Log folder {blocker}/logs is not writable (Not a directory); "
         "set SPARK_ETL_LOG_DIR to a folder you can write to.\n"
+    )
+
+
+def test_retention_without_settings_says_everything_stays(capsys, no_spark):
+    assert cli.main("retention", []) == 0
+
+    assert capsys.readouterr().out == (
+        "Retention is not set (retention.cart_months and retention.audit_days are null): "
+        "everything stays in PostgreSQL.\n"
+    )
+
+
+def test_restore_needs_a_month_like_2024_01(capsys, no_spark):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main("restore", ["--month", "2024-13"])
+
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "restore: error: argument --month: '2024-13' is not a month like 2024-01"
     )

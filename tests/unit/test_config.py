@@ -242,3 +242,40 @@ def test_the_moved_cart_hash_partitions_key_says_where_it_went(tmp_path):
         "(table.partitioning.hash.partitions); copy spark_etl/entities/cart.yaml into an "
         "--entities folder and change it there."
     )
+
+
+def test_retention_keeps_everything_by_default_and_archives_under_local(monkeypatch):
+    monkeypatch.delenv("SPARK_ETL_ARCHIVE_DIR", raising=False)
+
+    retention = load_settings().retention
+
+    assert (retention.cart_months, retention.audit_days) == (None, None)
+    assert retention.archive_dir == ".local/archive"
+
+
+def test_archive_dir_of_the_installation_gives_way_to_the_users_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARK_ETL_ARCHIVE_DIR", "/data/archive")
+
+    assert load_settings().retention.archive_dir == "/data/archive"
+    assert load_settings(write(tmp_path, "retention:\n  cart_months: 6\n")).retention == (
+        load_settings().retention.model_copy(update={"cart_months": 6})
+    )
+    mine = write(tmp_path, "retention:\n  archive_dir: s3a://bucket/archive\n")
+    assert load_settings(mine).retention.archive_dir == "s3a://bucket/archive"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("cart_months: 0", "'retention.cart_months': Input should be greater than or equal to 1"),
+        ("audit_days: '30'", "'retention.audit_days': Input should be a valid integer"),
+        ("keep_months: 12", "unknown key 'retention.keep_months'"),
+    ],
+)
+def test_retention_settings_are_checked_before_spark_starts(tmp_path, text, problem):
+    path = write(tmp_path, f"retention:\n  {text}\n")
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+
+    assert str(error.value) == f"Configuration {path} is invalid: {problem}."
