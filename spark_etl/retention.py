@@ -377,8 +377,11 @@ def archive(
             "AND restored_at IS NULL",
             (batch.table, batch.period),
         )
-        if cur.fetchone():  # its files hold rows that are nowhere else: never overwrite them
-            raise ArchiveError(f"{batch.label} is already archived at {path}; nothing changed.")
+        archived = cur.fetchone()
+        if archived:  # its files hold rows that are nowhere else: never overwrite them
+            raise ArchiveError(
+                f"{batch.label} is already archived at {archived['path']}; nothing changed."
+            )
         # writers wait until this transaction ends; readers (Spark's JDBC read) go on
         cur.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.Identifier(batch.source)))
         columns = table_columns(cur, batch.source)
