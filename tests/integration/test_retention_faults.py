@@ -75,36 +75,31 @@ def kill_at(step: str, argv: list[str], connection, settings, tmp_path) -> None:
     wait_for_no_lock(connection, settings)
 
 
-@pytest.mark.parametrize("step", ["written", "recorded", "dropped"])
-def test_retention_killed_at_any_step_loses_nothing_and_the_next_run_completes(
-    step, loaded, spark, db_settings, connection, tmp_path, run_cli
+def test_retention_killed_at_each_step_loses_nothing_and_the_next_run_completes(
+    loaded, spark, db_settings, connection, tmp_path, run_cli
 ):
     config = write_config(tmp_path, db_settings, cart_months=59)  # 2020-01 leaves
     before = cart_rows(connection, db_settings)
     january = [row for row in before if row[7] < "2020-02-01"]
     assert january
 
-    kill_at(step, ["retention", "--config", str(config)], connection, db_settings, tmp_path)
+    for step in ("written", "recorded", "dropped"):
+        kill_at(step, ["retention", "--config", str(config)], connection, db_settings, tmp_path)
 
-    # the transaction died with the process: every row still in PostgreSQL, nothing recorded
-    assert cart_rows(connection, db_settings) == before
-    assert query(connection, db_settings, ARCHIVED) == []
-    assert query(connection, db_settings, "SELECT status FROM etl_run WHERE job = 'retention'") == [
-        ("running",)
-    ]  # closed as interrupted by the next run
+        # the transaction died with the process: every row in PostgreSQL, nothing recorded
+        assert cart_rows(connection, db_settings) == before, step
+        assert query(connection, db_settings, ARCHIVED) == [], step
 
     assert run_cli("retention", ["--config", str(config)]) == 0
 
     assert cart_rows(connection, db_settings) == [row for row in before if row not in january]
     assert archive_rows(spark, tmp_path / "archive" / "cart") == january
+    interrupted = ("failed", "interrupted: the process ended before the run finished")
     assert query(
         connection,
         db_settings,
         "SELECT status, error_message FROM etl_run WHERE job = 'retention' ORDER BY started_at",
-    ) == [
-        ("failed", "interrupted: the process ended before the run finished"),
-        ("succeeded", None),
-    ]
+    ) == [interrupted, interrupted, interrupted, ("succeeded", None)]
 
 
 def test_restore_killed_before_the_month_is_attached_leaves_it_archived(
