@@ -292,7 +292,8 @@ def run_retention(argv: list[str]) -> None:
     )
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
-    entity = _model(settings, args.entities).entity(RETAINED_ENTITY)
+    model = _model(settings, args.entities)
+    entity = model.entity(RETAINED_ENTITY)
     retention.check_entity(entity)
     keep = settings.retention
     if keep.cart_months is None and keep.audit_days is None:
@@ -323,7 +324,7 @@ def run_retention(argv: list[str]) -> None:
             rows = sum(archived.checksum.rows for archived in done)
             return done, rows, rows
 
-        done = _maintenance_run(settings, conn, "retention", archive_dir, archive_all)
+        done = _maintenance_run(settings, model, conn, "retention", archive_dir, archive_all)
     finally:
         conn.close()
     for archived in done:
@@ -343,7 +344,8 @@ def run_restore(argv: list[str]) -> None:
     parser.add_argument("--month", type=_month, required=True, help="the month, e.g. 2023-01")
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
-    entity = _model(settings, args.entities).entity(RETAINED_ENTITY)
+    model = _model(settings, args.entities)
+    entity = model.entity(RETAINED_ENTITY)
     retention.check_entity(entity)
     db = settings.database
     connection = connection_from_env()
@@ -356,7 +358,8 @@ def run_restore(argv: list[str]) -> None:
         return [loaded], loaded.rows, loaded.rows
 
     try:
-        done = _maintenance_run(settings, conn, "restore", f"{args.month:%Y-%m}", restore)
+        month = f"{args.month:%Y-%m}"
+        done = _maintenance_run(settings, model, conn, "restore", month, restore)
     finally:
         conn.close()
     print(f"restored {entity.table.name} {args.month:%Y-%m}: {done[0]}, online again")
@@ -364,6 +367,7 @@ def run_restore(argv: list[str]) -> None:
 
 def _maintenance_run(
     settings: Settings,
+    model: Model,
     conn: Any,
     job: str,
     target: str,
@@ -397,15 +401,14 @@ def _maintenance_run(
         finally:
             print(_format_summary(database.run_summaries(conn, [run_id])), flush=True)
         if done:
-            _refresh_after(conn, settings)
+            _refresh_after(conn, settings, model)
     return done
 
 
-def _refresh_after(conn: Any, settings: Settings) -> None:
+def _refresh_after(conn: Any, settings: Settings, model: Model) -> None:
     """The views cover what is online: refreshed once rows left (or came back)."""
     db = settings.database
     try:
-        model = _model(settings, None)
         migrations.migrate(conn, db.db_schema, model, model.entities, "analytics")
         analytics.refresh(conn, db.db_schema, db.analytics_schema)
     except Exception as exc:
@@ -413,11 +416,13 @@ def _refresh_after(conn: Any, settings: Settings) -> None:
 
 
 def _size(count: int) -> str:
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1024
-    return ""
+    """``352.0 kB``: bytes in binary units, as PostgreSQL's pg_size_pretty counts them."""
+    size = float(count)
+    for unit in ("bytes", "kB", "MB"):
+        if size < 1024:
+            return f"{count} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
 
 
 def _render_plan(the_plan: retention.Plan, keep_months: int | None, archive_dir: str) -> str:
