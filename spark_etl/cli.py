@@ -23,7 +23,7 @@ from tabulate import tabulate
 import spark_etl
 from spark_etl import analytics, database, datagen, migrations, pipeline, report, retention
 from spark_etl.config import Settings, connection_from_env, load_settings
-from spark_etl.entities import Model, load_entities, load_mapping
+from spark_etl.entities import Entity, Model, load_entities, load_mapping
 from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
 from spark_etl.session import lazy_session, spark_session
 
@@ -280,6 +280,15 @@ def _maintenance_parser(job: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _retained(args: argparse.Namespace) -> tuple[Settings, Model, Entity]:
+    """Settings, definitions and the entity retention keeps, checked before anything starts."""
+    settings = load_settings(args.config)
+    model = _model(settings, args.entities)
+    entity = model.entity(RETAINED_ENTITY)
+    retention.check_entity(entity)
+    return settings, model, entity
+
+
 def run_retention(argv: list[str]) -> None:
     """Archive what the retention settings no longer keep online, verified, then drop it."""
     parser = _maintenance_parser(
@@ -291,10 +300,7 @@ def run_retention(argv: list[str]) -> None:
         "--dry-run", action="store_true", help="print what would be archived; change nothing"
     )
     args = parser.parse_args(argv)
-    settings = load_settings(args.config)
-    model = _model(settings, args.entities)
-    entity = model.entity(RETAINED_ENTITY)
-    retention.check_entity(entity)
+    settings, model, entity = _retained(args)
     keep = settings.retention
     if keep.cart_months is None and keep.audit_days is None:
         print(
@@ -343,10 +349,7 @@ def run_restore(argv: list[str]) -> None:
     )
     parser.add_argument("--month", type=_month, required=True, help="the month, e.g. 2023-01")
     args = parser.parse_args(argv)
-    settings = load_settings(args.config)
-    model = _model(settings, args.entities)
-    entity = model.entity(RETAINED_ENTITY)
-    retention.check_entity(entity)
+    settings, model, entity = _retained(args)
     db = settings.database
     connection = connection_from_env()
     conn = database.connect(connection, db.db_schema, db.connect_timeout_seconds)
