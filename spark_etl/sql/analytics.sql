@@ -222,9 +222,10 @@ WITH NO DATA;
 CREATE UNIQUE INDEX data_period_key ON data_period (first_sale_at);
 
 -- 0. The business month by month (the key figures and their trend), every month of the period
--- present (zeros where nothing sold): revenue, sales (cart lines sold), quantity, buying
--- customers, purchases; basket value and size per purchase; revenue against the month before
--- and the same month a year before (ratio - 1; NULL when there is nothing to compare with).
+-- present (zeros where nothing sold; months archived inside the period left out): revenue,
+-- sales (cart lines sold), quantity, buying customers, purchases; basket value and size per
+-- purchase; revenue against the month before and the same month a year before (ratio - 1;
+-- NULL when there is nothing to compare with, an archived month included).
 CREATE MATERIALIZED VIEW monthly_kpi AS
 WITH per_month AS (
     SELECT CAST(date_trunc('month', purchase_day) AS date) AS month, sum(revenue) AS revenue,
@@ -236,6 +237,9 @@ WITH per_month AS (
     SELECT CAST(m.month AS date) AS month, d.first_sale_at, d.last_sale_at
     FROM data_period d
     CROSS JOIN generate_series(d.first_month, d.last_month, interval '1 month') AS m (month)
+    -- a month archived by the retention job between restored ones is absent, not a zero
+    WHERE NOT EXISTS (SELECT 1 FROM etl_archive a WHERE a.table_name = 'cart'
+                      AND a.restored_at IS NULL AND a.period = CAST(m.month AS date))
 ), filled AS (
     SELECT m.month,
            CAST(m.first_sale_at AS date) > m.month
@@ -247,14 +251,15 @@ WITH per_month AS (
     FROM months m
     LEFT JOIN per_month p ON p.month = m.month
 )
-SELECT month, partial, revenue, CAST(sales AS bigint) AS sales, CAST(quantity AS bigint) AS quantity,
-       buying_customers, purchases,
-       round(revenue / NULLIF(purchases, 0), 2) AS avg_basket_value,
-       round(quantity / NULLIF(purchases, 0), 2) AS avg_basket_size,
-       round(revenue / NULLIF(lag(revenue) OVER (ORDER BY month), 0) - 1, 4) AS revenue_change_mom,
-       round(revenue / NULLIF(lag(revenue, 12) OVER (ORDER BY month), 0) - 1, 4)
-           AS revenue_change_yoy
-FROM filled
+SELECT f.month, f.partial, f.revenue, CAST(f.sales AS bigint) AS sales,
+       CAST(f.quantity AS bigint) AS quantity, f.buying_customers, f.purchases,
+       round(f.revenue / NULLIF(f.purchases, 0), 2) AS avg_basket_value,
+       round(f.quantity / NULLIF(f.purchases, 0), 2) AS avg_basket_size,
+       round(f.revenue / NULLIF(prev.revenue, 0) - 1, 4) AS revenue_change_mom,
+       round(f.revenue / NULLIF(yb.revenue, 0) - 1, 4) AS revenue_change_yoy
+FROM filled f
+LEFT JOIN filled prev ON prev.month = f.month - interval '1 month'
+LEFT JOIN filled yb ON yb.month = f.month - interval '12 months'
 WITH NO DATA;
 CREATE UNIQUE INDEX monthly_kpi_key ON monthly_kpi (month);
 

@@ -98,6 +98,21 @@ def test_months_out_of_the_window_leave_postgresql_for_verified_parquet_and_come
         "SELECT count(*) FROM pg_indexes WHERE tablename = 'cart_2021_03_h0'",
     ) == [(5,)]  # the key and the four declared indexes
     assert "restored cart 2021-03: " in capsys.readouterr().out
+    # the views cover 2021-03 and 2024: the months archived between are absent, not zeros
+    assert [
+        month
+        for (month,) in query(
+            connection,
+            db_settings,
+            f"SELECT month FROM {db_settings.database.analytics_schema}.monthly_kpi ORDER BY 1",
+        )
+    ] == [date(2021, 3, 1)] + [date(2024, m, 1) for m in range(1, 13)]
+    assert query(  # 2023-12 is archived: 2024-01 has no month before to compare with
+        connection,
+        db_settings,
+        f"SELECT revenue_change_mom FROM {db_settings.database.analytics_schema}.monthly_kpi "
+        "WHERE month = '2024-01-01'",
+    ) == [(None,)]
     assert run_cli("restore", ["--config", str(config), "--month", "2021-03"]) == 2
     assert run_cli("restore", ["--config", str(config), "--month", "2019-06"]) == 2
     assert capsys.readouterr().err.splitlines() == [
