@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from spark_etl.config import Connection, DatabaseSettings, InputSettings
 from spark_etl.database import quoted
 from spark_etl.errors import InputError
-from spark_etl.schemas import CORRUPT_RECORD, SOURCE_FILE, SOURCE_ORDER, SourceSpec
+from spark_etl.schemas import CORRUPT_RECORD, SOURCE_BLOCK, SOURCE_FILE, SOURCE_ORDER, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,9 @@ def read_source(
         *columns,
         CORRUPT_RECORD,
         F.input_file_name().alias(SOURCE_FILE),
-        # Read order, used only to pick "the last line" among duplicates; never a key.
+        # Read order: the split's offset in the file, then an id Spark promises to grow with
+        # each row a task reads. Used to pick "the last line" and number rejects; never a key.
+        F.expr("input_file_block_start()").alias(SOURCE_BLOCK),
         F.monotonically_increasing_id().alias(SOURCE_ORDER),
     )
 

@@ -17,9 +17,11 @@ if TYPE_CHECKING:
     from spark_etl.entities.model import EntityMapping
 
 CORRUPT_RECORD = "_corrupt_record"
-# Where each source row came from, added by the readers: the file, and an id that grows with
-# the row's position in it (duplicates keep the last line; rejections name the line).
+# Where each source row came from, added by the readers: the file, the byte offset of the file
+# split that read it, and an id that grows with the row's position within the split (duplicates
+# keep the last line; rejections name the record).
 SOURCE_FILE = "_source_file"
+SOURCE_BLOCK = "_source_block"
 SOURCE_ORDER = "_source_order"
 MONEY = T.DecimalType(12, 2)
 LINE_AMOUNT = T.DecimalType(14, 2)

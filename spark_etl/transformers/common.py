@@ -6,12 +6,16 @@ A parsed frame carries the typed model columns, the raw record (``_raw``), linea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from spark_etl.schemas import CORRUPT_RECORD, SOURCE_FILE, SOURCE_ORDER
+from spark_etl.schemas import CORRUPT_RECORD, SOURCE_BLOCK, SOURCE_FILE, SOURCE_ORDER
+
+log = logging.getLogger(__name__)
 
 RAW = "_raw"
 REASONS = "_reasons"
@@ -21,9 +25,7 @@ DUPLICATE = "duplicate"
 MALFORMED = "malformed record"
 NOT_UTF8 = "not valid UTF-8"
 REPLACEMENT_CHARACTER = "\ufffd"  # what the UTF-8 decoder puts in place of invalid bytes
-# monotonically_increasing_id() holds the read partition in its upper bits, the position below.
-PARTITION_SHIFT = 33
-POSITION_MASK = (1 << PARTITION_SHIFT) - 1
+READ_ORDER = (SOURCE_FILE, SOURCE_BLOCK, SOURCE_ORDER)
 
 
 def raw(name: str) -> Column:
@@ -34,7 +36,7 @@ def raw(name: str) -> Column:
 
 def pack_raw(frame: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Fold the source columns into one ``_raw`` struct, next to the lineage columns."""
-    return frame.select(F.struct(*columns, CORRUPT_RECORD).alias(RAW), SOURCE_FILE, SOURCE_ORDER)
+    return frame.select(F.struct(*columns, CORRUPT_RECORD).alias(RAW), *READ_ORDER)
 
 
 def parse_id(text: Column) -> Column:
@@ -102,7 +104,7 @@ def mark_duplicates(frame: DataFrame, *, key: str, latest_by: str | None = None)
     valid = F.size(REASONS) == 0
     order = [F.col(latest_by).desc()] if latest_by else []
     latest_first = Window.partitionBy(key, valid).orderBy(
-        *order, F.col(SOURCE_FILE).desc(), F.col(SOURCE_ORDER).desc()
+        *order, *[F.col(name).desc() for name in READ_ORDER]
     )
     return add_reason(frame, valid & (F.row_number().over(latest_first) > 1), DUPLICATE)
 
@@ -142,41 +144,74 @@ def count_read_and_set_aside(frame: DataFrame) -> tuple[int, int]:
     return int(counts["read"]), int(counts["set_aside"])
 
 
-def _read_blocks(frame: DataFrame) -> DataFrame:
-    """Per file and read partition: its rows, its first position, and the file's rows before it.
+BLOCK_SCHEMA = T.StructType(
+    [
+        T.StructField("_block_file", T.StringType()),
+        T.StructField("_block_start", T.LongType()),
+        T.StructField("_block_first", T.LongType()),
+        T.StructField("_rows_before", T.LongType()),
+    ]
+)
 
-    A partition reads its files one after the other, and a file split over several partitions
-    has its splits in partition order, so these blocks number every record of a file.
+
+def _read_blocks(frame: DataFrame) -> DataFrame | None:
+    """Per file split: its first read id and the file's rows in the splits before it; None
+    when some split's ids are not consecutive.
+
+    Spark promises only that the read ids grow within a task, not how they are made. A split
+    whose ``rows`` ids span exactly ``last - first + 1`` values holds them consecutively, so
+    a row's position in it is its id minus the first: that is checked here, split by split,
+    over the key columns alone (a few rows per file come back to the driver).
     """
-    earlier = (
-        Window.partitionBy("_block_file")
-        .orderBy("_block_partition")
-        .rowsBetween(Window.unboundedPreceding, -1)
-    )
-    return (
-        frame.groupBy(
-            F.col(SOURCE_FILE).alias("_block_file"),
-            F.shiftright(SOURCE_ORDER, PARTITION_SHIFT).alias("_block_partition"),
-        )
+    splits = (
+        frame.groupBy(SOURCE_FILE, SOURCE_BLOCK)
         .agg(
-            F.count(F.lit(1)).alias("_block_rows"),
-            F.min(F.col(SOURCE_ORDER).bitwiseAND(POSITION_MASK)).alias("_block_first"),
+            F.count(F.lit(1)).alias("rows"),
+            F.min(SOURCE_ORDER).alias("first"),
+            F.max(SOURCE_ORDER).alias("last"),
         )
-        .withColumn("_rows_before", F.coalesce(F.sum("_block_rows").over(earlier), F.lit(0)))
+        .collect()
     )
+    if any(split["last"] - split["first"] + 1 != split["rows"] for split in splits):
+        return None
+    blocks: list[tuple] = []
+    rows_before: dict[str, int] = {}
+    for split in sorted(splits, key=lambda s: (s[SOURCE_FILE], s[SOURCE_BLOCK])):
+        before = rows_before.get(split[SOURCE_FILE], 0)
+        blocks.append((split[SOURCE_FILE], split[SOURCE_BLOCK], split["first"], before))
+        rows_before[split[SOURCE_FILE]] = before + split["rows"]
+    return frame.sparkSession.createDataFrame(blocks, BLOCK_SCHEMA)
+
+
+def _numbered_by_sorting(frame: DataFrame) -> DataFrame:
+    """Record numbers of every row by sorting the read ids of each file (the slow path)."""
+    in_file = Window.partitionBy(SOURCE_FILE).orderBy(SOURCE_BLOCK, SOURCE_ORDER)
+    return frame.select(*READ_ORDER, F.row_number().over(in_file).alias("record_number"))
 
 
 def rejected_rows(frame: DataFrame) -> DataFrame:
-    """The rows set aside: file, record number (1 = first record), raw record as JSON, reasons."""
-    blocks = _read_blocks(frame)
+    """The rows set aside: file, record number (1 = first record), raw record as JSON, reasons.
+
+    The record number counts the file's records in read order (split offset, then read id),
+    whatever the number of splits and the order Spark reads them in.
+    """
     rejected = frame.where(F.size(REASONS) > 0)
-    in_block = (F.col(SOURCE_FILE) == F.col("_block_file")) & (
-        F.shiftright(SOURCE_ORDER, PARTITION_SHIFT) == F.col("_block_partition")
-    )
-    position = F.col(SOURCE_ORDER).bitwiseAND(POSITION_MASK)
-    return rejected.join(F.broadcast(blocks), on=in_block, how="left").select(
+    blocks = _read_blocks(frame)
+    if blocks is None:
+        log.warning("Read ids are not consecutive within a file split: numbering rejects by a sort")
+        numbers = _numbered_by_sorting(frame)
+        numbered = rejected.join(numbers, on=list(READ_ORDER), how="left")
+    else:
+        in_block = (F.col(SOURCE_FILE) == F.col("_block_file")) & (
+            F.col(SOURCE_BLOCK) == F.col("_block_start")
+        )
+        position = F.col(SOURCE_ORDER) - F.col("_block_first")
+        numbered = rejected.join(F.broadcast(blocks), on=in_block, how="left").withColumn(
+            "record_number", F.col("_rows_before") + position + 1
+        )
+    return numbered.select(
         F.col(SOURCE_FILE).alias("source_file"),
-        (F.col("_rows_before") + position - F.col("_block_first") + 1).alias("record_number"),
+        F.col("record_number"),
         F.to_json(RAW).alias("raw_record"),
         F.array_join(REASONS, REASON_SEPARATOR).alias("reasons"),
     )

@@ -27,7 +27,7 @@ from spark_etl.entities.model import (
     TimestampRule,
     WholeNumberRule,
 )
-from spark_etl.schemas import SOURCE_FILE, SOURCE_ORDER
+from spark_etl.schemas import SOURCE_BLOCK, SOURCE_FILE, SOURCE_ORDER
 from spark_etl.transformers.common import (
     RAW,
     REASONS,
@@ -185,7 +185,9 @@ def parse_source(source: DataFrame, entity: Entity, values: RunValues) -> DataFr
         parsed, column_rules = parse_column(name, rule, entity.columns[target].type, values)
         typed.append(parsed.alias(target))
         rules += column_rules
-    return source.select(*typed, reasons(*rules).alias(REASONS), RAW, SOURCE_FILE, SOURCE_ORDER)
+    return source.select(
+        *typed, reasons(*rules).alias(REASONS), RAW, SOURCE_FILE, SOURCE_BLOCK, SOURCE_ORDER
+    )
 
 
 def with_times_not_after(frame: DataFrame, entity: Entity, values: RunValues) -> DataFrame:
@@ -250,7 +252,7 @@ def check_rows(
         transform = TRANSFORMS[name]
         lookup = {"history": histories[transform.history_of]} if transform.history_of else {}
         checked = transform.function(checked, **lookup)
-    return checked.select(*entity.columns, REASONS, RAW, SOURCE_FILE, SOURCE_ORDER)
+    return checked.select(*entity.columns, REASONS, RAW, SOURCE_FILE, SOURCE_BLOCK, SOURCE_ORDER)
 
 
 def lookups_needed(entity: Entity) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -10,9 +10,12 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from spark_etl.config import InputSettings
 from spark_etl.entities import load_entities
+from spark_etl.readers import read_source
 from spark_etl.schemas import (
     CORRUPT_RECORD,
+    SOURCE_BLOCK,
     SOURCE_FILE,
     SOURCE_ORDER,
     SourceSpec,
@@ -46,6 +49,8 @@ VALUES = RunValues(
 PRODUCT_COLUMNS = tuple(MODEL.entity("product").columns)
 VARIATION_LOOKUP = "product_variation_id long, product_id long, price decimal(12,2), valid_from timestamp, valid_to timestamp"
 MONEY = T.DecimalType(12, 2)
+# splits of about 8 KiB: a test file is read by several tasks, as a large extract is
+SMALL_SPLITS = {"spark.sql.files.maxPartitionBytes": "8192", "spark.sql.files.openCostInBytes": "0"}
 
 
 def validated(checked, entity: str):
@@ -70,9 +75,10 @@ def packed(spark: SparkSession, spec: SourceSpec, rows: list[tuple]):
     schema = (
         spec.raw_schema.add(CORRUPT_RECORD, "string")
         .add(SOURCE_FILE, "string")
+        .add(SOURCE_BLOCK, "long")
         .add(SOURCE_ORDER, "long")
     )
-    full = [(*row, None, "file:/in.csv", order) for order, row in enumerate(rows)]
+    full = [(*row, None, "file:/in.csv", 0, order) for order, row in enumerate(rows)]
     return pack_raw(spark.createDataFrame(full, schema), spec.columns)
 
 
@@ -422,30 +428,74 @@ def test_row_with_bytes_that_were_not_utf8_is_rejected(spark):
     assert found == {1: ["not valid UTF-8"], 2: []}
 
 
-def test_record_numbers_count_data_rows_of_each_file_from_one(spark):
+def split_rows(spark: SparkSession, rows: list[tuple]):
+    """Customer rows as a reader returns them: (id, file, split offset, read id)."""
     schema = (
         CUSTOMERS.raw_schema.add(CORRUPT_RECORD, "string")
         .add(SOURCE_FILE, "string")
+        .add(SOURCE_BLOCK, "long")
         .add(SOURCE_ORDER, "long")
     )
-    # two read partitions of a.csv (the second starting at position 0) and one of b.csv
-    second = 1 << 33
-    rows = [
-        ("1", "A", "2020-01-01", None, "a.csv", 0),
-        ("x", "B", "2020-01-01", None, "a.csv", 1),
-        ("3", "C", "2020-01-01", None, "a.csv", second),
-        ("y", "D", "2020-01-01", None, "a.csv", second + 1),
-        ("z", "E", "2020-01-01", None, "b.csv", second + 2),
-    ]
-    raw = pack_raw(spark.createDataFrame(rows, schema), CUSTOMERS.columns)
+    full = [(id_, "A", "2020-01-01", None, *lineage) for id_, *lineage in rows]
+    return pack_raw(spark.createDataFrame(full, schema), CUSTOMERS.columns)
 
+
+def reject_numbers(raw) -> list[tuple]:
     rejected = rejected_rows(validated(checked_rows(raw, "customer"), "customer"))
+    return sorted((r.source_file, r.record_number) for r in rejected.collect())
 
-    assert sorted((r.source_file, r.record_number) for r in rejected.collect()) == [
-        ("a.csv", 2),
-        ("a.csv", 4),
-        ("b.csv", 1),
+
+def test_record_numbers_follow_split_offsets_not_the_order_spark_reads_splits(spark):
+    # a.csv in two splits; b.csv read by a task in between (Spark packs splits by size, so a
+    # file's last split can be read after another file): numbering follows the offsets
+    rows = [
+        ("1", "a.csv", 0, 0),
+        ("x", "a.csv", 0, 1),
+        ("z", "b.csv", 0, 8_000),
+        ("3", "a.csv", 4_096, 900_000),
+        ("y", "a.csv", 4_096, 900_001),
     ]
+
+    assert reject_numbers(split_rows(spark, rows)) == [("a.csv", 2), ("a.csv", 4), ("b.csv", 1)]
+
+
+def test_record_numbers_are_still_right_when_read_ids_are_not_consecutive(spark):
+    # Spark promises growing ids, not consecutive ones: with gaps, the rows are sorted instead
+    rows = [
+        ("1", "a.csv", 0, 10),
+        ("x", "a.csv", 0, 20),
+        ("3", "a.csv", 4_096, 5),
+        ("y", "a.csv", 4_096, 7),
+        ("z", "b.csv", 0, 1),
+    ]
+
+    assert reject_numbers(split_rows(spark, rows)) == [("a.csv", 2), ("a.csv", 4), ("b.csv", 1)]
+
+
+def test_record_numbers_of_a_real_read_split_into_many_partitions(spark, tmp_path):
+    folder = tmp_path / "customers.csv"  # a folder of part files, as Spark writes them
+    folder.mkdir()
+    expected = []
+    for part, first_id, count in (("part-0.csv", 0, 3_000), ("part-1.csv", 5_000, 1_200)):
+        lines = ["id,name,created_at"]
+        for number in range(1, count + 1):
+            bad = number % 97 == 0
+            lines.append(f"{'x' if bad else first_id + number},Name {number},2020-01-01")
+            if bad:
+                expected.append((part, number))
+        (folder / part).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    previous = {key: spark.conf.get(key) for key in SMALL_SPLITS}
+    for key, value in SMALL_SPLITS.items():
+        spark.conf.set(key, value)
+    try:
+        raw = read_source(spark, str(tmp_path), CUSTOMERS, InputSettings(format="csv", csv_multiline=False))
+        assert raw.rdd.getNumPartitions() >= 8
+        numbers = reject_numbers(pack_raw(raw, CUSTOMERS.columns))
+    finally:
+        for key, value in previous.items():
+            spark.conf.set(key, value)
+
+    assert [(file.rsplit("/", 1)[1], number) for file, number in numbers] == sorted(expected)
 
 
 def test_without_repeated_keys_the_checked_rows_are_staged_as_they_are(spark):
