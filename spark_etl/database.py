@@ -100,13 +100,13 @@ def apply_schema(conn: Any, schema: str) -> None:
 
 
 def truncate_stage(conn: Any, stage_table: str) -> None:
+    """Empty an entity's staging table and the rejects' (in the caller's transaction)."""
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL("TRUNCATE {}, {}").format(
                 sql.Identifier(stage_table), sql.Identifier(STAGE_REJECT)
             )
         )
-    conn.commit()
 
 
 def count_rows(conn: Any, table: str) -> int:

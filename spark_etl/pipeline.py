@@ -17,7 +17,7 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl import analytics, database, merges, migrations, readers, retention, writers
+from spark_etl import analytics, database, merges, migrations, progress, readers, retention, writers
 from spark_etl.config import Connection, Settings
 from spark_etl.entities import Entity, Mapping, Model, load_entities
 from spark_etl.entities.ddl import history_lookup_columns
@@ -112,24 +112,30 @@ def _stage(
     checked = check_source(spark, ctx, job, pack_raw(raw, job.source.columns), archived)
     validated = checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        validated = with_duplicates_marked(checked, key=job.key, latest_by=job.entity.latest_by)
-        if validated is not checked:  # marked: a sort of whole rows, kept for the passes below
-            validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
-        read, set_aside = count_read_and_set_aside(validated)
+        with progress.phase(f"{job.name}: read and check", spark) as shown:
+            validated = with_duplicates_marked(checked, key=job.key, latest_by=job.entity.latest_by)
+            if validated is not checked:  # marked: a sort of whole rows, kept for the passes below
+                validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
+            read, set_aside = count_read_and_set_aside(validated)
+            shown.rows = read
         seconds["read_validate"] = time.perf_counter() - started
         started = time.perf_counter()
-        database.truncate_stage(conn, job.stage_table)
-        db = ctx.settings.database
-        writers.write_stage(
-            accepted_rows(validated, job.columns), job.stage_table, ctx.connection, db
-        )
-        if set_aside:  # numbering the rejects costs a pass over the input: only when needed
-            writers.write_stage(rejected_rows(validated), database.STAGE_REJECT, ctx.connection, db)
+        with progress.phase(f"{job.name}: stage", spark) as shown:
+            database.truncate_stage(conn, job.stage_table)
+            conn.commit()  # before the executors' connections write into them
+            db = ctx.settings.database
+            writers.write_stage(
+                accepted_rows(validated, job.columns), job.stage_table, ctx.connection, db
+            )
+            if set_aside:  # numbering the rejects costs a pass over the input: only when needed
+                writers.write_stage(
+                    rejected_rows(validated), database.STAGE_REJECT, ctx.connection, db
+                )
+            shown.rows = read
         seconds["stage"] = time.perf_counter() - started
     finally:
         validated.unpersist()
         checked.unpersist()
-    log.info("%s: %d rows read and staged", job.name, read)
     return read
 
 
@@ -145,7 +151,12 @@ def _merge(
         raise AccountingError(
             f"{job.name}: read {read} rows but staged {loaded} + {rejected} + {duplicates}"
         )
-    counts = merges.merge(conn, ctx.model, job.entity, ctx.as_of, run_id, job.name)
+    with progress.phase(f"{job.name}: merge into {job.entity.table.name}") as shown:
+        counts = merges.merge(conn, ctx.model, job.entity, ctx.as_of, run_id, job.name)
+        shown.rows = loaded
+    # staged rows are spent once merged: emptied in the same transaction (a failed merge keeps
+    # them for a look), so a 10M-line load leaves no GBs of staging behind
+    database.truncate_stage(conn, job.stage_table)
     seconds["merge"] = time.perf_counter() - started
     database.finish_run(
         conn,
@@ -241,6 +252,7 @@ def refresh_analytics(ctx: RunContext) -> list[str]:
         with database.load_lock(conn):
             # the views read every entity's tables: create those no load has created yet
             migrations.migrate(conn, db.db_schema, ctx.model, ctx.model.entities, "analytics")
-            return analytics.refresh(conn, db.db_schema, db.analytics_schema)
+            with progress.phase("analytics: refresh"):
+                return analytics.refresh(conn, db.db_schema, db.analytics_schema)
     finally:
         conn.close()

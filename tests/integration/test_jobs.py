@@ -163,6 +163,10 @@ def test_all_loads_exact_rows_and_sets_aside_broken_ones(spark, db_settings, con
         ("product_data_transform", 12, "full_sku shared with another product"),
         ("product_data_transform", 13, "full_sku shared with another product"),
     ]
+    # merged rows leave nothing behind in staging
+    staged = "SELECT (SELECT count(*) FROM {}) + (SELECT count(*) FROM stage_reject)"
+    for table in ("stage_customer", "stage_product", "stage_cart"):
+        assert query(connection, db_settings, staged.format(table)) == [(0,)]
 
 
 def test_rerun_in_any_row_order_keeps_rows_and_surrogate_keys(
@@ -340,6 +344,12 @@ def test_failure_before_commit_leaves_model_unchanged_and_run_failed(
         db_settings,
         "SELECT status, error_message FROM etl_run WHERE job = 'cart_data_transform'",
     ) == [("failed", "RuntimeError: disk full")]
+    # the staged rows of the failed merge are still there to look at: 4 lines, 4 rejects
+    assert query(
+        connection,
+        db_settings,
+        "SELECT (SELECT count(*) FROM stage_cart), (SELECT count(*) FROM stage_reject)",
+    ) == [(4, 4)]
 
     monkeypatch.undo()
     run_job(spark, db_settings, connection, tmp_path, job="cart_data_transform")
