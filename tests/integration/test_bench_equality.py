@@ -1,0 +1,57 @@
+"""The harness's results-equality check finds rows that differ, repeats included."""
+
+from __future__ import annotations
+
+import uuid
+
+from bench.equality import compare
+from tests.helpers import open_connection
+
+
+def test_equality_check_counts_rows_only_one_side_holds_and_relations_on_one_side(connection):
+    old, new = (f"eq_{side}_{uuid.uuid4().hex[:8]}" for side in ("old", "new"))
+    conn = open_connection(connection)
+    with conn.cursor() as cur:
+        for schema, rows in (
+            (old, "(1, 'a'), (2, 'b'), (2, 'b')"),
+            (new, "(1, 'a'), (2, 'b'), (3, 'c')"),
+        ):
+            cur.execute(f"CREATE SCHEMA {schema}")
+            cur.execute(f"CREATE TABLE {schema}.etl_flag (record_id int, flag text, run_id uuid)")
+            cur.execute(f"INSERT INTO {schema}.etl_flag (record_id, flag) VALUES {rows}")
+            cur.execute(f"CREATE TABLE {schema}.stage_cart (id int)")  # staging: not compared
+            cur.execute(
+                f"CREATE MATERIALIZED VIEW {schema}.names AS SELECT DISTINCT flag FROM {schema}.etl_flag WHERE record_id < 3"
+            )
+        cur.execute(f"CREATE TABLE {new}.etl_run (run_id uuid, job text)")
+        # a run id differs on every run: left out of the comparison
+        cur.execute(f"UPDATE {new}.etl_flag SET run_id = gen_random_uuid()")
+    conn.commit()
+    try:
+        results = compare(connection, {"model": (old, new)})
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP SCHEMA {old} CASCADE; DROP SCHEMA {new} CASCADE")
+        conn.commit()
+        conn.close()
+
+    # old holds (2, 'b') twice, new once; new alone holds (3, 'c')
+    assert results == [
+        {
+            "relation": "model.etl_flag",
+            "rows": 3,
+            "columns": 2,
+            "only_old": 1,
+            "only_new": 1,
+            "left_out": [],
+        },
+        {"relation": "model.etl_run", "only_in": "new"},
+        {
+            "relation": "model.names",
+            "rows": 2,
+            "columns": 1,
+            "only_old": 0,
+            "only_new": 0,
+            "left_out": [],
+        },
+    ]
