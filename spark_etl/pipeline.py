@@ -197,7 +197,7 @@ def check_source(
     known_keys = {}
     for column in key_columns:
         target = ctx.model.referenced(entity, column)
-        known_keys[column] = readers.read_columns(
+        known_keys[column] = readers.read_lookup(
             spark, ctx.connection, db, target.table.name, (target.key,)
         )
     histories = {}
@@ -205,7 +205,7 @@ def check_source(
         target = ctx.model.referenced(entity, column)
         assert isinstance(target.merge, HistoryMerge)
         versions = history_lookup_columns(target)
-        histories[column] = readers.read_columns(
+        histories[column] = readers.read_lookup(
             spark, ctx.connection, db, target.merge.table, versions
         )
     return check_rows(frame, entity, values, known_keys=known_keys, histories=histories)

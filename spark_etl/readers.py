@@ -17,6 +17,7 @@ from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from spark_etl import database
 from spark_etl.config import Connection, DatabaseSettings, InputSettings
 from spark_etl.database import quoted
 from spark_etl.errors import InputError
@@ -231,14 +232,56 @@ def read_query(
     )
 
 
-def read_columns(
+# A lookup at most this long is broadcast to every task (a hash table of a few hundred MB at
+# most); a longer one (tens of millions of customers) is joined by shuffling both sides, so it
+# never has to fit in the driver.
+BROADCAST_LOOKUP_ROWS = 5_000_000
+LOOKUP_ROWS_PER_READ = 1_000_000  # rows per parallel JDBC read of a lookup
+FETCH_ROWS = 10_000  # rows per round trip: a read streams instead of holding every row
+
+
+def read_lookup(
     spark: SparkSession,
     connection: Connection,
     settings: DatabaseSettings,
     table: str,
     columns: Sequence[str],
 ) -> DataFrame:
-    """Columns of a model table (a lookup: the keys of a referenced entity, a history)."""
+    """Columns of a model table that a load looks values up in (the keys of a referenced
+    entity, a history), the first being an integer key.
+
+    Read in parallel slices of the key's range, streamed; marked for broadcast when short
+    enough, otherwise left to a shuffled join.
+    """
     names = ", ".join(quoted(name) for name in columns)
-    query = f"SELECT {names} FROM {quoted(settings.db_schema, table)}"
-    return read_query(spark, connection, settings, query)
+    relation = quoted(settings.db_schema, table)
+    conn = database.connect(connection, settings.db_schema, settings.connect_timeout_seconds)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT count(*) AS n, min({quoted(columns[0])}) AS low, "
+                f"max({quoted(columns[0])}) AS high FROM {relation}"
+            )
+            size = cur.fetchone()
+    finally:
+        conn.close()
+    properties = {
+        **connection.jdbc_properties(settings.connect_timeout_seconds),
+        "fetchsize": str(FETCH_ROWS),
+    }
+    subquery = f"(SELECT {names} FROM {relation}) AS lookup"
+    reads = -(-int(size["n"]) // LOOKUP_ROWS_PER_READ)
+    if reads > 1:
+        frame = spark.read.jdbc(
+            connection.jdbc_url,
+            subquery,
+            column=columns[0],
+            lowerBound=int(size["low"]),
+            upperBound=int(size["high"]) + 1,
+            numPartitions=reads,
+            properties=properties,
+        )
+    else:
+        frame = spark.read.jdbc(connection.jdbc_url, subquery, properties=properties)
+    log.debug("Lookup %s: %d rows in %d read(s)", table, size["n"], max(reads, 1))
+    return F.broadcast(frame) if size["n"] <= BROADCAST_LOOKUP_ROWS else frame

@@ -15,8 +15,9 @@ def with_variation_in_force(carts: DataFrame, variations: DataFrame) -> DataFram
 
     Validity intervals are half-open ``[valid_from, valid_to)`` and follow each other without
     gaps, so at most one variation matches. A line older than its product's first variation
-    takes that first variation: the first interval is opened to the past. The lookup is small
-    (one row per variation) and broadcast, so no cart line is shuffled or duplicated.
+    takes that first variation: the first interval is opened to the past. The reader marks the
+    lookup (one row per variation) for broadcast when it is short enough: then no cart line is
+    shuffled; a longer one is joined on the product by shuffling both sides.
     """
     oldest_first = Window.partitionBy("product_id").orderBy("valid_from", "product_variation_id")
     is_first = F.row_number().over(oldest_first) == 1
@@ -32,7 +33,7 @@ def with_variation_in_force(carts: DataFrame, variations: DataFrame) -> DataFram
         & (F.col("_in_force_from").isNull() | (F.col("created_at") >= F.col("_in_force_from")))
         & (F.col("_in_force_to").isNull() | (F.col("created_at") < F.col("_in_force_to")))
     )
-    priced = carts.join(F.broadcast(lookup), on=in_force, how="left")
+    priced = carts.join(lookup, on=in_force, how="left")
     unknown = F.col("product_id").isNotNull() & F.col("product_variation_id").isNull()
     return add_reason(
         priced, unknown & F.col("created_at").isNotNull(), "product_id not found in product"

@@ -218,9 +218,9 @@ def with_archived_months_set_aside(
 
 def with_known_reference(frame: DataFrame, column: str, entity: str, keys: DataFrame) -> DataFrame:
     """Reject rows whose ``column`` is not a key of ``entity`` in the model (``keys``: one
-    column, small enough to broadcast)."""
+    column; the reader marks it for broadcast when it is short enough)."""
     known = keys.select(F.col(keys.columns[0]).alias("_known_key"))
-    checked = frame.join(F.broadcast(known), on=F.col(column) == F.col("_known_key"), how="left")
+    checked = frame.join(known, on=F.col(column) == F.col("_known_key"), how="left")
     unknown = F.col(column).isNotNull() & F.col("_known_key").isNull()
     return add_reason(checked, unknown, f"{column} not found in {entity}").drop("_known_key")
 
