@@ -27,6 +27,7 @@ import csv
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -173,7 +174,8 @@ def suite(spark: Any, ctx: pipeline.RunContext) -> dict[str, Any]:
         conn.close()
         result["jobs"][job.name] = {**stages, "total": total}
     started = time.perf_counter()
-    pipeline.refresh_analytics(ctx)
+    result["view_seconds"] = {}
+    pipeline.refresh_analytics(ctx, result["view_seconds"])
     result["analytics_refresh"] = time.perf_counter() - started
     return result
 
@@ -241,6 +243,102 @@ def _database_mb(connection: Connection) -> float:
     return size
 
 
+def bulk_load_limit(connection: Connection, schema: str, work: Path) -> dict[str, float]:
+    """The merge's practical limit: the model's cart rows COPYed into an unindexed copy of
+    the partitioned cart table (same months and hash leaves), then its indexes built and its
+    foreign keys checked. The rows are exported first, untimed."""
+    conn = database.connect(connection, schema, 10)
+    export = work / "bulk-limit-cart.bin"
+    cur = conn.cursor()
+    with export.open("wb") as handle:
+        cur.copy_expert("COPY (SELECT * FROM cart) TO STDOUT (FORMAT binary)", handle)
+    cur.execute("DROP SCHEMA IF EXISTS bulk_limit CASCADE")
+    cur.execute("CREATE SCHEMA bulk_limit")
+    cur.execute(
+        "CREATE TABLE bulk_limit.cart (LIKE cart INCLUDING DEFAULTS) PARTITION BY "
+        + _one(cur, "SELECT pg_get_partkeydef('cart'::regclass) AS d")
+    )
+    # every partition, parents before children, with its bounds and its own partitioning
+    cur.execute(
+        """
+        WITH RECURSIVE tree AS (
+            SELECT inhrelid AS child, inhparent AS parent, 1 AS depth FROM pg_inherits
+            WHERE inhparent = 'cart'::regclass
+            UNION ALL
+            SELECT i.inhrelid, i.inhparent, t.depth + 1 FROM pg_inherits i
+            JOIN tree t ON i.inhparent = t.child
+        )
+        SELECT c.relname AS name, p.relname AS parent,
+               pg_get_expr(c.relpartbound, c.oid) AS bound,
+               CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partitioning
+        FROM tree t JOIN pg_class c ON c.oid = t.child JOIN pg_class p ON p.oid = t.parent
+        ORDER BY t.depth, c.relname
+        """
+    )
+    for part in cur.fetchall():
+        statement = (
+            sql.SQL("CREATE TABLE {} PARTITION OF {} ")
+            .format(
+                sql.Identifier("bulk_limit", part["name"]),
+                sql.Identifier("bulk_limit", part["parent"]),
+            )
+            .as_string(conn)
+            + part["bound"]
+        )
+        if part["partitioning"]:
+            statement += " PARTITION BY " + part["partitioning"]
+        cur.execute(statement)
+    cur.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = 'cart'",
+        (schema,),
+    )
+    indexes = [
+        re.sub(r" ON (ONLY )?\S+ ", " ON bulk_limit.cart ", row["indexdef"], count=1)
+        for row in cur.fetchall()
+    ]
+    cur.execute(
+        "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint "
+        "WHERE conrelid = 'cart'::regclass AND contype = 'f'"
+    )
+    foreign_keys = [row["definition"] for row in cur.fetchall()]
+    conn.commit()
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    with export.open("rb") as handle:
+        cur.copy_expert("COPY bulk_limit.cart FROM STDIN (FORMAT binary)", handle, size=1 << 20)
+    conn.commit()
+    seconds["copy"] = time.perf_counter() - started
+    started = time.perf_counter()
+    for statement in indexes:
+        cur.execute(statement)
+    for definition in foreign_keys:  # referenced tables resolve in the model's schema
+        cur.execute("ALTER TABLE bulk_limit.cart ADD " + definition)
+    conn.commit()
+    seconds["indexes_and_keys"] = time.perf_counter() - started
+    cur.execute("DROP SCHEMA bulk_limit CASCADE")
+    conn.commit()
+    conn.close()
+    export.unlink()
+    return seconds
+
+
+def _one(cur: Any, query: str) -> Any:
+    cur.execute(query)
+    return next(iter(cur.fetchone().values()))
+
+
+def _jvm_heap_peak_mb(spark: Any) -> float:
+    """Peak heap of the driver JVM (in local mode the executors run in it), over its pools."""
+    factory = spark._jvm.java.lang.management.ManagementFactory
+    heap = spark._jvm.java.lang.management.MemoryType.HEAP
+    peak = sum(
+        pool.getPeakUsage().getUsed()
+        for pool in factory.getMemoryPoolMXBeans()
+        if pool.getType().equals(heap)
+    )
+    return round(peak / 2**20, 1)
+
+
 def retention_run(spark: Any, ctx: pipeline.RunContext, archive_dir: Path) -> dict[str, Any]:
     """What the retention job does with cart_months 12 (archive, check, drop every older
     month, then refresh the views), timed; then one month restored."""
@@ -306,6 +404,7 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     result["suite"] = suite(spark, ctx)
     result["suite_seconds"] = time.perf_counter() - started
+    result["bulk_limit"] = bulk_load_limit(connection, settings.database.db_schema, work)
     result["analytics_query_seconds"] = analytics_queries(ctx)
     result["report_seconds"] = report_seconds(ctx, work / f"report-{size}")
     for kind in ("delta", "snapshot"):
@@ -321,13 +420,16 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
         )
         result[f"incremental_{kind}_cart_seconds"] = time.perf_counter() - started
     started = time.perf_counter()
-    pipeline.refresh_analytics(ctx)  # populated views: refreshed concurrently
+    result["incremental_view_seconds"] = {}
+    # populated views: refreshed concurrently
+    pipeline.refresh_analytics(ctx, result["incremental_view_seconds"])
     result["incremental_refresh_seconds"] = time.perf_counter() - started
     status = Path(f"/proc/{jvm_pid}/status").read_text(encoding="utf-8")
     peak_kb = next(
         int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")
     )
     result["driver_peak_rss_mb"] = round(peak_kb / 1024, 1)
+    result["driver_heap_peak_mb"] = _jvm_heap_peak_mb(spark)
     result["database_mb"] = _database_mb(connection)
     result["retention"] = retention_run(spark, ctx, work / f"archive-{size}")
     spark.stop()
@@ -360,11 +462,72 @@ def ratios(result: dict[str, Any]) -> dict[str, float]:
     }
 
 
+# issue #14's targets: (label, ratio key, target, the size it is judged at)
+ISSUE_14_TARGETS = (
+    (
+        "cart read + validate ÷ plain Spark read of the file",
+        "read_validate_vs_spark_read",
+        "<= 1.5",
+    ),
+    ("stage throughput ÷ raw COPY throughput", "stage_vs_copy_throughput", ">= 0.7"),
+    ("cart merge ÷ bulk-load limit", "merge_vs_bulk_limit", "<= 1.5"),
+    ("analytics refresh after a full load ÷ cart load", "refresh_vs_cart_load", "<= 0.3"),
+    (
+        "analytics refresh after a 1% increment ÷ full refresh",
+        "incremental_refresh_vs_full",
+        "<= 0.1",
+    ),
+    (
+        "full snapshot with 1% changed ÷ full cart load",
+        "incremental_snapshot_vs_full_cart",
+        "<= 0.3",
+    ),
+    ("whole suite ÷ raw COPY of the input files", "suite_vs_copy_time", "<= 15 (<= 20 at 1M)"),
+)
+
+
+def issue_14_ratios(result: dict[str, Any]) -> dict[str, float | None]:
+    """The ratios issue #14 sets targets for (None: not measured by that run's harness)."""
+    carts = result["suite"]["jobs"]["cart_data_transform"]
+    limit = result.get("bulk_limit")
+    cart_load = carts["read_validate"] + carts["stage"] + carts["merge"]
+    return {
+        **ratios(result),
+        "read_validate_vs_spark_read": carts["read_validate"]
+        / result["spark_reference"]["read_carts"],
+        "merge_vs_bulk_limit": carts["merge"] / sum(limit.values()) if limit else None,
+        "refresh_vs_cart_load": result["suite"]["analytics_refresh"] / cart_load,
+        "incremental_refresh_vs_full": result["incremental_refresh_seconds"]
+        / result["suite"]["analytics_refresh"],
+    }
+
+
+def issue_14_table(results: list[dict[str, Any]], before: list[dict[str, Any]]) -> list[str]:
+    """Issue #14's targets: the figures before it (``before``) and now, size by size."""
+    sizes = [r["size"] for r in results]
+    then = {r["size"]: issue_14_ratios(r) for r in before}
+    now = {r["size"]: issue_14_ratios(r) for r in results}
+    header = ["measure", "target"]
+    for size in sizes:
+        header += [f"before, {size:,}", f"now, {size:,}"]
+    lines = [_row(*header), _row("---", *["---:"] * (len(header) - 1))]
+    for label, key, target in ISSUE_14_TARGETS:
+        cells = [label, target]
+        for size in sizes:
+            for figures in (then.get(size), now[size]):
+                value = figures.get(key) if figures else None
+                cells.append("—" if value is None else f"{value:.2f}")
+        lines.append(_row(*cells))
+    return lines
+
+
 def _row(*cells: str) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def markdown(results: list[dict[str, Any]], machine: str) -> str:
+def markdown(
+    results: list[dict[str, Any]], machine: str, before: list[dict[str, Any]] | None = None
+) -> str:
     times = (
         "cart lines",
         "COPY all files (s)",
@@ -460,6 +623,58 @@ def markdown(results: list[dict[str, Any]], machine: str) -> str:
                 f"{r['report_seconds']:.1f}" if "report_seconds" in r else "",
             )
         )
+    if before:
+        lines += [
+            "",
+            "Issue #14's targets: the ratios of the run before it (`before-issue-14.json`, same "
+            "machine) and of this run:",
+            "",
+            *issue_14_table(results, before),
+        ]
+    views = [r for r in results if "view_seconds" in r]
+    if views:
+        slowest = sorted(views[-1]["view_seconds"], key=views[-1]["view_seconds"].get)[::-1][:8]
+        columns = ("view", *[f"{r['size']:,} full (s)" for r in views])
+        columns += tuple(f"{r['size']:,} after 1% (s)" for r in views)
+        lines += [
+            "",
+            "Where the analytics refresh goes (the slowest views at the largest size; full "
+            "refresh after the first load, concurrent refresh after the 1% snapshot):",
+            "",
+            _row(*columns),
+            _row("---", *["---:"] * (len(columns) - 1)),
+        ]
+        for name in slowest:
+            cells = [f"{r['view_seconds'].get(name, 0):.1f}" for r in views]
+            cells += [f"{r['incremental_view_seconds'].get(name, 0):.1f}" for r in views]
+            lines.append(_row(name, *cells))
+        limits = [r for r in views if "bulk_limit" in r]
+        lines += [
+            "",
+            "Bulk-load limit of the cart merge (COPY of the model's cart rows into an unindexed "
+            "copy of the partitioned table, then its indexes and foreign keys) and memory:",
+            "",
+            _row(
+                "cart lines",
+                "merge (s)",
+                "limit: COPY (s)",
+                "limit: indexes + keys (s)",
+                "driver peak RSS (MB)",
+                "driver JVM heap peak (MB)",
+            ),
+            _row(*["---:"] * 6),
+        ]
+        for r in limits:
+            lines.append(
+                _row(
+                    f"{r['size']:,}",
+                    f"{r['suite']['jobs']['cart_data_transform']['merge']:.1f}",
+                    f"{r['bulk_limit']['copy']:.1f}",
+                    f"{r['bulk_limit']['indexes_and_keys']:.1f}",
+                    f"{r['driver_peak_rss_mb']:,.0f}",
+                    f"{r.get('driver_heap_peak_mb', 0):,.0f}",
+                )
+            )
     retained = [r for r in results if "retention" in r]
     if retained:
         columns = (
@@ -569,7 +784,13 @@ def write_results(output: Path, results: list[dict[str, Any]]) -> str:
     (output / "latest.json").write_text(
         json.dumps({"machine": machine, "results": results}, indent=1), encoding="utf-8"
     )
-    table = markdown(results, machine)
+    before_file = output / "before-issue-14.json"
+    before = (
+        json.loads(before_file.read_text(encoding="utf-8"))["results"]
+        if before_file.is_file()
+        else None
+    )
+    table = markdown(results, machine, before)
     (output / "latest.md").write_text(table, encoding="utf-8")
     return table
 

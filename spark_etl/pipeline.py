@@ -244,8 +244,9 @@ def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str])
         raise RefreshError(one_line(exc)) from exc
 
 
-def refresh_analytics(ctx: RunContext) -> list[str]:
-    """Refresh the views under the load lock, so that they all show one state of the model."""
+def refresh_analytics(ctx: RunContext, seconds: dict[str, float] | None = None) -> list[str]:
+    """Refresh the views under the load lock, so that they all show one state of the model
+    (``seconds`` receives each view's refresh time)."""
     db = ctx.settings.database
     conn = database.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
     try:
@@ -253,6 +254,6 @@ def refresh_analytics(ctx: RunContext) -> list[str]:
             # the views read every entity's tables: create those no load has created yet
             migrations.migrate(conn, db.db_schema, ctx.model, ctx.model.entities, "analytics")
             with progress.phase("analytics: refresh"):
-                return analytics.refresh(conn, db.db_schema, db.analytics_schema)
+                return analytics.refresh(conn, db.db_schema, db.analytics_schema, seconds)
     finally:
         conn.close()
