@@ -631,9 +631,10 @@ def markdown(
             "",
             *issue_14_table(results, before),
         ]
-    views = [r for r in results if "view_seconds" in r]
+    views = [r for r in results if "view_seconds" in r["suite"]]
     if views:
-        slowest = sorted(views[-1]["view_seconds"], key=views[-1]["view_seconds"].get)[::-1][:8]
+        largest = views[-1]["suite"]["view_seconds"]
+        slowest = sorted(largest, key=largest.get, reverse=True)[:8]
         columns = ("view", *[f"{r['size']:,} full (s)" for r in views])
         columns += tuple(f"{r['size']:,} after 1% (s)" for r in views)
         lines += [
@@ -645,7 +646,7 @@ def markdown(
             _row("---", *["---:"] * (len(columns) - 1)),
         ]
         for name in slowest:
-            cells = [f"{r['view_seconds'].get(name, 0):.1f}" for r in views]
+            cells = [f"{r['suite']['view_seconds'].get(name, 0):.1f}" for r in views]
             cells += [f"{r['incremental_view_seconds'].get(name, 0):.1f}" for r in views]
             lines.append(_row(name, *cells))
         limits = [r for r in views if "bulk_limit" in r]
