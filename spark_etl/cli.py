@@ -21,7 +21,16 @@ from urllib.parse import urlparse
 from tabulate import tabulate
 
 import spark_etl
-from spark_etl import analytics, database, datagen, migrations, pipeline, report, retention
+from spark_etl import (
+    analytics,
+    database,
+    datagen,
+    migrations,
+    pipeline,
+    progress,
+    report,
+    retention,
+)
 from spark_etl.config import Settings, connection_from_env, load_settings
 from spark_etl.entities import Entity, Model, load_entities, load_mapping
 from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
@@ -48,10 +57,15 @@ SUMMARY_COLUMNS = (
 
 
 class _NoTraceFormatter(logging.Formatter):
-    """Console lines without tracebacks: those belong in the log file."""
+    """Console lines without tracebacks: those belong in the log file. On a terminal each line
+    first clears what a phase's progress line left there."""
+
+    def __init__(self, terminal: bool = False) -> None:
+        super().__init__()
+        self.prefix = progress.CLEAR_TO_END if terminal else ""
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"{self.formatTime(record, '%H:%M:%S')} {record.getMessage()}"
+        return f"{self.prefix}{self.formatTime(record, '%H:%M:%S')} {record.getMessage()}"
 
 
 def configure_logging() -> Path:
@@ -69,7 +83,7 @@ def configure_logging() -> Path:
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     file_handler.setLevel(logging.DEBUG)
     console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(_NoTraceFormatter())
+    console.setFormatter(_NoTraceFormatter(terminal=sys.stderr.isatty()))
     console.setLevel(logging.INFO)
     root = logging.getLogger()
     root.handlers[:] = [file_handler, console]

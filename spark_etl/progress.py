@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 REDRAW_SECONDS = 0.5
 CLEAR_LINE = "\r\x1b[K"
+# A message logged while the line is shown starts at the line's beginning (the line is drawn
+# with the cursor sent back there) and clears it first: the console formatter's prefix on a
+# terminal.
+CLEAR_TO_END = "\x1b[K"
 
 
 def duration(seconds: float) -> str:
@@ -120,5 +124,5 @@ def _redraw(
         except Exception:  # the session is stopping: nothing more to show
             return
         elapsed = time.monotonic() - current.started
-        out.write(CLEAR_LINE + progress_line(current.label, done, total, elapsed))
+        out.write(CLEAR_LINE + progress_line(current.label, done, total, elapsed) + "\r")
         out.flush()

@@ -6,7 +6,7 @@ import io
 import logging
 import time
 
-from spark_etl import progress
+from spark_etl import cli, progress
 
 
 class Terminal(io.StringIO):
@@ -79,3 +79,15 @@ def test_lines_say_tasks_time_and_time_left():
     assert progress.outcome_line("analytics: refresh", 74.4, None) == (
         "analytics: refresh: done in 1 min 14 s"
     )
+
+
+def test_a_message_logged_on_a_terminal_first_clears_the_progress_line():
+    record = logging.LogRecord(
+        "spark_etl", logging.INFO, __file__, 1, "Loaded %d months", (60,), None
+    )
+
+    on_terminal = cli._NoTraceFormatter(terminal=True).format(record)
+    elsewhere = cli._NoTraceFormatter().format(record)
+
+    assert on_terminal == progress.CLEAR_TO_END + elsewhere
+    assert elsewhere.endswith(" Loaded 60 months") and "\x1b" not in elsewhere

@@ -488,7 +488,9 @@ def test_record_numbers_of_a_real_read_split_into_many_partitions(spark, tmp_pat
     for key, value in SMALL_SPLITS.items():
         spark.conf.set(key, value)
     try:
-        raw = read_source(spark, str(tmp_path), CUSTOMERS, InputSettings(format="csv", csv_multiline=False))
+        raw = read_source(
+            spark, str(tmp_path), CUSTOMERS, InputSettings(format="csv", csv_multiline=False)
+        )
         assert raw.rdd.getNumPartitions() >= 8
         numbers = reject_numbers(pack_raw(raw, CUSTOMERS.columns))
     finally:
