@@ -328,7 +328,8 @@ def _one(cur: Any, query: str) -> Any:
 
 
 def _jvm_heap_peak_mb(spark: Any) -> float:
-    """Peak heap of the driver JVM (in local mode the executors run in it), over its pools."""
+    """The driver JVM's heap pools' peaks, summed (in local mode the executors run in it): an
+    upper bound of the heap's peak, as the pools peak at different times."""
     factory = spark._jvm.java.lang.management.ManagementFactory
     heap = spark._jvm.java.lang.management.MemoryType.HEAP
     peak = sum(
@@ -661,7 +662,7 @@ def markdown(
                 "limit: COPY (s)",
                 "limit: indexes + keys (s)",
                 "driver peak RSS (MB)",
-                "driver JVM heap peak (MB)",
+                "heap pools' peaks, summed (MB)",
             ),
             _row(*["---:"] * 6),
         ]
