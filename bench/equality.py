@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,9 @@ sys.path.insert(0, str(REPO))
 
 from psycopg2 import sql  # noqa: E402
 
-from bench.run import fresh_database, incremental_input  # noqa: E402
+from bench.run import fresh_database, incremental_input, throwaway_postgres  # noqa: E402
 from spark_etl import database, datagen  # noqa: E402
 from spark_etl.config import Connection, connection_from_env  # noqa: E402
-from spark_etl.local_postgres import LocalPostgres  # noqa: E402
 
 AS_OF = "2030-01-01"  # the same price-change time for both versions
 # columns whose values name the run rather than the data
@@ -183,14 +181,7 @@ def main() -> int:
         if not (folder / "carts.csv").is_file():
             incremental_input(input_dir, folder, delta=kind == "delta")
         inputs.append(folder)
-    server = None
-    if not os.environ.get("PGHOST"):
-        base = Path(tempfile.mkdtemp(prefix="spark-etl-equality-pg-"))
-        base.chmod(0o755)
-        server = LocalPostgres(base / "pg", 54398)
-        server.start()
-        os.environ.update(server.environment)
-    try:
+    with throwaway_postgres("spark-etl-equality-pg-", 54398):
         connection = fresh_database(connection_from_env(), f"equality_{args.size}")
         old_tree = tree_of(args.base, work / "equality-base")
         seconds = {
@@ -198,10 +189,6 @@ def main() -> int:
             "new": load(REPO, "new", connection, inputs, work),
         }
         results = compare(connection)
-    finally:
-        if server is not None:
-            server.stop()
-            shutil.rmtree(server.base_dir.parent, ignore_errors=True)
     differing = [r for r in results if r.get("only_old") or r.get("only_new") or "only_in" in r]
     for result in results:
         print(json.dumps(result))

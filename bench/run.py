@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -731,6 +733,25 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+@contextmanager
+def throwaway_postgres(prefix: str, port: int) -> Iterator[None]:
+    """A PostgreSQL of its own for the block (its PG* variables set), unless PGHOST names one;
+    stopped and removed when the block ends."""
+    if os.environ.get("PGHOST"):
+        yield
+        return
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base.chmod(0o755)
+    server = LocalPostgres(base / "pg", port)
+    server.start()
+    os.environ.update(server.environment)
+    try:
+        yield
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
@@ -743,15 +764,8 @@ def main() -> int:
         print(json.dumps(run_one(args.one, args.work / f"input-{args.one}", args.work)))
         return 0
 
-    server = None
-    if not os.environ.get("PGHOST"):
-        base = Path(tempfile.mkdtemp(prefix="spark-etl-bench-pg-"))
-        base.chmod(0o755)
-        server = LocalPostgres(base / "pg", 54399)
-        server.start()
-        os.environ.update(server.environment)
     results = []
-    try:
+    with throwaway_postgres("spark-etl-bench-pg-", 54399):
         for size in [int(text) for text in args.sizes.split(",")]:
             input_dir = args.work / f"input-{size}"
             if not (input_dir / "carts.csv").is_file():
@@ -772,10 +786,6 @@ def main() -> int:
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(json.dumps(ratios(results[-1]), indent=1), file=sys.stderr, flush=True)
             write_results(args.output, results)  # after every size: a later failure keeps these
-    finally:
-        if server is not None:
-            server.stop()
-            shutil.rmtree(server.base_dir.parent, ignore_errors=True)
     print(write_results(args.output, results))
     return 0
 
