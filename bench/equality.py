@@ -49,8 +49,11 @@ def tree_of(revision: str, target: Path) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", revision], capture_output=True, check=True
+        ["git", "-C", str(REPO), "archive", revision], capture_output=True, check=False
     )
+    if archive.returncode != 0:
+        said = archive.stderr.decode(errors="replace").strip().splitlines() or ["git said nothing"]
+        raise SystemExit(f"--base {revision}: not a revision of {REPO} ({said[-1]}).")
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
     return target
 

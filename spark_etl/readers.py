@@ -271,6 +271,8 @@ def read_lookup(
     }
     subquery = f"(SELECT {names} FROM {relation}) AS lookup"
     reads = -(-int(size["n"]) // LOOKUP_ROWS_PER_READ)
+    if reads > 1 and not isinstance(size["low"], int):
+        reads = 1  # slices need an integer key's range
     if reads > 1:
         frame = spark.read.jdbc(
             connection.jdbc_url,

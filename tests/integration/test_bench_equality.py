@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 
-from bench.equality import compare
+import pytest
+
+from bench.equality import compare, tree_of
 from tests.helpers import open_connection
 
 
@@ -55,3 +58,13 @@ def test_equality_check_counts_rows_only_one_side_holds_and_relations_on_one_sid
             "left_out": [],
         },
     ]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git (the Docker image has none)")
+def test_a_base_that_is_not_a_revision_stops_with_one_line(tmp_path):
+    with pytest.raises(SystemExit) as stopped:
+        tree_of("no-such-revision", tmp_path / "base")
+
+    message = str(stopped.value)
+    assert message.startswith("--base no-such-revision: not a revision of ")
+    assert "\n" not in message
