@@ -40,7 +40,9 @@ RUN_COLUMNS = {
     "etl_flag": {"flag_id", "run_id"},
     "etl_migration": {"migration_id", "run_id", "applied_at"},
 }
-SKIPPED = ("stage_%", "etl_archive")  # staging is spent; archives need a retention run
+# staging is spent; archives need a retention run; the analytics schema's bookkeeping (the hash
+# of its definition, the cart partitions (oids) its summaries cover) names no data
+SKIPPED = ("stage_%", "etl_archive", "definition", "cart_range_summarized")
 
 
 def tree_of(revision: str, target: Path) -> Path:
@@ -166,6 +168,14 @@ def compare(
         conn.close()
 
 
+def differing(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The relations whose rows differ, and those only the old code has (an answer lost); a
+    relation only the new code has is listed by ``compare`` but changes no earlier answer."""
+    return [
+        r for r in results if r.get("only_old") or r.get("only_new") or r.get("only_in") == "old"
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench/equality.sh", description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", required=True, help="the earlier revision (a commit, a tag)")
@@ -192,14 +202,14 @@ def main() -> int:
             "new": load(REPO, "new", connection, inputs, work),
         }
         results = compare(connection)
-    differing = [r for r in results if r.get("only_old") or r.get("only_new") or "only_in" in r]
+    different = differing(results)
     for result in results:
         print(json.dumps(result))
     summary = {
         "base": args.base,
         "size": args.size,
         "relations": len(results),
-        "differing": len(differing),
+        "differing": len(different),
         "seconds": {side: round(value, 1) for side, value in seconds.items()},
     }
     print(json.dumps(summary))
@@ -207,7 +217,7 @@ def main() -> int:
         args.output.write_text(
             json.dumps({**summary, "results": results}, indent=1), encoding="utf-8"
         )
-    return 1 if differing else 0
+    return 1 if different else 0
 
 
 if __name__ == "__main__":

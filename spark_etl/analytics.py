@@ -1,9 +1,11 @@
 """The analytics layer in PostgreSQL: its views, their refresh, and the answers they give.
 
 The views live in their own schema (``database.analytics_schema``), built from
-``sql/analytics.sql``. They are derived data: when that file changes, the schema is dropped and
-rebuilt; otherwise each refresh recomputes the materialized views, concurrently once populated
-so that readers are never blocked.
+``sql/analytics.sql``. They are derived data: when that file changes (or the model's cart lost
+the schema's triggers), the schema is dropped and rebuilt. Each refresh first brings the tables
+summarizing the cart lines (purchase, product_sales_month) up to date with what the loads
+changed, then recomputes the materialized views, concurrently once populated so that readers
+are never blocked.
 """
 
 from __future__ import annotations
@@ -485,9 +487,21 @@ def _definition_hash() -> str:
     return hashlib.sha256(read_sql("analytics.sql").encode("utf-8")).hexdigest()
 
 
+# The triggers a schema's functions run (those analytics.sql puts on cart).
+TRIGGERS = """
+SELECT count(*) AS triggers
+FROM pg_trigger t
+JOIN pg_proc p ON p.oid = t.tgfoid
+WHERE p.pronamespace = to_regnamespace(%s) AND NOT t.tgisinternal
+"""
+
+
 def ensure_views(conn: Any, model_schema: str, analytics_schema: str) -> bool:
-    """Build the analytics schema if it is missing or outdated; return whether it was built."""
+    """Build the analytics schema if it is missing, outdated, or no longer told of the changes
+    to cart (its triggers went with a cart table dropped, or to another analytics schema);
+    return whether it was built."""
     wanted = _definition_hash()
+    schema = sql.Identifier(analytics_schema)
     with conn.cursor() as cur:
         cur.execute(
             "SELECT to_regclass(%s) IS NOT NULL AS present",
@@ -495,34 +509,64 @@ def ensure_views(conn: Any, model_schema: str, analytics_schema: str) -> bool:
         )
         if cur.fetchone()["present"]:
             cur.execute(
-                sql.SQL("SELECT sha256 FROM {}.{}").format(
-                    sql.Identifier(analytics_schema), sql.Identifier(DEFINITION_TABLE)
+                sql.SQL("SELECT sha256, triggers FROM {}.{}").format(
+                    schema, sql.Identifier(DEFINITION_TABLE)
                 )
             )
             row = cur.fetchone()
-            if row and row["sha256"] == wanted:
+            cur.execute(TRIGGERS, (quoted(analytics_schema),))
+            if row and row["sha256"] == wanted and row["triggers"] == cur.fetchone()["triggers"]:
                 return False
-        schema = sql.Identifier(analytics_schema)
         cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
         cur.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
         cur.execute(
             sql.SQL("SET LOCAL search_path TO {}, {}").format(schema, sql.Identifier(model_schema))
         )
         cur.execute(read_sql("analytics.sql"))
+        cur.execute(TRIGGERS, (quoted(analytics_schema),))
+        triggers = cur.fetchone()["triggers"]
         cur.execute(
-            sql.SQL("CREATE TABLE {}.{} (sha256 text NOT NULL)").format(
+            sql.SQL("CREATE TABLE {}.{} (sha256 text NOT NULL, triggers bigint NOT NULL)").format(
                 schema, sql.Identifier(DEFINITION_TABLE)
             )
         )
         cur.execute(
-            sql.SQL("INSERT INTO {}.{} VALUES (%s)").format(
+            sql.SQL("INSERT INTO {}.{} VALUES (%s, %s)").format(
                 schema, sql.Identifier(DEFINITION_TABLE)
             ),
-            (wanted,),
+            (wanted, triggers),
         )
     conn.commit()
     log.info("Built the analytics views in schema %s", analytics_schema)
     return True
+
+
+SUMMARY_TABLES = ("purchase", "product_sales_month")  # the tables summarize_cart() keeps
+SUMMARIES = ", ".join(SUMMARY_TABLES)
+
+
+def summarize_cart(conn: Any, analytics_schema: str, rebuild: bool = False) -> dict[str, int]:
+    """Bring the tables summarizing the cart lines up to date: the months whose partitions came
+    or went are recomputed whole, the lines the loads changed elsewhere are applied (all in one
+    snapshot of cart, so what a load commits meanwhile waits for the next refresh).
+    ``rebuild``: recompute every month (readers of those tables wait until it commits)."""
+    schema = sql.Identifier(analytics_schema)
+    conn.commit()  # SET TRANSACTION must open the transaction
+    with conn.cursor() as cur:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        if rebuild:
+            cur.execute(
+                sql.SQL("TRUNCATE {}").format(
+                    sql.SQL(", ").join(
+                        sql.SQL("{}.{}").format(schema, sql.Identifier(name))
+                        for name in (*SUMMARY_TABLES, "cart_range_summarized")
+                    )
+                )
+            )
+        cur.execute(sql.SQL("SELECT * FROM {}.summarize_cart()").format(schema))
+        row = cur.fetchone()
+    conn.commit()
+    return {name: int(row[name]) for name in ("months_recomputed", "lines_applied")}
 
 
 # What each view, materialized view and SQL-standard (BEGIN ATOMIC) function of a schema reads,
@@ -589,11 +633,28 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
 
 
 def refresh(
-    conn: Any, model_schema: str, analytics_schema: str, seconds: dict[str, float] | None = None
+    conn: Any,
+    model_schema: str,
+    analytics_schema: str,
+    seconds: dict[str, float] | None = None,
+    rebuild: bool = False,
 ) -> list[str]:
-    """Recompute every materialized view, inputs before the views that read them;
-    ``seconds`` receives each view's refresh time."""
+    """Bring the cart summaries up to date, then recompute every materialized view, inputs
+    before the views that read them; ``seconds`` receives each step's time. ``rebuild``:
+    recompute the summaries from every line instead of applying the loads' changes."""
     ensure_views(conn, model_schema, analytics_schema)
+    started = time.perf_counter()
+    done = summarize_cart(conn, analytics_schema, rebuild)
+    took = time.perf_counter() - started
+    log.info(
+        "Summarized the cart lines (%s): %d months recomputed, %d changed lines applied, in %.1f s",
+        SUMMARIES,
+        done["months_recomputed"],
+        done["lines_applied"],
+        took,
+    )
+    if seconds is not None:
+        seconds[SUMMARIES] = took
     views = refresh_order(conn, analytics_schema)
     for view in views:
         started = time.perf_counter()

@@ -199,6 +199,11 @@ def run_analytics(argv: list[str]) -> None:
     _common_arguments(parser)
     parser.add_argument("--output-dir", type=Path, default=Path("report"), help="report folder")
     parser.add_argument("--top", type=int, default=5, help="rows per view on the terminal")
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="recompute the cart summaries from every line instead of applying the loads' changes",
+    )
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
     model = _model(settings, args.entities)
@@ -209,7 +214,7 @@ def run_analytics(argv: list[str]) -> None:
         with database.load_lock(conn):
             database.apply_schema(conn, db.db_schema)
             migrations.migrate(conn, db.db_schema, model, model.entities, "analytics")
-            analytics.refresh(conn, db.db_schema, db.analytics_schema)
+            analytics.refresh(conn, db.db_schema, db.analytics_schema, rebuild=args.rebuild)
             # read under the lock too: no load refreshes the views between two answers
             sections = [
                 report_section(conn, db.analytics_schema, question, args.output_dir)

@@ -27,12 +27,9 @@ JOIN product p ON p.product_id = c.product_id
 WHERE c.deleted_at IS NULL;
 
 -- The purchases of one calendar month [month_start, + 1 month). A purchase (one day) never
--- spans two months, so the purchase view aggregates month by month: each month's hash table
--- fits in work_mem (one over all lines spilled to disk and took twice as long at 10M lines),
--- and only that month's partitions are read. The view is stored in customer order: its index
--- builds from sorted rows, and the views aggregating purchases per customer (customer_segment,
--- customer_purchase_summary) then find each customer's purchases together (each parallel
--- worker hashes its own customers instead of all of them, which spilled to disk).
+-- spans two months, so purchases are computed month by month: each month's hash table fits
+-- in work_mem (one over all lines spilled to disk and took twice as long at 10M lines), and
+-- only that month's partitions are read.
 CREATE FUNCTION purchase_of_month(month_start timestamp)
 RETURNS TABLE (customer_id bigint, purchase_day date, cart_size bigint, lines bigint,
                revenue numeric, first_sale_at timestamp, last_sale_at timestamp)
@@ -48,15 +45,17 @@ AS $$
     GROUP BY 1, 2
 $$;
 
-CREATE MATERIALIZED VIEW purchase AS
-SELECT p.customer_id, p.purchase_day, p.cart_size, p.lines, p.revenue, p.first_sale_at,
-       p.last_sale_at
-FROM (SELECT date_trunc('month', min(created_at)) AS first_month, max(created_at) AS last_at
-      FROM cart) b
-CROSS JOIN generate_series(b.first_month, b.last_at, interval '1 month') AS m (month_start)
-CROSS JOIN LATERAL purchase_of_month(m.month_start) p
-ORDER BY p.customer_id, p.purchase_day
-WITH NO DATA;
+-- A table kept up to date by summarize_cart() (below), not a materialized view: a load that
+-- changes a few lines recomputes the purchases of those lines' customers and days only.
+CREATE TABLE purchase (
+    customer_id bigint NOT NULL,
+    purchase_day date NOT NULL,
+    cart_size bigint NOT NULL,
+    lines bigint NOT NULL,
+    revenue numeric NOT NULL,
+    first_sale_at timestamp NOT NULL,
+    last_sale_at timestamp NOT NULL
+);
 CREATE UNIQUE INDEX purchase_key ON purchase (customer_id, purchase_day);
 
 -- cohort_year: year of the customer's created_at. value_tier: quartile of lifetime revenue
@@ -176,33 +175,262 @@ CREATE UNIQUE INDEX top_products_key ON top_products (product_id);
 CREATE INDEX top_products_by_quantity ON top_products (rank_by_quantity);
 CREATE INDEX top_products_by_revenue ON top_products (rank_by_revenue);
 
--- 2. How do products and their variations sell month by month? Aggregated month by month,
--- like purchase.
+-- 2. How do products and their variations sell month by month? Kept up to date by
+-- summarize_cart() (below): sums of the lines changed are added to their months, so
+-- product_sales_month also counts each group's sales (a group whose count falls to zero is
+-- removed). Computed month by month when a month is (re)built, like purchase.
 CREATE FUNCTION product_sales_of_month(month_start timestamp)
 RETURNS TABLE (month date, product_id bigint, product_variation_id bigint, quantity bigint,
-               revenue numeric)
+               revenue numeric, sales bigint)
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
 SET jit = off
 AS $$
-    SELECT CAST(month_start AS date), product_id, product_variation_id, sum(quantity),
-           sum(amount)
+    SELECT CAST(month_start AS date), min(product_id), product_variation_id, sum(quantity),
+           sum(amount), count(*)
     FROM cart
     WHERE deleted_at IS NULL
       AND created_at >= month_start AND created_at < month_start + interval '1 month'
-    GROUP BY product_id, product_variation_id
-    ORDER BY product_variation_id  -- the view is then stored in the order of its key
+    GROUP BY product_variation_id  -- a variation is one product's
+    ORDER BY product_variation_id  -- the table is then stored in the order of its key
 $$;
 
-CREATE MATERIALIZED VIEW product_sales_monthly AS
-SELECT s.month, s.product_id, s.product_variation_id, s.quantity, s.revenue
-FROM (SELECT date_trunc('month', min(created_at)) AS first_month, max(created_at) AS last_at
-      FROM cart) b
-CROSS JOIN generate_series(b.first_month, b.last_at, interval '1 month') AS m (month_start)
-CROSS JOIN LATERAL product_sales_of_month(m.month_start) s
-WITH NO DATA;
-CREATE UNIQUE INDEX product_sales_monthly_key ON product_sales_monthly (month, product_variation_id);
-CREATE INDEX product_sales_monthly_product ON product_sales_monthly (product_id, month);
+CREATE TABLE product_sales_month (
+    month date NOT NULL,
+    product_id bigint NOT NULL,
+    product_variation_id bigint NOT NULL,
+    quantity bigint NOT NULL,
+    revenue numeric NOT NULL,
+    sales bigint NOT NULL
+);
+CREATE UNIQUE INDEX product_sales_month_key ON product_sales_month (month, product_variation_id);
+CREATE INDEX product_sales_month_product ON product_sales_month (product_id, month);
+
+CREATE VIEW product_sales_monthly AS
+SELECT month, product_id, product_variation_id, quantity, revenue FROM product_sales_month;
+
+-- Incremental upkeep of purchase and product_sales_month. The statement triggers below log
+-- every line a statement on cart inserts, updates or deletes into cart_change, in the load's
+-- own transaction: the image before (sign -1) and after (sign +1). A load that adds a month
+-- attaches a partition filled beside cart (merges.load_new_partitions) and fires no trigger;
+-- the retention job detaches and attaches months likewise. So cart_range_summarized records
+-- the partitions (by oid) whose lines the tables hold, and a month whose partitions came or
+-- went since is recomputed whole. summarize_cart() runs in one REPEATABLE READ transaction:
+-- the log it takes and the lines it reads are one state of cart; what a load commits after
+-- that stays in the log for the next refresh.
+CREATE TABLE cart_change (
+    sign smallint NOT NULL,
+    customer_id bigint NOT NULL,
+    product_id bigint NOT NULL,
+    product_variation_id bigint NOT NULL,
+    quantity bigint NOT NULL,
+    amount numeric NOT NULL,
+    created_at timestamp NOT NULL,
+    deleted_at timestamp
+);
+
+CREATE TABLE cart_range_summarized (
+    partition oid PRIMARY KEY,
+    range_from timestamp NOT NULL,
+    range_to timestamp NOT NULL
+);
+
+CREATE FUNCTION note_cart_insert() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    INSERT INTO cart_change
+    SELECT 1, customer_id, product_id, product_variation_id, quantity, amount, created_at,
+           deleted_at
+    FROM new_lines;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION note_cart_update() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    INSERT INTO cart_change
+    SELECT -1, customer_id, product_id, product_variation_id, quantity, amount, created_at,
+           deleted_at
+    FROM old_lines
+    UNION ALL
+    SELECT 1, customer_id, product_id, product_variation_id, quantity, amount, created_at,
+           deleted_at
+    FROM new_lines;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION note_cart_delete() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    INSERT INTO cart_change
+    SELECT -1, customer_id, product_id, product_variation_id, quantity, amount, created_at,
+           deleted_at
+    FROM old_lines;
+    RETURN NULL;
+END
+$$;
+
+-- TRUNCATE keeps the partitions (and their oids): every month is recomputed at the next refresh.
+CREATE FUNCTION forget_cart_summaries() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    DELETE FROM cart_range_summarized;
+    DELETE FROM cart_change;
+    RETURN NULL;
+END
+$$;
+
+-- One analytics schema per model: OR REPLACE takes the triggers over from an earlier one.
+CREATE OR REPLACE TRIGGER analytics_cart_insert AFTER INSERT ON cart
+    REFERENCING NEW TABLE AS new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION note_cart_insert();
+CREATE OR REPLACE TRIGGER analytics_cart_update AFTER UPDATE ON cart
+    REFERENCING OLD TABLE AS old_lines NEW TABLE AS new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION note_cart_update();
+CREATE OR REPLACE TRIGGER analytics_cart_delete AFTER DELETE ON cart
+    REFERENCING OLD TABLE AS old_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION note_cart_delete();
+CREATE OR REPLACE TRIGGER analytics_cart_truncate AFTER TRUNCATE ON cart
+    FOR EACH STATEMENT EXECUTE FUNCTION forget_cart_summaries();
+
+-- cart's partitions of a range (a month's, or each of its hash leaves' parent): their oid and
+-- bounds, as PostgreSQL prints them (FOR VALUES FROM ('...') TO ('...')).
+CREATE FUNCTION cart_ranges()
+RETURNS TABLE (partition oid, range_from timestamp, range_to timestamp)
+LANGUAGE sql STABLE
+SET search_path FROM CURRENT
+AS $$
+    SELECT c.oid, CAST(b[1] AS timestamp), CAST(b[2] AS timestamp)
+    FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid
+    CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                    $re$FROM \('([^']*)'\) TO \('([^']*)'\)$re$) AS b
+    WHERE i.inhparent = CAST('cart' AS regclass) AND b IS NOT NULL
+$$;
+
+-- Bring purchase and product_sales_month up to date with cart; returns the months recomputed
+-- whole and the changed lines applied. Call it in a REPEATABLE READ transaction.
+CREATE FUNCTION summarize_cart(OUT months_recomputed bigint, OUT lines_applied bigint)
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+SET jit = off
+AS $$
+DECLARE
+    index_definitions text[];
+    drop_indexes text;
+    definition text;
+BEGIN
+    CREATE TEMPORARY TABLE taken_change ON COMMIT DROP AS
+    WITH taken AS (DELETE FROM cart_change RETURNING *) SELECT * FROM taken;
+    CREATE TEMPORARY TABLE range_now ON COMMIT DROP AS SELECT * FROM cart_ranges();
+    -- the months of partitions that came or went since the last refresh: recomputed whole
+    CREATE TEMPORARY TABLE stale_month ON COMMIT DROP AS
+    SELECT DISTINCT CAST(m.month AS date) AS month
+    FROM (SELECT n.range_from, n.range_to FROM range_now n
+          WHERE NOT EXISTS (SELECT 1 FROM cart_range_summarized s WHERE s.partition = n.partition)
+          UNION ALL
+          SELECT s.range_from, s.range_to FROM cart_range_summarized s
+          WHERE NOT EXISTS (SELECT 1 FROM range_now n WHERE n.partition = s.partition)) r
+    CROSS JOIN generate_series(date_trunc('month', r.range_from),
+                               r.range_to - interval '1 microsecond', interval '1 month')
+        AS m (month);
+    months_recomputed := (SELECT count(*) FROM stale_month);
+    IF months_recomputed > 0 THEN
+        DELETE FROM purchase
+        WHERE CAST(date_trunc('month', purchase_day) AS date) IN (SELECT month FROM stale_month);
+        DELETE FROM product_sales_month WHERE month IN (SELECT month FROM stale_month);
+        IF NOT EXISTS (SELECT 1 FROM purchase) AND NOT EXISTS (SELECT 1 FROM product_sales_month)
+        THEN
+            -- refilled whole (the first build, a rebuild): the indexes are dropped and built
+            -- once after the rows (a fifth faster than updating them row by row)
+            SELECT array_agg(indexdef),
+                   'DROP INDEX ' || string_agg(quote_ident(schemaname) || '.'
+                                               || quote_ident(indexname), ', ')
+            INTO index_definitions, drop_indexes
+            FROM pg_indexes
+            WHERE schemaname = current_schema()
+              AND tablename IN ('purchase', 'product_sales_month');
+            EXECUTE drop_indexes;
+        END IF;
+        -- in customer order: the index builds from sorted rows, and the views aggregating
+        -- purchases per customer find each customer's purchases together
+        INSERT INTO purchase
+        SELECT p.* FROM stale_month s CROSS JOIN LATERAL purchase_of_month(s.month) p
+        ORDER BY p.customer_id, p.purchase_day;
+        INSERT INTO product_sales_month
+        SELECT p.* FROM stale_month s CROSS JOIN LATERAL product_sales_of_month(s.month) p;
+        FOREACH definition IN ARRAY COALESCE(index_definitions, '{}') LOOP
+            EXECUTE definition;
+        END LOOP;
+        DELETE FROM cart_range_summarized s
+        WHERE NOT EXISTS (SELECT 1 FROM range_now n WHERE n.partition = s.partition);
+        INSERT INTO cart_range_summarized
+        SELECT * FROM range_now n
+        WHERE NOT EXISTS (SELECT 1 FROM cart_range_summarized s WHERE s.partition = n.partition);
+    END IF;
+    -- the logged sales of the other months that are online: added to their groups, and their
+    -- purchases recomputed (a line whose partition has gone since is in a stale month)
+    CREATE TEMPORARY TABLE sale_change ON COMMIT DROP AS
+    SELECT t.*, CAST(date_trunc('month', t.created_at) AS date) AS month
+    FROM taken_change t
+    WHERE t.deleted_at IS NULL
+      AND CAST(date_trunc('month', t.created_at) AS date) IN (
+          SELECT CAST(m.month AS date)
+          FROM range_now n
+          CROSS JOIN generate_series(date_trunc('month', n.range_from),
+                                     n.range_to - interval '1 microsecond', interval '1 month')
+              AS m (month)
+          EXCEPT
+          SELECT month FROM stale_month);
+    lines_applied := (SELECT count(*) FROM sale_change);
+    IF lines_applied > 0 THEN
+        ANALYZE sale_change;
+        INSERT INTO product_sales_month AS t
+        SELECT month, min(product_id), product_variation_id, sum(sign * quantity),
+               sum(sign * amount), sum(sign)
+        FROM sale_change
+        GROUP BY month, product_variation_id
+        ON CONFLICT (month, product_variation_id) DO UPDATE
+        SET quantity = t.quantity + excluded.quantity, revenue = t.revenue + excluded.revenue,
+            sales = t.sales + excluded.sales;
+        DELETE FROM product_sales_month t USING sale_change c
+        WHERE t.month = c.month AND t.product_variation_id = c.product_variation_id
+          AND t.sales = 0;
+        CREATE TEMPORARY TABLE purchase_changed ON COMMIT DROP AS
+        SELECT DISTINCT customer_id, CAST(created_at AS date) AS purchase_day FROM sale_change;
+        ANALYZE purchase_changed;
+        DELETE FROM purchase p USING purchase_changed k
+        WHERE p.customer_id = k.customer_id AND p.purchase_day = k.purchase_day;
+        -- key by key (a subquery per purchase: the index on cart (customer_id, created_at) of
+        -- the one leaf partition holding it; a join was planned as a sort of every line)
+        INSERT INTO purchase
+        SELECT k.customer_id, k.purchase_day, s.cart_size, s.lines, s.revenue, s.first_sale_at,
+               s.last_sale_at
+        FROM purchase_changed k
+        CROSS JOIN LATERAL (
+            SELECT sum(c.quantity) AS cart_size, count(*) AS lines, sum(c.amount) AS revenue,
+                   min(c.created_at) AS first_sale_at, max(c.created_at) AS last_sale_at
+            FROM cart c
+            WHERE c.customer_id = k.customer_id AND c.created_at >= k.purchase_day
+              AND c.created_at < k.purchase_day + 1 AND c.deleted_at IS NULL) s
+        WHERE s.lines > 0;
+    END IF;
+    IF months_recomputed > 0 OR lines_applied > 0 THEN
+        ANALYZE purchase;
+        ANALYZE product_sales_month;
+    END IF;
+END
+$$;
 
 -- The period the sales cover: from the first sale to the last (a few index probes of cart),
 -- and its first and last months. A month is partial when the data starts after its first day

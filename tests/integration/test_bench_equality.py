@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from bench.equality import compare, tree_of
+from bench.equality import compare, differing, tree_of
 from tests.helpers import open_connection
 
 
@@ -23,10 +23,12 @@ def test_equality_check_counts_rows_only_one_side_holds_and_relations_on_one_sid
             cur.execute(f"CREATE TABLE {schema}.etl_flag (record_id int, flag text, run_id uuid)")
             cur.execute(f"INSERT INTO {schema}.etl_flag (record_id, flag) VALUES {rows}")
             cur.execute(f"CREATE TABLE {schema}.stage_cart (id int)")  # staging: not compared
+            cur.execute(f"CREATE TABLE {schema}.etl_run (run_id uuid, job text)")
             cur.execute(
                 f"CREATE MATERIALIZED VIEW {schema}.names AS SELECT DISTINCT flag FROM {schema}.etl_flag WHERE record_id < 3"
             )
-        cur.execute(f"CREATE TABLE {new}.etl_run (run_id uuid, job text)")
+        cur.execute(f"CREATE TABLE {old}.etl_reject (reject_id uuid)")  # gone in the new code
+        cur.execute(f"CREATE TABLE {new}.etl_flag_summary (flag text)")  # new in the new code
         # a run id differs on every run: left out of the comparison
         cur.execute(f"UPDATE {new}.etl_flag SET run_id = gen_random_uuid()")
     conn.commit()
@@ -48,7 +50,16 @@ def test_equality_check_counts_rows_only_one_side_holds_and_relations_on_one_sid
             "only_new": 1,
             "left_out": [],
         },
-        {"relation": "model.etl_run", "only_in": "new"},
+        {"relation": "model.etl_flag_summary", "only_in": "new"},
+        {"relation": "model.etl_reject", "only_in": "old"},
+        {
+            "relation": "model.etl_run",
+            "rows": 0,
+            "columns": 1,
+            "only_old": 0,
+            "only_new": 0,
+            "left_out": [],  # run_id names the run
+        },
         {
             "relation": "model.names",
             "rows": 2,
@@ -58,6 +69,8 @@ def test_equality_check_counts_rows_only_one_side_holds_and_relations_on_one_sid
             "left_out": [],
         },
     ]
+    # an added relation answers nothing the old code did: not a difference
+    assert [r["relation"] for r in differing(results)] == ["model.etl_flag", "model.etl_reject"]
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git (the Docker image has none)")

@@ -1,0 +1,259 @@
+"""The tables summarizing the cart lines (purchase, product_sales_month) kept up to date from what
+the loads change, against the same figures recomputed from every line.
+
+Prices: product 1 at 1.00, product 2 at 2.00. The first load's lines (line: customer, product,
+quantity, time):
+  1: c1 p1 2 2023-01-10 10:00   2: c1 p2 1 2023-01-10 12:00   3: c2 p1 1 2023-02-15 09:00
+  4: c2 p2 3 2023-02-15 10:00   5: c3 p1 1 2023-03-01 09:00
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import psycopg2.extensions
+import pytest
+from psycopg2 import sql
+
+from spark_etl import analytics, cli, database
+from tests.helpers import open_connection, run_job, write_csv
+
+pytestmark = pytest.mark.integration
+
+D = Decimal
+T = datetime
+DAY = date
+
+CUSTOMERS = [("1", "Ada", "2020-01-01"), ("2", "Bert", "2020-01-01"), ("3", "Cora", "2020-01-01")]
+PRODUCTS = [
+    ("1", "Kaffee", "1.00", "KAF-001", "2020-01-01"),
+    ("2", "Tee", "2.00", "TEE-001", "2020-01-01"),
+]
+CARTS = [
+    ("1", "1", "1", "2", "2023-01-10 10:00:00", ""),
+    ("2", "2", "1", "1", "2023-01-10 12:00:00", ""),
+    ("3", "1", "2", "1", "2023-02-15 09:00:00", ""),
+    ("4", "2", "2", "3", "2023-02-15 10:00:00", ""),
+    ("5", "1", "3", "1", "2023-03-01 09:00:00", ""),
+]
+
+# The same figures from every line: what the tables must hold.
+RECOMPUTED = {
+    "purchase": "SELECT customer_id, CAST(created_at AS date), sum(quantity), count(*), "
+    "sum(amount), min(created_at), max(created_at) FROM {model}.cart WHERE deleted_at IS NULL "
+    "GROUP BY 1, 2",
+    "product_sales_month": "SELECT CAST(date_trunc('month', created_at) AS date), product_id, "
+    "product_variation_id, sum(quantity), sum(amount), count(*) FROM {model}.cart "
+    "WHERE deleted_at IS NULL GROUP BY 1, 2, 3",
+}
+
+
+def rows(conn, statement: sql.Composable) -> list[tuple]:
+    with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
+        cur.execute(statement)
+        found = sorted(cur.fetchall())
+    conn.commit()
+    return found
+
+
+def table(conn, settings, name: str) -> list[tuple]:
+    return rows(
+        conn,
+        sql.SQL("SELECT * FROM {}.{}").format(
+            sql.Identifier(settings.database.analytics_schema), sql.Identifier(name)
+        ),
+    )
+
+
+def recomputed(conn, settings, name: str) -> list[tuple]:
+    model = sql.Identifier(settings.database.db_schema)
+    return rows(conn, sql.SQL(RECOMPUTED[name]).format(model=model))
+
+
+def assert_summaries_match_the_lines(conn, settings) -> None:
+    for name in RECOMPUTED:
+        assert table(conn, settings, name) == recomputed(conn, settings, name), name
+    assert table(conn, settings, "cart_change") == []  # every logged change was applied
+
+
+def execute(conn, statement: str, *params) -> int:
+    with conn.cursor() as cur:
+        cur.execute(statement, params)
+        count = cur.rowcount
+    conn.commit()
+    return count
+
+
+@pytest.fixture
+def loaded(spark, db_settings, connection, tmp_path):
+    """The first load through the jobs (which refresh the analytics); yields a connection whose
+    search_path is the model's schema."""
+    write_csv(tmp_path / "first", "customers", CUSTOMERS)
+    write_csv(tmp_path / "first", "products", PRODUCTS)
+    write_csv(tmp_path / "first", "carts", CARTS)
+    run_job(spark, db_settings, connection, tmp_path / "first")
+    conn = open_connection(connection, db_settings.database.db_schema)
+    yield conn
+    conn.close()
+
+
+def summarize(conn, settings, rebuild: bool = False) -> dict[str, int]:
+    return analytics.summarize_cart(conn, settings.database.analytics_schema, rebuild)
+
+
+def test_a_load_changing_moving_removing_and_adding_lines_updates_only_what_it_touched(
+    spark, db_settings, connection, loaded, tmp_path
+):
+    assert_summaries_match_the_lines(loaded, db_settings)
+    write_csv(
+        tmp_path / "second",
+        "carts",
+        [
+            ("1", "1", "1", "5", "2023-01-10 10:00:00", ""),  # quantity 2 -> 5
+            ("2", "2", "1", "1", "2023-01-11 12:00:00", ""),  # to the next day
+            ("3", "1", "2", "1", "2023-03-02 09:00:00", ""),  # to March: another partition
+            ("4", "2", "2", "3", "2023-02-15 10:00:00", "2023-02-16 00:00:00"),  # removed
+            ("6", "2", "3", "1", "2023-03-01 11:00:00", ""),  # new, into c3's purchase
+            ("7", "1", "1", "1", "2023-05-05 09:00:00", ""),  # new, in a new month
+        ],
+    )
+
+    run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
+
+    # February is left with nothing: its purchase and its groups are gone
+    assert table(loaded, db_settings, "purchase") == [
+        (1, DAY(2023, 1, 10), 5, 1, D("5.00"), T(2023, 1, 10, 10), T(2023, 1, 10, 10)),
+        (1, DAY(2023, 1, 11), 1, 1, D("2.00"), T(2023, 1, 11, 12), T(2023, 1, 11, 12)),
+        (1, DAY(2023, 5, 5), 1, 1, D("1.00"), T(2023, 5, 5, 9), T(2023, 5, 5, 9)),
+        (2, DAY(2023, 3, 2), 1, 1, D("1.00"), T(2023, 3, 2, 9), T(2023, 3, 2, 9)),
+        (3, DAY(2023, 3, 1), 2, 2, D("3.00"), T(2023, 3, 1, 9), T(2023, 3, 1, 11)),
+    ]
+    by_product = [
+        (month, product, quantity, revenue, sales)
+        for month, product, _, quantity, revenue, sales in table(
+            loaded, db_settings, "product_sales_month"
+        )
+    ]
+    assert sorted(by_product) == [
+        (DAY(2023, 1, 1), 1, 5, D("5.00"), 1),
+        (DAY(2023, 1, 1), 2, 1, D("2.00"), 1),
+        (DAY(2023, 3, 1), 1, 2, D("2.00"), 2),
+        (DAY(2023, 3, 1), 2, 1, D("2.00"), 1),
+        (DAY(2023, 5, 1), 1, 1, D("1.00"), 1),
+    ]
+    assert_summaries_match_the_lines(loaded, db_settings)
+
+
+def test_changes_made_in_sql_are_applied_and_only_new_or_gone_months_recomputed(
+    db_settings, loaded
+):
+    execute(loaded, "UPDATE cart SET quantity = quantity + 1, amount = amount + unit_price")
+    execute(loaded, "DELETE FROM cart WHERE cart_id = 5")
+
+    # every line updated: 5 old images and 5 new ones; line 5 deleted: its new image out again
+    assert summarize(loaded, db_settings) == {"months_recomputed": 0, "lines_applied": 11}
+    assert_summaries_match_the_lines(loaded, db_settings)
+    assert table(loaded, db_settings, "purchase")[0] == (
+        1, DAY(2023, 1, 10), 5, 2, D("7.00"), T(2023, 1, 10, 10), T(2023, 1, 10, 12)
+    )  # fmt: skip
+
+    execute(loaded, "TRUNCATE cart")
+
+    # the partitions stay, but TRUNCATE fires no row trigger: all three months recomputed
+    assert summarize(loaded, db_settings) == {"months_recomputed": 3, "lines_applied": 0}
+    assert table(loaded, db_settings, "purchase") == []
+    assert table(loaded, db_settings, "product_sales_month") == []
+
+
+def test_a_month_detached_and_attached_again_is_recomputed(db_settings, loaded):
+    execute(loaded, "ALTER TABLE cart DETACH PARTITION cart_2023_02")
+    assert summarize(loaded, db_settings) == {"months_recomputed": 1, "lines_applied": 0}
+    assert_summaries_match_the_lines(loaded, db_settings)
+    assert [row[1] for row in table(loaded, db_settings, "purchase")] == [
+        DAY(2023, 1, 10), DAY(2023, 3, 1)
+    ]  # fmt: skip
+
+    execute(loaded, "UPDATE cart_2023_02 SET quantity = 7, amount = 7 * unit_price")
+    execute(
+        loaded,
+        "ALTER TABLE cart ATTACH PARTITION cart_2023_02 "
+        "FOR VALUES FROM ('2023-02-01') TO ('2023-03-01')",
+    )
+
+    # the same table (oid) comes back, changed meanwhile: recomputed as a month that came
+    assert summarize(loaded, db_settings) == {"months_recomputed": 1, "lines_applied": 0}
+    assert_summaries_match_the_lines(loaded, db_settings)
+
+
+def test_a_change_committed_after_the_refresh_began_waits_for_the_next_one(
+    db_settings, connection, loaded
+):
+    other = open_connection(connection, db_settings.database.db_schema)
+    try:
+        with other.cursor() as cur:  # not committed while the summaries are brought up to date
+            cur.execute("UPDATE cart SET quantity = 9, amount = 9 * unit_price WHERE cart_id = 3")
+
+        assert summarize(loaded, db_settings) == {"months_recomputed": 0, "lines_applied": 0}
+        other.commit()
+    finally:
+        other.close()
+
+    assert table(loaded, db_settings, "cart_change") != []  # logged for the next refresh
+    assert summarize(loaded, db_settings) == {"months_recomputed": 0, "lines_applied": 2}
+    assert_summaries_match_the_lines(loaded, db_settings)
+
+
+def test_a_rebuild_recomputes_every_month_to_the_same_tables(db_settings, loaded):
+    before = {name: table(loaded, db_settings, name) for name in RECOMPUTED}
+
+    assert summarize(loaded, db_settings, rebuild=True) == {
+        "months_recomputed": 3,
+        "lines_applied": 0,
+    }
+
+    assert {name: table(loaded, db_settings, name) for name in RECOMPUTED} == before
+
+
+def test_triggers_lost_with_a_dropped_trigger_rebuild_the_schema(db_settings, loaded):
+    db = db_settings.database
+    execute(loaded, "DROP TRIGGER analytics_cart_update ON cart")
+    execute(loaded, "UPDATE cart SET quantity = 4, amount = 4 * unit_price WHERE cart_id = 1")
+
+    assert analytics.ensure_views(loaded, db.db_schema, db.analytics_schema) is True
+    assert analytics.ensure_views(loaded, db.db_schema, db.analytics_schema) is False
+    analytics.refresh(loaded, db.db_schema, db.analytics_schema)
+
+    assert_summaries_match_the_lines(loaded, db_settings)
+    triggers = rows(
+        loaded,
+        sql.SQL(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST({} AS regclass) AND NOT tgisinternal"
+        ).format(sql.Literal(database.quoted(db.db_schema, "cart"))),
+    )
+    assert triggers == [
+        ("analytics_cart_delete",),
+        ("analytics_cart_insert",),
+        ("analytics_cart_truncate",),
+        ("analytics_cart_update",),
+    ]
+
+
+def test_analytics_rebuild_recomputes_what_a_change_without_triggers_left_out(
+    db_settings, loaded, cli_env, tmp_path
+):
+    # a session replicating or restoring data fires no triggers: the change is not logged
+    with loaded.cursor() as cur:
+        cur.execute("SET session_replication_role = replica")
+        cur.execute("UPDATE cart SET quantity = 8, amount = 8 * unit_price WHERE cart_id = 1")
+        cur.execute("RESET session_replication_role")
+    loaded.commit()
+    summarize(loaded, db_settings)
+    assert table(loaded, db_settings, "purchase") != recomputed(loaded, db_settings, "purchase")
+
+    code = cli.main(
+        "analytics", ["--config", str(cli_env), "--output-dir", str(tmp_path / "r"), "--rebuild"]
+    )
+
+    assert code == 0
+    assert_summaries_match_the_lines(loaded, db_settings)
