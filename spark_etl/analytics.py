@@ -15,6 +15,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import psycopg2.extensions
@@ -543,13 +544,21 @@ def ensure_views(conn: Any, model_schema: str, analytics_schema: str) -> bool:
 
 SUMMARY_TABLES = ("purchase", "product_sales_month")  # the tables summarize_cart() keeps
 SUMMARIES = ", ".join(SUMMARY_TABLES)
+# a month whose changed lines' images outnumber this share of its sales is recomputed whole
+RECOMPUTE_SHARE = Decimal("0.25")
 
 
-def summarize_cart(conn: Any, analytics_schema: str, rebuild: bool = False) -> dict[str, int]:
+def summarize_cart(
+    conn: Any,
+    analytics_schema: str,
+    rebuild: bool = False,
+    recompute_share: Decimal | None = RECOMPUTE_SHARE,
+) -> dict[str, int]:
     """Bring the tables summarizing the cart lines up to date: the months whose partitions came
-    or went are recomputed whole, the lines the loads changed elsewhere are applied (all in one
-    snapshot of cart, so what a load commits meanwhile waits for the next refresh).
-    ``rebuild``: recompute every month (readers of those tables wait until it commits)."""
+    or went, or that changed much (``recompute_share``; None: never), are recomputed whole, the
+    lines the loads changed elsewhere are applied (all in one snapshot of cart, so what a load
+    commits meanwhile waits for the next refresh). ``rebuild``: recompute every month (readers
+    of those tables wait until it commits)."""
     schema = sql.Identifier(analytics_schema)
     conn.commit()  # SET TRANSACTION must open the transaction
     with conn.cursor() as cur:
@@ -563,7 +572,9 @@ def summarize_cart(conn: Any, analytics_schema: str, rebuild: bool = False) -> d
                     )
                 )
             )
-        cur.execute(sql.SQL("SELECT * FROM {}.summarize_cart()").format(schema))
+        cur.execute(
+            sql.SQL("SELECT * FROM {}.summarize_cart(%s)").format(schema), (recompute_share,)
+        )
         row = cur.fetchone()
     conn.commit()
     return {name: int(row[name]) for name in ("months_recomputed", "lines_applied")}
@@ -644,7 +655,7 @@ def refresh(
     recompute the summaries from every line instead of applying the loads' changes."""
     ensure_views(conn, model_schema, analytics_schema)
     started = time.perf_counter()
-    done = summarize_cart(conn, analytics_schema, rebuild)
+    done = summarize_cart(conn, analytics_schema, rebuild, RECOMPUTE_SHARE)
     took = time.perf_counter() - started
     log.info(
         "Summarized the cart lines (%s): %d months recomputed, %d changed lines applied, in %.1f s",

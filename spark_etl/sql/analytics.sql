@@ -319,8 +319,13 @@ AS $$
 $$;
 
 -- Bring purchase and product_sales_month up to date with cart; returns the months recomputed
--- whole and the changed lines applied. Call it in a REPEATABLE READ transaction.
-CREATE FUNCTION summarize_cart(OUT months_recomputed bigint, OUT lines_applied bigint)
+-- whole and the changed lines applied. Call it in a REPEATABLE READ transaction. A month whose
+-- logged sales (before and after images) outnumber recompute_share of the sales it held is
+-- recomputed whole too: reading a month costs about what applying a sixth of its lines one
+-- purchase at a time does (a history loaded in several extracts into the same months).
+-- NULL: never.
+CREATE FUNCTION summarize_cart(recompute_share numeric, OUT months_recomputed bigint,
+                               OUT lines_applied bigint)
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 SET jit = off
@@ -344,6 +349,15 @@ BEGIN
     CROSS JOIN generate_series(date_trunc('month', r.range_from),
                                r.range_to - interval '1 microsecond', interval '1 month')
         AS m (month);
+    INSERT INTO stale_month
+    SELECT c.month
+    FROM (SELECT CAST(date_trunc('month', created_at) AS date) AS month, count(*) AS changed
+          FROM taken_change
+          WHERE deleted_at IS NULL
+          GROUP BY 1) c
+    WHERE c.changed > recompute_share * (SELECT COALESCE(sum(s.sales), 0)
+                                         FROM product_sales_month s WHERE s.month = c.month)
+      AND c.month NOT IN (SELECT month FROM stale_month);
     months_recomputed := (SELECT count(*) FROM stale_month);
     IF months_recomputed > 0 THEN
         DELETE FROM purchase

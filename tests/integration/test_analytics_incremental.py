@@ -9,6 +9,7 @@ quantity, time):
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -99,13 +100,34 @@ def loaded(spark, db_settings, connection, tmp_path):
 
 
 def summarize(conn, settings, rebuild: bool = False) -> dict[str, int]:
-    return analytics.summarize_cart(conn, settings.database.analytics_schema, rebuild)
+    """Every changed line applied, however many of its month's: these months hold two lines."""
+    return analytics.summarize_cart(conn, settings.database.analytics_schema, rebuild, None)
 
 
+@pytest.mark.parametrize(
+    ("recompute_share", "summarized"),
+    [
+        # the changed lines applied one by one (line 7's new month is recomputed whole):
+        # lines 1 and 2 -1 and +1 each; line 3 -1 in February (deleted) and +1 in March
+        # (inserted); line 4 -1 (its new image is no sale); line 6 +1
+        (None, "1 months recomputed, 8 changed lines applied"),
+        # the default: every month changed by more than a quarter of its sales is recomputed
+        (analytics.RECOMPUTE_SHARE, "4 months recomputed, 0 changed lines applied"),
+    ],
+)
 def test_a_load_changing_moving_removing_and_adding_lines_updates_only_what_it_touched(
-    spark, db_settings, connection, loaded, tmp_path
+    spark,
+    db_settings,
+    connection,
+    loaded,
+    tmp_path,
+    monkeypatch,
+    caplog,
+    recompute_share,
+    summarized,
 ):
     assert_summaries_match_the_lines(loaded, db_settings)
+    monkeypatch.setattr(analytics, "RECOMPUTE_SHARE", recompute_share)
     write_csv(
         tmp_path / "second",
         "carts",
@@ -119,8 +141,14 @@ def test_a_load_changing_moving_removing_and_adding_lines_updates_only_what_it_t
         ],
     )
 
-    run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
+    with caplog.at_level(logging.INFO, logger="spark_etl.analytics"):
+        run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
 
+    assert [
+        record.getMessage().split(": ", 1)[1].split(", in ")[0]
+        for record in caplog.records
+        if record.getMessage().startswith("Summarized the cart lines")
+    ] == [summarized]
     # February is left with nothing: its purchase and its groups are gone
     assert table(loaded, db_settings, "purchase") == [
         (1, DAY(2023, 1, 10), 5, 1, D("5.00"), T(2023, 1, 10, 10), T(2023, 1, 10, 10)),
