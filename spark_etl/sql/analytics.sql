@@ -235,45 +235,24 @@ CREATE TABLE cart_range_summarized (
     range_to timestamp NOT NULL
 );
 
-CREATE FUNCTION note_cart_insert() RETURNS trigger
+-- One function for the three statement triggers: TG_OP says which images the statement has.
+CREATE FUNCTION note_cart_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
 BEGIN
-    INSERT INTO cart_change
-    SELECT 1, customer_id, product_id, product_variation_id, quantity, amount, created_at,
-           deleted_at
-    FROM new_lines;
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION note_cart_update() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path FROM CURRENT
-AS $$
-BEGIN
-    INSERT INTO cart_change
-    SELECT -1, customer_id, product_id, product_variation_id, quantity, amount, created_at,
-           deleted_at
-    FROM old_lines
-    UNION ALL
-    SELECT 1, customer_id, product_id, product_variation_id, quantity, amount, created_at,
-           deleted_at
-    FROM new_lines;
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION note_cart_delete() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path FROM CURRENT
-AS $$
-BEGIN
-    INSERT INTO cart_change
-    SELECT -1, customer_id, product_id, product_variation_id, quantity, amount, created_at,
-           deleted_at
-    FROM old_lines;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO cart_change
+        SELECT -1, customer_id, product_id, product_variation_id, quantity, amount, created_at,
+               deleted_at
+        FROM old_lines;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO cart_change
+        SELECT 1, customer_id, product_id, product_variation_id, quantity, amount, created_at,
+               deleted_at
+        FROM new_lines;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -293,13 +272,13 @@ $$;
 -- One analytics schema per model: OR REPLACE takes the triggers over from an earlier one.
 CREATE OR REPLACE TRIGGER analytics_cart_insert AFTER INSERT ON cart
     REFERENCING NEW TABLE AS new_lines
-    FOR EACH STATEMENT EXECUTE FUNCTION note_cart_insert();
+    FOR EACH STATEMENT EXECUTE FUNCTION note_cart_change();
 CREATE OR REPLACE TRIGGER analytics_cart_update AFTER UPDATE ON cart
     REFERENCING OLD TABLE AS old_lines NEW TABLE AS new_lines
-    FOR EACH STATEMENT EXECUTE FUNCTION note_cart_update();
+    FOR EACH STATEMENT EXECUTE FUNCTION note_cart_change();
 CREATE OR REPLACE TRIGGER analytics_cart_delete AFTER DELETE ON cart
     REFERENCING OLD TABLE AS old_lines
-    FOR EACH STATEMENT EXECUTE FUNCTION note_cart_delete();
+    FOR EACH STATEMENT EXECUTE FUNCTION note_cart_change();
 CREATE OR REPLACE TRIGGER analytics_cart_truncate AFTER TRUNCATE ON cart
     FOR EACH STATEMENT EXECUTE FUNCTION forget_cart_summaries();
 
