@@ -509,14 +509,14 @@ def ensure_views(conn: Any, model_schema: str, analytics_schema: str) -> bool:
             (quoted(analytics_schema, DEFINITION_TABLE),),
         )
         if cur.fetchone()["present"]:
+            # every column: a schema built by an earlier version has no trigger count
             cur.execute(
-                sql.SQL("SELECT sha256, triggers FROM {}.{}").format(
-                    schema, sql.Identifier(DEFINITION_TABLE)
-                )
+                sql.SQL("SELECT * FROM {}.{}").format(schema, sql.Identifier(DEFINITION_TABLE))
             )
-            row = cur.fetchone()
+            row = cur.fetchone() or {}
             cur.execute(TRIGGERS, (quoted(analytics_schema),))
-            if row and row["sha256"] == wanted and row["triggers"] == cur.fetchone()["triggers"]:
+            triggers = cur.fetchone()["triggers"]
+            if row.get("sha256") == wanted and row.get("triggers") == triggers:
                 return False
         cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
         cur.execute(sql.SQL("CREATE SCHEMA {}").format(schema))

@@ -116,12 +116,15 @@ def test_a_failed_refresh_after_a_committed_load_is_not_reported_as_a_failed_loa
     generate(tmp_path / "in", DataSpec(40, 5, 10, broken_fraction=0.0))
     analytics_schema = db_settings.database.analytics_schema
     conn = open_connection(connection)
-    with conn.cursor() as cur:  # up-to-date views, one of which cannot be refreshed
+    with conn.cursor() as cur:  # an up-to-date schema whose refresh fails
         cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(analytics_schema)))
         cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(analytics_schema)))
-        cur.execute("CREATE TABLE definition (sha256 text NOT NULL)")
-        cur.execute("INSERT INTO definition VALUES (%s)", (analytics._definition_hash(),))
-        cur.execute("CREATE MATERIALIZED VIEW broken AS SELECT 1 / 0 AS never WITH NO DATA")
+        cur.execute("CREATE TABLE definition (sha256 text NOT NULL, triggers bigint NOT NULL)")
+        cur.execute("INSERT INTO definition VALUES (%s, 0)", (analytics._definition_hash(),))
+        cur.execute(
+            "CREATE FUNCTION summarize_cart(numeric, OUT months_recomputed bigint, "
+            "OUT lines_applied bigint) LANGUAGE sql AS 'SELECT CAST(1 / 0 AS bigint), 0'"
+        )
     conn.commit()
     conn.close()
 
