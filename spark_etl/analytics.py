@@ -655,6 +655,7 @@ def refresh(
     recompute the summaries from every line instead of applying the loads' changes."""
     ensure_views(conn, model_schema, analytics_schema)
     started = time.perf_counter()
+    # the share as the module holds it now (a test sets it), not as the default was bound
     done = summarize_cart(conn, analytics_schema, rebuild, RECOMPUTE_SHARE)
     took = time.perf_counter() - started
     log.info(
