@@ -89,13 +89,15 @@ def load(tree: Path, side: str, connection: Connection, inputs: list[Path], work
 
 def relations(conn: Any, schema: str) -> dict[str, list[str]]:
     """Tables (not partitions), views and materialized views of ``schema``, with the columns
-    compared."""
+    compared. The two materialized views storing an analytics view (``x__a``, ``x__b``; one is
+    empty) are compared through that view (``x``)."""
     with conn.cursor() as cur:
         cur.execute(
             "SELECT c.relname AS name, array_agg(a.attname ORDER BY a.attnum) AS columns "
             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
             "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition "
+            "AND NOT (c.relkind = 'm' AND c.relname ~ '__[ab]$') "
             "GROUP BY c.relname ORDER BY c.relname",
             (schema,),
         )

@@ -4,8 +4,9 @@ The views live in their own schema (``database.analytics_schema``), built from
 ``sql/analytics.sql``. They are derived data: when that file changes (or the model's cart lost
 the schema's triggers), the schema is dropped and rebuilt. Each refresh first brings the tables
 summarizing the cart lines (purchase, product_sales_month) up to date with what the loads
-changed, then recomputes the materialized views, concurrently once populated so that readers
-are never blocked.
+changed, then recomputes the materialized views. Each is stored twice and read through a plain
+view of its name: the refresh fills the twin nobody reads and points the view at it, so readers
+never wait for a refresh.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
@@ -598,19 +600,22 @@ WHERE d.deptype = 'n'
   AND COALESCE(rc.relnamespace, p.pronamespace) = to_regnamespace(%(schema)s)
   AND COALESCE(r.ev_class, d.objid) <> d.refobjid
 """
-MATERIALIZED_VIEWS = """
-SELECT c.oid, c.relname AS name, c.relispopulated AS populated
+RELATIONS = """
+SELECT c.oid, c.relname AS name, c.relkind AS kind, c.relispopulated AS populated
 FROM pg_class c
-WHERE c.relnamespace = to_regnamespace(%(schema)s) AND c.relkind = 'm'
+WHERE c.relnamespace = to_regnamespace(%(schema)s) AND c.relkind IN ('m', 'v')
 """
+TWINS = ("__a", "__b")  # the two materialized views storing a view (store_twice in analytics.sql)
 
 
 def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
     """The materialized views of the schema, each after every one it reads (directly, or through
-    views and functions), ties by name: the order PostgreSQL's dependencies give."""
+    views and functions), ties by name: the order PostgreSQL's dependencies give. Each is named
+    as its readers know it (the plain view), with the twin it reads now (``current``, and
+    whether that one is ``populated``) and the other (``idle``)."""
     with conn.cursor() as cur:
-        cur.execute(MATERIALIZED_VIEWS, {"schema": quoted(analytics_schema)})
-        views = {row["oid"]: row for row in cur.fetchall()}
+        cur.execute(RELATIONS, {"schema": quoted(analytics_schema)})
+        relations = {row["oid"]: row for row in cur.fetchall()}
         cur.execute(DEPENDENCIES, {"schema": quoted(analytics_schema)})
         edges = cur.fetchall()
         cur.execute("SELECT 'pg_class'::regclass::oid AS oid")
@@ -619,26 +624,54 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
     for edge in edges:
         node = (edge["catalog"], edge["oid"])
         reads.setdefault(node, set()).add((edge["ref_catalog"], edge["ref_oid"]))
+    # twin oid -> the view's name (a twin's name is the view's with a suffix)
+    stored = {
+        oid: row["name"][: -len(TWINS[0])]
+        for oid, row in relations.items()
+        if row["kind"] == "m" and row["name"].endswith(TWINS)
+    }
+    views = {row["name"]: row for row in relations.values() if row["name"] in stored.values()}
+    lone = sorted(
+        row["name"] for oid, row in relations.items() if row["kind"] == "m" and oid not in stored
+    )
+    if lone:  # analytics.sql forgot its CALL store_twice(...): it would never be refreshed
+        raise RuntimeError(f"materialized views not stored twice: {', '.join(lone)}")
 
-    def views_read(node: tuple[int, int], seen: set[tuple[int, int]]) -> set[int]:
+    def views_read(node: tuple[int, int], seen: set[tuple[int, int]]) -> set[str]:
         found = set()
         for ref in reads.get(node, ()):
             if ref in seen:
                 continue
             seen.add(ref)
-            if ref[0] == class_catalog and ref[1] in views:
-                found.add(ref[1])  # a materialized view: stop here, it is refreshed itself
+            if ref[0] == class_catalog and ref[1] in stored:
+                found.add(stored[ref[1]])  # a twin: stop here, it is refreshed itself
             else:
                 found |= views_read(ref, seen)
         return found
 
-    graph = {oid: views_read((class_catalog, oid), set()) for oid in views}
+    graph: dict[str, set[str]] = {name: set() for name in views}
+    current: dict[str, dict[str, Any]] = {}
+    for oid, name in stored.items():
+        graph[name] |= views_read((class_catalog, oid), set())
+    for name, view in views.items():
+        for ref in reads.get((class_catalog, view["oid"]), ()):
+            if ref[0] == class_catalog and ref[1] in stored:
+                current[name] = relations[ref[1]]
     sorter = graphlib.TopologicalSorter(graph)
     sorter.prepare()
     ordered = []
     while sorter.is_active():
-        ready = sorted(sorter.get_ready(), key=lambda oid: views[oid]["name"])
-        ordered += [views[oid] for oid in ready]
+        ready = sorted(sorter.get_ready())
+        for name in ready:
+            now = current[name]["name"]
+            ordered.append(
+                {
+                    "name": name,
+                    "current": now,
+                    "populated": current[name]["populated"],
+                    "idle": name + TWINS[now.endswith(TWINS[0])],
+                }
+            )
         sorter.done(*ready)
     return ordered
 
@@ -670,21 +703,60 @@ def refresh(
     views = refresh_order(conn, analytics_schema)
     for view in views:
         started = time.perf_counter()
-        statement = "REFRESH MATERIALIZED VIEW {} {}.{}"
-        concurrently = sql.SQL("CONCURRENTLY") if view["populated"] else sql.SQL("")
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL(statement).format(
-                    concurrently, sql.Identifier(analytics_schema), sql.Identifier(view["name"])
-                )
-            )
-        conn.commit()
+        _refresh_view(conn, analytics_schema, view)
         took = time.perf_counter() - started
         log.debug("Refreshed %s in %.1f s", view["name"], took)
         if seconds is not None:
             seconds[view["name"]] = took
     log.info("Refreshed %d analytics views", len(views))
     return [view["name"] for view in views]
+
+
+# Filling the idle twin, pointing the view at it and emptying the twin it read before each need
+# that relation to themselves: a reader inside a transaction that read it holds it until the
+# transaction ends, and readers arriving meanwhile queue behind the request. So each waits at
+# most LOCK_TIMEOUT (the view's swap is tried SWAP_ATTEMPTS times); when the idle twin or the
+# view stays held, the twin the readers use is refreshed CONCURRENTLY instead (that waits for
+# no reader), and an old twin still read is left filled until its next refresh.
+LOCK_TIMEOUT = "1s"
+SWAP_ATTEMPTS = 3
+
+
+def _refresh_view(conn: Any, analytics_schema: str, view: dict[str, Any]) -> None:
+    """Fill the idle twin (nobody reads it: a plain REFRESH blocks no reader), point the view
+    at it, then empty the twin it read before."""
+    idle = sql.Identifier(analytics_schema, view["idle"])
+    current = sql.Identifier(analytics_schema, view["current"])
+    swap = sql.SQL("CREATE OR REPLACE VIEW {} AS SELECT * FROM {}").format(
+        sql.Identifier(analytics_schema, view["name"]), idle
+    )
+    empty = "REFRESH MATERIALIZED VIEW {} WITH NO DATA"
+    if _with_lock_timeout(conn, sql.SQL("REFRESH MATERIALIZED VIEW {}").format(idle)) and any(
+        _with_lock_timeout(conn, swap) for _attempt in range(SWAP_ATTEMPTS)
+    ):
+        if view["populated"] and not _with_lock_timeout(conn, sql.SQL(empty).format(current)):
+            log.info("%s is still read: emptied when it is refreshed next", view["current"])
+        return
+    log.info("%s is held by a reader's transaction: refreshed concurrently", view["name"])
+    concurrently = sql.SQL("CONCURRENTLY") if view["populated"] else sql.SQL("")
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("REFRESH MATERIALIZED VIEW {} {}").format(concurrently, current))
+    conn.commit()
+    _with_lock_timeout(conn, sql.SQL(empty).format(idle))
+
+
+def _with_lock_timeout(conn: Any, statement: sql.Composable) -> bool:
+    """Run ``statement`` and commit, waiting at most LOCK_TIMEOUT for its locks; False if that
+    ran out (nothing done)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET LOCAL lock_timeout = %s", (LOCK_TIMEOUT,))
+            cur.execute(statement)
+        conn.commit()
+        return True
+    except psycopg2.errors.LockNotAvailable:
+        conn.rollback()
+        return False
 
 
 def _order_clause(order_by: tuple[str, ...]) -> sql.Composable:

@@ -2,8 +2,8 @@
 -- Run by spark_etl.analytics with search_path "<analytics schema>, <model schema>": objects are
 -- created in the analytics schema and read the model. Everything here is derived data, so the
 -- schema is dropped and rebuilt whenever this file changes. Materialized views are created
--- WITH NO DATA and filled by the refresh that follows (in creation order, so each one's inputs
--- are fresh); each has a unique index so that later refreshes run CONCURRENTLY.
+-- WITH NO DATA and filled by the refresh that follows, each after the views it reads; each is
+-- stored twice (store_twice, below), so that a refresh never blocks its readers.
 --
 -- Definitions: a sale is a cart line with no deleted_at. Revenue = sum(amount) and quantity =
 -- sum(quantity) over sales. A product family is product.sku. A purchase (basket) is one
@@ -18,6 +18,44 @@
 -- functions that SET jit = off: a plan over the ~240 cart partitions holds thousands of
 -- expressions, and at 10M lines JIT compiled them for 5-15 s per query, more than it saved (a
 -- SET clause needs a function).
+
+-- Each materialized view x is stored twice, as x__a and x__b (the same query and indexes), and
+-- read through the plain view x, which selects from one of them. The refresh
+-- (spark_etl.analytics) fills the other one with a plain REFRESH, which no reader waits for,
+-- points x at it (an instant CREATE OR REPLACE VIEW), then empties the first. A REFRESH
+-- CONCURRENTLY would compute the same rows and then diff them with the old ones: 2-6 times a
+-- plain refresh after a load that changed 1% of the lines, as ranks and shares move every row.
+-- Called right after x and its indexes are created: the views and functions defined later
+-- read the view x.
+CREATE PROCEDURE store_twice(name text)
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    query text := pg_get_viewdef(to_regclass(quote_ident(name)));
+    twin_index record;
+BEGIN
+    EXECUTE format('ALTER MATERIALIZED VIEW %I RENAME TO %I', name, name || '__a');
+    EXECUTE format('CREATE MATERIALIZED VIEW %I AS %s WITH NO DATA', name || '__b',
+                   rtrim(query, ';'));
+    FOR twin_index IN
+        SELECT x.indexrelid, c.relname, x.indisunique
+        FROM pg_index x
+        JOIN pg_class c ON c.oid = x.indexrelid
+        WHERE x.indrelid = to_regclass(quote_ident(name || '__a'))
+        ORDER BY c.relname
+    LOOP
+        EXECUTE format('ALTER INDEX %I RENAME TO %I', twin_index.relname,
+                       twin_index.relname || '__a');
+        -- the same method and keys: the definition from USING on (its name and table differ)
+        EXECUTE format('CREATE %s INDEX %I ON %I %s',
+                       CASE WHEN twin_index.indisunique THEN 'UNIQUE' ELSE '' END,
+                       twin_index.relname || '__b', name || '__b',
+                       substring(pg_get_indexdef(twin_index.indexrelid) FROM ' USING .*$'));
+    END LOOP;
+    EXECUTE format('CREATE VIEW %I AS SELECT * FROM %I', name, name || '__a');
+END
+$$;
 
 CREATE VIEW sale AS
 SELECT c.cart_id, c.customer_id, c.product_id, c.product_variation_id, p.sku,
@@ -75,6 +113,7 @@ FROM customer c
 LEFT JOIN lifetime l ON l.customer_id = c.customer_id
 WITH NO DATA;
 CREATE UNIQUE INDEX customer_segment_key ON customer_segment (customer_id);
+CALL store_twice('customer_segment');
 
 -- Both segmentations as rows: (customer, segment_type, segment).
 CREATE VIEW customer_segment_membership AS
@@ -158,6 +197,7 @@ CREATE MATERIALIZED VIEW product_activity AS
 SELECT * FROM product_activity_rows()
 WITH NO DATA;
 CREATE UNIQUE INDEX product_activity_key ON product_activity (product_id);
+CALL store_twice('product_activity');
 
 -- 1. Which products sell most, by quantity and by revenue, and how concentrated is revenue?
 CREATE MATERIALIZED VIEW top_products AS
@@ -174,6 +214,7 @@ WITH NO DATA;
 CREATE UNIQUE INDEX top_products_key ON top_products (product_id);
 CREATE INDEX top_products_by_quantity ON top_products (rank_by_quantity);
 CREATE INDEX top_products_by_revenue ON top_products (rank_by_revenue);
+CALL store_twice('top_products');
 
 -- 2. How do products and their variations sell month by month? Kept up to date by
 -- summarize_cart() (below): sums of the lines changed are added to their months, so
@@ -443,6 +484,7 @@ CROSS JOIN (SELECT count(*) AS archived_months, min(period) AS first_archived_mo
             FROM etl_archive WHERE table_name = 'cart' AND restored_at IS NULL) a
 WITH NO DATA;
 CREATE UNIQUE INDEX data_period_key ON data_period (first_sale_at);
+CALL store_twice('data_period');
 
 -- 0. The business month by month (the key figures and their trend), every month of the period
 -- present (zeros where nothing sold; months archived inside the period left out): revenue,
@@ -485,6 +527,7 @@ LEFT JOIN filled prev ON prev.month = f.month - interval '1 month'
 LEFT JOIN filled yb ON yb.month = f.month - interval '12 months'
 WITH NO DATA;
 CREATE UNIQUE INDEX monthly_kpi_key ON monthly_kpi (month);
+CALL store_twice('monthly_kpi');
 
 -- 0b. The first screen: each key figure of the latest whole month (the latest month when none
 -- is whole) against the month before and the same month a year before. Changes are computed
@@ -530,6 +573,7 @@ CREATE UNIQUE INDEX customer_purchase_summary_key ON customer_purchase_summary (
 -- the order question 3 shows it in: its first page without sorting every customer
 CREATE INDEX customer_purchase_summary_by_revenue
     ON customer_purchase_summary (revenue DESC, customer_id);
+CALL store_twice('customer_purchase_summary');
 
 -- One row: the average over customers with a sale of their quantity and revenue per purchase,
 -- and the overall quantity and revenue per purchase (every purchase weighs the same).
@@ -556,6 +600,7 @@ FROM purchase
 GROUP BY 1, 2
 WITH NO DATA;
 CREATE UNIQUE INDEX basket_size_distribution_key ON basket_size_distribution (cart_size);
+CALL store_twice('basket_size_distribution');
 
 -- 4. Seasonality. A calendar month's figures are averaged over the years in which it was
 -- observed: from the first month with a sale (for a family, from its launch, unless a sale came
@@ -605,6 +650,7 @@ WINDOW w AS (PARTITION BY sku ORDER BY month)
 WITH NO DATA;
 CREATE UNIQUE INDEX family_sales_monthly_key ON family_sales_monthly (sku, month);
 CREATE INDEX family_sales_monthly_rank ON family_sales_monthly (family_rank, month);
+CALL store_twice('family_sales_monthly');
 
 -- 4. Seasonality. A calendar month's figures are averaged over the years in which it was
 -- observed: the months of monthly_kpi (for a family, those of family_sales_monthly, from its
@@ -647,6 +693,7 @@ SELECT sku, month_of_year, (month_of_year - 1) / 3 + 1 AS quarter, years_observe
 FROM per_month
 WITH NO DATA;
 CREATE UNIQUE INDEX seasonality_by_family_key ON seasonality_by_family (sku, month_of_year);
+CALL store_twice('seasonality_by_family');
 
 -- 4c. Each year on its own: the month's revenue / the mean month of that year (over the
 -- months of the year inside the data), so a year's shape can be compared with the average's.
@@ -666,6 +713,7 @@ JOIN customer c ON c.customer_id = s.customer_id
 WITH NO DATA;
 CREATE UNIQUE INDEX most_active_customers_key ON most_active_customers (customer_id);
 CREATE INDEX most_active_customers_rank ON most_active_customers (rank);
+CALL store_twice('most_active_customers');
 
 -- 6. How often do segments buy? customers = every customer of the segment;
 -- avg_purchases_per_active_month: each customer's purchases / the months they could buy in the
@@ -701,6 +749,7 @@ GROUP BY m.segment_type, m.segment
 WITH NO DATA;
 CREATE UNIQUE INDEX purchase_frequency_by_segment_key
     ON purchase_frequency_by_segment (segment_type, segment);
+CALL store_twice('purchase_frequency_by_segment');
 
 -- 7. Which variations (a product's full SKU, its price versions summed) does each segment
 -- prefer within a family? quantity_share = the
@@ -763,6 +812,7 @@ FROM shares
 WITH NO DATA;
 CREATE UNIQUE INDEX variation_preference_key
     ON variation_preference (segment_type, segment, product_id, full_sku);
+CALL store_twice('variation_preference');
 
 -- 8. How big are the baskets of each segment? Each purchase joined to its customer's segments
 -- once, averaged per segment of either kind (GROUPING SETS).
@@ -780,6 +830,7 @@ JOIN customer_segment s ON s.customer_id = p.customer_id
 GROUP BY GROUPING SETS ((s.cohort_year), (s.value_tier))
 WITH NO DATA;
 CREATE UNIQUE INDEX avg_cart_size_by_segment_key ON avg_cart_size_by_segment (segment_type, segment);
+CALL store_twice('avg_cart_size_by_segment');
 
 -- 9. Which variations lead each family? A variation here is a product's full SKU, its price
 -- versions (product_variation rows) summed: a repricing does not split it in two. Ranked by
@@ -803,6 +854,7 @@ FROM per_sku
 WITH NO DATA;
 CREATE UNIQUE INDEX top_variations_by_category_key ON top_variations_by_category (product_id, full_sku);
 CREATE INDEX top_variations_by_category_rank ON top_variations_by_category (sku, rank_in_category);
+CALL store_twice('top_variations_by_category');
 
 -- 10. What did each price change do? A price change is a variation closed and its successor
 -- (opened at the same instant) at another price. Sales of the product in the 30 days before
@@ -901,6 +953,7 @@ FROM measured
 WITH NO DATA;
 CREATE UNIQUE INDEX price_change_impact_key ON price_change_impact (old_variation_id);
 CREATE INDEX price_change_impact_changed_at ON price_change_impact (changed_at);
+CALL store_twice('price_change_impact');
 
 -- 11. How much attention does each product get, sold or not? lines = every cart line,
 -- removed ones included; days_on_sale = days from the product's creation (or its first cart
@@ -929,6 +982,7 @@ FROM on_sale
 WITH NO DATA;
 CREATE UNIQUE INDEX product_engagement_key ON product_engagement (product_id);
 CREATE INDEX product_engagement_rank ON product_engagement (engagement_rank);
+CALL store_twice('product_engagement');
 
 -- 12. How long after its creation does a product sell? Days as decimals; sales dated before
 -- the product's creation are left out of first sale and averages and counted on their own.
@@ -940,6 +994,7 @@ SELECT product_id, name, created_at, first_sale_at,
 FROM product_activity
 WITH NO DATA;
 CREATE UNIQUE INDEX time_to_purchase_key ON time_to_purchase (product_id);
+CALL store_twice('time_to_purchase');
 
 -- 12b. The averages of question 12 over the products created inside the period the sales
 -- cover: a product created before the first sale of the data measures when the data starts,
@@ -1048,3 +1103,4 @@ SELECT 'customer', 'no purchase in the last 180 days', count(*), COALESCE(sum(re
 FROM dormant_customers
 WITH NO DATA;
 CREATE UNIQUE INDEX lifecycle_summary_key ON lifecycle_summary (kind, reason);
+CALL store_twice('lifecycle_summary');

@@ -292,3 +292,83 @@ def test_analytics_rebuild_recomputes_what_a_change_without_triggers_left_out(
 
     assert code == 0
     assert_summaries_match_the_lines(loaded, db_settings)
+
+
+def twins(conn, settings, view: str) -> tuple[str, dict[str, bool]]:
+    """The twin the view reads now, and whether each twin holds rows."""
+    schema = settings.database.analytics_schema
+    found = rows(
+        conn,
+        sql.SQL(
+            "SELECT relname, relispopulated FROM pg_class "
+            "WHERE relnamespace = to_regnamespace({}) AND relname IN ({}, {})"
+        ).format(sql.Literal(schema), sql.Literal(view + "__a"), sql.Literal(view + "__b")),
+    )
+    read = rows(
+        conn,
+        sql.SQL(
+            "SELECT t.relname FROM pg_rewrite r "
+            "JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
+            "JOIN pg_class t ON t.oid = d.refobjid AND t.relkind = 'm' "
+            "WHERE r.ev_class = to_regclass({})"
+        ).format(sql.Literal(database.quoted(schema, view))),
+    )
+    return read[0][0], dict(found)
+
+
+def customer_1(conn, settings) -> tuple:
+    return rows(
+        conn,
+        sql.SQL(
+            "SELECT purchases, quantity, revenue FROM {}.customer_purchase_summary "
+            "WHERE customer_id = 1"
+        ).format(sql.Identifier(settings.database.analytics_schema)),
+    )[0]
+
+
+def test_a_refresh_fills_the_twin_nobody_reads_then_points_the_view_at_it(db_settings, loaded):
+    db = db_settings.database
+    before, _ = twins(loaded, db_settings, "customer_purchase_summary")
+    assert customer_1(loaded, db_settings) == (1, 3, D("4.00"))
+    execute(loaded, "UPDATE cart SET quantity = 3, amount = 3 * unit_price WHERE cart_id = 1")
+
+    analytics.refresh(loaded, db.db_schema, db.analytics_schema)
+
+    now, populated = twins(loaded, db_settings, "customer_purchase_summary")
+    assert {before, now} == {"customer_purchase_summary__a", "customer_purchase_summary__b"}
+    assert populated == {now: True, before: False}  # the twin read before is emptied
+    assert customer_1(loaded, db_settings) == (1, 4, D("5.00"))  # line 1: 2 -> 3 at 1.00
+
+
+def test_a_view_held_by_a_readers_transaction_is_refreshed_concurrently(
+    db_settings, connection, loaded, monkeypatch, caplog
+):
+    db = db_settings.database
+    monkeypatch.setattr(analytics, "LOCK_TIMEOUT", "50ms")
+    reader = open_connection(connection, db.db_schema)
+    try:
+        assert customer_1(reader, db_settings) == (1, 3, D("4.00"))
+        with reader.cursor() as cur:  # a transaction left open on the view (a BI tool's)
+            cur.execute(f'SELECT count(*) FROM "{db.analytics_schema}".customer_purchase_summary')
+        before, _ = twins(loaded, db_settings, "customer_purchase_summary")
+        other_before, _ = twins(loaded, db_settings, "most_active_customers")
+        execute(loaded, "UPDATE cart SET quantity = 3, amount = 3 * unit_price WHERE cart_id = 1")
+
+        with caplog.at_level(logging.INFO, logger="spark_etl.analytics"):
+            analytics.refresh(loaded, db.db_schema, db.analytics_schema)
+
+        # it waited for no reader: the twin read is refreshed in place, the other stays empty
+        assert (
+            "customer_purchase_summary is held by a reader's transaction: refreshed concurrently"
+        ) in caplog.messages
+        assert twins(loaded, db_settings, "customer_purchase_summary") == (
+            before,
+            {"customer_purchase_summary__a": before.endswith("__a"),
+             "customer_purchase_summary__b": before.endswith("__b")},
+        )  # fmt: skip
+        assert customer_1(loaded, db_settings) == (1, 4, D("5.00"))
+        # a view it does not hold is swapped as usual, though it reads the one held
+        assert twins(loaded, db_settings, "most_active_customers")[0] != other_before
+    finally:
+        reader.rollback()
+        reader.close()
