@@ -380,13 +380,13 @@ BEGIN
       AND c.month NOT IN (SELECT month FROM stale_month);
     months_recomputed := (SELECT count(*) FROM stale_month);
     IF months_recomputed > 0 THEN
-        DELETE FROM purchase
-        WHERE CAST(date_trunc('month', purchase_day) AS date) IN (SELECT month FROM stale_month);
-        DELETE FROM product_sales_month WHERE month IN (SELECT month FROM stale_month);
-        IF NOT EXISTS (SELECT 1 FROM purchase) AND NOT EXISTS (SELECT 1 FROM product_sales_month)
-        THEN
-            -- refilled whole (the first build, a rebuild): the indexes are dropped and built
-            -- once after the rows (a fifth faster than updating them row by row)
+        -- (a month has purchases when it has sales: product_sales_month's months are both's)
+        IF NOT EXISTS (SELECT 1 FROM product_sales_month
+                       WHERE month NOT IN (SELECT month FROM stale_month)) THEN
+            -- refilled whole (the first build, a rebuild): emptied by TRUNCATE (new files,
+            -- which wal_level = minimal then fills without logging every row), and the indexes
+            -- dropped and built once after the rows (a fifth faster than row by row)
+            TRUNCATE purchase, product_sales_month;
             SELECT array_agg(indexdef),
                    'DROP INDEX ' || string_agg(quote_ident(schemaname) || '.'
                                                || quote_ident(indexname), ', ')
@@ -395,6 +395,10 @@ BEGIN
             WHERE schemaname = current_schema()
               AND tablename IN ('purchase', 'product_sales_month');
             EXECUTE drop_indexes;
+        ELSE
+            DELETE FROM purchase
+            WHERE CAST(date_trunc('month', purchase_day) AS date) IN (SELECT month FROM stale_month);
+            DELETE FROM product_sales_month WHERE month IN (SELECT month FROM stale_month);
         END IF;
         -- in customer order: the index builds from sorted rows, and the views aggregating
         -- purchases per customer find each customer's purchases together
