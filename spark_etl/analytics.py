@@ -6,7 +6,7 @@ the schema's triggers), the schema is dropped and rebuilt. Each refresh first br
 summarizing the cart lines (purchase, product_sales_month) up to date with what the loads
 changed, then recomputes the materialized views. Each is stored twice and read through a plain
 view of its name: the refresh fills the twin nobody reads and points the view at it, so readers
-never wait for a refresh.
+do not wait for the refresh (at most a second, while a transaction left open holds the view).
 """
 
 from __future__ import annotations
