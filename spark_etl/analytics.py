@@ -664,12 +664,13 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
         ready = sorted(sorter.get_ready())
         for name in ready:
             now = current[name]["name"]
+            idle = name + (TWINS[1] if now.endswith(TWINS[0]) else TWINS[0])
             ordered.append(
                 {
                     "name": name,
                     "current": now,
                     "populated": current[name]["populated"],
-                    "idle": name + TWINS[now.endswith(TWINS[0])],
+                    "idle": idle,
                 }
             )
         sorter.done(*ready)

@@ -3,7 +3,7 @@
 -- created in the analytics schema and read the model. Everything here is derived data, so the
 -- schema is dropped and rebuilt whenever this file changes. Materialized views are created
 -- WITH NO DATA and filled by the refresh that follows, each after the views it reads; each is
--- stored twice (store_twice, below), so that a refresh never blocks its readers.
+-- stored twice (store_twice, below), so that readers do not wait for a refresh.
 --
 -- Definitions: a sale is a cart line with no deleted_at. Revenue = sum(amount) and quantity =
 -- sum(quantity) over sales. A product family is product.sku. A purchase (basket) is one
