@@ -11,10 +11,12 @@ do not wait for the refresh (at most a second, while a transaction left open hol
 
 from __future__ import annotations
 
+import concurrent.futures
 import graphlib
 import hashlib
 import logging
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -612,7 +614,7 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
     """The materialized views of the schema, each after every one it reads (directly, or through
     views and functions), ties by name: the order PostgreSQL's dependencies give. Each is named
     as its readers know it (the plain view), with the twin it reads now (``current``, and
-    whether that one is ``populated``) and the other (``idle``)."""
+    whether that one is ``populated``), the other (``idle``) and the views it ``reads``."""
     with conn.cursor() as cur:
         cur.execute(RELATIONS, {"schema": quoted(analytics_schema)})
         relations = {row["oid"]: row for row in cur.fetchall()}
@@ -671,6 +673,7 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
                     "current": now,
                     "populated": current[name]["populated"],
                     "idle": idle,
+                    "reads": sorted(graph[name]),
                 }
             )
         sorter.done(*ready)
@@ -683,10 +686,17 @@ def refresh(
     analytics_schema: str,
     seconds: dict[str, float] | None = None,
     rebuild: bool = False,
+    connect: Callable[[], Any] | None = None,
+    connections: int = 1,
 ) -> list[str]:
     """Bring the cart summaries up to date, then recompute every materialized view, inputs
     before the views that read them; ``seconds`` receives each step's time. ``rebuild``:
-    recompute the summaries from every line instead of applying the loads' changes."""
+    recompute the summaries from every line instead of applying the loads' changes.
+
+    With ``connect`` (opens a connection like ``conn``), up to ``connections`` views that do
+    not read each other are refreshed at once, each on a connection of its own: a view's
+    query runs in one PostgreSQL process for most of its time (sorts, window functions,
+    writing its rows), so a second one keeps another core busy."""
     ensure_views(conn, model_schema, analytics_schema)
     started = time.perf_counter()
     # the share as the module holds it now (a test sets it), not as the default was bound
@@ -701,16 +711,78 @@ def refresh(
     )
     if seconds is not None:
         seconds[SUMMARIES] = took
-    views = refresh_order(conn, analytics_schema)
-    for view in views:
-        started = time.perf_counter()
-        _refresh_view(conn, analytics_schema, view)
-        took = time.perf_counter() - started
-        log.debug("Refreshed %s in %.1f s", view["name"], took)
-        if seconds is not None:
-            seconds[view["name"]] = took
+    views = {view["name"]: view for view in refresh_order(conn, analytics_schema)}
+    conn.commit()
+    pool = [conn]
+    try:
+        while connect is not None and len(pool) < min(connections, len(views)):
+            pool.append(connect())
+
+        def refresh_one(name: str, worker: int) -> None:
+            started = time.perf_counter()
+            _refresh_view(pool[worker], analytics_schema, views[name])
+            took = time.perf_counter() - started
+            log.debug("Refreshed %s in %.1f s", name, took)
+            if seconds is not None:
+                seconds[name] = took
+
+        reads = {name: view["reads"] for name, view in views.items()}
+        run_in_dependency_order(reads, refresh_one, len(pool))
+    finally:
+        for extra in pool[1:]:
+            extra.close()
     log.info("Refreshed %d analytics views", len(views))
-    return [view["name"] for view in views]
+    return list(views)
+
+
+def run_in_dependency_order(
+    reads: Mapping[str, Iterable[str]], run: Callable[[str, int], None], workers: int
+) -> None:
+    """Call ``run(name, worker)`` for every name of ``reads`` (name -> the names it reads),
+    each after every name it reads has returned, up to ``workers`` at once; ``worker`` (0 to
+    workers - 1) is one no other running call has. Of the names ready, the one that more
+    names wait for (directly or not) starts first, then by name. The first exception stops
+    starting new calls and is raised once the running ones return."""
+    readers: dict[str, set[str]] = {}
+    for name, inputs in reads.items():
+        for read in inputs:
+            readers.setdefault(read, set()).add(name)
+
+    def waiting(name: str) -> set[str]:
+        found = set(readers.get(name, ()))
+        for reader in readers.get(name, ()):
+            found |= waiting(reader)
+        return found
+
+    def first(name: str) -> tuple[int, str]:
+        return -len(waiting(name)), name
+
+    sorter = graphlib.TopologicalSorter(reads)
+    sorter.prepare()
+    ready: list[str] = []
+    free = list(range(workers))
+    running: dict[concurrent.futures.Future[None], tuple[str, int]] = {}
+    failure: BaseException | None = None
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        while sorter.is_active() or running:
+            ready = sorted([*ready, *sorter.get_ready()], key=first)
+            while ready and free and failure is None:
+                name, worker = ready.pop(0), free.pop(0)
+                running[pool.submit(run, name, worker)] = (name, worker)
+            if not running:
+                break
+            finished, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in finished:
+                name, worker = running.pop(future)
+                free.append(worker)
+                if future.exception() is not None:
+                    failure = failure or future.exception()
+                else:
+                    sorter.done(name)
+    if failure is not None:
+        raise failure
 
 
 # Filling the idle twin, pointing the view at it and emptying the twin it read before each need

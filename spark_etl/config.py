@@ -71,6 +71,7 @@ class DatabaseSettings(_Section):
     stage_writer: Literal["copy", "jdbc"]
     batch_size: int = Field(ge=1)
     write_partitions: int = Field(ge=1, le=64)
+    refresh_connections: int = Field(ge=1, le=64)
     connect_timeout_seconds: int = Field(ge=1)
 
 

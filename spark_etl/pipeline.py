@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from pyspark import StorageLevel
@@ -254,6 +255,15 @@ def refresh_analytics(ctx: RunContext, seconds: dict[str, float] | None = None) 
             # the views read every entity's tables: create those no load has created yet
             migrations.migrate(conn, db.db_schema, ctx.model, ctx.model.entities, "analytics")
             with progress.phase("analytics: refresh"):
-                return analytics.refresh(conn, db.db_schema, db.analytics_schema, seconds)
+                return analytics.refresh(
+                    conn,
+                    db.db_schema,
+                    db.analytics_schema,
+                    seconds,
+                    connect=partial(
+                        database.connect, ctx.connection, db.db_schema, db.connect_timeout_seconds
+                    ),
+                    connections=db.refresh_connections,
+                )
     finally:
         conn.close()

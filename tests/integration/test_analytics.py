@@ -444,11 +444,38 @@ def test_refresh_again_keeps_answers(shop, db_settings):
     assert answers(shop, db_settings, "1") == before
 
 
+def test_refresh_on_several_connections_keeps_answers(shop, db_settings, connection):
+    db = db_settings.database
+    every = [question.number for question in QUESTIONS]
+    before = {number: answers(shop, db_settings, number) for number in every}
+    opened = []
+
+    def connect():
+        opened.append(database.connect(connection, db.db_schema, db.connect_timeout_seconds))
+        return opened[-1]
+
+    refreshed = analytics.refresh(
+        shop, db.db_schema, db.analytics_schema, connect=connect, connections=3
+    )
+
+    assert len(refreshed) == 18
+    assert {number: answers(shop, db_settings, number) for number in every} == before
+    assert len(opened) == 2 and all(conn.closed for conn in opened)
+    with shop.cursor() as cur:  # every view reads its other twin now, as one refresh leaves it
+        cur.execute(
+            "SELECT count(*) FILTER (WHERE relispopulated) AS filled, count(*) AS twins"
+            " FROM pg_class WHERE relnamespace = to_regnamespace(%s) AND relkind = 'm'",
+            (db.analytics_schema,),
+        )
+        assert cur.fetchone() == {"filled": 18, "twins": 36}
+
+
 def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop, db_settings):
-    order = [
-        view["name"]
+    views = {
+        view["name"]: view
         for view in analytics.refresh_order(shop, db_settings.database.analytics_schema)
-    ]
+    }
+    order = list(views)
 
     # (reader, what it reads): directly, through the view customer_segment_membership, and
     # through the function variation_preference_rows()
@@ -465,6 +492,7 @@ def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop,
         ("lifecycle_summary", "product_activity"),  # through end_of_life_candidates()
     ]:
         assert order.index(source) < order.index(reader), (reader, source)
+        assert source in views[reader]["reads"], (reader, source)
     again = analytics.refresh_order(shop, db_settings.database.analytics_schema)
     assert order == [view["name"] for view in again]  # deterministic
     assert len(order) == 18
