@@ -605,7 +605,8 @@ WHERE d.deptype = 'n'
 RELATIONS = """
 SELECT c.oid, c.relname AS name, c.relkind AS kind, c.relispopulated AS populated
 FROM pg_class c
-WHERE c.relnamespace = to_regnamespace(%(schema)s) AND c.relkind IN ('m', 'v')
+WHERE c.relnamespace = to_regnamespace(%(schema)s)
+  AND (c.relkind IN ('m', 'v') OR c.relname = ANY(%(summaries)s))
 """
 TWINS = ("__a", "__b")  # the two materialized views storing a view (store_twice in analytics.sql)
 
@@ -614,9 +615,12 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
     """The materialized views of the schema, each after every one it reads (directly, or through
     views and functions), ties by name: the order PostgreSQL's dependencies give. Each is named
     as its readers know it (the plain view), with the twin it reads now (``current``, and
-    whether that one is ``populated``), the other (``idle``) and the views it ``reads``."""
+    whether that one is ``populated``), the other (``idle``) and what it ``reads``: views, and
+    SUMMARIES when it reads a table summarize_cart() keeps."""
     with conn.cursor() as cur:
-        cur.execute(RELATIONS, {"schema": quoted(analytics_schema)})
+        cur.execute(
+            RELATIONS, {"schema": quoted(analytics_schema), "summaries": list(SUMMARY_TABLES)}
+        )
         relations = {row["oid"]: row for row in cur.fetchall()}
         cur.execute(DEPENDENCIES, {"schema": quoted(analytics_schema)})
         edges = cur.fetchall()
@@ -633,6 +637,7 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
         if row["kind"] == "m" and row["name"].endswith(TWINS)
     }
     views = {row["name"]: row for row in relations.values() if row["name"] in stored.values()}
+    summaries = {oid for oid, row in relations.items() if row["name"] in SUMMARY_TABLES}
     lone = sorted(
         row["name"] for oid, row in relations.items() if row["kind"] == "m" and oid not in stored
     )
@@ -647,6 +652,8 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
             seen.add(ref)
             if ref[0] == class_catalog and ref[1] in stored:
                 found.add(stored[ref[1]])  # a twin: stop here, it is refreshed itself
+            elif ref[0] == class_catalog and ref[1] in summaries:
+                found.add(SUMMARIES)  # a table summarize_cart() keeps
             else:
                 found |= views_read(ref, seen)
         return found
@@ -665,6 +672,8 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
     while sorter.is_active():
         ready = sorted(sorter.get_ready())
         for name in ready:
+            if name == SUMMARIES:  # not a view: summarize_cart(), which refresh() runs first
+                continue
             now = current[name]["name"]
             idle = name + (TWINS[1] if now.endswith(TWINS[0]) else TWINS[0])
             ordered.append(
@@ -689,7 +698,7 @@ def refresh(
     connect: Callable[[], Any] | None = None,
     connections: int = 1,
 ) -> list[str]:
-    """Bring the cart summaries up to date, then recompute every materialized view, inputs
+    """Bring the cart summaries up to date and recompute every materialized view, inputs
     before the views that read them; ``seconds`` receives each step's time. ``rebuild``:
     recompute the summaries from every line instead of applying the loads' changes.
 
@@ -698,19 +707,6 @@ def refresh(
     query runs in one PostgreSQL process for most of its time (sorts, window functions,
     writing its rows), so a second one keeps another core busy."""
     ensure_views(conn, model_schema, analytics_schema)
-    started = time.perf_counter()
-    # the share as the module holds it now (a test sets it), not as the default was bound
-    done = summarize_cart(conn, analytics_schema, rebuild, RECOMPUTE_SHARE)
-    took = time.perf_counter() - started
-    log.info(
-        "Summarized the cart lines (%s): %d months recomputed, %d changed lines applied, in %.1f s",
-        SUMMARIES,
-        done["months_recomputed"],
-        done["lines_applied"],
-        took,
-    )
-    if seconds is not None:
-        seconds[SUMMARIES] = took
     views = {view["name"]: view for view in refresh_order(conn, analytics_schema)}
     conn.commit()
     pool = [conn]
@@ -720,13 +716,27 @@ def refresh(
 
         def refresh_one(name: str, worker: int) -> None:
             started = time.perf_counter()
-            _refresh_view(pool[worker], analytics_schema, views[name])
+            if name == SUMMARIES:
+                # the share as the module holds it now (a test sets it), not the default's
+                done = summarize_cart(pool[worker], analytics_schema, rebuild, RECOMPUTE_SHARE)
+                log.info(
+                    "Summarized the cart lines (%s): %d months recomputed, %d changed lines"
+                    " applied, in %.1f s",
+                    SUMMARIES,
+                    done["months_recomputed"],
+                    done["lines_applied"],
+                    time.perf_counter() - started,
+                )
+            else:
+                _refresh_view(pool[worker], analytics_schema, views[name])
             took = time.perf_counter() - started
             log.debug("Refreshed %s in %.1f s", name, took)
             if seconds is not None:
                 seconds[name] = took
 
-        reads = {name: view["reads"] for name, view in views.items()}
+        # the summaries are a step like a view: the views that do not read them (those over
+        # cart itself, such as product_activity) are refreshed meanwhile
+        reads = {SUMMARIES: [], **{name: view["reads"] for name, view in views.items()}}
         run_in_dependency_order(reads, refresh_one, len(pool))
     finally:
         for extra in pool[1:]:

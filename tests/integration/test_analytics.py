@@ -28,7 +28,7 @@ from fractions import Fraction
 import pytest
 
 from spark_etl import analytics, cli, database, report
-from spark_etl.analytics import QUESTIONS
+from spark_etl.analytics import QUESTIONS, SUMMARY_TABLES
 from spark_etl.database import read_sql
 from tests import browser
 from tests.conftest import schema_of_its_own
@@ -454,11 +454,13 @@ def test_refresh_on_several_connections_keeps_answers(shop, db_settings, connect
         opened.append(database.connect(connection, db.db_schema, db.connect_timeout_seconds))
         return opened[-1]
 
+    seconds = {}
     refreshed = analytics.refresh(
-        shop, db.db_schema, db.analytics_schema, connect=connect, connections=3
+        shop, db.db_schema, db.analytics_schema, seconds, connect=connect, connections=3
     )
 
     assert len(refreshed) == 18
+    assert set(seconds) == {analytics.SUMMARIES, *refreshed}
     assert {number: answers(shop, db_settings, number) for number in every} == before
     assert len(opened) == 2 and all(conn.closed for conn in opened)
     with shop.cursor() as cur:  # every view reads its other twin now, as one refresh leaves it
@@ -493,6 +495,13 @@ def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop,
     ]:
         assert order.index(source) < order.index(reader), (reader, source)
         assert source in views[reader]["reads"], (reader, source)
+    # what reads the tables summarize_cart() keeps waits for it; what reads cart itself does not
+    summaries = analytics.SUMMARIES
+    assert summaries in views["customer_segment"]["reads"]  # purchase
+    assert summaries in views["monthly_kpi"]["reads"]  # purchase and product_sales_monthly
+    assert summaries in views["family_sales_monthly"]["reads"]  # product_sales_monthly
+    assert summaries not in views["product_activity"]["reads"]
+    assert summaries not in views["data_period"]["reads"]
     again = analytics.refresh_order(shop, db_settings.database.analytics_schema)
     assert order == [view["name"] for view in again]  # deterministic
     assert len(order) == 18
@@ -508,7 +517,8 @@ def test_every_materialized_view_is_stored_twice():
 
 def test_no_string_bodied_function_reads_a_materialized_view():
     """A function whose body is a string hides what it reads from pg_depend, and so from the
-    refresh order: those that read a materialized view must be BEGIN ATOMIC."""
+    refresh order: those that read a materialized view, or a table summarize_cart() keeps
+    (but summarize_cart() itself), must be BEGIN ATOMIC."""
     text = read_sql("analytics.sql")
     views = set(re.findall(r"CREATE MATERIALIZED VIEW (\w+)", text))
     bodies = []
@@ -522,6 +532,9 @@ def test_no_string_bodied_function_reads_a_materialized_view():
     for name, body in bodies:
         read = {view for view in views if re.search(rf"\b{view}\b", body)}
         assert not read, (name, read)
+        code = re.sub(r"--[^\n]*", "", body)
+        kept = {table for table in SUMMARY_TABLES if re.search(rf"\b{table}\b", code)}
+        assert not kept or name == "summarize_cart", (name, kept)
 
 
 def write_report(conn, settings, folder):
