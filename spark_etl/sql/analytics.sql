@@ -644,13 +644,19 @@ WITH monthly AS (
     CROSS JOIN generate_series(f.first_month, f.last_month, interval '1 month') AS m (month)
     JOIN monthly_kpi k ON k.month = m.month
     LEFT JOIN monthly ON monthly.sku = f.sku AND monthly.month = m.month
+), ranked AS (
+    -- the families ranked once (a row each), not the rows of all their months
+    SELECT sku, dense_rank() OVER (ORDER BY sum(revenue) DESC, sku) AS family_rank
+    FROM filled
+    GROUP BY sku
 )
-SELECT sku, month, partial, quantity, revenue,
-       round(revenue / NULLIF(lag(revenue) OVER w, 0) - 1, 4) AS revenue_change_mom,
-       round(revenue / NULLIF(lag(revenue, 12) OVER w, 0) - 1, 4) AS revenue_change_yoy,
-       dense_rank() OVER (ORDER BY family_revenue DESC, sku) AS family_rank
-FROM (SELECT *, sum(revenue) OVER (PARTITION BY sku) AS family_revenue FROM filled) f
-WINDOW w AS (PARTITION BY sku ORDER BY month)
+SELECT f.sku, f.month, f.partial, f.quantity, f.revenue,
+       round(f.revenue / NULLIF(lag(f.revenue) OVER w, 0) - 1, 4) AS revenue_change_mom,
+       round(f.revenue / NULLIF(lag(f.revenue, 12) OVER w, 0) - 1, 4) AS revenue_change_yoy,
+       r.family_rank
+FROM filled f
+JOIN ranked r ON r.sku = f.sku
+WINDOW w AS (PARTITION BY f.sku ORDER BY f.month)
 WITH NO DATA;
 CREATE UNIQUE INDEX family_sales_monthly_key ON family_sales_monthly (sku, month);
 CREATE INDEX family_sales_monthly_rank ON family_sales_monthly (family_rank, month);
