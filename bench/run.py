@@ -645,10 +645,10 @@ def markdown(
             "Where the analytics refresh goes (the slowest steps at the largest size, both "
             "refreshes together): after the first load, every view built; after the 1% delta "
             "and snapshot loads, the cart summaries (`purchase, product_sales_month`) updated "
-            "from the logged changes, then every materialized view. The views are refreshed "
-            "two at a time (`database.refresh_connections`): a view's time is its wall time, "
-            "the cores shared with the view beside it, so the times add up to more than the "
-            "refresh:",
+            "from the logged changes, and every materialized view. Two steps run at a time "
+            "(`database.refresh_connections`; the summaries beside the views over `cart` "
+            "itself): a step's time is its wall time, the cores shared with the step beside "
+            "it, so the times add up to more than the refresh:",
             "",
             _row(*columns),
             _row("---", *["---:"] * (len(columns) - 1)),
