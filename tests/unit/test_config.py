@@ -35,6 +35,7 @@ def test_a_file_overrides_only_the_keys_it_names(tmp_path):
 
     assert (settings.database.db_schema, settings.database.batch_size) == ("shop", 500)
     assert settings.database.write_partitions == 2
+    assert settings.database.refresh_connections == 2
 
 
 def test_jdbc_jar_can_come_from_the_environment(monkeypatch):
@@ -75,6 +76,10 @@ def test_jdbc_jar_can_come_from_the_environment(monkeypatch):
         (
             "report:\n  currency: €\n",
             "'report.currency': String should match pattern '^[A-Z]{3}$'",
+        ),
+        (
+            "database:\n  refresh_connections: 0\n",
+            "'database.refresh_connections': Input should be greater than or equal to 1",
         ),
     ],
 )
