@@ -2,11 +2,13 @@
 
 The views live in their own schema (``database.analytics_schema``), built from
 ``sql/analytics.sql``. They are derived data: when that file changes (or the model's cart lost
-the schema's triggers), the schema is dropped and rebuilt. Each refresh first brings the tables
+the schema's triggers), the schema is dropped and rebuilt. Each refresh brings the tables
 summarizing the cart lines (purchase, product_sales_month) up to date with what the loads
-changed, then recomputes the materialized views. Each is stored twice and read through a plain
-view of its name: the refresh fills the twin nobody reads and points the view at it, so readers
-do not wait for the refresh (at most a second, while a transaction left open holds the view).
+changed and recomputes the materialized views, each after what it reads (those that do not
+read each other at once, on connections of their own). Each is stored twice and read through a
+plain view of its name: the refresh fills the twin nobody reads and points the view at it, so
+readers do not wait for the refresh (at most a second, while a transaction left open holds the
+view).
 """
 
 from __future__ import annotations
@@ -672,7 +674,7 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
     while sorter.is_active():
         ready = sorted(sorter.get_ready())
         for name in ready:
-            if name == SUMMARIES:  # not a view: summarize_cart(), which refresh() runs first
+            if name == SUMMARIES:  # not a view: summarize_cart(), a step of refresh() itself
                 continue
             now = current[name]["name"]
             idle = name + (TWINS[1] if now.endswith(TWINS[0]) else TWINS[0])

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timezone
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -210,22 +209,13 @@ def run_analytics(argv: list[str]) -> None:
     model = _model(settings, args.entities)
     _make_output_dir(args.output_dir)  # before any work, so a bad folder fails at once
     db = settings.database
-    connect = partial(
-        database.connect, connection_from_env(), db.db_schema, db.connect_timeout_seconds
-    )
-    conn = connect()
+    connection = connection_from_env()
+    conn = database.connect(connection, db.db_schema, db.connect_timeout_seconds)
     try:
         with database.load_lock(conn):
             database.apply_schema(conn, db.db_schema)
             migrations.migrate(conn, db.db_schema, model, model.entities, "analytics")
-            analytics.refresh(
-                conn,
-                db.db_schema,
-                db.analytics_schema,
-                rebuild=args.rebuild,
-                connect=connect,
-                connections=db.refresh_connections,
-            )
+            pipeline.refresh_views(conn, connection, db, rebuild=args.rebuild)
             # read under the lock too: no load refreshes the views between two answers
             sections = [
                 report_section(conn, db.analytics_schema, question, args.output_dir)
@@ -443,15 +433,7 @@ def _refresh_after(conn: Any, settings: Settings, model: Model) -> None:
     db = settings.database
     try:
         migrations.migrate(conn, db.db_schema, model, model.entities, "analytics")
-        analytics.refresh(
-            conn,
-            db.db_schema,
-            db.analytics_schema,
-            connect=partial(
-                database.connect, connection_from_env(), db.db_schema, db.connect_timeout_seconds
-            ),
-            connections=db.refresh_connections,
-        )
+        pipeline.refresh_views(conn, connection_from_env(), db)
     except Exception as exc:
         raise RefreshError(pipeline.one_line(exc)) from exc
 

@@ -19,7 +19,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from spark_etl import analytics, database, merges, migrations, progress, readers, retention, writers
-from spark_etl.config import Connection, Settings
+from spark_etl.config import Connection, DatabaseSettings, Settings
 from spark_etl.entities import Entity, Mapping, Model, load_entities
 from spark_etl.entities.ddl import history_lookup_columns
 from spark_etl.entities.model import HistoryMerge
@@ -255,15 +255,26 @@ def refresh_analytics(ctx: RunContext, seconds: dict[str, float] | None = None) 
             # the views read every entity's tables: create those no load has created yet
             migrations.migrate(conn, db.db_schema, ctx.model, ctx.model.entities, "analytics")
             with progress.phase("analytics: refresh"):
-                return analytics.refresh(
-                    conn,
-                    db.db_schema,
-                    db.analytics_schema,
-                    seconds,
-                    connect=partial(
-                        database.connect, ctx.connection, db.db_schema, db.connect_timeout_seconds
-                    ),
-                    connections=db.refresh_connections,
-                )
+                return refresh_views(conn, ctx.connection, db, seconds)
     finally:
         conn.close()
+
+
+def refresh_views(
+    conn: Any,
+    connection: Connection,
+    db: DatabaseSettings,
+    seconds: dict[str, float] | None = None,
+    rebuild: bool = False,
+) -> list[str]:
+    """``analytics.refresh`` on ``conn`` and up to ``db.refresh_connections`` - 1 more
+    connections like it; the caller holds the load lock."""
+    return analytics.refresh(
+        conn,
+        db.db_schema,
+        db.analytics_schema,
+        seconds,
+        rebuild,
+        connect=partial(database.connect, connection, db.db_schema, db.connect_timeout_seconds),
+        connections=db.refresh_connections,
+    )
