@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -28,9 +29,9 @@ from spark_etl.schemas import SourceSpec
 from spark_etl.transformers.common import (
     accepted_rows,
     count_read_and_set_aside,
+    duplicates_marked,
     pack_raw,
     rejected_rows,
-    with_duplicates_marked,
 )
 from spark_etl.transformers.rules import RunValues, check_rows, lookups_needed
 
@@ -110,13 +111,14 @@ def _stage(
     with conn.cursor() as cur:  # read under the load lock: no retention run moves them now
         archived = frozenset(retention.archived_months(cur, job.entity.table.name))
     conn.commit()
-    checked = check_source(spark, ctx, job, pack_raw(raw, job.source.columns), archived)
-    validated = checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
+    with ExitStack() as cached:  # released when staged, or on failure
+        checked = check_source(spark, ctx, job, pack_raw(raw, job.source.columns), archived)
+        checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+        cached.callback(checked.unpersist)
         with progress.phase(f"{job.name}: read and check", spark) as shown:
-            validated = with_duplicates_marked(checked, key=job.key, latest_by=job.entity.latest_by)
-            if validated is not checked:  # marked: a sort of whole rows, kept for the passes below
-                validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
+            validated = cached.enter_context(
+                duplicates_marked(checked, key=job.key, latest_by=job.entity.latest_by)
+            )
             read, set_aside = count_read_and_set_aside(validated)
             shown.rows = read
         seconds["read_validate"] = time.perf_counter() - started
@@ -134,9 +136,6 @@ def _stage(
                 )
             shown.rows = read
         seconds["stage"] = time.perf_counter() - started
-    finally:
-        validated.unpersist()
-        checked.unpersist()
     return read
 
 

@@ -44,7 +44,10 @@ def with_price_in_force(carts: DataFrame, history: DataFrame) -> DataFrame:
     """The product variation, and so the unit price, in force at each line's creation (an
     unknown product is named once, also when the reference check named it already)."""
     priced = with_variation_in_force(carts, history)
-    return priced.withColumn(REASONS, F.array_distinct(REASONS))
+    named_twice = F.size(REASONS) > 1  # (a new list for a row with fewer reasons is wasted)
+    return priced.withColumn(
+        REASONS, F.when(named_twice, F.array_distinct(REASONS)).otherwise(F.col(REASONS))
+    )
 
 
 def with_line_amount(carts: DataFrame) -> DataFrame:

@@ -7,9 +7,13 @@ A parsed frame carries the typed model columns, the raw record (``_raw``), linea
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import reduce
+from operator import or_
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -18,6 +22,7 @@ from spark_etl.schemas import CORRUPT_RECORD, SOURCE_BLOCK, SOURCE_FILE, SOURCE_
 log = logging.getLogger(__name__)
 
 RAW = "_raw"
+TEXT = "_text_"  # prefix of the trimmed source texts (``with_trimmed_texts``)
 REASONS = "_reasons"
 REASON_SEPARATOR = "|"
 POSITIVE_ID = r"^[0-9]{1,18}$"
@@ -28,10 +33,25 @@ REPLACEMENT_CHARACTER = "\ufffd"  # what the UTF-8 decoder puts in place of inva
 READ_ORDER = (SOURCE_FILE, SOURCE_BLOCK, SOURCE_ORDER)
 
 
-def raw(name: str) -> Column:
+def trimmed(name: str) -> Column:
     """A raw text column of the source record, trimmed, with empty text as NULL."""
     value = F.trim(F.col(f"{RAW}.{name}"))
     return F.when(value != "", value)
+
+
+def raw(name: str) -> Column:
+    """Source column ``name`` as ``trimmed`` gives it, computed once per row beforehand
+    (``with_trimmed_texts``): the rules read it several times each."""
+    return F.col(TEXT + name)
+
+
+def with_trimmed_texts(source: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """The packed source rows with each column's trimmed text beside them, for ``raw``.
+
+    A projection of its own: Spark then evaluates each text once, where the rules over it
+    would otherwise repeat it in every condition.
+    """
+    return source.select(*[trimmed(name).alias(TEXT + name) for name in columns], "*")
 
 
 def pack_raw(frame: DataFrame, columns: Sequence[str]) -> DataFrame:
@@ -57,8 +77,18 @@ def clean_text(text: Column) -> Column:
 
 
 def reasons(*rules: tuple[Column, str]) -> Column:
-    """The messages of every ``(broken, message)`` rule whose condition is true."""
-    return F.array_compact(F.array(*[F.when(broken, F.lit(message)) for broken, message in rules]))
+    """The messages of every ``(broken, message)`` rule whose condition is true.
+
+    The list is built only for a row that breaks a rule: most rows break none, and building
+    and compacting a list for each of them took most of the time of parsing an extract.
+    """
+    listed = F.array_compact(
+        F.array(*[F.when(broken, F.lit(message)) for broken, message in rules])
+    )
+    if not rules:
+        return listed
+    any_broken = reduce(or_, [broken for broken, _ in rules])
+    return F.when(any_broken, listed).otherwise(F.array().cast("array<string>"))
 
 
 def id_rules(name: str, parsed: Column) -> list[tuple[Column, str]]:
@@ -80,10 +110,11 @@ def timestamp_rules(
 
 def record_rules(columns: Sequence[str]) -> list[tuple[Column, str]]:
     """Rules on the record as a whole: it parsed, and its bytes were UTF-8."""
-    text = F.concat_ws("", *[F.col(f"{RAW}.{name}") for name in columns])
+    # each field searched (no concatenated copy of the record per row)
+    replaced = [F.col(f"{RAW}.{name}").contains(REPLACEMENT_CHARACTER) for name in columns]
     return [
         (F.col(f"{RAW}.{CORRUPT_RECORD}").isNotNull(), MALFORMED),
-        (text.contains(REPLACEMENT_CHARACTER), NOT_UTF8),
+        (reduce(or_, replaced), NOT_UTF8),
     ]
 
 
@@ -95,39 +126,79 @@ def add_reason(frame: DataFrame, broken: Column, message: str | Column) -> DataF
     return frame.withColumn(REASONS, F.coalesce(extended, F.col(REASONS)))
 
 
+def _latest_first(latest_by: str | None, *partition: str | Column) -> WindowSpec:
+    """Rows sharing ``partition`` in the order they win in: the latest ``latest_by`` (when
+    given), then the last line read; so the choice is the same on every run."""
+    order = [F.col(latest_by).desc()] if latest_by else []
+    return Window.partitionBy(*partition).orderBy(
+        *order, *[F.col(name).desc() for name in READ_ORDER]
+    )
+
+
 def mark_duplicates(frame: DataFrame, *, key: str, latest_by: str | None = None) -> DataFrame:
     """Among otherwise valid rows sharing ``key``, keep one winner; the others get ``duplicate``.
 
-    The winner has the latest ``latest_by`` (when given), then is the last line read; so the
-    choice is the same on every run.
+    Sorts whole rows: ``duplicates_marked`` does it only when there are too many losers to
+    join back by broadcast.
     """
     valid = F.size(REASONS) == 0
-    order = [F.col(latest_by).desc()] if latest_by else []
-    latest_first = Window.partitionBy(key, valid).orderBy(
-        *order, *[F.col(name).desc() for name in READ_ORDER]
-    )
+    latest_first = _latest_first(latest_by, key, valid)
     return add_reason(frame, valid & (F.row_number().over(latest_first) > 1), DUPLICATE)
 
 
-def has_repeated_keys(frame: DataFrame, *, key: str) -> bool:
-    """Whether two rows that break no rule share ``key``.
+def duplicate_losers(frame: DataFrame, *, key: str, latest_by: str | None = None) -> DataFrame:
+    """The read positions (``READ_ORDER``) of the valid rows another valid row with the same
+    ``key`` wins over; only the key, ``latest_by`` and the positions are sorted."""
+    ordered = [key, latest_by, *READ_ORDER] if latest_by else [key, *READ_ORDER]
+    return (
+        frame.where(F.size(REASONS) == 0)
+        .select(*ordered)
+        .withColumn("_place", F.row_number().over(_latest_first(latest_by, key)))
+        .where(F.col("_place") > 1)
+        .select(*READ_ORDER)
+    )
 
-    An action, but over the key alone: far cheaper than ``mark_duplicates``, which moves whole
-    rows to sort them, and usually answers that there is nothing to mark.
+
+BROADCAST_LOSERS = 200_000  # duplicate losers joined back by broadcast up to this many
+
+
+@contextmanager
+def duplicates_marked(
+    frame: DataFrame,
+    *,
+    key: str,
+    latest_by: str | None = None,
+    broadcast_limit: int = BROADCAST_LOSERS,
+) -> Iterator[DataFrame]:
+    """The checked rows with their repeated keys marked, as every load does it; what it
+    caches is released on exit.
+
+    The losers are found over narrow columns (``duplicate_losers``: an action, its result
+    cached) and, when there are none, the frame is used as it is. Up to ``broadcast_limit`` of
+    them are joined back by broadcast: no row of ``frame`` moves, and the result needs no
+    cache of its own. More (a file loaded twice over) are marked by sorting whole rows, and
+    that result is cached for the passes that follow.
     """
-    repeated = frame.where(F.size(REASONS) == 0).groupBy(key).count().where(F.col("count") > 1)
-    return not repeated.isEmpty()
-
-
-def with_duplicates_marked(
-    frame: DataFrame, *, key: str, latest_by: str | None = None
-) -> DataFrame:
-    """The checked rows with their repeated keys marked, as every load does it: marking sorts
-    whole rows, so it runs only when ``has_repeated_keys`` (an action over the key alone) finds
-    some; otherwise the frame is returned as it is."""
-    if not has_repeated_keys(frame, key=key):
-        return frame
-    return mark_duplicates(frame, key=key, latest_by=latest_by)
+    losers = duplicate_losers(frame, key=key, latest_by=latest_by).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    marked = frame
+    try:
+        found = losers.count()
+        if found > broadcast_limit:
+            marked = mark_duplicates(frame, key=key, latest_by=latest_by).persist(
+                StorageLevel.MEMORY_AND_DISK
+            )
+        elif found:
+            lost = F.broadcast(losers.withColumn("_lost", F.lit(True)))
+            joined = frame.join(lost, on=list(READ_ORDER), how="left")
+            marked = add_reason(joined, F.col("_lost").isNotNull(), DUPLICATE)
+            marked = marked.select(*frame.columns)
+        yield marked
+    finally:
+        if marked is not frame:
+            marked.unpersist()
+        losers.unpersist()
 
 
 def accepted_rows(frame: DataFrame, columns: Sequence[str]) -> DataFrame:

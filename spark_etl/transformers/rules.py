@@ -40,6 +40,7 @@ from spark_etl.transformers.common import (
     reasons,
     record_rules,
     timestamp_rules,
+    with_trimmed_texts,
 )
 from spark_etl.transformers.named import TRANSFORMS
 
@@ -185,7 +186,8 @@ def parse_source(source: DataFrame, entity: Entity, values: RunValues) -> DataFr
         parsed, column_rules = parse_column(name, rule, entity.columns[target].type, values)
         typed.append(parsed.alias(target))
         rules += column_rules
-    return source.select(
+    texts = with_trimmed_texts(source, tuple(entity.source.columns))
+    return texts.select(
         *typed, reasons(*rules).alias(REASONS), RAW, SOURCE_FILE, SOURCE_BLOCK, SOURCE_ORDER
     )
 

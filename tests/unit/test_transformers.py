@@ -25,10 +25,10 @@ from spark_etl.transformers.common import (
     REASONS,
     accepted_rows,
     count_read_and_set_aside,
-    has_repeated_keys,
+    duplicate_losers,
+    duplicates_marked,
     pack_raw,
     rejected_rows,
-    with_duplicates_marked,
 )
 from spark_etl.transformers.rules import RunValues, check_rows
 
@@ -53,10 +53,17 @@ MONEY = T.DecimalType(12, 2)
 SMALL_SPLITS = {"spark.sql.files.maxPartitionBytes": "8192", "spark.sql.files.openCostInBytes": "0"}
 
 
-def validated(checked, entity: str):
-    """What a load stages: the checked rows, their repeated keys marked as production does."""
+def validated(checked, entity: str, broadcast_limit: int = 200_000):
+    """What a load stages: the checked rows, their repeated keys marked as production does
+    (what that caches stays cached until the test session ends)."""
     definition = MODEL.entity(entity)
-    return with_duplicates_marked(checked, key=definition.key, latest_by=definition.latest_by)
+    marking = duplicates_marked(
+        checked,
+        key=definition.key,
+        latest_by=definition.latest_by,
+        broadcast_limit=broadcast_limit,
+    )
+    return marking.__enter__()
 
 
 def checked_rows(raw, entity: str, values: RunValues = VALUES, **lookups):
@@ -137,7 +144,8 @@ def test_customer_rows_breaking_rules_list_every_reason(spark):
     }
 
 
-def test_duplicate_id_keeps_latest_created_then_last_line(spark):
+@pytest.mark.parametrize("broadcast_limit", [200_000, 2])  # losers joined back / whole rows sorted
+def test_duplicate_id_keeps_latest_created_then_last_line(spark, broadcast_limit):
     raw = packed(
         spark,
         CUSTOMERS,
@@ -152,7 +160,7 @@ def test_duplicate_id_keeps_latest_created_then_last_line(spark):
         ],
     )
 
-    checked = validated(checked_rows(raw, "customer"), "customer")
+    checked = validated(checked_rows(raw, "customer"), "customer", broadcast_limit)
 
     kept = {(row.customer_id, row.name) for row in accepted_rows(checked, CUSTOMERS_OUT).collect()}
     assert kept == {(1, "Also newest, earlier line"), (2, "Tie last"), (3, "Valid older")}
@@ -175,14 +183,15 @@ def test_duplicate_id_keeps_latest_created_then_last_line(spark):
         (["1", "2", "x2"], False),
     ],
 )
-def test_repeated_keys_are_found_among_valid_rows_only(spark, ids, repeated):
+def test_duplicates_are_found_among_valid_rows_only(spark, ids, repeated):
     rows = [(i, "Name", "2020-01-01") for i in ids]
     if ids[-1].startswith("x"):
         rows[-1] = ("2", "Name", "not a date")
 
     parsed = checked_rows(packed(spark, CUSTOMERS, rows), "customer")
 
-    assert has_repeated_keys(parsed, key="customer_id") is repeated
+    losers = duplicate_losers(parsed, key="customer_id", latest_by="created_at").collect()
+    assert len(losers) == (1 if repeated else 0)
 
 
 def test_rows_read_and_set_aside_are_counted_in_one_pass(spark):
