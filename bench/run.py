@@ -673,9 +673,10 @@ def markdown(
         lines += [
             "",
             "Where the cart read + validate goes: the source read and packed, then every rule "
-            "and lookup checked (each a pass to Spark's no-op sink, after the suite), then the "
-            "load's own read + validate, which also caches the checked rows, finds duplicates "
-            "and counts; each column adds to the one before:",
+            "and lookup checked (each a pass to Spark's no-op sink, after the suite, the JVM "
+            "warm), then the load's own read + validate (timed in the suite), which also caches "
+            "the checked rows, finds duplicates and counts. From the third column on, each adds "
+            "to the one before it; the first is the plain read the target compares with:",
             "",
             _row(*columns),
             _row(*["---:"] * len(columns)),

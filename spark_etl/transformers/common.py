@@ -159,6 +159,13 @@ def duplicate_losers(frame: DataFrame, *, key: str, latest_by: str | None = None
     )
 
 
+def has_repeated_keys(frame: DataFrame, *, key: str) -> bool:
+    """Whether two rows that break no rule share ``key``: an action over the key alone, a
+    hash aggregation, cheaper than sorting even narrow rows to find which lose."""
+    repeated = frame.where(F.size(REASONS) == 0).groupBy(key).count().where(F.col("count") > 1)
+    return not repeated.isEmpty()
+
+
 BROADCAST_LOSERS = 200_000  # duplicate losers joined back by broadcast up to this many
 
 
@@ -173,12 +180,15 @@ def duplicates_marked(
     """The checked rows with their repeated keys marked, as every load does it; what it
     caches is released on exit.
 
-    The losers are found over narrow columns (``duplicate_losers``: an action, its result
-    cached) and, when there are none, the frame is used as it is. Up to ``broadcast_limit`` of
-    them are joined back by broadcast: no row of ``frame`` moves, and the result needs no
-    cache of its own. More (a file loaded twice over) are marked by sorting whole rows, and
-    that result is cached for the passes that follow.
+    When no key repeats (``has_repeated_keys``), the frame is used as it is. Otherwise the
+    losers are found over narrow columns (``duplicate_losers``: an action, its result cached);
+    up to ``broadcast_limit`` of them are joined back by broadcast: no row of ``frame`` moves,
+    and the result needs no cache of its own. More (a file loaded twice over) are marked by
+    sorting whole rows, and that result is cached for the passes that follow.
     """
+    if not has_repeated_keys(frame, key=key):
+        yield frame
+        return
     losers = duplicate_losers(frame, key=key, latest_by=latest_by).persist(
         StorageLevel.MEMORY_AND_DISK
     )
@@ -186,6 +196,7 @@ def duplicates_marked(
     try:
         found = losers.count()
         if found > broadcast_limit:
+            losers.unpersist()  # counted, not joined
             marked = mark_duplicates(frame, key=key, latest_by=latest_by).persist(
                 StorageLevel.MEMORY_AND_DISK
             )

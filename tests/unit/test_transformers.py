@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import datetime
 from decimal import Decimal
 
@@ -27,6 +28,7 @@ from spark_etl.transformers.common import (
     count_read_and_set_aside,
     duplicate_losers,
     duplicates_marked,
+    has_repeated_keys,
     pack_raw,
     rejected_rows,
 )
@@ -50,12 +52,13 @@ PRODUCT_COLUMNS = tuple(MODEL.entity("product").columns)
 VARIATION_LOOKUP = "product_variation_id long, product_id long, price decimal(12,2), valid_from timestamp, valid_to timestamp"
 MONEY = T.DecimalType(12, 2)
 # splits of about 8 KiB: a test file is read by several tasks, as a large extract is
+MARKINGS = ExitStack()  # the duplicate markings the tests hold open (``validated``)
 SMALL_SPLITS = {"spark.sql.files.maxPartitionBytes": "8192", "spark.sql.files.openCostInBytes": "0"}
 
 
 def validated(checked, entity: str, broadcast_limit: int = 200_000):
     """What a load stages: the checked rows, their repeated keys marked as production does
-    (what that caches stays cached until the test session ends)."""
+    (what that caches stays cached until the module's tests end)."""
     definition = MODEL.entity(entity)
     marking = duplicates_marked(
         checked,
@@ -63,7 +66,13 @@ def validated(checked, entity: str, broadcast_limit: int = 200_000):
         latest_by=definition.latest_by,
         broadcast_limit=broadcast_limit,
     )
-    return marking.__enter__()
+    return MARKINGS.enter_context(marking)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_markings():
+    yield
+    MARKINGS.close()
 
 
 def checked_rows(raw, entity: str, values: RunValues = VALUES, **lookups):
@@ -190,6 +199,7 @@ def test_duplicates_are_found_among_valid_rows_only(spark, ids, repeated):
 
     parsed = checked_rows(packed(spark, CUSTOMERS, rows), "customer")
 
+    assert has_repeated_keys(parsed, key="customer_id") is repeated
     losers = duplicate_losers(parsed, key="customer_id", latest_by="created_at").collect()
     assert len(losers) == (1 if repeated else 0)
 
