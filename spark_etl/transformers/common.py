@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import reduce
-from operator import or_
+from operator import and_, or_
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window, WindowSpec
@@ -138,35 +138,39 @@ def _latest_first(latest_by: str | None, *partition: str | Column) -> WindowSpec
 def mark_duplicates(frame: DataFrame, *, key: str, latest_by: str | None = None) -> DataFrame:
     """Among otherwise valid rows sharing ``key``, keep one winner; the others get ``duplicate``.
 
-    Sorts whole rows: ``duplicates_marked`` does it only when there are too many losers to
-    join back by broadcast.
+    Sorts whole rows: ``duplicates_marked`` does it only when too many keys repeat to join
+    them back by broadcast.
     """
     valid = F.size(REASONS) == 0
     latest_first = _latest_first(latest_by, key, valid)
     return add_reason(frame, valid & (F.row_number().over(latest_first) > 1), DUPLICATE)
 
 
-def duplicate_losers(frame: DataFrame, *, key: str, latest_by: str | None = None) -> DataFrame:
-    """The read positions (``READ_ORDER``) of the valid rows another valid row with the same
-    ``key`` wins over; only the key, ``latest_by`` and the positions are sorted."""
-    ordered = [key, latest_by, *READ_ORDER] if latest_by else [key, *READ_ORDER]
+WINNER = "_winner_"  # prefix of the winning row's read position (``repeated_keys``)
+
+
+def repeated_keys(frame: DataFrame, *, key: str, latest_by: str | None = None) -> DataFrame:
+    """Each ``key`` that two rows breaking no rule share, with the read position
+    (``WINNER`` + ``READ_ORDER``) of the one that wins (``_latest_first``'s first).
+
+    One hash aggregation over the key and the ordering columns, no sort: the winner is the
+    greatest (``latest_by``, read position) struct. A struct orders its NULL fields first,
+    so a row with no ``latest_by`` loses to one with, as in the window's descending order.
+    """
+    ordered = [latest_by, *READ_ORDER] if latest_by else list(READ_ORDER)
     return (
         frame.where(F.size(REASONS) == 0)
-        .select(*ordered)
-        .withColumn("_place", F.row_number().over(_latest_first(latest_by, key)))
-        .where(F.col("_place") > 1)
-        .select(*READ_ORDER)
+        .groupBy(key)
+        .agg(F.count(F.lit(1)).alias("_rows"), F.max(F.struct(*ordered)).alias("_winner"))
+        .where(F.col("_rows") > 1)
+        .select(
+            F.col(key).alias("_repeated"),
+            *[F.col(f"_winner.{name}").alias(WINNER + name) for name in READ_ORDER],
+        )
     )
 
 
-def has_repeated_keys(frame: DataFrame, *, key: str) -> bool:
-    """Whether two rows that break no rule share ``key``: an action over the key alone, a
-    hash aggregation, cheaper than sorting even narrow rows to find which lose."""
-    repeated = frame.where(F.size(REASONS) == 0).groupBy(key).count().where(F.col("count") > 1)
-    return not repeated.isEmpty()
-
-
-BROADCAST_LOSERS = 200_000  # duplicate losers joined back by broadcast up to this many
+BROADCAST_KEYS = 200_000  # repeated keys joined back by broadcast up to this many
 
 
 @contextmanager
@@ -175,41 +179,40 @@ def duplicates_marked(
     *,
     key: str,
     latest_by: str | None = None,
-    broadcast_limit: int = BROADCAST_LOSERS,
+    broadcast_limit: int = BROADCAST_KEYS,
 ) -> Iterator[DataFrame]:
     """The checked rows with their repeated keys marked, as every load does it; what it
     caches is released on exit.
 
-    When no key repeats (``has_repeated_keys``), the frame is used as it is. Otherwise the
-    losers are found over narrow columns (``duplicate_losers``: an action, its result cached);
-    up to ``broadcast_limit`` of them are joined back by broadcast: no row of ``frame`` moves,
-    and the result needs no cache of its own. More (a file loaded twice over) are marked by
-    sorting whole rows, and that result is cached for the passes that follow.
+    The keys that repeat are found with their winners (``repeated_keys``: an action, its
+    result cached). None: the frame is used as it is. Up to ``broadcast_limit`` of them are
+    joined back by broadcast on the key, and every valid row of a repeated key but the winner
+    is a duplicate: no row of ``frame`` moves, nothing is sorted, and the result needs no
+    cache of its own. More (a file loaded twice over) are marked by sorting whole rows, and
+    that result is cached for the passes that follow.
     """
-    if not has_repeated_keys(frame, key=key):
-        yield frame
-        return
-    losers = duplicate_losers(frame, key=key, latest_by=latest_by).persist(
+    repeated = repeated_keys(frame, key=key, latest_by=latest_by).persist(
         StorageLevel.MEMORY_AND_DISK
     )
     marked = frame
     try:
-        found = losers.count()
+        found = repeated.count()
         if found > broadcast_limit:
-            losers.unpersist()  # counted, not joined
+            repeated.unpersist()  # counted, not joined
             marked = mark_duplicates(frame, key=key, latest_by=latest_by).persist(
                 StorageLevel.MEMORY_AND_DISK
             )
         elif found:
-            lost = F.broadcast(losers.withColumn("_lost", F.lit(True)))
-            joined = frame.join(lost, on=list(READ_ORDER), how="left")
-            marked = add_reason(joined, F.col("_lost").isNotNull(), DUPLICATE)
-            marked = marked.select(*frame.columns)
+            joined = frame.join(F.broadcast(repeated), F.col(key) == F.col("_repeated"), "left")
+            winner = reduce(and_, [F.col(name) == F.col(WINNER + name) for name in READ_ORDER])
+            valid = F.size(REASONS) == 0
+            lost = valid & F.col("_repeated").isNotNull() & ~winner
+            marked = add_reason(joined, lost, DUPLICATE).select(*frame.columns)
         yield marked
     finally:
         if marked is not frame:
             marked.unpersist()
-        losers.unpersist()
+        repeated.unpersist()
 
 
 def accepted_rows(frame: DataFrame, columns: Sequence[str]) -> DataFrame:

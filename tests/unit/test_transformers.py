@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_etl.config import InputSettings
@@ -23,14 +24,15 @@ from spark_etl.schemas import (
 )
 from spark_etl.transformers.carts import with_line_amount, with_variation_in_force
 from spark_etl.transformers.common import (
+    READ_ORDER,
     REASONS,
+    WINNER,
     accepted_rows,
     count_read_and_set_aside,
-    duplicate_losers,
     duplicates_marked,
-    has_repeated_keys,
     pack_raw,
     rejected_rows,
+    repeated_keys,
 )
 from spark_etl.transformers.rules import RunValues, check_rows
 
@@ -153,7 +155,8 @@ def test_customer_rows_breaking_rules_list_every_reason(spark):
     }
 
 
-@pytest.mark.parametrize("broadcast_limit", [200_000, 2])  # losers joined back / whole rows sorted
+# two keys repeat: joined back by broadcast / whole rows sorted
+@pytest.mark.parametrize("broadcast_limit", [200_000, 1])
 def test_duplicate_id_keeps_latest_created_then_last_line(spark, broadcast_limit):
     raw = packed(
         spark,
@@ -199,9 +202,36 @@ def test_duplicates_are_found_among_valid_rows_only(spark, ids, repeated):
 
     parsed = checked_rows(packed(spark, CUSTOMERS, rows), "customer")
 
-    assert has_repeated_keys(parsed, key="customer_id") is repeated
-    losers = duplicate_losers(parsed, key="customer_id", latest_by="created_at").collect()
-    assert len(losers) == (1 if repeated else 0)
+    found = repeated_keys(parsed, key="customer_id", latest_by="created_at").collect()
+    assert [row._repeated for row in found] == ([1] if repeated else [])
+
+
+def test_a_repeated_key_wins_by_latest_then_last_read_and_a_missing_latest_loses(spark):
+    rows = [
+        ("1", "Dated, read first", "2020-01-01"),
+        ("1", "Undated, read last", "2021-01-01"),
+        ("3", "Newer", "2021-01-01"),
+        ("3", "Older, read last", "2020-01-01"),
+        ("2", "Tie, read first", "2020-01-01"),
+        ("2", "Tie, read last", "2020-01-01"),
+    ]
+    parsed = checked_rows(packed(spark, CUSTOMERS, rows), "customer")
+    # a row whose latest_by is NULL (a column no rule requires) loses to one that has it
+    parsed = parsed.withColumn(
+        "created_at", F.when(F.col("_raw.name") != "Undated, read last", F.col("created_at"))
+    )
+    positions = {
+        row["_raw"]["name"]: tuple(row[name] for name in READ_ORDER) for row in parsed.collect()
+    }
+
+    found = repeated_keys(parsed, key="customer_id", latest_by="created_at").collect()
+
+    winners = {row._repeated: tuple(row[WINNER + name] for name in READ_ORDER) for row in found}
+    assert winners == {
+        1: positions["Dated, read first"],
+        2: positions["Tie, read last"],
+        3: positions["Newer"],
+    }
 
 
 def test_rows_read_and_set_aside_are_counted_in_one_pass(spark):
