@@ -28,7 +28,7 @@ from spark_etl.errors import AccountingError, ConcurrentRunError, ConfigError, R
 from spark_etl.schemas import SourceSpec
 from spark_etl.transformers.common import (
     accepted_rows,
-    count_read_and_set_aside,
+    count_rows,
     duplicates_marked,
     pack_raw,
     rejected_rows,
@@ -119,8 +119,8 @@ def _stage(
             validated = cached.enter_context(
                 duplicates_marked(checked, key=job.key, latest_by=job.entity.latest_by)
             )
-            read, set_aside = count_read_and_set_aside(validated)
-            shown.rows = read
+            counts = count_rows(validated)
+            shown.rows = counts.read
         seconds["read_validate"] = time.perf_counter() - started
         started = time.perf_counter()
         with progress.phase(f"{job.name}: stage", spark) as shown:
@@ -130,13 +130,13 @@ def _stage(
             writers.write_stage(
                 accepted_rows(validated, job.columns), job.stage_table, ctx.connection, db
             )
-            if set_aside:  # numbering the rejects costs a pass over the input: only when needed
+            if counts.set_aside:
                 writers.write_stage(
-                    rejected_rows(validated), database.STAGE_REJECT, ctx.connection, db
+                    rejected_rows(validated, counts), database.STAGE_REJECT, ctx.connection, db
                 )
-            shown.rows = read
+            shown.rows = counts.read
         seconds["stage"] = time.perf_counter() - started
-    return read
+    return counts.read
 
 
 def _merge(

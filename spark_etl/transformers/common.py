@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import reduce
 from operator import and_, or_
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Window, WindowSpec
+from pyspark.sql import Column, DataFrame, SparkSession, Window, WindowSpec
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -220,13 +221,45 @@ def accepted_rows(frame: DataFrame, columns: Sequence[str]) -> DataFrame:
     return frame.where(F.size(REASONS) == 0).select(*columns)
 
 
-def count_read_and_set_aside(frame: DataFrame) -> tuple[int, int]:
-    """Rows read and rows breaking a rule, in one pass (an action: it fills a persisted frame)."""
-    counts = frame.agg(
-        F.count(F.lit(1)).alias("read"),
-        F.count(F.when(F.size(REASONS) > 0, True)).alias("set_aside"),
-    ).first()
-    return int(counts["read"]), int(counts["set_aside"])
+@dataclass(frozen=True)
+class Split:
+    """One file split of the source as read: its rows and their first and last read ids."""
+
+    file: str
+    offset: int
+    rows: int
+    set_aside: int
+    first_id: int
+    last_id: int
+
+
+@dataclass(frozen=True)
+class ReadCounts:
+    """Rows read and set aside, and the file splits they came from (``rejected_rows`` numbers
+    the records with them)."""
+
+    read: int
+    set_aside: int
+    splits: tuple[Split, ...]
+
+
+def count_rows(frame: DataFrame) -> ReadCounts:
+    """Rows read and set aside per file split, in one pass (an action: it fills a persisted
+    frame); a few rows per file come back to the driver."""
+    splits = tuple(
+        Split(*row)
+        for row in frame.groupBy(SOURCE_FILE, SOURCE_BLOCK)
+        .agg(
+            F.count(F.lit(1)),
+            F.count(F.when(F.size(REASONS) > 0, True)),
+            F.min(SOURCE_ORDER),
+            F.max(SOURCE_ORDER),
+        )
+        .collect()
+    )
+    return ReadCounts(
+        sum(split.rows for split in splits), sum(split.set_aside for split in splits), splits
+    )
 
 
 BLOCK_SCHEMA = T.StructType(
@@ -239,33 +272,23 @@ BLOCK_SCHEMA = T.StructType(
 )
 
 
-def _read_blocks(frame: DataFrame) -> DataFrame | None:
+def _read_blocks(spark: SparkSession, splits: Sequence[Split]) -> DataFrame | None:
     """Per file split: its first read id and the file's rows in the splits before it; None
     when some split's ids are not consecutive.
 
     Spark promises only that the read ids grow within a task, not how they are made. A split
     whose ``rows`` ids span exactly ``last - first + 1`` values holds them consecutively, so
-    a row's position in it is its id minus the first: that is checked here, split by split,
-    over the key columns alone (a few rows per file come back to the driver).
+    a row's position in it is its id minus the first: that is checked here, split by split.
     """
-    splits = (
-        frame.groupBy(SOURCE_FILE, SOURCE_BLOCK)
-        .agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.min(SOURCE_ORDER).alias("first"),
-            F.max(SOURCE_ORDER).alias("last"),
-        )
-        .collect()
-    )
-    if any(split["last"] - split["first"] + 1 != split["rows"] for split in splits):
+    if any(split.last_id - split.first_id + 1 != split.rows for split in splits):
         return None
     blocks: list[tuple] = []
     rows_before: dict[str, int] = {}
-    for split in sorted(splits, key=lambda s: (s[SOURCE_FILE], s[SOURCE_BLOCK])):
-        before = rows_before.get(split[SOURCE_FILE], 0)
-        blocks.append((split[SOURCE_FILE], split[SOURCE_BLOCK], split["first"], before))
-        rows_before[split[SOURCE_FILE]] = before + split["rows"]
-    return frame.sparkSession.createDataFrame(blocks, BLOCK_SCHEMA)
+    for split in sorted(splits, key=lambda s: (s.file, s.offset)):
+        before = rows_before.get(split.file, 0)
+        blocks.append((split.file, split.offset, split.first_id, before))
+        rows_before[split.file] = before + split.rows
+    return spark.createDataFrame(blocks, BLOCK_SCHEMA)
 
 
 def _numbered_by_sorting(frame: DataFrame) -> DataFrame:
@@ -274,14 +297,15 @@ def _numbered_by_sorting(frame: DataFrame) -> DataFrame:
     return frame.select(*READ_ORDER, F.row_number().over(in_file).alias("record_number"))
 
 
-def rejected_rows(frame: DataFrame) -> DataFrame:
-    """The rows set aside: file, record number (1 = first record), raw record as JSON, reasons.
+def rejected_rows(frame: DataFrame, counts: ReadCounts) -> DataFrame:
+    """The rows set aside: file, record number (1 = first record), raw record as JSON, reasons;
+    ``counts`` are the frame's own (``count_rows``).
 
     The record number counts the file's records in read order (split offset, then read id),
     whatever the number of splits and the order Spark reads them in.
     """
     rejected = frame.where(F.size(REASONS) > 0)
-    blocks = _read_blocks(frame)
+    blocks = _read_blocks(frame.sparkSession, counts.splits)
     if blocks is None:
         log.warning("Read ids are not consecutive within a file split: numbering rejects by a sort")
         numbers = _numbered_by_sorting(frame)

@@ -28,7 +28,7 @@ from spark_etl.transformers.common import (
     REASONS,
     WINNER,
     accepted_rows,
-    count_read_and_set_aside,
+    count_rows,
     duplicates_marked,
     pack_raw,
     rejected_rows,
@@ -177,7 +177,9 @@ def test_duplicate_id_keeps_latest_created_then_last_line(spark, broadcast_limit
     kept = {(row.customer_id, row.name) for row in accepted_rows(checked, CUSTOMERS_OUT).collect()}
     assert kept == {(1, "Also newest, earlier line"), (2, "Tie last"), (3, "Valid older")}
     duplicates = sorted(
-        row.raw_record for row in rejected_rows(checked).collect() if row.reasons == "duplicate"
+        row.raw_record
+        for row in rejected_rows(checked, count_rows(checked)).collect()
+        if row.reasons == "duplicate"
     )
     assert duplicates == [
         '{"id":"1","name":"Newest","created_at":"2021-01-01"}',
@@ -241,9 +243,10 @@ def test_rows_read_and_set_aside_are_counted_in_one_pass(spark):
         [("1", "A", "2020-01-01"), ("1", "B", "2020-01-02"), ("2", "", "2020-01-01")],
     )
 
-    counts = count_read_and_set_aside(validated(checked_rows(raw, "customer"), "customer"))
+    counts = count_rows(validated(checked_rows(raw, "customer"), "customer"))
 
-    assert counts == (3, 2)  # the older "1" is a duplicate, "2" has no name
+    assert (counts.read, counts.set_aside) == (3, 2)  # the older "1" is a duplicate, "2" no name
+    assert [(split.rows, split.set_aside) for split in counts.splits] == [(3, 2)]
 
 
 def test_last_line_wins_among_identical_timestamps_in_line_order(spark):
@@ -490,7 +493,8 @@ def split_rows(spark: SparkSession, rows: list[tuple]):
 
 
 def reject_numbers(raw) -> list[tuple]:
-    rejected = rejected_rows(validated(checked_rows(raw, "customer"), "customer"))
+    checked = validated(checked_rows(raw, "customer"), "customer")
+    rejected = rejected_rows(checked, count_rows(checked))
     return sorted((r.source_file, r.record_number) for r in rejected.collect())
 
 
