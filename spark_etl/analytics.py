@@ -552,6 +552,7 @@ SUMMARY_TABLES = ("purchase", "product_sales_month")  # the tables summarize_car
 SUMMARIES = ", ".join(SUMMARY_TABLES)
 # a month whose changed lines' images outnumber this share of its sales is recomputed whole
 RECOMPUTE_SHARE = Decimal("0.25")
+SUMMARY_COUNTS = ("months_recomputed", "lines_applied", "purchases_recounted")
 
 
 def summarize_cart(
@@ -583,7 +584,7 @@ def summarize_cart(
         )
         row = cur.fetchone()
     conn.commit()
-    return {name: int(row[name]) for name in ("months_recomputed", "lines_applied")}
+    return {name: int(row[name]) for name in SUMMARY_COUNTS}
 
 
 # What each view, materialized view and SQL-standard (BEGIN ATOMIC) function of a schema reads,
@@ -723,10 +724,11 @@ def refresh(
                 done = summarize_cart(pool[worker], analytics_schema, rebuild, RECOMPUTE_SHARE)
                 log.info(
                     "Summarized the cart lines (%s): %d months recomputed, %d changed lines"
-                    " applied, in %.1f s",
+                    " applied, %d purchases recounted, in %.1f s",
                     SUMMARIES,
                     done["months_recomputed"],
                     done["lines_applied"],
+                    done["purchases_recounted"],
                     time.perf_counter() - started,
                 )
             else:

@@ -84,7 +84,7 @@ AS $$
 $$;
 
 -- A table kept up to date by summarize_cart() (below), not a materialized view: a load that
--- changes a few lines recomputes the purchases of those lines' customers and days only.
+-- changes a few lines updates the purchases of those lines' customers and days only.
 CREATE TABLE purchase (
     customer_id bigint NOT NULL,
     purchase_day date NOT NULL,
@@ -339,13 +339,13 @@ AS $$
 $$;
 
 -- Bring purchase and product_sales_month up to date with cart; returns the months recomputed
--- whole and the changed lines applied. Call it in a REPEATABLE READ transaction. A month whose
+-- whole, the changed lines applied and the purchases recounted from their lines. Call it in a REPEATABLE READ transaction. A month whose
 -- logged sales (before and after images) outnumber recompute_share of the sales it held is
 -- recomputed whole too: reading a month costs about what applying a sixth of its lines one
 -- purchase at a time does (a history loaded in several extracts into the same months).
 -- NULL: never.
 CREATE FUNCTION summarize_cart(recompute_share numeric, OUT months_recomputed bigint,
-                               OUT lines_applied bigint)
+                               OUT lines_applied bigint, OUT purchases_recounted bigint)
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 SET jit = off
@@ -431,6 +431,7 @@ BEGIN
           EXCEPT
           SELECT month FROM stale_month);
     lines_applied := (SELECT count(*) FROM sale_change);
+    purchases_recounted := 0;
     IF lines_applied > 0 THEN
         ANALYZE sale_change;
         INSERT INTO product_sales_month AS t
@@ -444,17 +445,53 @@ BEGIN
         DELETE FROM product_sales_month t USING sale_change c
         WHERE t.month = c.month AND t.product_variation_id = c.product_variation_id
           AND t.sales = 0;
+        -- purchases: their sums moved by the logged lines' (like the groups above); first and
+        -- last sale moved by the times that gained a line. A purchase that lost its first or
+        -- last sale (the net count of its lines at that time fell) is recomputed from its lines
+        -- instead. A quantity changed keeps its line's time: no purchase of it is recomputed.
         CREATE TEMPORARY TABLE purchase_changed ON COMMIT DROP AS
-        SELECT DISTINCT customer_id, CAST(created_at AS date) AS purchase_day FROM sale_change;
+        SELECT customer_id, purchase_day, sum(cart_size) AS cart_size, sum(lines) AS lines,
+               sum(revenue) AS revenue,
+               min(created_at) FILTER (WHERE lines > 0) AS added_first,
+               max(created_at) FILTER (WHERE lines > 0) AS added_last,
+               min(created_at) FILTER (WHERE lines < 0) AS removed_first,
+               max(created_at) FILTER (WHERE lines < 0) AS removed_last
+        FROM (SELECT customer_id, CAST(created_at AS date) AS purchase_day, created_at,
+                     sum(sign * quantity) AS cart_size, sum(sign) AS lines,
+                     sum(sign * amount) AS revenue
+              FROM sale_change
+              GROUP BY 1, 2, 3) per_time
+        GROUP BY 1, 2;
         ANALYZE purchase_changed;
-        DELETE FROM purchase p USING purchase_changed k
+        CREATE TEMPORARY TABLE purchase_recounted ON COMMIT DROP AS
+        SELECT k.customer_id, k.purchase_day
+        FROM purchase_changed k
+        JOIN purchase p ON p.customer_id = k.customer_id AND p.purchase_day = k.purchase_day
+        WHERE k.removed_first <= p.first_sale_at OR k.removed_last >= p.last_sale_at;
+        purchases_recounted := (SELECT count(*) FROM purchase_recounted);
+        UPDATE purchase p
+        SET cart_size = p.cart_size + k.cart_size, lines = p.lines + k.lines,
+            revenue = p.revenue + k.revenue,
+            first_sale_at = LEAST(p.first_sale_at, k.added_first),  -- LEAST skips a NULL
+            last_sale_at = GREATEST(p.last_sale_at, k.added_last)
+        FROM purchase_changed k
+        WHERE p.customer_id = k.customer_id AND p.purchase_day = k.purchase_day
+          AND NOT EXISTS (SELECT 1 FROM purchase_recounted r
+                          WHERE r.customer_id = k.customer_id AND r.purchase_day = k.purchase_day);
+        INSERT INTO purchase
+        SELECT customer_id, purchase_day, cart_size, lines, revenue, added_first, added_last
+        FROM purchase_changed k
+        WHERE k.lines > 0
+          AND NOT EXISTS (SELECT 1 FROM purchase p
+                          WHERE p.customer_id = k.customer_id AND p.purchase_day = k.purchase_day);
+        DELETE FROM purchase p USING purchase_recounted k
         WHERE p.customer_id = k.customer_id AND p.purchase_day = k.purchase_day;
         -- key by key (a subquery per purchase: the index on cart (customer_id, created_at) of
         -- the one leaf partition holding it; a join was planned as a sort of every line)
         INSERT INTO purchase
         SELECT k.customer_id, k.purchase_day, s.cart_size, s.lines, s.revenue, s.first_sale_at,
                s.last_sale_at
-        FROM purchase_changed k
+        FROM purchase_recounted k
         CROSS JOIN LATERAL (
             SELECT sum(c.quantity) AS cart_size, count(*) AS lines, sum(c.amount) AS revenue,
                    min(c.created_at) AS first_sale_at, max(c.created_at) AS last_sale_at

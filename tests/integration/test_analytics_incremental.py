@@ -110,9 +110,13 @@ def summarize(conn, settings, rebuild: bool = False) -> dict[str, int]:
         # the changed lines applied one by one (line 7's new month is recomputed whole):
         # lines 1 and 2 -1 and +1 each; line 3 -1 in February (deleted) and +1 in March
         # (inserted); line 4 -1 (its new image is no sale); line 6 +1
-        (None, "1 months recomputed, 8 changed lines applied"),
+        # (c1's 01-10 and c2's 02-15 lost their last or first sale: recounted)
+        (None, "1 months recomputed, 8 changed lines applied, 2 purchases recounted"),
         # the default: every month changed by more than a quarter of its sales is recomputed
-        (analytics.RECOMPUTE_SHARE, "4 months recomputed, 0 changed lines applied"),
+        (
+            analytics.RECOMPUTE_SHARE,
+            "4 months recomputed, 0 changed lines applied, 0 purchases recounted",
+        ),
     ],
 )
 def test_a_load_changing_moving_removing_and_adding_lines_updates_only_what_it_touched(
@@ -180,7 +184,12 @@ def test_changes_made_in_sql_are_applied_and_only_new_or_gone_months_recomputed(
     execute(loaded, "DELETE FROM cart WHERE cart_id = 5")
 
     # every line updated: 5 old images and 5 new ones; line 5 deleted: its new image out again
-    assert summarize(loaded, db_settings) == {"months_recomputed": 0, "lines_applied": 11}
+    # c3's one purchase lost its only line: recounted (and gone)
+    assert summarize(loaded, db_settings) == {
+        "months_recomputed": 0,
+        "lines_applied": 11,
+        "purchases_recounted": 1,
+    }
     assert_summaries_match_the_lines(loaded, db_settings)
     assert table(loaded, db_settings, "purchase")[0] == (
         1, DAY(2023, 1, 10), 5, 2, D("7.00"), T(2023, 1, 10, 10), T(2023, 1, 10, 12)
@@ -189,14 +198,69 @@ def test_changes_made_in_sql_are_applied_and_only_new_or_gone_months_recomputed(
     execute(loaded, "TRUNCATE cart")
 
     # the partitions stay, but TRUNCATE fires no row trigger: all three months recomputed
-    assert summarize(loaded, db_settings) == {"months_recomputed": 3, "lines_applied": 0}
+    assert summarize(loaded, db_settings) == {
+        "months_recomputed": 3,
+        "lines_applied": 0,
+        "purchases_recounted": 0,
+    }
     assert table(loaded, db_settings, "purchase") == []
     assert table(loaded, db_settings, "product_sales_month") == []
 
 
+def test_a_purchase_keeps_its_sums_and_times_and_is_recounted_only_when_it_loses_an_end(
+    spark, db_settings, connection, loaded, tmp_path, caplog, monkeypatch
+):
+    monkeypatch.setattr(analytics, "RECOMPUTE_SHARE", None)  # these months hold two lines
+    # c1's purchase of 2023-01-10 (10:00 and 12:00) gains a line before its first and one
+    # in between: its sums and first sale move, nothing is read again
+    write_csv(
+        tmp_path / "second",
+        "carts",
+        [
+            ("8", "1", "1", "1", "2023-01-10 11:00:00", ""),
+            ("9", "2", "1", "2", "2023-01-10 08:00:00", ""),
+        ],
+    )
+    with caplog.at_level(logging.INFO, logger="spark_etl.analytics"):
+        run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
+
+    assert any(
+        "0 months recomputed, 2 changed lines applied, 0 purchases recounted" in r.getMessage()
+        for r in caplog.records
+    )
+    assert table(loaded, db_settings, "purchase")[0] == (
+        1, DAY(2023, 1, 10), 6, 4, D("9.00"), T(2023, 1, 10, 8), T(2023, 1, 10, 12)
+    )  # fmt: skip
+
+    # the line in between removed: subtracted; the last (12:00) removed: recounted, 10:00 last
+    execute(loaded, "UPDATE cart SET deleted_at = '2023-01-11 00:00' WHERE cart_id = 8")
+    assert summarize(loaded, db_settings) == {
+        "months_recomputed": 0,
+        "lines_applied": 1,
+        "purchases_recounted": 0,
+    }
+    assert table(loaded, db_settings, "purchase")[0] == (
+        1, DAY(2023, 1, 10), 5, 3, D("8.00"), T(2023, 1, 10, 8), T(2023, 1, 10, 12)
+    )  # fmt: skip
+    execute(loaded, "UPDATE cart SET deleted_at = '2023-01-11 00:00' WHERE cart_id = 2")
+    assert summarize(loaded, db_settings) == {
+        "months_recomputed": 0,
+        "lines_applied": 1,
+        "purchases_recounted": 1,
+    }
+    assert table(loaded, db_settings, "purchase")[0] == (
+        1, DAY(2023, 1, 10), 4, 2, D("6.00"), T(2023, 1, 10, 8), T(2023, 1, 10, 10)
+    )  # fmt: skip
+    assert_summaries_match_the_lines(loaded, db_settings)
+
+
 def test_a_month_detached_and_attached_again_is_recomputed(db_settings, loaded):
     execute(loaded, "ALTER TABLE cart DETACH PARTITION cart_2023_02")
-    assert summarize(loaded, db_settings) == {"months_recomputed": 1, "lines_applied": 0}
+    assert summarize(loaded, db_settings) == {
+        "months_recomputed": 1,
+        "lines_applied": 0,
+        "purchases_recounted": 0,
+    }
     assert_summaries_match_the_lines(loaded, db_settings)
     assert [row[1] for row in table(loaded, db_settings, "purchase")] == [
         DAY(2023, 1, 10), DAY(2023, 3, 1)
@@ -210,7 +274,11 @@ def test_a_month_detached_and_attached_again_is_recomputed(db_settings, loaded):
     )
 
     # the same table (oid) comes back, changed meanwhile: recomputed as a month that came
-    assert summarize(loaded, db_settings) == {"months_recomputed": 1, "lines_applied": 0}
+    assert summarize(loaded, db_settings) == {
+        "months_recomputed": 1,
+        "lines_applied": 0,
+        "purchases_recounted": 0,
+    }
     assert_summaries_match_the_lines(loaded, db_settings)
 
 
@@ -222,13 +290,21 @@ def test_a_change_committed_after_the_refresh_began_waits_for_the_next_one(
         with other.cursor() as cur:  # not committed while the summaries are brought up to date
             cur.execute("UPDATE cart SET quantity = 9, amount = 9 * unit_price WHERE cart_id = 3")
 
-        assert summarize(loaded, db_settings) == {"months_recomputed": 0, "lines_applied": 0}
+        assert summarize(loaded, db_settings) == {
+            "months_recomputed": 0,
+            "lines_applied": 0,
+            "purchases_recounted": 0,
+        }
         other.commit()
     finally:
         other.close()
 
     assert table(loaded, db_settings, "cart_change") != []  # logged for the next refresh
-    assert summarize(loaded, db_settings) == {"months_recomputed": 0, "lines_applied": 2}
+    assert summarize(loaded, db_settings) == {
+        "months_recomputed": 0,
+        "lines_applied": 2,
+        "purchases_recounted": 0,
+    }
     assert_summaries_match_the_lines(loaded, db_settings)
 
 
@@ -238,6 +314,7 @@ def test_a_rebuild_recomputes_every_month_to_the_same_tables(db_settings, loaded
     assert summarize(loaded, db_settings, rebuild=True) == {
         "months_recomputed": 3,
         "lines_applied": 0,
+        "purchases_recounted": 0,
     }
 
     assert {name: table(loaded, db_settings, name) for name in RECOMPUTED} == before
