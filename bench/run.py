@@ -555,8 +555,12 @@ def _row(*cells: str) -> str:
 
 
 def markdown(
-    results: list[dict[str, Any]], machine: str, before: list[dict[str, Any]] | None = None
+    results: list[dict[str, Any]],
+    machine: str,
+    before: dict[str, Any] | None = None,
+    code: str = "",
 ) -> str:
+    """``before``: the run of ``before-issue-14.json`` (its machine, code and results)."""
     times = (
         "cart lines",
         "COPY all files (s)",
@@ -589,7 +593,9 @@ def markdown(
         "whole report (s)",
     )
     lines = [
-        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {machine}.",
+        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        + (f" of the code of {code}" if code else "")
+        + f" on {machine}.",
         "",
         "Times (the three writer columns write the same cached cart rows into unindexed tables):",
         "",
@@ -653,12 +659,13 @@ def markdown(
             )
         )
     if before:
+        same = "the same machine" if before["machine"] == machine else f"on {before['machine']}"
         lines += [
             "",
-            "Issue #14's targets: the ratios of the run before it (`before-issue-14.json`, same "
-            "machine) and of this run:",
+            "Issue #14's targets: the ratios of the run before it (`before-issue-14.json`: the "
+            f"code of {before.get('revision', 'an earlier revision')}, {same}) and of this run:",
             "",
-            *issue_14_table(results, before),
+            *issue_14_table(results, before["results"]),
         ]
     profiled = [r for r in results if "read_validate_profile" in r]
     if profiled:
@@ -855,19 +862,34 @@ def main() -> int:
     return 0
 
 
+def revision() -> str:
+    """The measured code's commit (and ``+changes`` when the work tree differs from it)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
 def write_results(output: Path, results: list[dict[str, Any]]) -> str:
     machine = f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
     output.mkdir(parents=True, exist_ok=True)
-    (output / "latest.json").write_text(
-        json.dumps({"machine": machine, "results": results}, indent=1), encoding="utf-8"
-    )
+    run = {"machine": machine, "revision": revision(), "results": results}
+    (output / "latest.json").write_text(json.dumps(run, indent=1), encoding="utf-8")
     before_file = output / "before-issue-14.json"
-    before = (
-        json.loads(before_file.read_text(encoding="utf-8"))["results"]
-        if before_file.is_file()
-        else None
-    )
-    table = markdown(results, machine, before)
+    before = json.loads(before_file.read_text(encoding="utf-8")) if before_file.is_file() else None
+    table = markdown(results, machine, before, run["revision"])
     (output / "latest.md").write_text(table, encoding="utf-8")
     return table
 
