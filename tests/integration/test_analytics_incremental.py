@@ -232,25 +232,18 @@ def test_a_purchase_keeps_its_sums_and_times_and_is_recounted_only_when_it_loses
         1, DAY(2023, 1, 10), 6, 4, D("9.00"), T(2023, 1, 10, 8), T(2023, 1, 10, 12)
     )  # fmt: skip
 
-    # the line in between removed: subtracted; the last (12:00) removed: recounted, 10:00 last
-    execute(loaded, "UPDATE cart SET deleted_at = '2023-01-11 00:00' WHERE cart_id = 8")
-    assert summarize(loaded, db_settings) == {
-        "months_recomputed": 0,
-        "lines_applied": 1,
-        "purchases_recounted": 0,
-    }
-    assert table(loaded, db_settings, "purchase")[0] == (
-        1, DAY(2023, 1, 10), 5, 3, D("8.00"), T(2023, 1, 10, 8), T(2023, 1, 10, 12)
-    )  # fmt: skip
-    execute(loaded, "UPDATE cart SET deleted_at = '2023-01-11 00:00' WHERE cart_id = 2")
-    assert summarize(loaded, db_settings) == {
-        "months_recomputed": 0,
-        "lines_applied": 1,
-        "purchases_recounted": 1,
-    }
-    assert table(loaded, db_settings, "purchase")[0] == (
-        1, DAY(2023, 1, 10), 4, 2, D("6.00"), T(2023, 1, 10, 8), T(2023, 1, 10, 10)
-    )  # fmt: skip
+    # the line in between removed: subtracted; then the last (12:00): recounted, 10:00 last
+    for line, recounted, purchase in (
+        (8, 0, (5, 3, D("8.00"), T(2023, 1, 10, 8), T(2023, 1, 10, 12))),
+        (2, 1, (4, 2, D("6.00"), T(2023, 1, 10, 8), T(2023, 1, 10, 10))),
+    ):
+        execute(loaded, "UPDATE cart SET deleted_at = '2023-01-11' WHERE cart_id = %s", line)
+        assert summarize(loaded, db_settings) == {
+            "months_recomputed": 0,
+            "lines_applied": 1,
+            "purchases_recounted": recounted,
+        }
+        assert table(loaded, db_settings, "purchase")[0] == (1, DAY(2023, 1, 10), *purchase)
     assert_summaries_match_the_lines(loaded, db_settings)
 
 
