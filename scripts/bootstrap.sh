@@ -80,7 +80,7 @@ install_venv() {
   echo "Installing Python packages into .venv (once) ..." >&2
   [ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv" || bootstrap_fail "could not create .venv."
   if ! "$ROOT/.venv/bin/python" -m pip install -q --upgrade pip >&2 ||
-    ! "$ROOT/.venv/bin/python" -m pip install -q -e "${ROOT}[spark,test,lint]" >&2; then
+    ! "$ROOT/.venv/bin/python" -m pip install -q -e "${ROOT}[spark,test,lint,docs]" >&2; then
     bootstrap_fail "pip could not install the packages of pyproject.toml."
   fi
   echo "$digest" >"$stamp"
