@@ -37,7 +37,7 @@ if not exist "%ROOT%\.venv\Scripts\python.exe" (
   exit /b 0
 )
 if not defined ETL_LOCAL_PGPORT set "ETL_LOCAL_PGPORT=54329"
-"%ROOT%\.venv\Scripts\python.exe" -m spark_etl.local_postgres stop --dir "%ROOT%\.local\postgres" --port %ETL_LOCAL_PGPORT%
+"%ROOT%\.venv\Scripts\python.exe" -m spark_etl.local.postgres stop --dir "%ROOT%\.local\postgres" --port %ETL_LOCAL_PGPORT%
 echo Embedded PostgreSQL stopped. 1>&2
 exit /b 0
 

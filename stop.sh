@@ -27,7 +27,7 @@ if [ "$LOCAL" = 1 ]; then
     echo "Nothing to stop: ./submit.sh --local has not run here." >&2
     exit 0
   fi
-  "$ROOT/.venv/bin/python" -m spark_etl.local_postgres stop --dir "$ROOT/.local/postgres" \
+  "$ROOT/.venv/bin/python" -m spark_etl.local.postgres stop --dir "$ROOT/.local/postgres" \
     --port "${ETL_LOCAL_PGPORT:-54329}"
   echo "Embedded PostgreSQL stopped." >&2
   exit 0

@@ -5,11 +5,11 @@ set -euo pipefail
 TOOLS="analytics plan retention restore generate_data test"
 SAMPLE_CARTS=10000
 
-# The load jobs come from the entity definitions: one per YAML file of spark_etl/entities,
+# The load jobs come from the entity definitions: one per YAML file of spark_etl/definitions/entities,
 # named by its 'job:' key or <entity>_data_transform; and all of them.
 entity_jobs() {
   local file entity job
-  for file in "$ROOT"/spark_etl/entities/*.yaml; do
+  for file in "$ROOT"/spark_etl/definitions/entities/*.yaml; do
     entity="$(sed -n 's/^entity:[[:space:]]*\([a-z0-9_]*\).*/\1/p' "$file" | head -n 1)"
     job="$(sed -n 's/^job:[[:space:]]*\([a-z0-9_]*\).*/\1/p' "$file" | head -n 1)"
     [ -n "$entity" ] && printf '%s ' "${job:-${entity}_data_transform}"
@@ -25,7 +25,7 @@ Usage: ./submit.sh JOB [ARGS...]           run JOB on the Docker stack (./start.
        ./submit.sh --local JOB [ARGS...]   run JOB on this machine
 
 Jobs: $JOBS
-  <entity>_data_transform  load one entity (one job per definition in spark_etl/entities, and
+  <entity>_data_transform  load one entity (one job per definition in spark_etl/definitions/entities, and
                            per file of --entities DIR)
   all                      every entity, each after those it references: customers, products,
                            then cart lines (then the analytics refresh)

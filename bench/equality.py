@@ -29,8 +29,9 @@ sys.path.insert(0, str(REPO))
 from psycopg2 import sql  # noqa: E402
 
 from bench.run import fresh_database, incremental_input, throwaway_postgres  # noqa: E402
-from spark_etl import database, datagen  # noqa: E402
 from spark_etl.config import Connection, connection_from_env  # noqa: E402
+from spark_etl.db import postgres  # noqa: E402
+from spark_etl.local import datagen  # noqa: E402
 
 AS_OF = "2030-01-01"  # the same price-change time for both versions
 # columns whose values name the run rather than the data
@@ -135,7 +136,7 @@ def compare(
 ) -> list[dict[str, Any]]:
     """Per relation of each pair of schemas (old, new): its rows in the new one, the columns
     compared, the rows only one of them holds; or the side a relation exists on alone."""
-    conn = database.connect(connection, "public", 10)
+    conn = postgres.connect(connection, "public", 10)
     try:
         results = []
         for kind, (old_schema, new_schema) in schemas.items():

@@ -45,20 +45,15 @@ sys.path.insert(0, str(REPO))
 
 from psycopg2 import sql  # noqa: E402
 
-from spark_etl import (  # noqa: E402
-    analytics,
-    cli,
-    database,
-    datagen,
-    pipeline,
-    readers,
-    report,
-    retention,
-    writers,
-)
+from spark_etl import analytics, report  # noqa: E402
+from spark_etl.cli import main as cli  # noqa: E402
 from spark_etl.config import Connection, connection_from_env, load_settings  # noqa: E402
-from spark_etl.local_postgres import LocalPostgres  # noqa: E402
-from spark_etl.transformers.common import pack_raw  # noqa: E402
+from spark_etl.db import postgres  # noqa: E402
+from spark_etl.io import readers, writers  # noqa: E402
+from spark_etl.local import datagen  # noqa: E402
+from spark_etl.local.postgres import LocalPostgres  # noqa: E402
+from spark_etl.runs import pipeline, retention  # noqa: E402
+from spark_etl.transforms.columns import pack_raw  # noqa: E402
 
 RAW_COLUMNS = {
     "customers": ("id", "name", "created_at"),
@@ -77,7 +72,7 @@ INCREMENTAL_SHARE = 100  # every 100th line changes: 1%
 
 
 def _admin(connection: Connection) -> Any:
-    conn = database.connect(connection, "public", 10)
+    conn = postgres.connect(connection, "public", 10)
     conn.autocommit = True
     return conn
 
@@ -94,7 +89,7 @@ def fresh_database(base: Connection, name: str) -> Connection:
 def copy_baseline(connection: Connection, input_dir: Path) -> dict[str, float]:
     """COPY each CSV file, one connection, into an unindexed table of text columns."""
     seconds = {}
-    conn = database.connect(connection, "public", 10)
+    conn = postgres.connect(connection, "public", 10)
     with conn.cursor() as cur:
         for stem, columns in RAW_COLUMNS.items():
             table = sql.Identifier(f"raw_{stem}")
@@ -144,7 +139,7 @@ def writer_baselines(
         properties=connection.jdbc_properties(10),
     )
     seconds = {"read_carts": read, "jdbc_default_write_carts": time.perf_counter() - started}
-    conn = database.connect(connection, "public", 10)
+    conn = postgres.connect(connection, "public", 10)
     with conn.cursor() as cur:
         for writer in ("jdbc", "copy"):
             cur.execute(
@@ -172,7 +167,7 @@ def suite(spark: Any, ctx: pipeline.RunContext) -> dict[str, Any]:
         started = time.perf_counter()
         pipeline.load_entity(spark, ctx, job, started_ids)
         total = time.perf_counter() - started
-        conn = database.connect(ctx.connection, ctx.settings.database.db_schema, 10)
+        conn = postgres.connect(ctx.connection, ctx.settings.database.db_schema, 10)
         with conn.cursor() as cur:
             cur.execute("SELECT stage_seconds FROM etl_run WHERE run_id = %s", (started_ids[0],))
             stages = cur.fetchone()["stage_seconds"]
@@ -211,7 +206,7 @@ def analytics_queries(ctx: pipeline.RunContext) -> dict[str, dict[str, float]]:
     """Seconds each question takes to answer (warm, second run): its first page, as the
     report shows it, and all of its rows."""
     db = ctx.settings.database
-    conn = database.connect(ctx.connection, db.db_schema, 10)
+    conn = postgres.connect(ctx.connection, db.db_schema, 10)
     seconds: dict[str, dict[str, float]] = {"first_page": {}, "all_rows": {}}
     for kind, limit in (("first_page", report.TABLE_ROWS), ("all_rows", None)):
         for question in analytics.QUESTIONS:
@@ -227,7 +222,7 @@ def report_seconds(ctx: pipeline.RunContext, folder: Path) -> float:
     """Seconds to write the whole report as ``analytics`` does after its refresh: every view
     streamed to its CSV, the limited reads of the tables and charts, the page."""
     db = ctx.settings.database
-    conn = database.connect(ctx.connection, db.db_schema, 10)
+    conn = postgres.connect(ctx.connection, db.db_schema, 10)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     sections = [
@@ -262,7 +257,7 @@ def incremental_input(input_dir: Path, target: Path, *, delta: bool) -> int:
 
 
 def _database_mb(connection: Connection) -> float:
-    conn = database.connect(connection, "public", 10)
+    conn = postgres.connect(connection, "public", 10)
     with conn.cursor() as cur:
         cur.execute("SELECT pg_database_size(current_database()) AS size")
         size = round(cur.fetchone()["size"] / 2**20, 1)
@@ -274,7 +269,7 @@ def bulk_load_limit(connection: Connection, schema: str, work: Path) -> dict[str
     """The merge's practical limit: the model's cart rows COPYed into an unindexed copy of
     the partitioned cart table (same months and hash leaves), then its indexes built and its
     foreign keys checked. The rows are exported first, untimed."""
-    conn = database.connect(connection, schema, 10)
+    conn = postgres.connect(connection, schema, 10)
     export = work / "bulk-limit-cart.bin"
     cur = conn.cursor()
     with export.open("wb") as handle:
@@ -376,9 +371,9 @@ def retention_run(spark: Any, ctx: pipeline.RunContext, archive_dir: Path) -> di
     db = ctx.settings.database
     entity = ctx.model.entity("cart")
     result: dict[str, Any] = {"database_mb_before": _database_mb(ctx.connection)}
-    conn = database.connect(ctx.connection, db.db_schema, 10)
+    conn = postgres.connect(ctx.connection, db.db_schema, 10)
     run_id = "00000000-0000-0000-0000-000000000001"
-    database.start_run(conn, run_id, "retention", str(archive_dir), datetime(2030, 1, 1))
+    postgres.start_run(conn, run_id, "retention", str(archive_dir), datetime(2030, 1, 1))
     today = datetime.now(timezone.utc).date()
     the_plan = retention.plan(conn, db.db_schema, entity, 12, None, today)
     started = time.perf_counter()
@@ -407,7 +402,7 @@ def retention_run(spark: Any, ctx: pipeline.RunContext, archive_dir: Path) -> di
 
 
 def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
-    from spark_etl.session import build_session
+    from spark_etl.spark.session import build_session
 
     base = connection_from_env()
     connection = fresh_database(base, f"bench_{size}")

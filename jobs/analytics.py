@@ -5,7 +5,7 @@ python jobs/analytics.py --output-dir report     (runs in PostgreSQL; Spark is n
 
 import sys
 
-from spark_etl.cli import main
+from spark_etl.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main("analytics"))

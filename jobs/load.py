@@ -5,7 +5,7 @@ spark-submit --jars /usr/share/java/postgresql.jar jobs/load.py JOB --input-dir 
 
 import sys
 
-from spark_etl.cli import main
+from spark_etl.cli.main import main
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1].startswith("-"):

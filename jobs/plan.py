@@ -5,7 +5,7 @@ python jobs/plan.py [JOB] [--entities DIR]     (reads PostgreSQL's catalog; Spar
 
 import sys
 
-from spark_etl.cli import main
+from spark_etl.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main("plan"))

@@ -6,7 +6,7 @@ spark-submit --jars /usr/share/java/postgresql.jar jobs/retention.py [--dry-run]
 
 import sys
 
-from spark_etl.cli import main
+from spark_etl.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main("retention"))

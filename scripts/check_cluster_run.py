@@ -15,7 +15,7 @@ import urllib.request
 from collections import Counter, defaultdict
 from pathlib import Path
 
-# The stages of the COPY staging writer (spark_etl.writers.copy_stage) are named after its line.
+# The stages of the COPY staging writer (spark_etl.io.writers.copy_stage) are named after its line.
 STAGING_CALL_SITE = "spark_etl/writers.py"
 
 

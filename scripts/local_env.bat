@@ -8,7 +8,7 @@ if defined PGHOST (
   echo Using PostgreSQL at %PGHOST% ^(from PGHOST^). 1>&2
   exit /b 0
 )
-python -m spark_etl.local_postgres start --dir "%LOCAL_PG_DIR%" --port %ETL_LOCAL_PGPORT% || exit /b 2
+python -m spark_etl.local.postgres start --dir "%LOCAL_PG_DIR%" --port %ETL_LOCAL_PGPORT% || exit /b 2
 set "PGHOST=127.0.0.1"
 set "PGPORT=%ETL_LOCAL_PGPORT%"
 set "PGUSER=etl"

@@ -11,8 +11,8 @@ use_embedded_postgres() {
     echo "Using PostgreSQL at $PGHOST:${PGPORT:-5432} (from PGHOST)." >&2
     return 0
   fi
-  python -m spark_etl.local_postgres start --dir "$LOCAL_PG_DIR" --port "$LOCAL_PG_PORT" || exit 2
-  eval "$(python -m spark_etl.local_postgres env --dir "$LOCAL_PG_DIR" --port "$LOCAL_PG_PORT")"
+  python -m spark_etl.local.postgres start --dir "$LOCAL_PG_DIR" --port "$LOCAL_PG_PORT" || exit 2
+  eval "$(python -m spark_etl.local.postgres env --dir "$LOCAL_PG_DIR" --port "$LOCAL_PG_PORT")"
   EMBEDDED_POSTGRES=1
 }
 

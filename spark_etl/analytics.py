@@ -27,7 +27,7 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
-from spark_etl.database import quoted, read_sql
+from spark_etl.db.postgres import quoted, read_sql
 
 log = logging.getLogger(__name__)
 
@@ -491,7 +491,7 @@ class Answer:
 
 
 def _definition_hash() -> str:
-    return hashlib.sha256(read_sql("analytics.sql").encode("utf-8")).hexdigest()
+    return hashlib.sha256(read_sql("sql", "analytics.sql").encode("utf-8")).hexdigest()
 
 
 # The triggers a schema's functions run (those analytics.sql puts on cart).
@@ -529,7 +529,7 @@ def ensure_views(conn: Any, model_schema: str, analytics_schema: str) -> bool:
         cur.execute(
             sql.SQL("SET LOCAL search_path TO {}, {}").format(schema, sql.Identifier(model_schema))
         )
-        cur.execute(read_sql("analytics.sql"))
+        cur.execute(read_sql("sql", "analytics.sql"))
         cur.execute(TRIGGERS, (quoted(analytics_schema),))
         triggers = cur.fetchone()["triggers"]
         cur.execute(

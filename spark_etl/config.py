@@ -226,8 +226,9 @@ def load_settings(path: Path | None = None) -> Settings:
     if "cart_hash_partitions" in (raw.get("database") or {}):
         raise ConfigError(
             f"Configuration {source}: database.cart_hash_partitions moved to the cart entity "
-            "definition (table.partitioning.hash.partitions); copy spark_etl/entities/cart.yaml "
-            "into an --entities folder and change it there."
+            "definition (table.partitioning.hash.partitions); copy "
+            "spark_etl/definitions/entities/cart.yaml into an --entities folder and change it "
+            "there."
         )
     if os.environ.get(JDBC_JAR_ENV):
         raw["database"]["jdbc_jar"] = os.environ[JDBC_JAR_ENV]

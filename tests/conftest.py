@@ -20,10 +20,10 @@ import pytest
 from psycopg2 import sql
 from pyspark.sql import SparkSession
 
-from spark_etl import cli
+from spark_etl.cli import main as cli
 from spark_etl.config import Connection, Settings, connection_from_env, load_settings
-from spark_etl.local_postgres import LocalPostgres
-from spark_etl.session import build_session
+from spark_etl.local.postgres import LocalPostgres
+from spark_etl.spark.session import build_session
 from tests.helpers import job_config, open_connection, pg_environment
 
 

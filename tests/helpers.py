@@ -14,9 +14,10 @@ from typing import Any
 import psycopg2.extensions
 from pyspark.sql import SparkSession
 
-from spark_etl import database, migrations, pipeline
 from spark_etl.config import Connection, Settings
-from spark_etl.entities import load_entities
+from spark_etl.db import migrations, postgres
+from spark_etl.definitions import load_entities
+from spark_etl.runs import pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,12 +27,12 @@ HEADERS = {entity.source.file: tuple(entity.source.columns) for entity in load_e
 
 def open_connection(connection: Connection, schema: str = "public"):
     """A psycopg2 connection (dict rows) whose search_path is ``schema``."""
-    return database.connect(connection, schema, timeout_seconds=10)
+    return postgres.connect(connection, schema, timeout_seconds=10)
 
 
 def create_model(conn: Any, schema: str) -> None:
     """The audit tables and every built-in entity's tables, as a first load creates them."""
-    database.apply_schema(conn, schema)
+    postgres.apply_schema(conn, schema)
     model = load_entities()
     migrations.migrate(conn, schema, model, model.entities, "test")
 

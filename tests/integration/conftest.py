@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from spark_etl import cli
+from spark_etl.cli import main as cli
 from spark_etl.config import Settings
-from spark_etl.datagen import DataSpec, generate
+from spark_etl.local.datagen import DataSpec, generate
 from tests.helpers import query, run_job
 
 CART = (

@@ -27,9 +27,11 @@ from fractions import Fraction
 
 import pytest
 
-from spark_etl import analytics, cli, database, report
+from spark_etl import analytics, report
 from spark_etl.analytics import QUESTIONS, SUMMARY_TABLES
-from spark_etl.database import read_sql
+from spark_etl.cli import main as cli
+from spark_etl.db import postgres
+from spark_etl.db.postgres import read_sql
 from tests import browser
 from tests.conftest import schema_of_its_own
 from tests.helpers import load_products, run_job, write_csv
@@ -84,7 +86,7 @@ def shop(spark, db_settings, connection, tmp_path_factory):
     load_products(spark, db_settings, connection, tmp_path / "second", repriced, T(2023, 3, 1))
     run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
     db = db_settings.database
-    conn = database.connect(connection, db.db_schema, 10)
+    conn = postgres.connect(connection, db.db_schema, 10)
     yield conn
     conn.close()
 
@@ -451,7 +453,7 @@ def test_refresh_on_several_connections_keeps_answers(shop, db_settings, connect
     opened = []
 
     def connect():
-        opened.append(database.connect(connection, db.db_schema, db.connect_timeout_seconds))
+        opened.append(postgres.connect(connection, db.db_schema, db.connect_timeout_seconds))
         return opened[-1]
 
     seconds = {}
@@ -508,7 +510,7 @@ def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop,
 
 
 def test_every_materialized_view_is_stored_twice():
-    text = read_sql("analytics.sql")
+    text = read_sql("sql", "analytics.sql")
     views = re.findall(r"CREATE MATERIALIZED VIEW (\w+)", text)
 
     assert len(views) == 18
@@ -519,7 +521,7 @@ def test_no_string_bodied_function_reads_a_materialized_view():
     """A function whose body is a string hides what it reads from pg_depend, and so from the
     refresh order: those that read a materialized view, or a table summarize_cart() keeps
     (but summarize_cart() itself), must be BEGIN ATOMIC."""
-    text = read_sql("analytics.sql")
+    text = read_sql("sql", "analytics.sql")
     views = set(re.findall(r"CREATE MATERIALIZED VIEW (\w+)", text))
     bodies = []
     for chunk in text.split("CREATE FUNCTION ")[1:]:

@@ -17,7 +17,9 @@ import psycopg2.extensions
 import pytest
 from psycopg2 import sql
 
-from spark_etl import analytics, cli, database
+from spark_etl import analytics
+from spark_etl.cli import main as cli
+from spark_etl.db import postgres
 from tests.helpers import open_connection, run_job, write_csv
 
 pytestmark = pytest.mark.integration
@@ -326,7 +328,7 @@ def test_triggers_lost_with_a_dropped_trigger_rebuild_the_schema(db_settings, lo
         loaded,
         sql.SQL(
             "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST({} AS regclass) AND NOT tgisinternal"
-        ).format(sql.Literal(database.quoted(db.db_schema, "cart"))),
+        ).format(sql.Literal(postgres.quoted(db.db_schema, "cart"))),
     )
     assert triggers == [
         ("analytics_cart_delete",),
@@ -381,7 +383,7 @@ def twins(conn, settings, view: str) -> tuple[str, dict[str, bool]]:
             "JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
             "JOIN pg_class t ON t.oid = d.refobjid AND t.relkind = 'm' "
             "WHERE r.ev_class = to_regclass({})"
-        ).format(sql.Literal(database.quoted(schema, view))),
+        ).format(sql.Literal(postgres.quoted(schema, view))),
     )
     return read[0][0], dict(found)
 

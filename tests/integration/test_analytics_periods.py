@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from spark_etl import analytics, database
+from spark_etl import analytics
 from spark_etl.analytics import QUESTIONS
+from spark_etl.db import postgres
 from tests.helpers import load_products, run_job, write_csv
 
 pytestmark = pytest.mark.integration
@@ -21,7 +22,7 @@ DAY = date
 
 def answers(connection, settings, number: str) -> dict[str, list[tuple]]:
     db = settings.database
-    conn = database.connect(connection, db.db_schema, 10)
+    conn = postgres.connect(connection, db.db_schema, 10)
     try:
         question = next(q for q in QUESTIONS if q.number == number)
         return {a.view: a.rows for a in analytics.fetch(conn, db.analytics_schema, question)}

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from spark_etl.datagen import DataSpec, generate
 from spark_etl.errors import InputError
+from spark_etl.local.datagen import DataSpec, generate
 from tests.helpers import (
     REPO,
     job_config,

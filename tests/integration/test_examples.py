@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from spark_etl import cli, pipeline
-from spark_etl.entities import load_entities, load_mapping
+from spark_etl.cli import main as cli
+from spark_etl.definitions import load_entities, load_mapping
 from spark_etl.errors import InputError
+from spark_etl.runs import pipeline
 from tests.helpers import REPO, query, write_csv
 
 pytestmark = pytest.mark.integration

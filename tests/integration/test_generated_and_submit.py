@@ -11,8 +11,9 @@ from contextlib import contextmanager
 import pytest
 from psycopg2 import sql
 
-from spark_etl import analytics, cli
-from spark_etl.datagen import DataSpec, generate
+from spark_etl import analytics
+from spark_etl.cli import main as cli
+from spark_etl.local.datagen import DataSpec, generate
 from tests.helpers import (
     REPO,
     job_config,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from spark_etl import database
 from spark_etl.config import Connection
+from spark_etl.db import postgres
 from spark_etl.errors import ConcurrentRunError, DatabaseError, InputError
-from spark_etl.pipeline import RunContext, refresh_analytics
+from spark_etl.runs.pipeline import RunContext, refresh_analytics
 from tests.helpers import open_connection, query, run_job, write_csv
 
 pytestmark = pytest.mark.integration
@@ -331,7 +331,7 @@ def test_failure_before_commit_leaves_model_unchanged_and_run_failed(
     def crash(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(database, "finish_run", crash)  # after every merge statement ran
+    monkeypatch.setattr(postgres, "finish_run", crash)  # after every merge statement ran
     with pytest.raises(RuntimeError, match="disk full"):
         run_job(spark, db_settings, connection, tmp_path, job="cart_data_transform")
 
@@ -359,7 +359,7 @@ def test_failure_before_commit_leaves_model_unchanged_and_run_failed(
 def test_second_load_while_one_runs_is_refused(spark, db_settings, connection, tmp_path):
     holder = open_connection(connection)
     with holder.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (database.LOAD_LOCK_KEY,))
+        cur.execute("SELECT pg_advisory_lock(%s)", (postgres.LOAD_LOCK_KEY,))
     try:
         with pytest.raises(ConcurrentRunError, match="Another load is running"):
             run_job(spark, db_settings, connection, write_extract(tmp_path))

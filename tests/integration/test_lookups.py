@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spark_etl import readers
+from spark_etl.io import readers
 from tests.helpers import open_connection
 
 pytestmark = pytest.mark.integration

@@ -6,14 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from spark_etl import cli, migrations
-from spark_etl.entities import load_entities
-from spark_etl.migrations import SchemaConflictError
+from spark_etl.cli import main as cli
+from spark_etl.db import migrations
+from spark_etl.db.migrations import SchemaConflictError
+from spark_etl.definitions import load_entities
 from tests.helpers import create_model, open_connection, query
 
 pytestmark = pytest.mark.integration
 
-CUSTOMER_YAML = (Path(__file__).parents[2] / "spark_etl/entities/customer.yaml").read_text()
+CUSTOMER_YAML = (
+    Path(__file__).parents[2] / "spark_etl/definitions/entities/customer.yaml"
+).read_text()
 
 
 def customer_folder(tmp_path: Path, text: str) -> Path:

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from spark_etl import checksums, retention
+from spark_etl.db import checksums
+from spark_etl.runs import retention
 from tests.helpers import open_connection, query, run_job, write_csv
 from tests.integration.conftest import (
     PARTITIONS,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_etl import database, retention
+from spark_etl.db import postgres
+from spark_etl.runs import retention
 from tests.helpers import REPO, open_connection, pg_environment, query, wait_for_no_lock
 from tests.integration.conftest import archive_rows, cart_rows, write_config
 
@@ -26,7 +27,8 @@ ARCHIVED = (
 # Runs the job, killing its whole process group (Python and Spark's JVM) at a step.
 KILLER = """
 import os, signal, sys
-from spark_etl import cli, retention
+from spark_etl.cli import main as cli
+from spark_etl.runs import retention
 
 def kill(*args, **kwargs):
     os.killpg(os.getpgid(0), signal.SIGKILL)
@@ -185,7 +187,7 @@ def test_retention_while_a_load_runs_is_refused(
     before = cart_rows(connection, db_settings)
     holder = open_connection(connection, db_settings.database.db_schema)
     try:
-        with database.load_lock(holder):  # what a running load holds
+        with postgres.load_lock(holder):  # what a running load holds
             assert run_cli("retention", ["--config", str(config)]) == 2
     finally:
         holder.close()

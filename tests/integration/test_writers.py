@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from spark_etl import writers
-from spark_etl.schemas import MONEY
+from spark_etl.io import writers
+from spark_etl.transforms.source import MONEY
 from tests.helpers import create_model, open_connection, query
 
 pytestmark = pytest.mark.integration

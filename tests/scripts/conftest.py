@@ -32,7 +32,10 @@ def project(tmp_path: Path) -> Path:
         shutil.copy2(REPO / name, root / name)
     shutil.copytree(REPO / "scripts", root / "scripts")
     # the submit scripts list the load jobs from the entity definitions
-    shutil.copytree(REPO / "spark_etl" / "entities", root / "spark_etl" / "entities")
+    shutil.copytree(
+        REPO / "spark_etl" / "definitions" / "entities",
+        root / "spark_etl" / "definitions" / "entities",
+    )
     return root
 
 

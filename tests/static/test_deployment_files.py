@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spark_etl.entities import load_entities
+from spark_etl.definitions import load_entities
 from tests.helpers import REPO
 
 SHELL_SCRIPTS = sorted(
@@ -164,7 +164,12 @@ def test_sh_and_bat_twins_offer_the_same_commands(name):
 def test_transformers_stay_pure_of_io_modules():
     """Transforms take DataFrames and values; reading and writing stay in readers, writers and
     database (STYLE: I/O only at the edges)."""
-    io_modules = ("spark_etl.readers", "spark_etl.writers", "spark_etl.database", "psycopg2")
+    io_modules = (
+        "spark_etl.io.readers",
+        "spark_etl.io.writers",
+        "spark_etl.db.postgres",
+        "psycopg2",
+    )
     for module in (REPO / "spark_etl" / "transformers").glob("*.py"):
         text = module.read_text(encoding="utf-8")
         for name in io_modules:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spark_etl import cli
+from spark_etl.cli import main as cli
 
 
 @pytest.fixture(autouse=True)

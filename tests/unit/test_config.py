@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from spark_etl.config import Connection, connection_from_env, load_settings, password_from_pgpass
-from spark_etl.database import quoted
+from spark_etl.db.postgres import quoted
 from spark_etl.errors import ConfigError
 
 
@@ -244,7 +244,7 @@ def test_the_moved_cart_hash_partitions_key_says_where_it_went(tmp_path):
 
     assert str(error.value) == (
         f"Configuration {path}: database.cart_hash_partitions moved to the cart entity definition "
-        "(table.partitioning.hash.partitions); copy spark_etl/entities/cart.yaml into an "
+        "(table.partitioning.hash.partitions); copy spark_etl/definitions/entities/cart.yaml into an "
         "--entities folder and change it there."
     )
 

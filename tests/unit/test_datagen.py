@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import re
 
-from spark_etl.datagen import DataSpec, generate
+from spark_etl.local.datagen import DataSpec, generate
 
 
 def read(path):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_etl.entities import load_entities, load_mapping
-from spark_etl.entities.ddl import object_name, tables
+from spark_etl.db.ddl import object_name, tables
+from spark_etl.definitions import load_entities, load_mapping
 from spark_etl.errors import ConfigError
 
 SUPPLIER = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from spark_etl import local_postgres
+from spark_etl.local import postgres as local_postgres
 
 
 def test_status_of_a_folder_without_a_cluster_is_stopped(tmp_path, capsys):

@@ -6,7 +6,8 @@ import io
 import logging
 import time
 
-from spark_etl import cli, progress
+from spark_etl.cli import main as cli
+from spark_etl.spark import progress
 
 
 class Terminal(io.StringIO):
@@ -43,7 +44,7 @@ def test_elsewhere_only_the_outcome_is_logged(spark, caplog):
     not_a_terminal = io.StringIO()
 
     with (
-        caplog.at_level(logging.INFO, logger="spark_etl.progress"),
+        caplog.at_level(logging.INFO, logger="spark_etl.spark.progress"),
         progress.phase("customer_data_transform: stage", spark, not_a_terminal) as shown,
     ):
         shown.rows = slow_job(spark, 2)
@@ -55,7 +56,7 @@ def test_elsewhere_only_the_outcome_is_logged(spark, caplog):
 
 
 def test_a_failed_phase_logs_no_outcome(caplog):
-    with caplog.at_level(logging.INFO, logger="spark_etl.progress"):
+    with caplog.at_level(logging.INFO, logger="spark_etl.spark.progress"):
         try:
             with progress.phase("analytics: refresh", stream=io.StringIO()):
                 raise RuntimeError("boom")

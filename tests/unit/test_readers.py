@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from spark_etl.config import InputSettings
-from spark_etl.entities import load_entities
+from spark_etl.definitions import load_entities
 from spark_etl.errors import InputError
-from spark_etl.readers import read_source, resolve_source
-from spark_etl.schemas import CORRUPT_RECORD, SourceSpec
+from spark_etl.io.readers import read_source, resolve_source
+from spark_etl.transforms.source import CORRUPT_RECORD, SourceSpec
 
 CUSTOMERS = SourceSpec.of(load_entities().entity("customer"))
 PRODUCTS = SourceSpec.of(load_entities().entity("product"))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 import yaml
 
-from spark_etl import cli, retention
-from spark_etl.entities import load_entities
+from spark_etl import definitions
+from spark_etl.cli import main as cli
+from spark_etl.definitions import load_entities
 from spark_etl.errors import ConfigError
+from spark_etl.runs import retention
 
 
 @pytest.mark.parametrize(
@@ -46,7 +49,7 @@ def test_many_archived_months_are_described_by_their_range():
 
 def _cart_with(tmp_path, change):
     definition = yaml.safe_load(
-        (retention.Path(retention.__file__).parent / "entities" / "cart.yaml").read_text()
+        (Path(definitions.__file__).parent / "entities" / "cart.yaml").read_text()
     )
     change(definition)
     (tmp_path / "cart.yaml").write_text(yaml.safe_dump(definition), encoding="utf-8")

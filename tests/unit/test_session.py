@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spark_etl.errors import ConfigError
-from spark_etl.session import build_session
+from spark_etl.spark.session import build_session
 
 
 def test_missing_jdbc_driver_is_reported_before_spark_starts(settings, tmp_path):

@@ -13,17 +13,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_etl.config import InputSettings
-from spark_etl.entities import load_entities
-from spark_etl.readers import read_source
-from spark_etl.schemas import (
-    CORRUPT_RECORD,
-    SOURCE_BLOCK,
-    SOURCE_FILE,
-    SOURCE_ORDER,
-    SourceSpec,
-)
-from spark_etl.transformers.carts import with_line_amount, with_variation_in_force
-from spark_etl.transformers.common import (
+from spark_etl.definitions import load_entities
+from spark_etl.io.readers import read_source
+from spark_etl.transforms.carts import with_line_amount, with_variation_in_force
+from spark_etl.transforms.columns import (
     READ_ORDER,
     REASONS,
     WINNER,
@@ -34,7 +27,14 @@ from spark_etl.transformers.common import (
     rejected_rows,
     repeated_keys,
 )
-from spark_etl.transformers.rules import RunValues, check_rows
+from spark_etl.transforms.rules import RunValues, check_rows
+from spark_etl.transforms.source import (
+    CORRUPT_RECORD,
+    SOURCE_BLOCK,
+    SOURCE_FILE,
+    SOURCE_ORDER,
+    SourceSpec,
+)
 
 MODEL = load_entities()
 CUSTOMERS, PRODUCTS, CARTS = (

@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_etl.entities.model import (
+from spark_etl.definitions.model import (
     Entity,
     IdRule,
     MoneyRule,
@@ -27,8 +27,7 @@ from spark_etl.entities.model import (
     TimestampRule,
     WholeNumberRule,
 )
-from spark_etl.schemas import SOURCE_BLOCK, SOURCE_FILE, SOURCE_ORDER
-from spark_etl.transformers.common import (
+from spark_etl.transforms.columns import (
     RAW,
     REASONS,
     add_reason,
@@ -42,7 +41,8 @@ from spark_etl.transformers.common import (
     timestamp_rules,
     with_trimmed_texts,
 )
-from spark_etl.transformers.named import TRANSFORMS
+from spark_etl.transforms.registry import TRANSFORMS
+from spark_etl.transforms.source import SOURCE_BLOCK, SOURCE_FILE, SOURCE_ORDER
 
 Rule = tuple[Column, str]
 # Whole-number bounds of the integer types, when a rule names no range.

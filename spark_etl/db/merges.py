@@ -23,9 +23,9 @@ from typing import Any
 
 from psycopg2 import sql
 
-from spark_etl.entities import Entity, Model
-from spark_etl.entities.ddl import IS_CURRENT, VALID_FROM, VALID_TO, object_name
-from spark_etl.entities.model import AppendMerge, Flag, HistoryMerge
+from spark_etl.db.ddl import IS_CURRENT, VALID_FROM, VALID_TO, object_name
+from spark_etl.definitions import Entity, Model
+from spark_etl.definitions.model import AppendMerge, Flag, HistoryMerge
 from spark_etl.errors import AccountingError
 
 log = logging.getLogger(__name__)

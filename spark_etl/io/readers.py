@@ -17,11 +17,17 @@ from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_etl import database
 from spark_etl.config import Connection, DatabaseSettings, InputSettings
-from spark_etl.database import quoted
+from spark_etl.db import postgres
+from spark_etl.db.postgres import quoted
 from spark_etl.errors import InputError
-from spark_etl.schemas import CORRUPT_RECORD, SOURCE_BLOCK, SOURCE_FILE, SOURCE_ORDER, SourceSpec
+from spark_etl.transforms.source import (
+    CORRUPT_RECORD,
+    SOURCE_BLOCK,
+    SOURCE_FILE,
+    SOURCE_ORDER,
+    SourceSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +261,7 @@ def read_lookup(
     """
     names = ", ".join(quoted(name) for name in columns)
     relation = quoted(settings.db_schema, table)
-    conn = database.connect(connection, settings.db_schema, settings.connect_timeout_seconds)
+    conn = postgres.connect(connection, settings.db_schema, settings.connect_timeout_seconds)
     try:
         with conn.cursor() as cur:
             cur.execute(

@@ -4,7 +4,7 @@ A private cluster in a folder of its own: listening on 127.0.0.1 only (no Unix s
 password authentication with a generated password kept in a 0600 pgpass file, run as a
 non-root user (``postgres`` when invoked as root, since the server refuses to run as root).
 
-    python -m spark_etl.local_postgres start|stop|status --dir .local/postgres --port 54329
+    python -m spark_etl.local.postgres start|stop|status --dir .local/postgres --port 54329
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ class LocalPostgres:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spark_etl.local_postgres")
+    parser = argparse.ArgumentParser(prog="python -m spark_etl.local.postgres")
     parser.add_argument("action", choices=("start", "stop", "status", "env"))
     parser.add_argument("--dir", type=Path, default=Path(".local/postgres"))
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from spark_etl.transformers.common import add_reason
+from spark_etl.transforms.columns import add_reason
 
 SKU_SEPARATOR = "-"
 VARIATION_PATTERN = r"^[^-]*-(.+)$"

@@ -2,7 +2,7 @@
 
 Pure: no connection here. ``tables`` turns a definition into table specifications (the main
 table, the history table of a ``history`` merge, the staging table); ``create_statements``
-renders one as deterministic DDL. ``spark_etl.migrations`` compares them with the catalog.
+renders one as deterministic DDL. ``spark_etl.db.migrations`` compares them with the catalog.
 Identifiers are composed with ``psycopg2.sql.Identifier``; types come from the whitelist of
 ``model.canonical_type``; CHECK and WHERE conditions are SQL written in the definition.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
-from spark_etl.entities import Model
-from spark_etl.entities.model import Entity, HistoryMerge, Index
+from spark_etl.definitions import Model
+from spark_etl.definitions.model import Entity, HistoryMerge, Index
 
 MAX_NAME = 63  # PostgreSQL truncates longer identifiers
 DEFAULT_PARTITION = "{}_default"

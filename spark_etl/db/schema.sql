@@ -3,7 +3,7 @@
 -- All times are UTC in `timestamp` columns; money is numeric.
 
 -- The entity tables (model, history and staging) are created and migrated from the entity
--- definitions (spark_etl/entities/*.yaml, see spark_etl.migrations); this file holds what is
+-- definitions (spark_etl/definitions/entities/*.yaml, see spark_etl.db.migrations); this file holds what is
 -- not an entity: the rejects' staging table and the run audit.
 
 -- Staging of the rows set aside, written by Spark before the merge; unlogged, emptied per run.
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS etl_flag (
 );
 CREATE INDEX IF NOT EXISTS etl_flag_run_idx ON etl_flag (run_id);
 
--- Every change made to the entity tables from their definitions (see spark_etl.migrations).
+-- Every change made to the entity tables from their definitions (see spark_etl.db.migrations).
 CREATE TABLE IF NOT EXISTS etl_migration (
     migration_id bigserial PRIMARY KEY,
     run_id       uuid REFERENCES etl_run (run_id),   -- NULL when applied by the analytics job

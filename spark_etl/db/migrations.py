@@ -17,8 +17,7 @@ from typing import Any
 
 from psycopg2 import sql
 
-from spark_etl.entities import Entity, Model
-from spark_etl.entities.ddl import (
+from spark_etl.db.ddl import (
     TableSpec,
     column_sql,
     create_statements,
@@ -27,6 +26,7 @@ from spark_etl.entities.ddl import (
     index_sql,
     model_tables,
 )
+from spark_etl.definitions import Entity, Model
 from spark_etl.errors import EtlError
 
 log = logging.getLogger(__name__)

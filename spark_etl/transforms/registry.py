@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 
-from spark_etl.transformers.carts import with_line_amount, with_price_in_force
-from spark_etl.transformers.products import with_sku_family_and_variation
+from spark_etl.transforms.carts import with_line_amount, with_price_in_force
+from spark_etl.transforms.products import with_sku_family_and_variation
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ way back (``restore``).
 
 What every step keeps true: each row is in PostgreSQL or in a verified archive, never in
 neither. An archive is verified when Spark has read its files back and their row count and
-content checksum (``spark_etl.checksums``) equal what PostgreSQL holds; only then, in the one
+content checksum (``spark_etl.db.checksums``) equal what PostgreSQL holds; only then, in the one
 transaction that has held the rows still since the count, is the archive recorded in
 ``etl_archive`` and the partition dropped (or the audit rows deleted). A failure or a kill
 before that commit leaves the rows where they were; files written by it are overwritten by the
@@ -30,14 +30,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_etl import readers, writers
-from spark_etl.checksums import Checksum, pg_checksum_query, spark_checksum, unsupported_types
 from spark_etl.config import Connection, DatabaseSettings
-from spark_etl.database import quoted
-from spark_etl.entities import Entity
+from spark_etl.db.checksums import Checksum, pg_checksum_query, spark_checksum, unsupported_types
+from spark_etl.db.merges import attach_range, create_range_table, partition_name
+from spark_etl.db.postgres import quoted
+from spark_etl.definitions import Entity
 from spark_etl.errors import ArchiveError, ConfigError
-from spark_etl.merges import attach_range, create_range_table, partition_name
-from spark_etl.transformers.rules import spark_type
+from spark_etl.io import readers, writers
+from spark_etl.transforms.rules import spark_type
 
 log = logging.getLogger(__name__)
 

@@ -19,21 +19,25 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl import analytics, database, merges, migrations, progress, readers, retention, writers
+from spark_etl import analytics
 from spark_etl.config import Connection, DatabaseSettings, Settings
-from spark_etl.entities import Entity, Mapping, Model, load_entities
-from spark_etl.entities.ddl import history_lookup_columns
-from spark_etl.entities.model import HistoryMerge
+from spark_etl.db import merges, migrations, postgres
+from spark_etl.db.ddl import history_lookup_columns
+from spark_etl.definitions import Entity, Mapping, Model, load_entities
+from spark_etl.definitions.model import HistoryMerge
 from spark_etl.errors import AccountingError, ConcurrentRunError, ConfigError, RefreshError
-from spark_etl.schemas import SourceSpec
-from spark_etl.transformers.common import (
+from spark_etl.io import readers, writers
+from spark_etl.runs import retention
+from spark_etl.spark import progress
+from spark_etl.transforms.columns import (
     accepted_rows,
     count_rows,
     duplicates_marked,
     pack_raw,
     rejected_rows,
 )
-from spark_etl.transformers.rules import RunValues, check_rows, lookups_needed
+from spark_etl.transforms.rules import RunValues, check_rows, lookups_needed
+from spark_etl.transforms.source import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +81,15 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
     The model changes only if everything succeeds.
     """
     db = ctx.settings.database
-    conn = database.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
+    conn = postgres.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
     try:
-        with database.load_lock(conn):
-            database.apply_schema(conn, db.db_schema)
-            database.close_interrupted_runs(conn)
+        with postgres.load_lock(conn):
+            postgres.apply_schema(conn, db.db_schema)
+            postgres.close_interrupted_runs(conn)
             # a conflict stops the job here, before it is recorded or anything is altered
             changes = migrations.plan(conn, db.db_schema, ctx.model, (job.entity,))
             run_id = str(uuid.uuid4())
-            database.start_run(conn, run_id, job.name, ctx.input_dir, ctx.as_of)
+            postgres.start_run(conn, run_id, job.name, ctx.input_dir, ctx.as_of)
             started.append(run_id)
             try:
                 migrations.apply(conn, changes, run_id, job.name)
@@ -93,7 +97,7 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
                 read = _stage(spark, ctx, job, conn, seconds)
                 _merge(conn, ctx, job, run_id, read, seconds)
             except BaseException as exc:
-                database.fail_run(conn, run_id, one_line(exc))
+                postgres.fail_run(conn, run_id, one_line(exc))
                 raise
     finally:
         conn.close()
@@ -124,7 +128,7 @@ def _stage(
         seconds["read_validate"] = time.perf_counter() - started
         started = time.perf_counter()
         with progress.phase(f"{job.name}: stage", spark) as shown:
-            database.truncate_stage(conn, job.stage_table)
+            postgres.truncate_stage(conn, job.stage_table)
             conn.commit()  # before the executors' connections write into them
             db = ctx.settings.database
             writers.write_stage(
@@ -132,7 +136,7 @@ def _stage(
             )
             if counts.set_aside:
                 writers.write_stage(
-                    rejected_rows(validated, counts), database.STAGE_REJECT, ctx.connection, db
+                    rejected_rows(validated, counts), postgres.STAGE_REJECT, ctx.connection, db
                 )
             shown.rows = counts.read
         seconds["stage"] = time.perf_counter() - started
@@ -144,9 +148,9 @@ def _merge(
 ) -> None:
     """Merge staging into the model and record the run, in one transaction."""
     started = time.perf_counter()
-    database.analyze(conn, job.stage_table, database.STAGE_REJECT)
-    loaded = database.count_rows(conn, job.stage_table)
-    rejected, duplicates = database.keep_rejects(conn, run_id, job.name)
+    postgres.analyze(conn, job.stage_table, postgres.STAGE_REJECT)
+    loaded = postgres.count_rows(conn, job.stage_table)
+    rejected, duplicates = postgres.keep_rejects(conn, run_id, job.name)
     if loaded + rejected + duplicates != read:
         raise AccountingError(
             f"{job.name}: read {read} rows but staged {loaded} + {rejected} + {duplicates}"
@@ -156,9 +160,9 @@ def _merge(
         shown.rows = loaded
     # staged rows are spent once merged: emptied in the same transaction (a failed merge keeps
     # them for a look), so a 10M-line load leaves no GBs of staging behind
-    database.truncate_stage(conn, job.stage_table)
+    postgres.truncate_stage(conn, job.stage_table)
     seconds["merge"] = time.perf_counter() - started
-    database.finish_run(
+    postgres.finish_run(
         conn,
         run_id,
         {"read": read, "loaded": loaded, "rejected": rejected, "duplicate": duplicates, **counts},
@@ -248,9 +252,9 @@ def refresh_analytics(ctx: RunContext, seconds: dict[str, float] | None = None) 
     """Refresh the views under the load lock, so that they all show one state of the model
     (``seconds`` receives each view's refresh time)."""
     db = ctx.settings.database
-    conn = database.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
+    conn = postgres.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
     try:
-        with database.load_lock(conn):
+        with postgres.load_lock(conn):
             # the views read every entity's tables: create those no load has created yet
             migrations.migrate(conn, db.db_schema, ctx.model, ctx.model.entities, "analytics")
             with progress.phase("analytics: refresh"):
@@ -274,6 +278,6 @@ def refresh_views(
         db.analytics_schema,
         seconds,
         rebuild,
-        connect=partial(database.connect, connection, db.db_schema, db.connect_timeout_seconds),
+        connect=partial(postgres.connect, connection, db.db_schema, db.connect_timeout_seconds),
         connections=db.refresh_connections,
     )

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from spark_etl.entities.model import Entity, HistoryMerge, Mapping
+from spark_etl.definitions.model import Entity, HistoryMerge, Mapping
 from spark_etl.errors import ConfigError
 
 __all__ = ["Entity", "Mapping", "Model", "load_entities", "load_mapping"]
@@ -162,7 +162,7 @@ def _filled_columns(entity: Entity) -> list[str]:
 def _check_entity(entity: Entity, known: dict[str, Entity], tables: set[str]) -> list[str]:
     """What is wrong with one definition among the others (key paths and values named)."""
     # imported here: the named transforms need pyspark, the rest of this module does not
-    from spark_etl.transformers.named import TRANSFORMS
+    from spark_etl.transforms.registry import TRANSFORMS
 
     problems: list[str] = []
     columns = entity.columns
@@ -342,7 +342,7 @@ def _load_order(entities: dict[str, Entity], files: dict[str, str]) -> tuple[Ent
 def load_entities(folder: Path | None = None) -> Model:
     """The built-in definitions, plus (replacing a built-in of the same name) those in
     ``folder``; checked one by one, then as a set."""
-    sources: list[Any] = _yaml_files(resources.files("spark_etl").joinpath(BUILT_IN))
+    sources: list[Any] = _yaml_files(resources.files("spark_etl.definitions").joinpath(BUILT_IN))
     if folder is not None:
         if not folder.is_dir():
             raise ConfigError(f"Entity folder {folder} does not exist; check --entities.")

@@ -35,9 +35,10 @@ def quoted(*names: str) -> str:
     return ".".join('"' + name.replace('"', '""') + '"' for name in names)
 
 
-def read_sql(name: str) -> str:
-    """A file of ``spark_etl/sql``, also when the package runs from a zip (``--py-files``)."""
-    return resources.files("spark_etl").joinpath("sql", name).read_text(encoding="utf-8")
+def read_sql(*path: str) -> str:
+    """A SQL file of the package (``read_sql("db", "schema.sql")``), also when the package runs
+    from a zip (``--py-files``)."""
+    return resources.files("spark_etl").joinpath(*path).read_text(encoding="utf-8")
 
 
 def connect(connection: Connection, schema: str, timeout_seconds: int) -> Any:
@@ -95,7 +96,7 @@ def apply_schema(conn: Any, schema: str) -> None:
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        cur.execute(read_sql("schema.sql"))
+        cur.execute(read_sql("db", "schema.sql"))
     conn.commit()
 
 

@@ -21,20 +21,15 @@ from urllib.parse import urlparse
 from tabulate import tabulate
 
 import spark_etl
-from spark_etl import (
-    analytics,
-    database,
-    datagen,
-    migrations,
-    pipeline,
-    progress,
-    report,
-    retention,
-)
+from spark_etl import analytics, report
 from spark_etl.config import Settings, connection_from_env, load_settings
-from spark_etl.entities import Entity, Model, load_entities, load_mapping
+from spark_etl.db import migrations, postgres
+from spark_etl.definitions import Entity, Model, load_entities, load_mapping
 from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
-from spark_etl.session import lazy_session, spark_session
+from spark_etl.local import datagen
+from spark_etl.runs import pipeline, retention
+from spark_etl.spark import progress
+from spark_etl.spark.session import lazy_session, spark_session
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +163,7 @@ def run_load(job: str, argv: list[str]) -> None:
     connection = connection_from_env()
     _check_input_dir(args.input_dir)
     # Reach the database before Spark starts, so a wrong PG* variable fails in a second.
-    database.connect(connection, settings.database.db_schema, 5).close()
+    postgres.connect(connection, settings.database.db_schema, 5).close()
     as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     ctx = pipeline.RunContext(
         settings, connection, args.input_dir, as_of, model, mapping, str(args.mapping or "")
@@ -184,9 +179,9 @@ def run_load(job: str, argv: list[str]) -> None:
 
 def _print_summary(ctx: pipeline.RunContext, run_ids: list[str]) -> None:
     db = ctx.settings.database
-    conn = database.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
+    conn = postgres.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
     try:
-        print(_format_summary(database.run_summaries(conn, run_ids)), flush=True)
+        print(_format_summary(postgres.run_summaries(conn, run_ids)), flush=True)
     finally:
         conn.close()
 
@@ -210,10 +205,10 @@ def run_analytics(argv: list[str]) -> None:
     _make_output_dir(args.output_dir)  # before any work, so a bad folder fails at once
     db = settings.database
     connection = connection_from_env()
-    conn = database.connect(connection, db.db_schema, db.connect_timeout_seconds)
+    conn = postgres.connect(connection, db.db_schema, db.connect_timeout_seconds)
     try:
-        with database.load_lock(conn):
-            database.apply_schema(conn, db.db_schema)
+        with postgres.load_lock(conn):
+            postgres.apply_schema(conn, db.db_schema)
             migrations.migrate(conn, db.db_schema, model, model.entities, "analytics")
             pipeline.refresh_views(conn, connection, db, rebuild=args.rebuild)
             # read under the lock too: no load refreshes the views between two answers
@@ -264,7 +259,7 @@ def run_plan(argv: list[str]) -> None:
     if args.job not in model.jobs:
         raise ConfigError(f"Unknown job '{args.job}'; choose one of: {', '.join(model.jobs)}.")
     db = settings.database
-    conn = database.connect(connection_from_env(), db.db_schema, db.connect_timeout_seconds)
+    conn = postgres.connect(connection_from_env(), db.db_schema, db.connect_timeout_seconds)
     try:
         changes = migrations.plan(conn, db.db_schema, model, model.jobs[args.job])
         print(f"-- plan for {args.job} in schema {db.db_schema}")
@@ -330,7 +325,7 @@ def run_retention(argv: list[str]) -> None:
         return
     db = settings.database
     connection = connection_from_env()
-    conn = database.connect(connection, db.db_schema, db.connect_timeout_seconds)
+    conn = postgres.connect(connection, db.db_schema, db.connect_timeout_seconds)
 
     def now_plan() -> retention.Plan:
         today = datetime.now(timezone.utc).date()
@@ -372,7 +367,7 @@ def run_restore(argv: list[str]) -> None:
     settings, model, entity = _retained(args)
     db = settings.database
     connection = connection_from_env()
-    conn = database.connect(connection, db.db_schema, db.connect_timeout_seconds)
+    conn = postgres.connect(connection, db.db_schema, db.connect_timeout_seconds)
 
     def restore(spark: Callable[[], Any], run_id: str) -> tuple[list[Any], int, int]:
         with conn.cursor() as cur:  # a month that cannot be restored: say so before Spark starts
@@ -400,18 +395,18 @@ def _maintenance_run(
     recorded in etl_run as ``job`` with the rows it read and wrote; then refresh the analytics
     views over what is online."""
     db = settings.database
-    with database.load_lock(conn):
-        database.apply_schema(conn, db.db_schema)
-        database.close_interrupted_runs(conn)
+    with postgres.load_lock(conn):
+        postgres.apply_schema(conn, db.db_schema)
+        postgres.close_interrupted_runs(conn)
         run_id = str(uuid.uuid4())
         now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-        database.start_run(conn, run_id, job, target, now)
+        postgres.start_run(conn, run_id, job, target, now)
         try:
             started = time.perf_counter()
             with lazy_session(settings.spark, db.jdbc_jar) as spark:
                 done, read, written = work(spark, run_id)
             counts = dict.fromkeys(("rejected", "duplicate", "inserted", "updated", "flagged"))
-            database.finish_run(
+            postgres.finish_run(
                 conn,
                 run_id,
                 {**counts, "read": read, "loaded": written},
@@ -419,10 +414,10 @@ def _maintenance_run(
             )
             conn.commit()
         except BaseException as exc:
-            database.fail_run(conn, run_id, pipeline.one_line(exc))
+            postgres.fail_run(conn, run_id, pipeline.one_line(exc))
             raise
         finally:
-            print(_format_summary(database.run_summaries(conn, [run_id])), flush=True)
+            print(_format_summary(postgres.run_summaries(conn, [run_id])), flush=True)
         if done:
             _refresh_after(conn, settings, model)
     return done

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_etl.schemas import LINE_AMOUNT
-from spark_etl.transformers.common import REASONS, add_reason
+from spark_etl.transforms.columns import REASONS, add_reason
+from spark_etl.transforms.source import LINE_AMOUNT
 
 
 def with_variation_in_force(carts: DataFrame, variations: DataFrame) -> DataFrame:

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame
 
-from spark_etl import database
 from spark_etl.config import Connection, DatabaseSettings
-from spark_etl.database import quoted
+from spark_etl.db import postgres
+from spark_etl.db.postgres import quoted
 
 if TYPE_CHECKING:
     import pyarrow
@@ -89,7 +89,7 @@ def copy_partition(
                     written += batch.num_rows
                     yield csv_bytes(batch)
 
-        conn = database.connect(connection, settings.db_schema, settings.connect_timeout_seconds)
+        conn = postgres.connect(connection, settings.db_schema, settings.connect_timeout_seconds)
         try:
             with conn.cursor() as cur:
                 statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(

@@ -1,0 +1,1 @@
+"""The ``spark-etl`` command line: arguments, printing and exit codes; nothing else."""

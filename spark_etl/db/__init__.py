@@ -1,0 +1,2 @@
+"""PostgreSQL through psycopg2: connections, the audit tables, DDL, migrations, partitions,
+merges."""

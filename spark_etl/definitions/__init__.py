@@ -1,0 +1,6 @@
+"""Entity and mapping definitions: typed models and their loader (no pyspark, no psycopg2)."""
+
+from spark_etl.definitions.loader import Model, load_entities, load_mapping
+from spark_etl.definitions.model import Entity, Mapping
+
+__all__ = ["Entity", "Mapping", "Model", "load_entities", "load_mapping"]

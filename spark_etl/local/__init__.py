@@ -1,0 +1,1 @@
+"""Developer tools apart from the product: the embedded PostgreSQL and the sample generator."""

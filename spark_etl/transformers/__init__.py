@@ -1,1 +1,0 @@
-"""Pure DataFrame -> DataFrame transforms, one module per domain. No I/O happens here."""

@@ -1,0 +1,1 @@
+"""Pure transforms ``DataFrame -> DataFrame``: the declared rules and the named transforms."""
