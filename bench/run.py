@@ -46,13 +46,13 @@ sys.path.insert(0, str(REPO))
 from psycopg2 import sql  # noqa: E402
 
 from spark_etl import analytics, report  # noqa: E402
-from spark_etl.cli import main as cli  # noqa: E402
 from spark_etl.config import Connection, connection_from_env, load_settings  # noqa: E402
-from spark_etl.db import postgres  # noqa: E402
+from spark_etl.db import archives, postgres  # noqa: E402
 from spark_etl.io import readers, writers  # noqa: E402
 from spark_etl.local import datagen  # noqa: E402
 from spark_etl.local.postgres import LocalPostgres  # noqa: E402
 from spark_etl.runs import pipeline, retention  # noqa: E402
+from spark_etl.runs.refresh import report_section  # noqa: E402
 from spark_etl.transforms.columns import pack_raw  # noqa: E402
 
 RAW_COLUMNS = {
@@ -226,7 +226,7 @@ def report_seconds(ctx: pipeline.RunContext, folder: Path) -> float:
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     sections = [
-        cli.report_section(conn, db.analytics_schema, question, folder)
+        report_section(conn, db.analytics_schema, question, folder)
         for question in analytics.QUESTIONS
     ]
     report.write_report(folder, sections, datetime.now(timezone.utc), ctx.settings.report.currency)
@@ -375,7 +375,7 @@ def retention_run(spark: Any, ctx: pipeline.RunContext, archive_dir: Path) -> di
     run_id = "00000000-0000-0000-0000-000000000001"
     postgres.start_run(conn, run_id, "retention", str(archive_dir), datetime(2030, 1, 1))
     today = datetime.now(timezone.utc).date()
-    the_plan = retention.plan(conn, db.db_schema, entity, 12, None, today)
+    the_plan = archives.plan(conn, db.db_schema, entity, 12, None, today)
     started = time.perf_counter()
     done = [
         retention.archive(spark, conn, ctx.connection, db, batch, str(archive_dir), run_id)

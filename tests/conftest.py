@@ -20,7 +20,7 @@ import pytest
 from psycopg2 import sql
 from pyspark.sql import SparkSession
 
-from spark_etl.cli import main as cli
+from spark_etl.cli import logs
 from spark_etl.config import Connection, Settings, connection_from_env, load_settings
 from spark_etl.local.postgres import LocalPostgres
 from spark_etl.spark.session import build_session
@@ -122,5 +122,5 @@ def cli_env(db_settings, connection, tmp_path, monkeypatch, restore_logging) -> 
     folder; returns a --config file for the test's schemas."""
     for key, value in pg_environment(connection).items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv(cli.LOG_DIR_ENV, str(tmp_path / "logs"))
+    monkeypatch.setenv(logs.LOG_DIR_ENV, str(tmp_path / "logs"))
     return job_config(tmp_path, db_settings)

@@ -1,4 +1,5 @@
-"""Command line of every job: arguments, settings, logging, the summary and exit codes.
+"""The jobs' command line: arguments, settings checked before anything starts, the summary
+and exit codes. Each job parses its arguments, then hands the work to ``spark_etl.runs``.
 
 A user error prints one line (what is wrong, what to do) and exits 2; an unexpected failure
 prints one line pointing at the log file, which holds the full trace, and exits 1.
@@ -8,83 +9,35 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import time
-import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
-from tabulate import tabulate
-
 import spark_etl
-from spark_etl import analytics, report
-from spark_etl.config import Settings, connection_from_env, load_settings
+from spark_etl import report
+from spark_etl.cli.logs import configure_logging
+from spark_etl.cli.printing import format_summary, render_retention_plan, size
+from spark_etl.config import Connection, Settings, connection_from_env, load_settings
 from spark_etl.db import migrations, postgres
+from spark_etl.db.archives import AUDIT_TABLES
 from spark_etl.definitions import Entity, Model, load_entities, load_mapping
 from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
 from spark_etl.local import datagen
-from spark_etl.runs import pipeline, retention
-from spark_etl.spark import progress
-from spark_etl.spark.session import lazy_session, spark_session
+from spark_etl.runs import maintenance, pipeline, retention
+from spark_etl.runs.refresh import refresh_and_answer
+from spark_etl.spark.session import spark_session
 
 log = logging.getLogger(__name__)
 
-LOG_DIR_ENV = "SPARK_ETL_LOG_DIR"
 EXIT_USER_ERROR = 2
 EXIT_FAILURE = 1
 EXIT_REFRESH_FAILED = 3  # the loads committed; only the analytics refresh after them failed
 TOOLS = ("analytics", "plan", "generate_data", "retention", "restore")  # jobs that load nothing
-SUMMARY_COLUMNS = (
-    ("job", "job"),
-    ("status", "status"),
-    ("rows_read", "read"),
-    ("rows_loaded", "loaded"),
-    ("rows_rejected", "set aside"),
-    ("rows_duplicate", "duplicates"),
-    ("rows_inserted", "new"),
-    ("rows_updated", "changed"),
-    ("rows_flagged", "flagged"),
-)
-
-
-class _NoTraceFormatter(logging.Formatter):
-    """Console lines without tracebacks: those belong in the log file. On a terminal each line
-    first clears what a phase's progress line left there."""
-
-    def __init__(self, terminal: bool = False) -> None:
-        super().__init__()
-        self.prefix = progress.CLEAR_TO_END if terminal else ""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return f"{self.prefix}{self.formatTime(record, '%H:%M:%S')} {record.getMessage()}"
-
-
-def configure_logging() -> Path:
-    """Progress on stderr; everything, with traces, in the log file."""
-    log_dir = Path(os.environ.get(LOG_DIR_ENV, "logs"))
-    log_file = log_dir / "spark-etl.log"
-    try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"Log folder {log_dir} is not writable ({exc.strerror}); "
-            f"set {LOG_DIR_ENV} to a folder you can write to."
-        ) from None
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    file_handler.setLevel(logging.DEBUG)
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(_NoTraceFormatter(terminal=sys.stderr.isatty()))
-    console.setLevel(logging.INFO)
-    root = logging.getLogger()
-    root.handlers[:] = [file_handler, console]
-    root.setLevel(logging.WARNING)
-    logging.getLogger("spark_etl").setLevel(logging.DEBUG)
-    return log_file
+RETAINED_ENTITY = "cart"  # the entity retention.cart_months keeps
+HELP = ("-h", "--help")
 
 
 def _as_of(text: str) -> datetime:
@@ -95,7 +48,23 @@ def _as_of(text: str) -> datetime:
     return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _load_parser(job: str) -> argparse.ArgumentParser:
+def _month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a month like 2024-01") from None
+
+
+def _common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML file overriding spark_etl/defaults.yaml")
+    parser.add_argument(
+        "--entities",
+        type=Path,
+        help="folder of entity definitions added to the built-in ones (or entities.folder)",
+    )
+
+
+def load_parser(job: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=job, description=f"Load the raw extracts of {job} into PostgreSQL."
     )
@@ -114,15 +83,6 @@ def _load_parser(job: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="YAML file overriding spark_etl/defaults.yaml")
-    parser.add_argument(
-        "--entities",
-        type=Path,
-        help="folder of entity definitions added to the built-in ones (or entities.folder)",
-    )
-
-
 def _model(settings: Settings, entities: Path | None) -> Model:
     """The entity definitions: built in, plus --entities DIR (or the entities.folder setting)."""
     folder = entities or (Path(settings.entities.folder) if settings.entities.folder else None)
@@ -136,28 +96,25 @@ def _check_input_dir(input_dir: str) -> None:
         raise InputError(f"Input directory {input_dir} does not exist; pass --input-dir DIR.")
 
 
-def _format_summary(rows: list[dict[str, object]]) -> str:
-    table = tabulate(
-        [["" if row[key] is None else str(row[key]) for key, _ in SUMMARY_COLUMNS] for row in rows],
-        headers=[label for _, label in SUMMARY_COLUMNS],
-        disable_numparse=True,  # counts as PostgreSQL gave them, left-aligned like the headers
-        stralign="left",
-    )
-    lines = [line.rstrip() for line in table.splitlines()]
-    failures = [f"{row['job']}: {row['error_message']}" for row in rows if row["error_message"]]
-    return "\n".join(lines + failures)
+def _make_output_dir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"Output folder {folder} is not writable ({exc.strerror}); choose another --output-dir."
+        ) from None
 
 
-def run_load(job: str, argv: list[str]) -> None:
-    """Parse, validate settings (before Spark starts), run the job and print its summary."""
+def run_load(job: str, argv: list[str], tools: tuple[str, ...] = TOOLS) -> None:
+    """Parse, validate settings (before Spark starts), run the job and print its summary
+    (``tools``: the other jobs an unknown name's message lists)."""
     # the job list depends on --config and --entities: read those two first
     first = argparse.ArgumentParser(add_help=False)
     _common_arguments(first)
     known, _ = first.parse_known_args(argv)
     model = _model(load_settings(known.config), known.entities)
-    if job not in model.jobs:
-        raise ConfigError(f"Unknown job '{job}'; choose one of: {', '.join(_job_names(model))}.")
-    args = _load_parser(job).parse_args(argv)
+    job = model.job_named(job, choices=[*model.jobs, *tools])
+    args = load_parser(job).parse_args(argv)
     settings = load_settings(args.config)
     mapping = load_mapping(args.mapping, model) if args.mapping else None
     connection = connection_from_env()
@@ -173,15 +130,15 @@ def run_load(job: str, argv: list[str]) -> None:
         with spark_session(settings.spark, settings.database.jdbc_jar) as spark:
             pipeline.run(spark, ctx, job, started)
     finally:
-        if started:
-            _print_summary(ctx, started)
+        _print_summary(settings, connection, started)
 
 
-def _print_summary(ctx: pipeline.RunContext, run_ids: list[str]) -> None:
-    db = ctx.settings.database
-    conn = postgres.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
+def _print_summary(settings: Settings, connection: Connection, run_ids: list[str]) -> None:
+    if not run_ids:
+        return
+    conn = postgres.open_model(connection, settings.database)
     try:
-        print(_format_summary(postgres.run_summaries(conn, run_ids)), flush=True)
+        print(format_summary(postgres.run_summaries(conn, run_ids)), flush=True)
     finally:
         conn.close()
 
@@ -203,46 +160,13 @@ def run_analytics(argv: list[str]) -> None:
     settings = load_settings(args.config)
     model = _model(settings, args.entities)
     _make_output_dir(args.output_dir)  # before any work, so a bad folder fails at once
-    db = settings.database
     connection = connection_from_env()
-    conn = postgres.connect(connection, db.db_schema, db.connect_timeout_seconds)
-    try:
-        with postgres.load_lock(conn):
-            postgres.apply_schema(conn, db.db_schema)
-            migrations.migrate(conn, db.db_schema, model, model.entities, "analytics")
-            pipeline.refresh_views(conn, connection, db, rebuild=args.rebuild)
-            # read under the lock too: no load refreshes the views between two answers
-            sections = [
-                report_section(conn, db.analytics_schema, question, args.output_dir)
-                for question in analytics.QUESTIONS
-            ]
-    finally:
-        conn.close()
+    sections = refresh_and_answer(settings, model, connection, args.output_dir, args.rebuild)
     for section in sections:
         print(report.terminal_summary(section, args.top), end="\n\n")
     currency = settings.report.currency
     index = report.write_report(args.output_dir, sections, datetime.now(timezone.utc), currency)
     print(f"Report: {index.resolve()}")
-
-
-def report_section(
-    conn: Any, analytics_schema: str, question: analytics.Question, folder: Path
-) -> report.Section:
-    """Read what the report shows of one question, with limits, and stream each of its views
-    whole into ``<view>.csv``."""
-    row_counts = {}
-    for view in question.views:
-        with (folder / f"{view}.csv").open("w", encoding="utf-8", newline="") as handle:
-            row_counts[view] = analytics.export_csv(conn, analytics_schema, question, view, handle)
-    return report.Section(
-        question,
-        analytics.fetch(conn, analytics_schema, question, limit=report.TABLE_ROWS),
-        [
-            (chart, analytics.fetch_chart(conn, analytics_schema, chart))
-            for chart in question.charts
-        ],
-        row_counts,
-    )
 
 
 def run_plan(argv: list[str]) -> None:
@@ -256,13 +180,12 @@ def run_plan(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
     model = _model(settings, args.entities)
-    if args.job not in model.jobs:
-        raise ConfigError(f"Unknown job '{args.job}'; choose one of: {', '.join(model.jobs)}.")
+    job = model.job_named(args.job)
     db = settings.database
-    conn = postgres.connect(connection_from_env(), db.db_schema, db.connect_timeout_seconds)
+    conn = postgres.open_model(connection_from_env(), db)
     try:
-        changes = migrations.plan(conn, db.db_schema, model, model.jobs[args.job])
-        print(f"-- plan for {args.job} in schema {db.db_schema}")
+        changes = migrations.plan(conn, db.db_schema, model, model.jobs[job])
+        print(f"-- plan for {job} in schema {db.db_schema}")
         print(migrations.render(conn, changes))
         # after the loads, the analytics refresh creates the tables of the other entities
         rest = [
@@ -277,16 +200,6 @@ def run_plan(argv: list[str]) -> None:
             print(migrations.render(conn, rest))
     finally:
         conn.close()
-
-
-RETAINED_ENTITY = "cart"  # the entity retention.cart_months keeps
-
-
-def _month(text: str) -> date:
-    try:
-        return datetime.strptime(text, "%Y-%m").date()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a month like 2024-01") from None
 
 
 def _maintenance_parser(job: str, description: str) -> argparse.ArgumentParser:
@@ -323,37 +236,22 @@ def run_retention(argv: list[str]) -> None:
             "everything stays in PostgreSQL."
         )
         return
-    db = settings.database
     connection = connection_from_env()
-    conn = postgres.connect(connection, db.db_schema, db.connect_timeout_seconds)
-
-    def now_plan() -> retention.Plan:
-        today = datetime.now(timezone.utc).date()
-        return retention.plan(conn, db.db_schema, entity, keep.cart_months, keep.audit_days, today)
-
+    if args.dry_run:
+        the_plan = maintenance.retention_plan(settings, entity, connection)
+        print(render_retention_plan(the_plan, keep.cart_months, keep.archive_dir))
+        return
+    started: list[str] = []
     try:
-        if args.dry_run:
-            print(_render_plan(now_plan(), keep.cart_months, keep.archive_dir))
-            return
-        archive_dir = retention.local_archive_dir(keep.archive_dir)
-
-        def archive_all(spark: Callable[[], Any], run_id: str) -> tuple[list[Any], int, int]:
-            done = [
-                retention.archive(spark(), conn, connection, db, batch, archive_dir, run_id)
-                for batch in now_plan().batches
-            ]
-            rows = sum(archived.checksum.rows for archived in done)
-            return done, rows, rows
-
-        done = _maintenance_run(settings, model, conn, "retention", archive_dir, archive_all)
+        done = maintenance.archive_expired(settings, model, entity, connection, started)
     finally:
-        conn.close()
+        _print_summary(settings, connection, started)
     for archived in done:
         batch = archived.batch
-        dropped = "rows deleted" if batch.table in retention.AUDIT_TABLES else "partition dropped"
+        dropped = "rows deleted" if batch.table in AUDIT_TABLES else "partition dropped"
         print(
             f"archived {batch.label}: {archived.checksum.rows} rows "
-            f"({_size(batch.bytes)} in PostgreSQL) to {archived.path}; {dropped}"
+            f"({size(batch.bytes)} in PostgreSQL) to {archived.path}; {dropped}"
         )
 
 
@@ -365,128 +263,13 @@ def run_restore(argv: list[str]) -> None:
     parser.add_argument("--month", type=_month, required=True, help="the month, e.g. 2023-01")
     args = parser.parse_args(argv)
     settings, model, entity = _retained(args)
-    db = settings.database
     connection = connection_from_env()
-    conn = postgres.connect(connection, db.db_schema, db.connect_timeout_seconds)
-
-    def restore(spark: Callable[[], Any], run_id: str) -> tuple[list[Any], int, int]:
-        with conn.cursor() as cur:  # a month that cannot be restored: say so before Spark starts
-            retention.restorable(cur, entity.table.name, args.month)
-        loaded = retention.restore(spark(), conn, connection, db, entity, args.month, run_id)
-        return [loaded], loaded.rows, loaded.rows
-
+    started: list[str] = []
     try:
-        month = f"{args.month:%Y-%m}"
-        done = _maintenance_run(settings, model, conn, "restore", month, restore)
+        loaded = maintenance.restore_month(settings, model, entity, connection, args.month, started)
     finally:
-        conn.close()
-    print(f"restored {entity.table.name} {args.month:%Y-%m}: {done[0]}, online again")
-
-
-def _maintenance_run(
-    settings: Settings,
-    model: Model,
-    conn: Any,
-    job: str,
-    target: str,
-    work: Callable[[Callable[[], Any], str], tuple[list[Any], int, int]],
-) -> list[Any]:
-    """Run ``work(spark, run_id)`` under the load lock (``spark()`` starts Spark if needed),
-    recorded in etl_run as ``job`` with the rows it read and wrote; then refresh the analytics
-    views over what is online."""
-    db = settings.database
-    with postgres.load_lock(conn):
-        postgres.apply_schema(conn, db.db_schema)
-        postgres.close_interrupted_runs(conn)
-        run_id = str(uuid.uuid4())
-        now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-        postgres.start_run(conn, run_id, job, target, now)
-        try:
-            started = time.perf_counter()
-            with lazy_session(settings.spark, db.jdbc_jar) as spark:
-                done, read, written = work(spark, run_id)
-            counts = dict.fromkeys(("rejected", "duplicate", "inserted", "updated", "flagged"))
-            postgres.finish_run(
-                conn,
-                run_id,
-                {**counts, "read": read, "loaded": written},
-                {job: time.perf_counter() - started},
-            )
-            conn.commit()
-        except BaseException as exc:
-            postgres.fail_run(conn, run_id, pipeline.one_line(exc))
-            raise
-        finally:
-            print(_format_summary(postgres.run_summaries(conn, [run_id])), flush=True)
-        if done:
-            _refresh_after(conn, settings, model)
-    return done
-
-
-def _refresh_after(conn: Any, settings: Settings, model: Model) -> None:
-    """The views cover what is online: refreshed once rows left (or came back)."""
-    db = settings.database
-    try:
-        migrations.migrate(conn, db.db_schema, model, model.entities, "analytics")
-        pipeline.refresh_views(conn, connection_from_env(), db)
-    except Exception as exc:
-        raise RefreshError(pipeline.one_line(exc)) from exc
-
-
-def _size(count: int) -> str:
-    """``352.0 kB``: bytes in binary units, as PostgreSQL's pg_size_pretty counts them."""
-    size = float(count)
-    for unit in ("bytes", "kB", "MB"):
-        if size < 1024:
-            return f"{count} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
-
-
-def _render_plan(the_plan: retention.Plan, keep_months: int | None, archive_dir: str) -> str:
-    lines = ["Retention plan (dry run: nothing is archived or dropped)."]
-    if keep_months is None:
-        lines.append("retention.cart_months is not set: every month of cart lines stays online.")
-    elif the_plan.newest is None:
-        lines.append("No cart lines are online.")
-    else:
-        lines.append(
-            f"Cart lines from {the_plan.first_kept:%Y-%m} to {the_plan.newest:%Y-%m} stay online "
-            f"({keep_months} months counted back from the newest month holding lines)."
-        )
-    if not the_plan.batches:
-        lines.append("Nothing to archive.")
-        return "\n".join(lines)
-    rows = [
-        [batch.label, batch.source, str(batch.rows), _size(batch.bytes)]
-        for batch in the_plan.batches
-    ]
-    table = tabulate(
-        rows,
-        headers=["would archive", "from", "rows", "size"],
-        disable_numparse=True,
-        stralign="left",
-    )
-    total_rows = sum(batch.rows for batch in the_plan.batches)
-    total_bytes = sum(batch.bytes for batch in the_plan.batches)
-    lines += [
-        table,
-        f"Total: {total_rows} rows, {_size(total_bytes)} in PostgreSQL, to {archive_dir}.",
-    ]
-    return "\n".join(lines)
-
-
-def _job_names(model: Model) -> list[str]:
-    return [*model.jobs, *TOOLS]
-
-
-def _make_output_dir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"Output folder {folder} is not writable ({exc.strerror}); choose another --output-dir."
-        ) from None
+        _print_summary(settings, connection, started)
+    print(f"restored {entity.table.name} {args.month:%Y-%m}: {loaded}, online again")
 
 
 def run_generate(argv: list[str]) -> None:
@@ -518,28 +301,34 @@ def run_generate(argv: list[str]) -> None:
         print(f"{args.output_dir / name}: {count} rows")
 
 
+COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "generate_data": run_generate,
+    "analytics": run_analytics,
+    "plan": run_plan,
+    "retention": run_retention,
+    "restore": run_restore,
+}
+
+
 def main(job: str, argv: list[str] | None = None) -> int:
-    """Entry point of every job module; returns the process exit code."""
+    """Run one job by name (a load job, or one of ``TOOLS``); returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    return run(job, COMMANDS.get(job) or partial(run_load, job), argv)
+
+
+def run(job: str, command: Callable[[list[str]], None], argv: list[str]) -> int:
+    """Run ``command(argv)`` with logging set up (not for --help: it starts nothing) and map
+    what it raises to an exit code and one line on stderr."""
+    if any(arg in HELP for arg in argv):
+        return _exit_code(lambda: command(argv))
     try:
         log_file = configure_logging()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    argv = sys.argv[1:] if argv is None else argv
     log.debug("spark_etl %s from %s", spark_etl.__version__, Path(spark_etl.__file__).parent)
     try:
-        if job == "generate_data":
-            run_generate(argv)
-        elif job == "analytics":
-            run_analytics(argv)
-        elif job == "plan":
-            run_plan(argv)
-        elif job == "retention":
-            run_retention(argv)
-        elif job == "restore":
-            run_restore(argv)
-        else:
-            run_load(job, argv)
+        command(argv)
     except RefreshError as exc:
         log.debug("Analytics refresh failed after the loads committed", exc_info=True)
         print(
@@ -561,4 +350,16 @@ def main(job: str, argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
+    return 0
+
+
+def _exit_code(help_command: Callable[[], None]) -> int:
+    """--help: argparse prints and exits 0; a user error before it is still one line."""
+    try:
+        help_command()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except EtlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     return 0

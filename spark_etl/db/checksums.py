@@ -1,4 +1,5 @@
-"""One content checksum of a set of rows, spelled twice: for PostgreSQL and for Spark.
+"""One content checksum of a set of rows, spelled twice: for PostgreSQL here and for Spark in
+``spark_etl.io.checksums``.
 
 A row's hash is the first 60 bits of the MD5 of its values rendered as text (NULL as ``\\N``,
 values joined by the unit separator); the checksum of a set is the row count and the sum of
@@ -14,8 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from psycopg2 import sql
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
 
 SEPARATOR = "\x1f"  # the ASCII unit separator: never in the values the model holds
 ELEMENT_SEPARATOR = "\x1e"  # between the elements of an array
@@ -65,34 +64,6 @@ def pg_checksum_query(columns: Sequence[tuple[str, str]], source: sql.Composable
     return sql.SQL("SELECT count(*) AS rows, coalesce(sum({}), 0) AS total FROM {}").format(
         row_hash, source
     )
-
-
-def _spark_text(name: str, pg_type: str) -> Column:
-    column = F.col(name)
-    if pg_type == "timestamp without time zone":
-        text = F.date_format(column, "yyyy-MM-dd HH:mm:ss.SSSSSS")
-    elif pg_type == "date":
-        text = F.date_format(column, "yyyy-MM-dd")
-    elif pg_type.endswith("[]"):
-        text = F.array_join(column, ELEMENT_SEPARATOR, NULL)
-    elif numeric := NUMERIC.match(pg_type):  # plain digits at the column's scale, as
-        # PostgreSQL writes them (a cast to string would write 1E-10); without grouping commas
-        text = F.regexp_replace(F.format_number(column, int(numeric[2])), ",", "")
-    else:
-        text = column.cast("string")
-    return F.coalesce(text, F.lit(NULL))
-
-
-def spark_checksum(frame: DataFrame, columns: Sequence[tuple[str, str]]) -> Checksum:
-    """The same checksum over a DataFrame (an archive read back): one aggregation pass."""
-    texts = [_spark_text(name, pg_type) for name, pg_type in columns]
-    digest = F.substring(F.md5(F.concat_ws(SEPARATOR, *texts)), 1, HASH_HEX_DIGITS)
-    row_hash = F.conv(digest, 16, 10).cast("decimal(20,0)")
-    row = frame.agg(
-        F.count(F.lit(1)).alias("rows"), F.sum(row_hash).cast("decimal(38,0)").alias("total")
-    ).first()
-    assert row is not None
-    return Checksum(int(row["rows"]), Decimal(row["total"] or 0))
 
 
 def unsupported_types(columns: Sequence[tuple[str, str]]) -> list[str]:

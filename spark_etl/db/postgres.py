@@ -18,7 +18,7 @@ import psycopg2
 import psycopg2.extras
 from psycopg2 import sql
 
-from spark_etl.config import Connection
+from spark_etl.config import Connection, DatabaseSettings
 from spark_etl.errors import ConcurrentRunError, DatabaseError
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,11 @@ def connect(connection: Connection, schema: str, timeout_seconds: int) -> Any:
         cur.execute("SET jit = off")
     conn.commit()
     return conn
+
+
+def open_model(connection: Connection, db: DatabaseSettings) -> Any:
+    """A connection to the model's schema, with the configured connect timeout."""
+    return connect(connection, db.db_schema, db.connect_timeout_seconds)
 
 
 @contextmanager

@@ -45,6 +45,17 @@ class Model:
         jobs = {entity.job_name: (entity,) for entity in self.entities}
         return {**jobs, "all": self.entities}
 
+    def job_named(self, name: str, choices: list[str] | None = None) -> str:
+        """The job ``name`` (or the job of the entity ``name``); an unknown name is an error
+        listing ``choices`` (default: the load jobs)."""
+        if name in self.jobs:
+            return name
+        entity = next((entity for entity in self.entities if entity.entity == name), None)
+        if entity is not None:
+            return entity.job_name
+        known = ", ".join(choices if choices is not None else self.jobs)
+        raise ConfigError(f"Unknown job '{name}'; choose one of: {known}.")
+
     def with_dependencies(self, entities: tuple[Entity, ...]) -> tuple[Entity, ...]:
         """``entities`` and every entity they reference, directly or not, in load order."""
         wanted = {entity.entity for entity in entities}

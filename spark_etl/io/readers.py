@@ -261,7 +261,7 @@ def read_lookup(
     """
     names = ", ".join(quoted(name) for name in columns)
     relation = quoted(settings.db_schema, table)
-    conn = postgres.connect(connection, settings.db_schema, settings.connect_timeout_seconds)
+    conn = postgres.open_model(connection, settings)
     try:
         with conn.cursor() as cur:
             cur.execute(

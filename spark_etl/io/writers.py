@@ -89,7 +89,7 @@ def copy_partition(
                     written += batch.num_rows
                     yield csv_bytes(batch)
 
-        conn = postgres.connect(connection, settings.db_schema, settings.connect_timeout_seconds)
+        conn = postgres.open_model(connection, settings)
         try:
             with conn.cursor() as cur:
                 statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(

@@ -8,26 +8,24 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl import analytics
-from spark_etl.config import Connection, DatabaseSettings, Settings
+from spark_etl.config import Connection, Settings
 from spark_etl.db import merges, migrations, postgres
+from spark_etl.db.archives import archived_months
 from spark_etl.db.ddl import history_lookup_columns
 from spark_etl.definitions import Entity, Mapping, Model, load_entities
 from spark_etl.definitions.model import HistoryMerge
-from spark_etl.errors import AccountingError, ConcurrentRunError, ConfigError, RefreshError
+from spark_etl.errors import AccountingError, ConcurrentRunError, RefreshError
 from spark_etl.io import readers, writers
-from spark_etl.runs import retention
+from spark_etl.runs import lifecycle
 from spark_etl.spark import progress
 from spark_etl.transforms.columns import (
     accepted_rows,
@@ -70,35 +68,24 @@ class EntityJob:
     timestamp_formats: tuple[str, ...] | None = None  # a mapping template's own
 
 
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{exc.__class__.__name__}: {text[0] if text else ''}"[:500]
-
-
 def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: list[str]) -> None:
     """Run one entity job, appending its run id to ``started`` as soon as it is recorded.
 
     The model changes only if everything succeeds.
     """
     db = ctx.settings.database
-    conn = postgres.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
+    conn = postgres.open_model(ctx.connection, db)
     try:
-        with postgres.load_lock(conn):
-            postgres.apply_schema(conn, db.db_schema)
-            postgres.close_interrupted_runs(conn)
+        with lifecycle.locked_model(conn, db.db_schema):
             # a conflict stops the job here, before it is recorded or anything is altered
             changes = migrations.plan(conn, db.db_schema, ctx.model, (job.entity,))
-            run_id = str(uuid.uuid4())
-            postgres.start_run(conn, run_id, job.name, ctx.input_dir, ctx.as_of)
-            started.append(run_id)
-            try:
+            with lifecycle.recorded_run(
+                conn, job.name, ctx.input_dir, ctx.as_of, started
+            ) as run_id:
                 migrations.apply(conn, changes, run_id, job.name)
                 seconds: dict[str, float] = {}
                 read = _stage(spark, ctx, job, conn, seconds)
                 _merge(conn, ctx, job, run_id, read, seconds)
-            except BaseException as exc:
-                postgres.fail_run(conn, run_id, one_line(exc))
-                raise
     finally:
         conn.close()
 
@@ -113,7 +100,7 @@ def _stage(
     started = time.perf_counter()
     raw = readers.read_source(spark, ctx.input_dir, job.source, ctx.settings.input)
     with conn.cursor() as cur:  # read under the load lock: no retention run moves them now
-        archived = frozenset(retention.archived_months(cur, job.entity.table.name))
+        archived = frozenset(archived_months(cur, job.entity.table.name))
     conn.commit()
     with ExitStack() as cached:  # released when staged, or on failure
         checked = check_source(spark, ctx, job, pack_raw(raw, job.source.columns), archived)
@@ -232,10 +219,7 @@ def entity_job(entity: Entity, ctx: RunContext | None = None) -> EntityJob:
 def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str]) -> None:
     """Run a job (or ``all``, in dependency order), recording each run id in ``started``;
     then refresh the analytics views over the new data."""
-    jobs = ctx.model.jobs
-    if job_name not in jobs:
-        raise ConfigError(f"Unknown job '{job_name}'; choose one of: {', '.join(jobs)}.")
-    for entity in jobs[job_name]:
+    for entity in ctx.model.jobs[ctx.model.job_named(job_name)]:
         load_entity(spark, ctx, entity_job(entity, ctx), started)
     try:
         refresh_analytics(ctx)
@@ -245,39 +229,16 @@ def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str])
             "them when it ends."
         )
     except Exception as exc:  # the loads have committed: say so, apart from the refresh
-        raise RefreshError(one_line(exc)) from exc
+        raise RefreshError(lifecycle.one_line(exc)) from exc
 
 
 def refresh_analytics(ctx: RunContext, seconds: dict[str, float] | None = None) -> list[str]:
     """Refresh the views under the load lock, so that they all show one state of the model
     (``seconds`` receives each view's refresh time)."""
     db = ctx.settings.database
-    conn = postgres.connect(ctx.connection, db.db_schema, db.connect_timeout_seconds)
+    conn = postgres.open_model(ctx.connection, db)
     try:
-        with postgres.load_lock(conn):
-            # the views read every entity's tables: create those no load has created yet
-            migrations.migrate(conn, db.db_schema, ctx.model, ctx.model.entities, "analytics")
-            with progress.phase("analytics: refresh"):
-                return refresh_views(conn, ctx.connection, db, seconds)
+        with postgres.load_lock(conn), progress.phase("analytics: refresh"):
+            return lifecycle.refresh_analytics(conn, ctx.connection, db, ctx.model, seconds)
     finally:
         conn.close()
-
-
-def refresh_views(
-    conn: Any,
-    connection: Connection,
-    db: DatabaseSettings,
-    seconds: dict[str, float] | None = None,
-    rebuild: bool = False,
-) -> list[str]:
-    """``analytics.refresh`` on ``conn`` and up to ``db.refresh_connections`` - 1 more
-    connections like it; the caller holds the load lock."""
-    return analytics.refresh(
-        conn,
-        db.db_schema,
-        db.analytics_schema,
-        seconds,
-        rebuild,
-        connect=partial(postgres.connect, connection, db.db_schema, db.connect_timeout_seconds),
-        connections=db.refresh_connections,
-    )

@@ -32,6 +32,7 @@ from spark_etl.analytics import QUESTIONS, SUMMARY_TABLES
 from spark_etl.cli import main as cli
 from spark_etl.db import postgres
 from spark_etl.db.postgres import read_sql
+from spark_etl.runs.refresh import report_section
 from tests import browser
 from tests.conftest import schema_of_its_own
 from tests.helpers import load_products, run_job, write_csv
@@ -453,7 +454,7 @@ def test_refresh_on_several_connections_keeps_answers(shop, db_settings, connect
     opened = []
 
     def connect():
-        opened.append(postgres.connect(connection, db.db_schema, db.connect_timeout_seconds))
+        opened.append(postgres.open_model(connection, db))
         return opened[-1]
 
     seconds = {}
@@ -542,7 +543,7 @@ def test_no_string_bodied_function_reads_a_materialized_view():
 def write_report(conn, settings, folder):
     folder.mkdir(parents=True, exist_ok=True)
     schema = settings.database.analytics_schema
-    sections = [cli.report_section(conn, schema, q, folder) for q in QUESTIONS]
+    sections = [report_section(conn, schema, q, folder) for q in QUESTIONS]
     return report.write_report(folder, sections, T(2024, 1, 2, 3, 4), "EUR")
 
 
@@ -607,9 +608,7 @@ def test_report_opens_in_a_browser_with_every_chart_drawn_and_no_console_message
 
 
 def test_terminal_summary_prints_the_first_rows_as_a_table(shop, db_settings, tmp_path):
-    section = cli.report_section(
-        shop, db_settings.database.analytics_schema, QUESTIONS[1], tmp_path
-    )
+    section = report_section(shop, db_settings.database.analytics_schema, QUESTIONS[1], tmp_path)
 
     text = report.terminal_summary(section, top=2)
 

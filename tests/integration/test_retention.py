@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from spark_etl.db import checksums
-from spark_etl.runs import retention
+from spark_etl.db import archives, checksums
+from spark_etl.io.archives import read_rows
+from spark_etl.io.checksums import spark_checksum
 from tests.helpers import open_connection, query, run_job, write_csv
 from tests.integration.conftest import (
     PARTITIONS,
@@ -241,7 +242,7 @@ def test_checksum_is_the_same_in_postgresql_and_in_spark_for_every_type(
             "(3, 0, 0, 123.4500000000, 9999999999.99, -7, NULL, NULL, '1999-12-31', "
             " '2000-01-01 00:00:00', NULL, 'null', ARRAY[]::text[])"
         )
-        columns = retention.table_columns(cur, "tricky")
+        columns = archives.table_columns(cur, "tricky")
         cur.execute(checksums.pg_checksum_query(columns, checksums.sql.Identifier("tricky")))
         row = cur.fetchone()
     conn.commit()
@@ -249,12 +250,10 @@ def test_checksum_is_the_same_in_postgresql_and_in_spark_for_every_type(
     in_postgresql = checksums.Checksum(int(row["rows"]), row["total"])
     assert in_postgresql.rows == 3 and in_postgresql.total > Decimal(0)
 
-    frame = retention._read_rows(
-        spark, connection, db_settings.database, columns, ["tricky"], None, None
-    )
+    frame = read_rows(spark, connection, db_settings.database, columns, ["tricky"], None, None)
     frame.write.parquet(str(tmp_path / "tricky"))
     read_back = spark.read.parquet(str(tmp_path / "tricky"))
 
-    assert checksums.spark_checksum(read_back, columns) == in_postgresql
+    assert spark_checksum(read_back, columns) == in_postgresql
     changed = read_back.withColumn("tiny", F.col("tiny") + F.lit(Decimal("0.0000000001")))
-    assert checksums.spark_checksum(changed, columns) != in_postgresql
+    assert spark_checksum(changed, columns) != in_postgresql

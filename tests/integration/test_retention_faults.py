@@ -42,11 +42,11 @@ def after(name):
 
 step = sys.argv[1]
 if step == "written":  # the Parquet files are written, not read back yet
-    after("_write")
+    after("write_parquet")
 elif step == "recorded":  # verified and recorded in etl_archive, not dropped yet
-    retention._remove = kill
+    retention.remove_batch = kill
 elif step == "dropped":  # partition detached and dropped, not committed yet
-    after("_remove")
+    after("remove_batch")
 elif step == "restore-loaded":  # the month's rows copied back, the partition not attached
     retention.attach_range = kill
 sys.exit(cli.main(sys.argv[2], sys.argv[3:]))
@@ -129,14 +129,14 @@ def test_failed_read_back_check_drops_nothing(
 ):
     config = write_config(tmp_path, db_settings, cart_months=59)
     before = cart_rows(connection, db_settings)
-    write = retention._write
+    write = retention.write_parquet
 
     def write_then_lose_a_file(frame, path):
         write(frame, path)
         parts = sorted(Path(path).glob("part-*.parquet"))
         parts[0].unlink()  # what the storage gives back is not what was written
 
-    monkeypatch.setattr(retention, "_write", write_then_lose_a_file)
+    monkeypatch.setattr(retention, "write_parquet", write_then_lose_a_file)
 
     assert run_cli("retention", ["--config", str(config)]) == 2
 

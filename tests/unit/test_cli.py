@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from spark_etl.cli import logs
 from spark_etl.cli import main as cli
+from spark_etl.cli.printing import format_summary
 
 
 @pytest.fixture(autouse=True)
 def logs_in_tmp(tmp_path, monkeypatch, restore_logging):
     """Logs go to the test's folder."""
-    monkeypatch.setenv(cli.LOG_DIR_ENV, str(tmp_path / "logs"))
+    monkeypatch.setenv(logs.LOG_DIR_ENV, str(tmp_path / "logs"))
 
 
 @pytest.fixture
@@ -111,7 +113,7 @@ def test_summary_is_a_table_with_failures_spelled_out():
     ]
 
     # the layout of the analytics tables (tabulate's): headers, a rule, the counts as given
-    assert cli._format_summary(rows).splitlines() == [
+    assert format_summary(rows).splitlines() == [
         "job                      status     read    loaded    set aside    duplicates    new    changed    flagged",
         "-----------------------  ---------  ------  --------  -----------  ------------  -----  ---------  ---------",
         "customer_data_transform  succeeded  5       4         1            0             4      0          0",
@@ -135,7 +137,7 @@ def test_unwritable_output_folder_is_named(tmp_path, capsys):
 def test_unwritable_log_folder_is_named(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")
-    monkeypatch.setenv(cli.LOG_DIR_ENV, str(blocker / "logs"))
+    monkeypatch.setenv(logs.LOG_DIR_ENV, str(blocker / "logs"))
 
     assert cli.main("all", ["--input-dir", str(tmp_path)]) == 2
 

@@ -6,7 +6,7 @@ import io
 import logging
 import time
 
-from spark_etl.cli import main as cli
+from spark_etl.cli import logs
 from spark_etl.spark import progress
 
 
@@ -87,8 +87,8 @@ def test_a_message_logged_on_a_terminal_first_clears_the_progress_line():
         "spark_etl", logging.INFO, __file__, 1, "Loaded %d months", (60,), None
     )
 
-    on_terminal = cli._NoTraceFormatter(terminal=True).format(record)
-    elsewhere = cli._NoTraceFormatter().format(record)
+    on_terminal = logs._NoTraceFormatter(terminal=True).format(record)
+    elsewhere = logs._NoTraceFormatter().format(record)
 
     assert on_terminal == progress.CLEAR_TO_END + elsewhere
     assert elsewhere.endswith(" Loaded 60 months") and "\x1b" not in elsewhere

@@ -9,9 +9,11 @@ import pytest
 import yaml
 
 from spark_etl import definitions
-from spark_etl.cli import main as cli
+from spark_etl.cli.printing import render_retention_plan
+from spark_etl.db import archives
 from spark_etl.definitions import load_entities
 from spark_etl.errors import ConfigError
+from spark_etl.io.archives import archive_path
 from spark_etl.runs import retention
 
 
@@ -25,16 +27,16 @@ from spark_etl.runs import retention
     ],
 )
 def test_months_before_counts_whole_months_back(month, count, expected):
-    assert retention.months_before(month, count) == expected
+    assert archives.months_before(month, count) == expected
 
 
 def test_archives_are_laid_out_by_table_and_month_or_cut_off_day():
     assert (
-        retention.archive_path("/data/archive/", "cart", date(2021, 3, 1))
+        archive_path("/data/archive/", "cart", date(2021, 3, 1))
         == "/data/archive/cart/month=2021-03"
     )
     assert (
-        retention.archive_path("s3a://b/a", "etl_reject", date(2026, 8, 28))
+        archive_path("s3a://b/a", "etl_reject", date(2026, 8, 28))
         == "s3a://b/a/etl_reject/before=2026-08-28"
     )
 
@@ -42,9 +44,9 @@ def test_archives_are_laid_out_by_table_and_month_or_cut_off_day():
 def test_many_archived_months_are_described_by_their_range():
     months = [date(2020, m, 1) for m in range(1, 13)]
 
-    assert retention.describe_months([]) == "none"
-    assert retention.describe_months(months[:2]) == "2020-01, 2020-02"
-    assert retention.describe_months(months) == "2020-01 .. 2020-12 (12 months)"
+    assert archives.describe_months([]) == "none"
+    assert archives.describe_months(months[:2]) == "2020-01, 2020-02"
+    assert archives.describe_months(months) == "2020-01 .. 2020-12 (12 months)"
 
 
 def _cart_with(tmp_path, change):
@@ -77,16 +79,16 @@ def test_retention_needs_monthly_partitions_and_no_floating_point(tmp_path):
 
 
 def test_dry_run_lists_each_month_with_its_rows_and_size():
-    plan = retention.Plan(
+    plan = archives.Plan(
         date(2024, 12, 1),
         date(2024, 1, 1),
         (
-            retention.Batch("cart", date(2020, 1, 1), "cart_2020_01", 132, 360_448),
-            retention.Batch("etl_reject", date(2026, 8, 28), "etl_reject", 7, 2_100),
+            archives.Batch("cart", date(2020, 1, 1), "cart_2020_01", 132, 360_448),
+            archives.Batch("etl_reject", date(2026, 8, 28), "etl_reject", 7, 2_100),
         ),
     )
 
-    assert cli._render_plan(plan, 12, "/data/archive").splitlines() == [
+    assert render_retention_plan(plan, 12, "/data/archive").splitlines() == [
         "Retention plan (dry run: nothing is archived or dropped).",
         "Cart lines from 2024-01 to 2024-12 stay online (12 months counted back from the "
         "newest month holding lines).",

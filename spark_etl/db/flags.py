@@ -1,0 +1,90 @@
+"""Soft anomalies: rows loaded as they are, each flag recorded in ``etl_flag`` with its run,
+inside the load's transaction (declared per entity under ``flags``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg2 import sql
+
+from spark_etl.db.ddl import IS_CURRENT
+from spark_etl.definitions import Entity, Model
+from spark_etl.definitions.model import Flag, HistoryMerge
+
+
+def _flag_condition(
+    model: Model, entity: Entity, flag: Flag, joins: dict[str, tuple[str, sql.Composable]]
+) -> sql.Composable:
+    """The SQL condition of one flag over the staged row ``s``; ``joins`` collects the
+    referenced tables it compares with (entity -> alias and join)."""
+    if flag.shared is not None:
+        history = entity.merge if isinstance(entity.merge, HistoryMerge) else None
+        in_history = history is not None and flag.shared in history.columns
+        table = history.table if history is not None and in_history else entity.table.name
+        current = (
+            sql.SQL(" AND o.{}").format(sql.Identifier(IS_CURRENT)) if in_history else sql.SQL("")
+        )
+        return sql.SQL(
+            "EXISTS (SELECT 1 FROM {table} o WHERE o.{column} = s.{column} "
+            "AND o.{key} <> s.{key}{current})"
+        ).format(
+            table=sql.Identifier(table),
+            column=sql.Identifier(flag.shared),
+            key=sql.Identifier(entity.key),
+            current=current,
+        )
+    assert flag.column is not None and flag.before is not None
+    other, _, name = flag.before.rpartition(".")
+    if not other:
+        return sql.SQL("s.{} < s.{}").format(sql.Identifier(flag.column), sql.Identifier(name))
+    if other not in joins:
+        alias = f"r{len(joins)}"
+        target = model.entity(other)
+        column = next(r.column for r in entity.references if r.entity == other)
+        joins[other] = (
+            alias,
+            sql.SQL("LEFT JOIN {} {} ON {} = {}").format(
+                sql.Identifier(target.table.name),
+                sql.Identifier(alias),
+                sql.Identifier(alias, target.key),
+                sql.Identifier("s", column),
+            ),
+        )
+    alias = joins[other][0]
+    return sql.SQL("s.{} < {}").format(sql.Identifier(flag.column), sql.Identifier(alias, name))
+
+
+def flag_rows(cur: Any, model: Model, entity: Entity, run_id: str, job: str) -> int:
+    """List each staged row's soft anomalies in etl_flag; return the rows flagged."""
+    if not entity.flags:
+        return 0
+    joins: dict[str, tuple[str, sql.Composable]] = {}
+    cases = [
+        sql.SQL("CASE WHEN {} THEN {} END").format(
+            _flag_condition(model, entity, flag, joins), sql.Literal(flag.flag)
+        )
+        for flag in entity.flags
+    ]
+    row = _one_row(
+        cur,
+        sql.SQL(
+            "WITH anomalies AS (SELECT s.{key} AS record_id, "
+            "unnest(array_remove(ARRAY[{cases}]::text[], NULL)) AS flag FROM {stage} s {joins}), "
+            "flagged AS (INSERT INTO etl_flag (run_id, job, record_id, flag) "
+            "SELECT CAST(%(run_id)s AS uuid), %(job)s, record_id, flag FROM anomalies "
+            "RETURNING record_id) "
+            "SELECT count(DISTINCT record_id) AS flagged FROM flagged"
+        ).format(
+            key=sql.Identifier(entity.key),
+            cases=sql.SQL(", ").join(cases),
+            stage=sql.Identifier(entity.stage_table),
+            joins=sql.SQL(" ").join(join for _, join in joins.values()),
+        ),
+        {"run_id": run_id, "job": job},
+    )
+    return int(row["flagged"])
+
+
+def _one_row(cur: Any, statement: sql.Composable, params: dict[str, Any] | None = None) -> Any:
+    cur.execute(statement, params or {})
+    return cur.fetchone()

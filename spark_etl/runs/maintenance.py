@@ -1,0 +1,122 @@
+"""The maintenance jobs (retention, restore) as runs like a load: under the load lock, recorded
+in ``etl_run`` with the rows they read and wrote, Spark started only when there is work, and
+the analytics views refreshed over what is online afterwards."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from spark_etl.config import Connection, Settings
+from spark_etl.db import archives, postgres
+from spark_etl.db.checksums import Checksum
+from spark_etl.definitions import Entity, Model
+from spark_etl.errors import RefreshError
+from spark_etl.io.archives import local_archive_dir
+from spark_etl.runs import lifecycle, retention
+from spark_etl.spark.session import lazy_session
+
+Work = Callable[[Callable[[], SparkSession], str], tuple[list[Any], int, int]]
+NO_COUNTS = ("rejected", "duplicate", "inserted", "updated", "flagged")
+
+
+def retention_plan(settings: Settings, entity: Entity, connection: Connection) -> archives.Plan:
+    """What a retention run would archive now (reads only)."""
+    conn = postgres.open_model(connection, settings.database)
+    try:
+        return _plan(conn, settings, entity)
+    finally:
+        conn.close()
+
+
+def _plan(conn: Any, settings: Settings, entity: Entity) -> archives.Plan:
+    keep = settings.retention
+    today = datetime.now(timezone.utc).date()
+    db_schema = settings.database.db_schema
+    return archives.plan(conn, db_schema, entity, keep.cart_months, keep.audit_days, today)
+
+
+def archive_expired(
+    settings: Settings, model: Model, entity: Entity, connection: Connection, started: list[str]
+) -> list[retention.Archived]:
+    """Archive, verify and drop every batch the retention settings no longer keep online."""
+    db = settings.database
+    conn = postgres.open_model(connection, db)
+    try:
+        archive_dir = local_archive_dir(settings.retention.archive_dir)
+
+        def archive_all(
+            spark: Callable[[], SparkSession], run_id: str
+        ) -> tuple[list[Any], int, int]:
+            done = [
+                retention.archive(spark(), conn, connection, db, batch, archive_dir, run_id)
+                for batch in _plan(conn, settings, entity).batches
+            ]
+            rows = sum(archived.checksum.rows for archived in done)
+            return done, rows, rows
+
+        work: Work = archive_all
+        return _run(settings, model, conn, connection, ("retention", archive_dir), work, started)
+    finally:
+        conn.close()
+
+
+def restore_month(
+    settings: Settings,
+    model: Model,
+    entity: Entity,
+    connection: Connection,
+    month: date,
+    started: list[str],
+) -> Checksum:
+    """Bring one archived month of ``entity`` back into PostgreSQL, checked."""
+    db = settings.database
+    conn = postgres.open_model(connection, db)
+
+    def restore(spark: Callable[[], SparkSession], run_id: str) -> tuple[list[Any], int, int]:
+        with conn.cursor() as cur:  # a month that cannot be restored: say so before Spark starts
+            archives.restorable(cur, entity.table.name, month)
+        loaded = retention.restore(spark(), conn, connection, db, entity, month, run_id)
+        return [loaded], loaded.rows, loaded.rows
+
+    try:
+        done = _run(
+            settings, model, conn, connection, ("restore", f"{month:%Y-%m}"), restore, started
+        )
+    finally:
+        conn.close()
+    return done[0]
+
+
+def _run(
+    settings: Settings,
+    model: Model,
+    conn: Any,
+    connection: Connection,
+    job_and_target: tuple[str, str],
+    work: Work,
+    started: list[str],
+) -> list[Any]:
+    """Run ``work(spark, run_id)`` as a recorded run (``spark()`` starts Spark if needed), with
+    the rows it read and wrote; then refresh the analytics views over what is online."""
+    db = settings.database
+    job, target = job_and_target
+    with lifecycle.locked_model(conn, db.db_schema):
+        now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        with lifecycle.recorded_run(conn, job, target, now, started) as run_id:
+            began = time.perf_counter()
+            with lazy_session(settings.spark, db.jdbc_jar) as spark:
+                done, read, written = work(spark, run_id)
+            counts = {**dict.fromkeys(NO_COUNTS), "read": read, "loaded": written}
+            postgres.finish_run(conn, run_id, counts, {job: time.perf_counter() - began})
+            conn.commit()
+        if done:  # the views cover what is online: refreshed once rows left (or came back)
+            try:
+                lifecycle.refresh_analytics(conn, connection, db, model)
+            except Exception as exc:
+                raise RefreshError(lifecycle.one_line(exc)) from exc
+    return done
