@@ -119,6 +119,7 @@ class ValidationSettings(_Section):
 
 class EntitySettings(_Section):
     folder: str | None
+    transform_modules: tuple[str, ...] = Field(default=(), strict=False)  # user transforms
 
 
 class RetentionSettings(_Section):

@@ -29,6 +29,7 @@ from spark_etl.local import datagen
 from spark_etl.runs import maintenance, pipeline, retention
 from spark_etl.runs.refresh import refresh_and_answer
 from spark_etl.spark.session import spark_session
+from spark_etl.transforms import registry
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ def load_parser(job: str) -> argparse.ArgumentParser:
 def _model(settings: Settings, entities: Path | None) -> Model:
     """The entity definitions: built in, plus --entities DIR (or the entities.folder setting)."""
     folder = entities or (Path(settings.entities.folder) if settings.entities.folder else None)
-    return load_entities(folder)
+    registry.import_modules(settings.entities.transform_modules)
+    return load_entities(folder, registry.signatures())
 
 
 def _check_input_dir(input_dir: str) -> None:

@@ -12,6 +12,7 @@ import graphlib
 import re
 import types
 import typing
+from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from spark_etl.definitions.model import Entity, HistoryMerge, Mapping
+from spark_etl.definitions.transforms import BUILT_IN_TRANSFORMS, TransformSignature
 from spark_etl.errors import ConfigError
 
 __all__ = ["Entity", "Mapping", "Model", "load_entities", "load_mapping"]
@@ -170,11 +172,13 @@ def _filled_columns(entity: Entity) -> list[str]:
     return [column.to or name for name, column in entity.source.columns.items()]
 
 
-def _check_entity(entity: Entity, known: dict[str, Entity], tables: set[str]) -> list[str]:
+def _check_entity(
+    entity: Entity,
+    known: dict[str, Entity],
+    tables: set[str],
+    transforms: MappingOf[str, TransformSignature],
+) -> list[str]:
     """What is wrong with one definition among the others (key paths and values named)."""
-    # imported here: the named transforms need pyspark, the rest of this module does not
-    from spark_etl.transforms.registry import TRANSFORMS
-
     problems: list[str] = []
     columns = entity.columns
 
@@ -193,11 +197,11 @@ def _check_entity(entity: Entity, known: dict[str, Entity], tables: set[str]) ->
     if entity.latest_by is not None:
         need("latest_by", entity.latest_by)
     for position, name in enumerate(entity.transforms):
-        transform = TRANSFORMS.get(name)
+        transform = transforms.get(name)
         if transform is None:
             problems.append(
                 f"'transforms.{position}': no named transform '{name}'; "
-                f"known: {', '.join(sorted(TRANSFORMS))}"
+                f"known: {', '.join(sorted(transforms))}"
             )
             continue
         for column in transform.needs:
@@ -350,9 +354,13 @@ def _load_order(entities: dict[str, Entity], files: dict[str, str]) -> tuple[Ent
     return tuple(order)
 
 
-def load_entities(folder: Path | None = None) -> Model:
+def load_entities(
+    folder: Path | None = None, transforms: MappingOf[str, TransformSignature] | None = None
+) -> Model:
     """The built-in definitions, plus (replacing a built-in of the same name) those in
-    ``folder``; checked one by one, then as a set."""
+    ``folder``; checked one by one, then as a set, against the named ``transforms`` (default:
+    the built-in ones)."""
+    transforms = BUILT_IN_TRANSFORMS if transforms is None else transforms
     sources: list[Any] = _yaml_files(resources.files("spark_etl.definitions").joinpath(BUILT_IN))
     if folder is not None:
         if not folder.is_dir():
@@ -380,7 +388,7 @@ def load_entities(folder: Path | None = None) -> Model:
                 f"{jobs[entity.job_name]}'s; set another 'job'."
             )
     for name, entity in entities.items():
-        problems = _check_entity(entity, entities, set(tables))
+        problems = _check_entity(entity, entities, set(tables), transforms)
         if problems:
             raise ConfigError(f"Entity definition {files[name]} is invalid: {'; '.join(problems)}.")
     return Model(_load_order(entities, files), files)

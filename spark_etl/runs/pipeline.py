@@ -27,13 +27,8 @@ from spark_etl.errors import AccountingError, ConcurrentRunError, RefreshError
 from spark_etl.io import readers, writers
 from spark_etl.runs import lifecycle
 from spark_etl.spark import progress
-from spark_etl.transforms.columns import (
-    accepted_rows,
-    count_rows,
-    duplicates_marked,
-    pack_raw,
-    rejected_rows,
-)
+from spark_etl.spark.actions import count_rows, duplicates_marked, rejected_rows
+from spark_etl.transforms.columns import accepted_rows, pack_raw
 from spark_etl.transforms.rules import RunValues, check_rows, lookups_needed
 from spark_etl.transforms.source import SourceSpec
 

@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from spark_etl import definitions
+from spark_etl.cli import main as cli
+from spark_etl.config import load_settings
 from spark_etl.db.ddl import object_name, tables
 from spark_etl.definitions import load_entities, load_mapping
 from spark_etl.errors import ConfigError
+from spark_etl.transforms import registry
 
 SUPPLIER = """\
 entity: supplier
@@ -228,3 +232,47 @@ def test_a_mapping_template_naming_unknown_entities_or_columns_is_refused(tmp_pa
         "defined (did you mean 'customer'?); 'entities.product.columns.prise': not a source "
         "column of product (did you mean 'price'?)."
     )
+
+
+USER_TRANSFORMS = """
+from pyspark.sql import functions as F
+
+from spark_etl.definitions.transforms import TransformSignature
+from spark_etl.transforms.registry import register
+
+
+@register("name_in_capitals", TransformSignature(needs=("name",), makes=("shout",)))
+def with_name_in_capitals(customers):
+    return customers.withColumn("shout", F.upper("name"))
+"""
+
+
+def test_a_named_transform_of_a_users_module_is_registered_through_the_settings(
+    tmp_path, monkeypatch, spark
+):
+    (tmp_path / "shop_transforms.py").write_text(USER_TRANSFORMS, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    folder = tmp_path / "entities"
+    folder.mkdir()
+    definition = (Path(definitions.__file__).parent / "entities" / "customer.yaml").read_text(
+        encoding="utf-8"
+    )
+    definition = definition.replace(
+        "table:\n",
+        "  shout: {type: text, nullable: false}\ntransforms: [name_in_capitals]\ntable:\n",
+    )
+    (folder / "customer.yaml").write_text(definition, encoding="utf-8")
+    config = tmp_path / "etl.yaml"
+    config.write_text(
+        f"entities:\n  folder: {folder}\n  transform_modules: [shop_transforms]\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="no named transform 'name_in_capitals'"):
+        load_entities(folder)  # the built-in transforms only
+
+    model = cli._model(load_settings(config), None)
+
+    customer = model.entity("customer")
+    assert customer.transforms == ("name_in_capitals",)
+    frame = spark.createDataFrame([("Ada",)], "name string")
+    shouted = registry.TRANSFORMS["name_in_capitals"].function(frame)
+    assert [row.shout for row in shouted.collect()] == ["ADA"]

@@ -15,16 +15,14 @@ from pyspark.sql import types as T
 from spark_etl.config import InputSettings
 from spark_etl.definitions import load_entities
 from spark_etl.io.readers import read_source
+from spark_etl.spark.actions import count_rows, duplicates_marked, rejected_rows
 from spark_etl.transforms.carts import with_line_amount, with_variation_in_force
 from spark_etl.transforms.columns import (
     READ_ORDER,
     REASONS,
     WINNER,
     accepted_rows,
-    count_rows,
-    duplicates_marked,
     pack_raw,
-    rejected_rows,
     repeated_keys,
 )
 from spark_etl.transforms.rules import RunValues, check_rows
