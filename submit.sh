@@ -25,8 +25,8 @@ Usage: ./submit.sh JOB [ARGS...]           run JOB on the Docker stack (./start.
        ./submit.sh --local JOB [ARGS...]   run JOB on this machine
 
 Jobs: $JOBS
-  <entity>_data_transform  load one entity (one job per definition in spark_etl/definitions/entities, and
-                           per file of --entities DIR)
+  <entity>_data_transform  load one entity (one job per definition in
+                           spark_etl/definitions/entities, and per file of --entities DIR)
   all                      every entity, each after those it references: customers, products,
                            then cart lines (then the analytics refresh)
   analytics                refresh the analytics views, print their answers, write the report
@@ -47,7 +47,7 @@ job's. Without --input-dir a sample set is generated there first.
 
 --local runs Spark in local mode. It installs what is missing (a .venv, and Java 17, the
 PostgreSQL JDBC driver and PostgreSQL server binaries with apt-get), starts an embedded
-PostgreSQL on 127.0.0.1:\${ETL_LOCAL_PGPORT:-54329} unless PGHOST names another server, and
+PostgreSQL on 127.0.0.1:${ETL_LOCAL_PGPORT:-54329} unless PGHOST names another server, and
 loads the generated sample set in .local/sample-data unless --input-dir DIR is given.
 
 Load job arguments: --input-dir DIR, --config FILE, --entities DIR (entity definitions added to
@@ -68,6 +68,12 @@ run_local() {
   source "$ROOT/scripts/local_env.sh"
   export SPARK_ETL_LOG_DIR="${SPARK_ETL_LOG_DIR:-$LOCAL_DIR/logs}"
   mkdir -p "$SPARK_ETL_LOG_DIR"
+  if [[ " $* " == *" -h "* || " $* " == *" --help "* ]]; then  # a job's options: nothing starts
+    case "$JOB" in
+      analytics | plan | retention | restore | generate_data) exec python "$ROOT/jobs/$JOB.py" --help ;;
+      *) exec python "$ROOT/jobs/load.py" "$JOB" --help ;;
+    esac
+  fi
   [ "$JOB" = generate_data ] && exec python "$ROOT/jobs/generate_data.py" "$@"
   if [ "$JOB" = plan ]; then  # the catalog of PostgreSQL: no Spark needed
     use_embedded_postgres

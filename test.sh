@@ -5,7 +5,10 @@ set -euo pipefail
 
 if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
   cat <<USAGE
-Usage: ./test.sh [PYTEST ARGS]   ruff, then pytest with coverage; installs what is missing first
+Usage: ./test.sh [PYTEST ARGS]   ruff, import contracts, mypy, the docs site, then pytest with
+                                 coverage; installs what is missing first
+  ./test.sh                        the full run (the coverage gate applies)
+  ./test.sh -m "not integration"   the fast tier: no end-to-end job, no database (about 4 min)
 The integration tests start a throwaway PostgreSQL of their own, unless PGHOST names a server.
 USAGE
   exit 0
@@ -22,5 +25,14 @@ source "$ROOT/scripts/bootstrap.sh"
 echo "== ruff" >&2
 ruff check .
 ruff format --check .
+echo "== import contracts" >&2
+lint-imports
+echo "== mypy" >&2
+mypy
+echo "== docs site" >&2
+NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 echo "== pytest" >&2
-pytest --cov=spark_etl --cov-report=term-missing "$@"
+# the coverage gate is the full run's: a chosen subset only reports its coverage
+gate=()
+[ $# -gt 0 ] && gate=(--cov-fail-under=0)
+pytest --cov=spark_etl --cov-report=term-missing "${gate[@]}" "$@"

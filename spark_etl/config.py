@@ -110,11 +110,47 @@ class PriceRange(_Section):
         return self
 
 
+class NamedRange(_Section):
+    """Inclusive bounds a definition's money or whole_number rule names with ``range:``."""
+
+    min: Decimal = Field(strict=False)
+    max: Decimal = Field(strict=False)
+
+    _no_float = field_validator("min", "max", mode="before")(refuse_float)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NamedRange:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+BUILT_IN_RANGES = ("price", "quantity")
+
+
 class ValidationSettings(_Section):
     timestamp_formats: tuple[str, ...] = Field(min_length=1, strict=False)  # YAML lists
     quantity: QuantityRange
     price: PriceRange
     future_days: int = Field(ge=0, le=36_500)
+    # more named ranges for the definitions' rules, beside the built-in price and quantity
+    ranges: dict[Identifier, NamedRange] = Field(default_factory=dict)
+
+    @field_validator("ranges")
+    @classmethod
+    def _not_built_in(cls, ranges: dict[str, NamedRange]) -> dict[str, NamedRange]:
+        taken = sorted(set(ranges) & set(BUILT_IN_RANGES))
+        if taken:
+            raise ValueError(f"{', '.join(taken)} is set as validation.{taken[0]}, not here")
+        return ranges
+
+    def bounds(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Every named range: the built-in price and quantity, then ``ranges``."""
+        return {
+            "price": (self.price.min, self.price.max),
+            "quantity": (Decimal(self.quantity.min), Decimal(self.quantity.max)),
+            **{name: (bounds.min, bounds.max) for name, bounds in self.ranges.items()},
+        }
 
 
 class EntitySettings(_Section):
@@ -125,6 +161,9 @@ class EntitySettings(_Section):
 class RetentionSettings(_Section):
     # whole months of cart lines kept online, counted back from the newest month holding lines
     cart_months: int | None = Field(ge=1, le=1200)
+    # the same for any entity range-partitioned by month (wins over cart_months and over the
+    # retention.months of the entity's definition)
+    months: dict[Identifier, Annotated[int, Field(ge=1, le=1200)]] = Field(default_factory=dict)
     # days the rejects and flags of a run stay online (its etl_run row always stays)
     audit_days: int | None = Field(ge=1, le=36_500)
     archive_dir: str = Field(min_length=1)  # a local folder, hdfs://..., s3a://...

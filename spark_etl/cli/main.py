@@ -19,11 +19,12 @@ from urllib.parse import urlparse
 import spark_etl
 from spark_etl import report
 from spark_etl.cli.logs import configure_logging
-from spark_etl.cli.printing import format_summary, render_retention_plan, size
+from spark_etl.cli.printing import Window, format_summary, render_retention_plans, size
 from spark_etl.config import Connection, Settings, connection_from_env, load_settings
 from spark_etl.db import migrations, postgres
 from spark_etl.db.archives import AUDIT_TABLES
-from spark_etl.definitions import Entity, Model, load_entities, load_mapping
+from spark_etl.definitions import Model, load_entities, load_mapping
+from spark_etl.definitions.loader import check_ranges
 from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
 from spark_etl.local import datagen
 from spark_etl.runs import maintenance, pipeline, retention
@@ -37,7 +38,7 @@ EXIT_USER_ERROR = 2
 EXIT_FAILURE = 1
 EXIT_REFRESH_FAILED = 3  # the loads committed; only the analytics refresh after them failed
 TOOLS = ("analytics", "plan", "generate_data", "retention", "restore")  # jobs that load nothing
-RETAINED_ENTITY = "cart"  # the entity retention.cart_months keeps
+RETAINED_ENTITY = "cart"  # restore brings back a month of cart lines unless told another
 HELP = ("-h", "--help")
 
 
@@ -88,7 +89,9 @@ def _model(settings: Settings, entities: Path | None) -> Model:
     """The entity definitions: built in, plus --entities DIR (or the entities.folder setting)."""
     folder = entities or (Path(settings.entities.folder) if settings.entities.folder else None)
     registry.import_modules(settings.entities.transform_modules)
-    return load_entities(folder, registry.signatures())
+    model = load_entities(folder, registry.signatures())
+    check_ranges(model, settings.validation.bounds())
+    return model
 
 
 def _check_input_dir(input_dir: str) -> None:
@@ -210,13 +213,12 @@ def _maintenance_parser(job: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _retained(args: argparse.Namespace) -> tuple[Settings, Model, Entity]:
-    """Settings, definitions and the entity retention keeps, checked before anything starts."""
+def _retained(args: argparse.Namespace) -> tuple[Settings, Model, list[maintenance.Retained]]:
+    """Settings, definitions and the entities retention keeps, checked before anything
+    starts."""
     settings = load_settings(args.config)
     model = _model(settings, args.entities)
-    entity = model.entity(RETAINED_ENTITY)
-    retention.check_entity(entity)
-    return settings, model, entity
+    return settings, model, maintenance.retained_entities(settings, model)
 
 
 def run_retention(argv: list[str]) -> None:
@@ -230,9 +232,9 @@ def run_retention(argv: list[str]) -> None:
         "--dry-run", action="store_true", help="print what would be archived; change nothing"
     )
     args = parser.parse_args(argv)
-    settings, model, entity = _retained(args)
+    settings, model, retained = _retained(args)
     keep = settings.retention
-    if keep.cart_months is None and keep.audit_days is None:
+    if all(kept.months is None for kept in retained) and keep.audit_days is None:
         print(
             "Retention is not set (retention.cart_months and retention.audit_days are null): "
             "everything stays in PostgreSQL."
@@ -240,12 +242,16 @@ def run_retention(argv: list[str]) -> None:
         return
     connection = connection_from_env()
     if args.dry_run:
-        the_plan = maintenance.retention_plan(settings, entity, connection)
-        print(render_retention_plan(the_plan, keep.cart_months, keep.archive_dir))
+        plans = maintenance.retention_plans(settings, retained, connection)
+        windows = [
+            Window(the_plan, kept.months, kept.entity.entity, kept.rows, kept.setting)
+            for kept, the_plan in zip(retained, plans, strict=True)
+        ]
+        print(render_retention_plans(windows, keep.archive_dir))
         return
     started: list[str] = []
     try:
-        done = maintenance.archive_expired(settings, model, entity, connection, started)
+        done = maintenance.archive_expired(settings, model, retained, connection, started)
     finally:
         _print_summary(settings, connection, started)
     for archived in done:
@@ -263,8 +269,12 @@ def run_restore(argv: list[str]) -> None:
         "restore", "Bring an archived month of cart lines back into PostgreSQL."
     )
     parser.add_argument("--month", type=_month, required=True, help="the month, e.g. 2023-01")
+    parser.add_argument("--entity", default=RETAINED_ENTITY, help="whose month (default: cart)")
     args = parser.parse_args(argv)
-    settings, model, entity = _retained(args)
+    settings = load_settings(args.config)
+    model = _model(settings, args.entities)
+    entity = model.entity_named(args.entity)
+    retention.check_entity(entity)
     connection = connection_from_env()
     started: list[str] = []
     try:

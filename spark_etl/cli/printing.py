@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from tabulate import tabulate
 
 from spark_etl.db.archives import Plan
@@ -41,32 +43,52 @@ def size(count: int) -> str:
     return f"{size:.1f} GB"
 
 
+class Window(NamedTuple):
+    """One retained entity's plan and how messages name it."""
+
+    plan: Plan
+    months: int | None
+    entity: str = "cart"
+    rows: str = "lines"  # what a row of the entity is called
+    setting: str = "retention.cart_months"  # where ``months`` is set
+
+
 def render_retention_plan(the_plan: Plan, keep_months: int | None, archive_dir: str) -> str:
+    """The dry run of the built-in case: cart lines only."""
+    return render_retention_plans([Window(the_plan, keep_months)], archive_dir)
+
+
+def _window_line(window: Window) -> str:
+    rows = f"{window.entity} {window.rows}"
+    the_plan = window.plan
+    if window.months is None:
+        return f"{window.setting} is not set: every month of {rows} stays online."
+    if the_plan.newest is None:
+        return f"No {rows} are online."
+    return (
+        f"{rows[0].upper()}{rows[1:]} from {the_plan.first_kept:%Y-%m} to "
+        f"{the_plan.newest:%Y-%m} stay online ({window.months} months counted back from the "
+        f"newest month holding {window.rows})."
+    )
+
+
+def render_retention_plans(windows: list[Window], archive_dir: str) -> str:
+    """What a retention run would archive: each entity's window, then every batch."""
     lines = ["Retention plan (dry run: nothing is archived or dropped)."]
-    if keep_months is None:
-        lines.append("retention.cart_months is not set: every month of cart lines stays online.")
-    elif the_plan.newest is None:
-        lines.append("No cart lines are online.")
-    else:
-        lines.append(
-            f"Cart lines from {the_plan.first_kept:%Y-%m} to {the_plan.newest:%Y-%m} stay online "
-            f"({keep_months} months counted back from the newest month holding lines)."
-        )
-    if not the_plan.batches:
+    lines += [_window_line(window) for window in windows]
+    batches = [batch for window in windows for batch in window.plan.batches]
+    if not batches:
         lines.append("Nothing to archive.")
         return "\n".join(lines)
-    rows = [
-        [batch.label, batch.source, str(batch.rows), size(batch.bytes)]
-        for batch in the_plan.batches
-    ]
+    rows = [[batch.label, batch.source, str(batch.rows), size(batch.bytes)] for batch in batches]
     table = tabulate(
         rows,
         headers=["would archive", "from", "rows", "size"],
         disable_numparse=True,
         stralign="left",
     )
-    total_rows = sum(batch.rows for batch in the_plan.batches)
-    total_bytes = sum(batch.bytes for batch in the_plan.batches)
+    total_rows = sum(batch.rows for batch in batches)
+    total_bytes = sum(batch.bytes for batch in batches)
     lines += [
         table,
         f"Total: {total_rows} rows, {size(total_bytes)} in PostgreSQL, to {archive_dir}.",

@@ -12,6 +12,7 @@ import graphlib
 import re
 import types
 import typing
+from collections.abc import Iterable
 from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from importlib import resources
@@ -40,6 +41,13 @@ class Model:
 
     def entity(self, name: str) -> Entity:
         return next(entity for entity in self.entities if entity.entity == name)
+
+    def entity_named(self, name: str) -> Entity:
+        """The entity ``name``; an unknown name is an error listing the defined ones."""
+        if all(entity.entity != name for entity in self.entities):
+            known = ", ".join(entity.entity for entity in self.entities)
+            raise ConfigError(f"No entity '{name}' is defined; choose one of: {known}.")
+        return self.entity(name)
 
     @property
     def jobs(self) -> dict[str, tuple[Entity, ...]]:
@@ -248,6 +256,9 @@ def _check_entity(
             problems.append("'table.partitioning.range': needs a timestamp or date column")
         if parts.hash is not None:
             need("table.partitioning.hash.column", parts.hash.column)
+    kept = entity.retention.months if entity.retention else None
+    if kept is not None and (parts is None or parts.interval != "month"):
+        problems.append("'retention.months': needs table.partitioning with interval: month")
     for position, index in enumerate(entity.table.indexes):
         for name in index.columns:
             if name not in entity.table_columns:
@@ -293,6 +304,20 @@ def _check_entity(
             elif name not in known[other].columns:
                 problems.append(f"'flags.{position}.before': {other} has no column '{name}'")
     return problems
+
+
+def check_ranges(model: Model, known: Iterable[str]) -> None:
+    """Every ``range`` a definition names is one of the settings' ranges (``known``)."""
+    names = sorted(known)
+    for entity in model.entities:
+        for column, rule in entity.source.columns.items():
+            name = getattr(rule, "range", None)
+            if name is not None and name not in names:
+                raise ConfigError(
+                    f"Entity definition {model.files[entity.entity]} is invalid: "
+                    f"'source.columns.{column}.range': no range '{name}' in the settings "
+                    f"(validation.ranges); known: {', '.join(names)}."
+                )
 
 
 def load_mapping(path: Path, model: Model) -> Mapping:

@@ -98,7 +98,7 @@ class _Range(_SourceColumn):
     # so an operator can change it in --config without touching the definition.
     min: Decimal | None = None
     max: Decimal | None = None
-    range: Literal["price", "quantity"] | None = None
+    range: SqlName | None = None  # price, quantity, or a name of validation.ranges
 
     _no_float = field_validator("min", "max", mode="before")(refuse_float)
 
@@ -206,6 +206,15 @@ class Table(_Strict):
     checks: tuple[str, ...] = ()  # SQL conditions over several columns
 
 
+class Retention(_Strict):
+    """How the retention job keeps the entity's monthly partitions (settings may override)."""
+
+    # whole months kept online, counted back from the newest month holding rows; older ones
+    # are archived, verified and dropped (retention.months.<entity> in the settings wins)
+    months: int | None = Field(default=None, ge=1, le=1200)
+    rows: str = Field(default="rows", pattern=r"^[a-z ]{1,30}$")  # what messages call a row
+
+
 class UpsertMerge(_Strict):
     """Type 1: a new key is inserted, a changed row overwritten, an unchanged one untouched."""
 
@@ -272,6 +281,7 @@ class Entity(_Strict):
     table: Table
     merge: Merge
     flags: tuple[Flag, ...] = ()
+    retention: Retention | None = None
 
     @property
     def job_name(self) -> str:

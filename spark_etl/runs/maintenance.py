@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -24,24 +25,78 @@ Work = Callable[[Callable[[], SparkSession], str], tuple[list[Any], int, int]]
 NO_COUNTS = ("rejected", "duplicate", "inserted", "updated", "flagged")
 
 
-def retention_plan(settings: Settings, entity: Entity, connection: Connection) -> archives.Plan:
-    """What a retention run would archive now (reads only)."""
+BUILT_IN_RETAINED = "cart"  # retention.cart_months keeps its months
+
+
+@dataclass(frozen=True)
+class Retained:
+    """An entity whose monthly partitions the retention job keeps, and for how long."""
+
+    entity: Entity
+    months: int | None  # None: every month stays online
+    setting: str  # where ``months`` is set, for messages
+
+    @property
+    def rows(self) -> str:
+        """What messages call the entity's rows: ``lines`` for cart, ``rows`` by default."""
+        return self.entity.retention.rows if self.entity.retention else "rows"
+
+
+def retained_entities(settings: Settings, model: Model) -> list[Retained]:
+    """The entities retention keeps, checked: the built-in cart always, and every other entity
+    whose months are set in the settings (retention.months) or in its definition."""
+    keep = settings.retention
+    found = []
+    for entity in model.entities:
+        name = entity.entity
+        declared = entity.retention.months if entity.retention else None
+        if name in keep.months:
+            months, setting = keep.months[name], f"retention.months.{name}"
+        elif name == BUILT_IN_RETAINED and (keep.cart_months is not None or declared is None):
+            months, setting = keep.cart_months, "retention.cart_months"
+        elif declared is not None:
+            months, setting = declared, f"retention.months of the {name} definition"
+        else:
+            continue
+        retention.check_entity(entity)
+        found.append(Retained(entity, months, setting))
+    return found
+
+
+def retention_plans(
+    settings: Settings, retained: list[Retained], connection: Connection
+) -> list[archives.Plan]:
+    """What a retention run would archive now, per retained entity (reads only)."""
     conn = postgres.open_model(connection, settings.database)
     try:
-        return _plan(conn, settings, entity)
+        return _plans(conn, settings, retained)
     finally:
         conn.close()
 
 
-def _plan(conn: Any, settings: Settings, entity: Entity) -> archives.Plan:
-    keep = settings.retention
+def _plans(conn: Any, settings: Settings, retained: list[Retained]) -> list[archives.Plan]:
+    """One plan per entity; the audit rows of old runs come with the last one."""
     today = datetime.now(timezone.utc).date()
-    db_schema = settings.database.db_schema
-    return archives.plan(conn, db_schema, entity, keep.cart_months, keep.audit_days, today)
+    db_schema, audit_days = settings.database.db_schema, settings.retention.audit_days
+    return [
+        archives.plan(
+            conn,
+            db_schema,
+            kept.entity,
+            kept.months,
+            audit_days if position == len(retained) - 1 else None,
+            today,
+        )
+        for position, kept in enumerate(retained)
+    ]
 
 
 def archive_expired(
-    settings: Settings, model: Model, entity: Entity, connection: Connection, started: list[str]
+    settings: Settings,
+    model: Model,
+    retained: list[Retained],
+    connection: Connection,
+    started: list[str],
 ) -> list[retention.Archived]:
     """Archive, verify and drop every batch the retention settings no longer keep online."""
     db = settings.database
@@ -54,7 +109,8 @@ def archive_expired(
         ) -> tuple[list[Any], int, int]:
             done = [
                 retention.archive(spark(), conn, connection, db, batch, archive_dir, run_id)
-                for batch in _plan(conn, settings, entity).batches
+                for the_plan in _plans(conn, settings, retained)
+                for batch in the_plan.batches
             ]
             rows = sum(archived.checksum.rows for archived in done)
             return done, rows, rows

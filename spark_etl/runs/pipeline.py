@@ -11,7 +11,6 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 from pyspark import StorageLevel
@@ -170,10 +169,7 @@ def check_source(
     loaded_at = max(ctx.as_of, ctx.started_at)
     values = RunValues(
         timestamp_formats=job.timestamp_formats or rules.timestamp_formats,
-        ranges={
-            "price": (rules.price.min, rules.price.max),
-            "quantity": (Decimal(rules.quantity.min), Decimal(rules.quantity.max)),
-        },
+        ranges=rules.bounds(),
         latest=loaded_at + timedelta(days=rules.future_days),
         future_days=rules.future_days,
         archived=archived,

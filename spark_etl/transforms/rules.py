@@ -78,7 +78,7 @@ class RunValues:
     """What the rules take from the run and its settings, as plain values."""
 
     timestamp_formats: tuple[str, ...]
-    ranges: Mapping[str, tuple[Decimal, Decimal]]  # validation.price and validation.quantity
+    ranges: Mapping[str, tuple[Decimal, Decimal]]  # the settings' named ranges (price, ...)
     latest: datetime  # a time after this (the load's time plus future_days) is in the future
     future_days: int
     # months of the entity's table that are archived (retention) and not restored

@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from spark_etl.cli import main as cli
 from spark_etl.config import Settings
 from spark_etl.local.datagen import DataSpec, generate
+from spark_etl.runs import maintenance
 from tests.helpers import query, run_job
 
 CART = (
@@ -55,7 +56,7 @@ def run_cli(spark, cli_env, monkeypatch):
     def shared(*args, **kwargs):
         yield lambda: spark
 
-    monkeypatch.setattr(cli, "lazy_session", shared)
+    monkeypatch.setattr(maintenance, "lazy_session", shared)
     return cli.main
 
 

@@ -10,9 +10,11 @@ import pytest
 from pyspark.sql import functions as F
 
 from spark_etl.db import archives, checksums
+from spark_etl.definitions import load_entities
 from spark_etl.io.archives import read_rows
 from spark_etl.io.checksums import spark_checksum
-from tests.helpers import open_connection, query, run_job, write_csv
+from spark_etl.runs import pipeline
+from tests.helpers import REPO, open_connection, query, run_job, write_csv
 from tests.integration.conftest import (
     PARTITIONS,
     archive_rows,
@@ -257,3 +259,75 @@ def test_checksum_is_the_same_in_postgresql_and_in_spark_for_every_type(
     assert spark_checksum(read_back, columns) == in_postgresql
     changed = read_back.withColumn("tiny", F.col("tiny") + F.lit(Decimal("0.0000000001")))
     assert spark_checksum(changed, columns) != in_postgresql
+
+
+REVIEWS = REPO / "examples" / "entities"
+REVIEW_HEADER = ("id", "product_id", "customer_id", "rating", "comment", "created_at")
+REVIEW_PARTITIONS = (
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = 'review'::regclass AND c.relname <> 'review_default' ORDER BY 1"
+)
+
+
+def test_any_entity_partitioned_by_month_keeps_the_months_its_setting_gives(
+    spark, db_settings, connection, tmp_path, run_cli, capsys
+):
+    folder = tmp_path / "in"
+    write_csv(folder, "customers", [("1", "Ada", "2020-01-01")])
+    write_csv(folder, "products", [("10", "Teapot", "19.99", "TEA-01", "2020-01-01")])
+    write_csv(folder, "carts", [("100", "10", "1", "1", "2024-03-12", "")])
+    reviews = [
+        ("1", "10", "1", "5", "", "2023-01-15"),
+        ("2", "10", "1", "4", "", "2023-02-15"),
+        ("3", "10", "1", "3", "", "2024-02-01"),
+        ("4", "10", "1", "2", "", "2024-03-01"),
+    ]
+    write_csv(folder, "reviews", reviews, REVIEW_HEADER)
+    ctx = pipeline.RunContext(
+        db_settings, connection, str(folder), datetime(2030, 1, 1), load_entities(REVIEWS)
+    )
+    pipeline.run(spark, ctx, "all", [])
+    config = write_config(tmp_path, db_settings, months="{review: 2}")
+    options = ["--config", str(config), "--entities", str(REVIEWS)]
+
+    assert run_cli("retention", [*options, "--dry-run"]) == 0
+    dry_run = capsys.readouterr().out.splitlines()
+    assert dry_run[:3] == [
+        "Retention plan (dry run: nothing is archived or dropped).",
+        "retention.cart_months is not set: every month of cart lines stays online.",
+        "Review rows from 2024-02 to 2024-03 stay online (2 months counted back from the "
+        "newest month holding rows).",
+    ]
+    assert [line.split()[:4] for line in dry_run[5:7]] == [
+        ["review", "2023-01", "review_2023_01", "1"],
+        ["review", "2023-02", "review_2023_02", "1"],
+    ]
+
+    assert run_cli("retention", options) == 0
+
+    assert query(connection, db_settings, REVIEW_PARTITIONS) == [
+        ("review_2024_02",),
+        ("review_2024_03",),
+    ]
+    assert query(
+        connection,
+        db_settings,
+        "SELECT table_name, period, path, row_count FROM etl_archive ORDER BY period",
+    ) == [
+        ("review", date(2023, 1, 1), str(tmp_path / "archive" / "review" / "month=2023-01"), 1),
+        ("review", date(2023, 2, 1), str(tmp_path / "archive" / "review" / "month=2023-02"), 1),
+    ]
+    archived = spark.read.parquet(str(tmp_path / "archive" / "review")).drop("month")
+    assert sorted(tuple(row) for row in archived.collect()) == [
+        (1, 10, 1, 5, None, datetime(2023, 1, 15)),
+        (2, 10, 1, 4, None, datetime(2023, 2, 15)),
+    ]
+
+    assert run_cli("restore", [*options, "--month", "2023-01", "--entity", "review"]) == 0
+
+    assert "restored review 2023-01: 1 rows, checksum" in capsys.readouterr().out
+    assert query(connection, db_settings, "SELECT review_id FROM review ORDER BY 1") == [
+        (1,),
+        (3,),
+        (4,),
+    ]

@@ -20,7 +20,7 @@ README_MAX_WORDS = 1500
 # docs/configuration.md lists the settings in a table under this heading, one row per key, the
 # key's dotted path in backticks in the first column: | `database.schema` | `public` | ... |
 SETTINGS_HEADING = "## Settings"
-SETTINGS_ROW = re.compile(r"^\|\s*`([a-z_][a-z0-9_.]*)`\s*\|")
+SETTINGS_ROW = re.compile(r"^\|\s*`([a-z_][a-z0-9_.<>]*)`\s*\|")
 
 # Names of the project's own environment variables: SPARK_ETL_* and ETL_*, not the tail of
 # another name (SPARK_ETL_LOG_DIR holds ETL_LOG_DIR, which is a name of its own elsewhere).
@@ -33,6 +33,8 @@ def settings_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
     keys: set[str] = set()
     for name, field in model.model_fields.items():
         path = f"{prefix}{field.alias or name}"
+        if typing.get_origin(field.annotation) is dict:  # a mapping of named sections
+            path += ".<name>"
         nested = _nested_model(field.annotation)
         if nested is None:
             keys.add(path)
@@ -43,7 +45,7 @@ def settings_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
 
 def _nested_model(annotation: object) -> type[BaseModel] | None:
     """The settings section an annotation holds (also inside ``X | None``), if any."""
-    candidates = typing.get_args(annotation) or (annotation,)
+    candidates = typing.get_args(annotation) or (annotation,)  # X | None, dict[str, X]
     for candidate in candidates:
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
             return candidate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,41 @@ def test_retention_settings_are_checked_before_spark_starts(tmp_path, text, prob
         load_settings(path)
 
     assert str(error.value) == f"Configuration {path} is invalid: {problem}."
+
+
+def test_named_ranges_join_price_and_quantity(tmp_path):
+    settings = load_settings(
+        write(tmp_path, "validation:\n  ranges:\n    rating: {min: 1, max: 5}\n")
+    )
+
+    assert settings.validation.bounds() == {
+        "price": (Decimal("0.00"), Decimal("9999999999.99")),
+        "quantity": (Decimal(1), Decimal(100000)),
+        "rating": (Decimal(1), Decimal(5)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "ranges: {price: {min: 1, max: 2}}",
+            "'validation.ranges': Value error, price is set as validation.price, not here",
+        ),
+        (
+            "ranges: {rating: {min: 5, max: 1}}",
+            "'validation.ranges.rating': Value error, min must not exceed max",
+        ),
+        (
+            "ranges: {weight: {min: 0.5, max: 2}}",
+            "'validation.ranges.weight.min': Value error, write a quoted decimal such as \"9.99\" or a whole number, not a float",
+        ),
+    ],
+)
+def test_named_ranges_are_checked(tmp_path, text, problem):
+    path = write(tmp_path, f"validation:\n  {text}\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+
+    assert str(raised.value) == f"Configuration {path} is invalid: {problem}."

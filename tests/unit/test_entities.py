@@ -276,3 +276,44 @@ def test_a_named_transform_of_a_users_module_is_registered_through_the_settings(
     frame = spark.createDataFrame([("Ada",)], "name string")
     shouted = registry.TRANSFORMS["name_in_capitals"].function(frame)
     assert [row.shout for row in shouted.collect()] == ["ADA"]
+
+
+def test_a_range_the_settings_do_not_name_is_refused_when_the_settings_load(tmp_path):
+    folder = tmp_path / "entities"
+    folder.mkdir()
+    definition = (Path(definitions.__file__).parent / "entities" / "cart.yaml").read_text(
+        encoding="utf-8"
+    )
+    (folder / "cart.yaml").write_text(
+        definition.replace("range: quantity}", "range: basket}"), encoding="utf-8"
+    )
+    config = tmp_path / "etl.yaml"
+    config.write_text("validation:\n  ranges:\n    basket: {min: 1, max: 9}\n", encoding="utf-8")
+
+    assert (
+        cli._model(load_settings(config), folder).entity("cart").source.columns["quantity"].range
+        == "basket"
+    )
+    with pytest.raises(ConfigError) as error:
+        cli._model(load_settings(), folder)
+    assert str(error.value) == (
+        f"Entity definition {folder / 'cart.yaml'} is invalid: 'source.columns.quantity.range': "
+        "no range 'basket' in the settings (validation.ranges); known: price, quantity."
+    )
+
+
+def test_retention_months_need_monthly_partitions(tmp_path):
+    definition = (Path(definitions.__file__).parent / "entities" / "customer.yaml").read_text(
+        encoding="utf-8"
+    )
+    (tmp_path / "customer.yaml").write_text(
+        definition + "retention: {months: 12}\n", encoding="utf-8"
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_entities(tmp_path)
+
+    assert str(error.value) == (
+        f"Entity definition {tmp_path / 'customer.yaml'} is invalid: 'retention.months': needs "
+        "table.partitioning with interval: month."
+    )
