@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -29,7 +30,12 @@ from pydantic import (
 from spark_etl.errors import ConfigError
 
 if TYPE_CHECKING:
-    from importlib.resources.abc import Traversable
+    from pydantic_core import ErrorDetails
+
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:  # Python 3.10 has it in importlib.abc only
+        from importlib.abc import Traversable
 
 DEFAULTS_FILE = "defaults.yaml"  # in the package, also when it runs from a zip
 SQL_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -246,7 +252,7 @@ def _read_yaml(path: Path | Traversable) -> dict[str, Any]:
     return data
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"unknown key '{key}'"

@@ -127,7 +127,7 @@ def _upsert_statement(
     conflict = entity.primary_key if table == entity.table.name else (entity.key,)
     rest = [name for name in columns if name not in conflict]
     if rest:
-        action = sql.SQL("DO UPDATE SET {} WHERE {} IS DISTINCT FROM {}").format(
+        action: sql.Composable = sql.SQL("DO UPDATE SET {} WHERE {} IS DISTINCT FROM {}").format(
             sql.SQL(", ").join(
                 sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n))
                 for n in rest

@@ -138,7 +138,9 @@ def start_run(conn: Any, run_id: str, job: str, input_dir: str, as_of: datetime)
     conn.commit()
 
 
-def finish_run(conn: Any, run_id: str, counts: dict[str, int], seconds: dict[str, float]) -> None:
+def finish_run(
+    conn: Any, run_id: str, counts: dict[str, int | None], seconds: dict[str, float]
+) -> None:
     """Mark a run succeeded; called inside the load's transaction, so both commit together."""
     with conn.cursor() as cur:
         cur.execute(

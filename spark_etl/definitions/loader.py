@@ -17,7 +17,7 @@ from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -25,6 +25,9 @@ from pydantic import ValidationError
 from spark_etl.definitions.model import Entity, HistoryMerge, Mapping
 from spark_etl.definitions.transforms import BUILT_IN_TRANSFORMS, TransformSignature
 from spark_etl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 __all__ = ["Entity", "Mapping", "Model", "load_entities", "load_mapping"]
 
@@ -154,7 +157,7 @@ def _tags(model: Any) -> tuple[str, ...]:
     return ()
 
 
-def _describe(error: dict[str, Any], root: Any = None) -> str:
+def _describe(error: ErrorDetails, root: Any = None) -> str:
     location = tuple(error["loc"])
     path, _ = _walk(location, root)
     key = ".".join(path)
@@ -197,8 +200,8 @@ def _check_entity(
             problems.append(f"'{path}': '{name}' is not one of its columns{hint}")
 
     filled = _filled_columns(entity)
-    for name, target in zip(entity.source.columns, filled, strict=True):
-        need(f"source.columns.{name}.to", target)
+    for name, filled_name in zip(entity.source.columns, filled, strict=True):
+        need(f"source.columns.{name}.to", filled_name)
     if len(set(filled)) < len(filled):
         problems.append("'source.columns': two source columns fill the same model column")
     need("key", entity.key)
@@ -330,12 +333,12 @@ def load_mapping(path: Path, model: Model) -> Mapping:
         errors = exc.errors()
         # a column given as a mapping fails the plain-text branch too: report the mapping's error
         branches = {tuple(e["loc"][:-2]) for e in errors if e["type"] != "string_type"}
-        problems = "; ".join(
+        described = "; ".join(
             _describe(error, Mapping)
             for error in errors
             if not (error["type"] == "string_type" and tuple(error["loc"][:-1]) in branches)
         )
-        raise ConfigError(f"Mapping template {path} is invalid: {problems}.") from None
+        raise ConfigError(f"Mapping template {path} is invalid: {described}.") from None
     problems = []
     names = [entity.entity for entity in model.entities]
     for name, entity_mapping in mapping.entities.items():

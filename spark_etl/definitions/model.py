@@ -143,7 +143,7 @@ SourceColumn = Annotated[
     IdRule | TextRule | MoneyRule | WholeNumberRule | TimestampRule | PatternRule,
     Field(discriminator="rule"),
 ]
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS: tuple[Literal["csv", "jsonl", "parquet"], ...] = ("csv", "jsonl", "parquet")
 
 
 class Source(_Strict):

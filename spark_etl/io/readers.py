@@ -39,6 +39,7 @@ ENCODING_SAMPLE_BYTES = 1 << 20
 def _exists(spark: SparkSession, path: str) -> bool:
     """Ask Hadoop's file system, so local paths, HDFS and object stores all work."""
     jvm = spark.sparkContext._jvm
+    assert jvm is not None  # set once the session has started
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
     fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     return bool(fs.exists(hadoop_path))

@@ -13,7 +13,7 @@ Two ways in, chosen by ``database.stage_writer``:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame
@@ -23,7 +23,8 @@ from spark_etl.db import postgres
 from spark_etl.db.postgres import quoted
 
 if TYPE_CHECKING:
-    import pyarrow
+    # pyarrow ships no type information (no py.typed, no stubs installed)
+    import pyarrow  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +74,10 @@ def copy_stage(
 
 def copy_partition(
     connection: Connection, settings: DatabaseSettings, table: str, columns: Sequence[str]
-) -> Callable[[Iterator[pyarrow.RecordBatch]], Iterator[pyarrow.RecordBatch]]:
+) -> Callable[[Iterable[pyarrow.RecordBatch]], Iterator[pyarrow.RecordBatch]]:
     """The function each write partition runs on its executor (see ``copy_stage``)."""
 
-    def copy(batches: Iterator[pyarrow.RecordBatch]) -> Iterator[pyarrow.RecordBatch]:
+    def copy(batches: Iterable[pyarrow.RecordBatch]) -> Iterator[pyarrow.RecordBatch]:
         import pyarrow
         from psycopg2 import sql
 
@@ -118,7 +119,7 @@ def csv_bytes(batch: pyarrow.RecordBatch) -> bytes:
     """A batch as PostgreSQL CSV: NULL unquoted and empty, empty text as ``""``, timestamps
     as UTC wall-clock time (the model's ``timestamp`` columns are UTC)."""
     import pyarrow
-    import pyarrow.csv
+    import pyarrow.csv  # type: ignore[import-untyped]
 
     columns = [
         column.cast(pyarrow.timestamp("us"))

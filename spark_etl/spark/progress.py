@@ -110,8 +110,9 @@ def phase(
             out.write(CLEAR_LINE)
             out.flush()
         if spark is not None:
-            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-            spark.sparkContext.setLocalProperty("spark.job.description", None)
+            # None clears a property; pyspark's annotation says str only
+            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+            spark.sparkContext.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
     log.info(outcome_line(label, time.monotonic() - current.started, current.rows))
 
 

@@ -55,6 +55,7 @@ def build_session(settings: SparkSettings, jdbc_jar: str) -> SparkSession:
     spark = builder.getOrCreate()
     # Timestamps cross JDBC as java.sql.Timestamp, converted in the JVM's default zone.
     jvm = spark.sparkContext._jvm
+    assert jvm is not None  # set once the session has started
     jvm.java.util.TimeZone.setDefault(jvm.java.util.TimeZone.getTimeZone("UTC"))
     spark.sparkContext.setLogLevel(settings.log_level)
     log.info("Spark %s session ready (master %s)", spark.version, spark.sparkContext.master)

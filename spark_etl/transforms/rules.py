@@ -126,9 +126,9 @@ def _whole_number(
 ) -> tuple[Column, list[Rule]]:
     """Digits only (a sign when the range allows negatives), within the range."""
     type_low, type_high = INTEGER_BOUNDS.get(pg_type, INTEGER_BOUNDS["bigint"])
-    low, high = _bounds(rule, values)
-    low = type_low if low is None else int(low)
-    high = type_high if high is None else int(high)
+    given_low, given_high = _bounds(rule, values)
+    low = type_low if given_low is None else int(given_low)
+    high = type_high if given_high is None else int(given_high)
     sign = "-?" if low < 0 else ""
     text = raw(name)
     number = F.when(text.rlike(rf"^{sign}[0-9]{{1,18}}$"), text.cast("long"))
@@ -261,7 +261,7 @@ def lookups_needed(entity: Entity) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The referencing columns whose keys ``check_rows`` needs, and the columns whose
     referenced history it needs."""
     histories = tuple(
-        TRANSFORMS[name].history_of for name in entity.transforms if TRANSFORMS[name].history_of
+        history for name in entity.transforms if (history := TRANSFORMS[name].history_of)
     )
     return tuple(reference.column for reference in entity.references), histories
 
