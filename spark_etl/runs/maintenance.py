@@ -50,6 +50,7 @@ def retained_entities(settings: Settings, model: Model) -> list[Retained]:
     for entity in model.entities:
         name = entity.entity
         declared = entity.retention.months if entity.retention else None
+        months: int | None
         if name in keep.months:
             months, setting = keep.months[name], f"retention.months.{name}"
         elif name == BUILT_IN_RETAINED and (keep.cart_months is not None or declared is None):
