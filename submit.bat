@@ -59,7 +59,7 @@ if /i "%JOB%"=="restore" goto docker_maintenance
 if defined HAS_INPUT goto docker_submit
 %MASTER% test -f /data/input/carts.csv
 if not errorlevel 1 goto docker_sample_ready
-%MASTER% python jobs/generate_data.py --output-dir /data/input --carts %SAMPLE_CARTS% 1>&2
+%MASTER% python jobs/main.py generate-data --output-dir /data/input --carts %SAMPLE_CARTS% 1>&2
 if errorlevel 1 exit /b 1
 :docker_sample_ready
 echo No --input-dir given: loading /data/input ^(ETL_INPUT_DIR of .env^). 1>&2
@@ -68,13 +68,13 @@ set ARGS=%ARGS% --input-dir /data/input
 rem The master, event logs and UTC executors come from docker/spark/conf/spark-defaults.conf.
 %MASTER% spark-submit ^
   --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" ^
-  jobs/load.py %JOB% %ARGS%
+  jobs/main.py load %JOB% %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_maintenance
 %MASTER% spark-submit ^
   --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" ^
-  jobs/%JOB%.py %ARGS%
+  jobs/main.py %JOB% %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_test
@@ -84,15 +84,15 @@ exit /b %ERRORLEVEL%
 
 :docker_analytics
 if not defined HAS_OUTPUT set ARGS=%ARGS% --output-dir /data/report
-%MASTER% python jobs/analytics.py %ARGS%
+%MASTER% python jobs/main.py analytics %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_plan
-%MASTER% python jobs/plan.py %ARGS%
+%MASTER% python jobs/main.py plan %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_generate
-%MASTER% python jobs/generate_data.py %ARGS%
+%MASTER% python jobs/main.py generate-data %ARGS%
 exit /b %ERRORLEVEL%
 
 rem ---- this machine ----
@@ -106,13 +106,13 @@ if /i "%JOB%"=="generate_data" goto local_generate
 if /i "%JOB%"=="analytics" goto local_analytics
 if /i "%JOB%"=="plan" goto local_plan
 if not defined SPARK_ETL_ARCHIVE_DIR set "SPARK_ETL_ARCHIVE_DIR=%ROOT%\.local\archive"
-rem What spark-submit runs: a job of its own (retention, restore), else the load job by name.
-set ENTRY="%ROOT%\jobs\load.py" %JOB%
-if /i "%JOB%"=="retention" (set ENTRY="%ROOT%\jobs\retention.py"& goto local_submit)
-if /i "%JOB%"=="restore" (set ENTRY="%ROOT%\jobs\restore.py"& goto local_submit)
+rem What spark-submit runs: the spark-etl command, with retention, restore or load JOB.
+set ENTRY="%ROOT%\jobs\main.py" load %JOB%
+if /i "%JOB%"=="retention" (set ENTRY="%ROOT%\jobs\main.py" %JOB%& goto local_submit)
+if /i "%JOB%"=="restore" (set ENTRY="%ROOT%\jobs\main.py" %JOB%& goto local_submit)
 if not defined HAS_INPUT (
   if not exist "%ROOT%\.local\sample-data\carts.csv" (
-    python "%ROOT%\jobs\generate_data.py" --output-dir "%ROOT%\.local\sample-data" --carts %SAMPLE_CARTS% 1>&2 || exit /b 2
+    python "%ROOT%\jobs\main.py" generate-data --output-dir "%ROOT%\.local\sample-data" --carts %SAMPLE_CARTS% 1>&2 || exit /b 2
   )
   echo No --input-dir given: loading the sample set in %ROOT%\.local\sample-data. 1>&2
   set ARGS=%ARGS% --input-dir "%ROOT%\.local\sample-data"
@@ -143,17 +143,17 @@ exit /b %ERRORLEVEL%
 call "%ROOT%\scripts\local_env.bat"
 if errorlevel 1 exit /b 2
 if not defined HAS_OUTPUT set ARGS=%ARGS% --output-dir "%ROOT%\.local\report"
-python "%ROOT%\jobs\analytics.py" %ARGS%
+python "%ROOT%\jobs\main.py" analytics %ARGS%
 exit /b %ERRORLEVEL%
 
 :local_plan
 call "%ROOT%\scripts\local_env.bat"
 if errorlevel 1 exit /b 2
-python "%ROOT%\jobs\plan.py" %ARGS%
+python "%ROOT%\jobs\main.py" plan %ARGS%
 exit /b %ERRORLEVEL%
 
 :local_generate
-python "%ROOT%\jobs\generate_data.py" %ARGS%
+python "%ROOT%\jobs\main.py" generate-data %ARGS%
 exit /b %ERRORLEVEL%
 
 :usage
@@ -161,8 +161,8 @@ echo Usage: submit.bat JOB [ARGS...]           run JOB on the Docker stack (star
 echo        submit.bat --local JOB [ARGS...]   run JOB on this machine
 echo.
 echo Jobs: %JOBS%
-echo   ^<entity^>_data_transform  load one entity (one job per definition in spark_etl\entities, and
-echo                            per file of --entities DIR)
+echo   ^<entity^>_data_transform  load one entity (one job per definition in
+echo                            spark_etl\definitions\entities, and per file of --entities DIR)
 echo   all                      every entity, each after those it references: customers, products,
 echo                            then cart lines (then the analytics refresh)
 echo   analytics                refresh the analytics views, print their answers, write the report
@@ -189,11 +189,11 @@ exit /b 0
 call :usage 1>&2
 exit /b 2
 
-rem The load jobs come from the entity definitions: one per YAML file of spark_etl\entities,
+rem The load jobs come from the entity definitions: one per YAML file of spark_etl\definitions\entities,
 rem named by its 'job:' key or <entity>_data_transform; and all of them.
 :entity_jobs
 set "JOBS="
-pushd "%ROOT%\spark_etl\entities"
+pushd "%ROOT%\spark_etl\definitions\entities"
 for %%f in (*.yaml) do call :entity_job "%%~ff"
 popd
 set "JOBS=%JOBS%all %TOOLS%"

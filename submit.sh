@@ -70,21 +70,22 @@ run_local() {
   mkdir -p "$SPARK_ETL_LOG_DIR"
   if [[ " $* " == *" -h "* || " $* " == *" --help "* ]]; then  # a job's options: nothing starts
     case "$JOB" in
-      analytics | plan | retention | restore | generate_data) exec python "$ROOT/jobs/$JOB.py" --help ;;
-      *) exec python "$ROOT/jobs/load.py" "$JOB" --help ;;
+      analytics | plan | retention | restore) exec python "$ROOT/jobs/main.py" "$JOB" --help ;;
+      generate_data) exec python "$ROOT/jobs/main.py" generate-data --help ;;
+      *) exec python "$ROOT/jobs/main.py" load "$JOB" --help ;;
     esac
   fi
-  [ "$JOB" = generate_data ] && exec python "$ROOT/jobs/generate_data.py" "$@"
+  [ "$JOB" = generate_data ] && exec python "$ROOT/jobs/main.py" generate-data "$@"
   if [ "$JOB" = plan ]; then  # the catalog of PostgreSQL: no Spark needed
     use_embedded_postgres
-    exec python "$ROOT/jobs/plan.py" "$@"
+    exec python "$ROOT/jobs/main.py" plan "$@"
   fi
   if [ "$JOB" = analytics ]; then  # SQL in PostgreSQL: no Spark needed
     use_embedded_postgres
     local report_args=("$@")
     [[ " $* " == *" --output-dir"* ]] || report_args+=(--output-dir "$LOCAL_DIR/report")
     local status=0
-    python "$ROOT/jobs/analytics.py" "${report_args[@]}" || status=$?
+    python "$ROOT/jobs/main.py" analytics "${report_args[@]}" || status=$?
     psql_hint
     exit "$status"
   fi
@@ -93,7 +94,7 @@ run_local() {
   if [ "$JOB" = retention ] || [ "$JOB" = restore ]; then
     use_embedded_postgres
     local status=0
-    local_spark_submit "$ROOT/jobs/$JOB.py" "$@" || status=$?
+    local_spark_submit "$ROOT/jobs/main.py" "$JOB" "$@" || status=$?
     psql_hint
     exit "$status"
   fi
@@ -102,13 +103,13 @@ run_local() {
   if ! has_input_dir "$@"; then
     local sample_dir="$LOCAL_DIR/sample-data"
     if [ ! -f "$sample_dir/carts.csv" ]; then
-      python "$ROOT/jobs/generate_data.py" --output-dir "$sample_dir" --carts "$SAMPLE_CARTS" >&2
+      python "$ROOT/jobs/main.py" generate-data --output-dir "$sample_dir" --carts "$SAMPLE_CARTS" >&2
     fi
     echo "No --input-dir given: loading the sample set in $sample_dir." >&2
     args+=(--input-dir "$sample_dir")
   fi
   use_embedded_postgres
-  local_spark_submit "$ROOT/jobs/load.py" "$JOB" "${args[@]}" || status=$?
+  local_spark_submit "$ROOT/jobs/main.py" load "$JOB" "${args[@]}" || status=$?
   psql_hint
   exit "$status"
 }
@@ -133,28 +134,28 @@ run_docker() {
   case "$JOB" in
     # Without the stack's spark-defaults: the tests run Spark in local mode, without event logs.
     test) in_master env -u SPARK_CONF_DIR python -m pytest -p no:cacheprovider tests "$@"; return ;;
-    generate_data) in_master python jobs/generate_data.py "$@"; return ;;
-    plan) in_master python jobs/plan.py "$@"; return ;;
+    generate_data) in_master python jobs/main.py generate-data "$@"; return ;;
+    plan) in_master python jobs/main.py plan "$@"; return ;;
     analytics)
       local report_args=("$@")
       [[ " $* " == *" --output-dir"* ]] || report_args+=(--output-dir /data/report)
-      in_master python jobs/analytics.py "${report_args[@]}"
+      in_master python jobs/main.py analytics "${report_args[@]}"
       return
       ;;
   esac
   if [ "$JOB" = retention ] || [ "$JOB" = restore ]; then
-    docker_spark_submit "jobs/$JOB.py" "$@"
+    docker_spark_submit jobs/main.py "$JOB" "$@"
     return
   fi
   local args=("$@")
   if ! has_input_dir "$@"; then
     if ! in_master test -f /data/input/carts.csv; then
-      in_master python jobs/generate_data.py --output-dir /data/input --carts "$SAMPLE_CARTS" >&2
+      in_master python jobs/main.py generate-data --output-dir /data/input --carts "$SAMPLE_CARTS" >&2
     fi
     echo "No --input-dir given: loading /data/input (ETL_INPUT_DIR of .env)." >&2
     args+=(--input-dir /data/input)
   fi
-  docker_spark_submit jobs/load.py "$JOB" "${args[@]}"
+  docker_spark_submit jobs/main.py load "$JOB" "${args[@]}"
 }
 
 # docker_spark_submit SCRIPT ARGS...: a job on the stack's cluster, its driver in spark-master.

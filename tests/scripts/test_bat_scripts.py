@@ -266,7 +266,7 @@ def test_a_failed_sample_generation_stops_before_spark_submit(wine, project):
 
     assert status == 1
     calls = docker_calls(project)
-    assert "python jobs/generate_data.py --output-dir /data/input" in calls[-1]
+    assert "python jobs/main.py generate-data --output-dir /data/input" in calls[-1]
     assert not any("spark-submit" in call for call in calls)
 
 
@@ -281,7 +281,7 @@ def test_a_job_runs_through_the_entry_point_and_its_failure_is_the_scripts(wine,
     assert status == 1
     submit = docker_calls(project)[-1]
     assert "exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit" in submit
-    assert submit.endswith('jobs/load.py cart_data_transform  "--input-dir" "/data/input/2024-11"')
+    assert submit.endswith('jobs/main.py load cart_data_transform  "--input-dir" "/data/input/2024-11"')
 
 
 def test_retention_runs_on_the_cluster_through_its_own_entry_point(wine, project):
@@ -293,7 +293,7 @@ def test_retention_runs_on_the_cluster_through_its_own_entry_point(wine, project
     assert status == 0, err
     submit = docker_calls(project)[-1]
     assert "exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit" in submit
-    assert submit.endswith('jobs/retention.py  "--dry-run"')
+    assert submit.endswith('jobs/main.py retention  "--dry-run"')
 
 
 def test_a_jobs_own_help_does_not_generate_the_sample(wine, project):
@@ -302,5 +302,5 @@ def test_a_jobs_own_help_does_not_generate_the_sample(wine, project):
 
     assert status == 0, (out, err)
     calls = docker_calls(project)
-    assert not any("generate_data" in call for call in calls)
-    assert calls[-1].endswith('jobs/load.py all  "-h"')
+    assert not any("generate-data" in call for call in calls)
+    assert calls[-1].endswith('jobs/main.py load all  "-h"')

@@ -214,7 +214,7 @@ def test_a_job_runs_through_the_image_entry_point_and_its_exit_code_is_the_scrip
     assert result.returncode == 3
     submit = docker_calls(project)[-1]
     assert " exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit " in submit
-    assert submit.endswith("jobs/load.py cart_data_transform --input-dir /data/input/2024-11")
+    assert submit.endswith("jobs/main.py load cart_data_transform --input-dir /data/input/2024-11")
 
 
 @pytest.mark.parametrize(
@@ -227,8 +227,8 @@ def test_retention_and_restore_run_on_the_cluster_without_an_input(project, job,
     assert result.returncode == 0, result.stderr
     submit = docker_calls(project)[-1]
     assert " exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit " in submit
-    assert submit.endswith(f"jobs/{job}.py {' '.join(args)}")
-    assert not any("generate_data" in call for call in docker_calls(project))
+    assert submit.endswith(f"jobs/main.py {job} {' '.join(args)}")
+    assert not any("generate-data" in call for call in docker_calls(project))
 
 
 def test_a_failed_sample_generation_stops_before_spark_submit(project):
@@ -237,7 +237,7 @@ def test_a_failed_sample_generation_stops_before_spark_submit(project):
 
     assert result.returncode == 1
     calls = docker_calls(project)
-    assert "python jobs/generate_data.py --output-dir /data/input" in calls[-1]
+    assert "python jobs/main.py generate-data --output-dir /data/input" in calls[-1]
     assert not any("spark-submit" in call for call in calls)
 
 
@@ -256,5 +256,5 @@ def test_the_containers_run_as_the_user_of_the_scripts(project):
 
     assert result.returncode == 0, result.stderr
     assert docker_calls(project)[-1].endswith(
-        f"python jobs/analytics.py --output-dir /data/report uid={os.getuid()} gid={os.getgid()}"
+        f"python jobs/main.py analytics --output-dir /data/report uid={os.getuid()} gid={os.getgid()}"
     )
