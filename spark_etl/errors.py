@@ -33,3 +33,23 @@ class AccountingError(RuntimeError):
 
 class ArchiveError(EtlError):
     """An archive cannot be written, read back or restored; nothing was dropped."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message, at most ``limit`` characters: what a user
+    sees of a failure whose trace goes to the log file."""
+    return (str(exc).strip().splitlines() or [""])[0][:limit]
+
+
+def one_line(exc: BaseException) -> str:
+    """``ClassName: first line of the message``, at most 500 characters: how a failure is
+    recorded in ``etl_run``."""
+    return f"{exc.__class__.__name__}: {first_line(exc, 500)}"[:500]
+
+
+def cause_line(exc: BaseException) -> str:
+    """The line of a Spark failure that names the Java exception (a Py4J message starts with
+    the call that failed), else the first line; at most 300 characters."""
+    text = str(exc).strip().splitlines()
+    line = next((t for t in text if "Exception" in t or "Error" in t), text[0] if text else "")
+    return line.strip()[:300]

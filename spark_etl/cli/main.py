@@ -25,7 +25,7 @@ from spark_etl.db import migrations, postgres
 from spark_etl.db.archives import AUDIT_TABLES
 from spark_etl.definitions import Model, load_entities, load_mapping
 from spark_etl.definitions.loader import check_ranges
-from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
+from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError, first_line
 from spark_etl.local import datagen
 from spark_etl.runs import maintenance, pipeline, retention
 from spark_etl.runs.refresh import refresh_and_answer
@@ -355,9 +355,8 @@ def run(job: str, command: Callable[[list[str]], None], argv: list[str]) -> int:
         return EXIT_USER_ERROR
     except Exception as exc:
         log.debug("Job %s failed", job, exc_info=True)  # the trace goes to the file only
-        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
         print(
-            f"error: {job} failed ({exc.__class__.__name__}: {first_line}); "
+            f"error: {job} failed ({exc.__class__.__name__}: {first_line(exc)}); "
             f"the full trace is in {log_file}",
             file=sys.stderr,
         )

@@ -21,7 +21,7 @@ from spark_etl.config import Connection, DatabaseSettings
 from spark_etl.db.archives import AUDIT_TABLES
 from spark_etl.db.checksums import Checksum
 from spark_etl.db.postgres import quoted
-from spark_etl.errors import ArchiveError
+from spark_etl.errors import ArchiveError, cause_line
 from spark_etl.io import readers
 from spark_etl.io.checksums import spark_checksum
 from spark_etl.transforms.rules import spark_type
@@ -93,7 +93,7 @@ def write_parquet(frame: DataFrame, path: str) -> None:
     try:
         frame.write.mode("overwrite").parquet(path)
     except (Py4JJavaError, PySparkException) as exc:
-        raise ArchiveError(f"Cannot write the archive {path} ({first_line(exc)}).") from exc
+        raise ArchiveError(f"Cannot write the archive {path} ({cause_line(exc)}).") from exc
 
 
 def read_back(
@@ -103,15 +103,9 @@ def read_back(
     try:
         written = spark.read.parquet(path)
     except (Py4JJavaError, PySparkException) as exc:
-        raise ArchiveError(f"Cannot read the archive {path} back ({first_line(exc)}).") from exc
+        raise ArchiveError(f"Cannot read the archive {path} back ({cause_line(exc)}).") from exc
     wanted = [(field.name, field.dataType) for field in schema.fields]
     found = [(field.name, field.dataType) for field in written.schema.fields]
     if found != wanted:
         raise ArchiveError(f"The archive {path} read back has columns {found}, not {wanted}.")
     return spark_checksum(written, columns)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = next((t for t in text if "Exception" in t or "Error" in t), text[0] if text else "")
-    return line.strip()[:300]

@@ -15,13 +15,7 @@ from spark_etl import analytics
 from spark_etl.config import Connection, DatabaseSettings
 from spark_etl.db import migrations, postgres
 from spark_etl.definitions import Model
-
-
-def one_line(exc: BaseException) -> str:
-    """``ClassName: first line of the message``, at most 500 characters: how a failure is
-    recorded in ``etl_run`` and shown on the terminal."""
-    text = str(exc).strip().splitlines()
-    return f"{exc.__class__.__name__}: {text[0] if text else ''}"[:500]
+from spark_etl.errors import one_line
 
 
 @contextmanager

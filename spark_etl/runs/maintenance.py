@@ -16,7 +16,7 @@ from spark_etl.config import Connection, Settings
 from spark_etl.db import archives, postgres
 from spark_etl.db.checksums import Checksum
 from spark_etl.definitions import Entity, Model
-from spark_etl.errors import RefreshError
+from spark_etl.errors import RefreshError, one_line
 from spark_etl.io.archives import local_archive_dir
 from spark_etl.runs import lifecycle, retention
 from spark_etl.spark.session import lazy_session
@@ -175,5 +175,5 @@ def _run(
             try:
                 lifecycle.refresh_analytics(conn, connection, db, model)
             except Exception as exc:
-                raise RefreshError(lifecycle.one_line(exc)) from exc
+                raise RefreshError(one_line(exc)) from exc
     return done

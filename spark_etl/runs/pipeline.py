@@ -22,7 +22,7 @@ from spark_etl.db.archives import archived_months
 from spark_etl.db.ddl import history_lookup_columns
 from spark_etl.definitions import Entity, Mapping, Model, load_entities
 from spark_etl.definitions.model import HistoryMerge
-from spark_etl.errors import AccountingError, ConcurrentRunError, RefreshError
+from spark_etl.errors import AccountingError, ConcurrentRunError, RefreshError, one_line
 from spark_etl.io import readers, writers
 from spark_etl.runs import lifecycle
 from spark_etl.spark import progress
@@ -220,7 +220,7 @@ def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str])
             "them when it ends."
         )
     except Exception as exc:  # the loads have committed: say so, apart from the refresh
-        raise RefreshError(lifecycle.one_line(exc)) from exc
+        raise RefreshError(one_line(exc)) from exc
 
 
 def refresh_analytics(ctx: RunContext, seconds: dict[str, float] | None = None) -> list[str]:

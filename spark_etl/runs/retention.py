@@ -39,9 +39,9 @@ from spark_etl.db.archives import (
 from spark_etl.db.checksums import Checksum, unsupported_types
 from spark_etl.db.partitions import attach_range, create_range_table, partition_name
 from spark_etl.definitions import Entity
-from spark_etl.errors import ArchiveError, ConfigError
+from spark_etl.errors import ArchiveError, ConfigError, cause_line
 from spark_etl.io import writers
-from spark_etl.io.archives import archive_path, first_line, read_back, read_rows, write_parquet
+from spark_etl.io.archives import archive_path, read_back, read_rows, write_parquet
 from spark_etl.io.checksums import spark_checksum
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def restore(
             frame = spark.read.parquet(record.path)
         except (Py4JJavaError, PySparkException) as exc:
             raise ArchiveError(
-                f"Cannot read the archive {record.path} ({first_line(exc)})."
+                f"Cannot read the archive {record.path} ({cause_line(exc)})."
             ) from exc
         columns = [(n, c.type) for n, c in entity.columns.items()]
         frame = frame.select(*(n for n, _ in columns))

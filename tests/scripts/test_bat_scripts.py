@@ -281,7 +281,9 @@ def test_a_job_runs_through_the_entry_point_and_its_failure_is_the_scripts(wine,
     assert status == 1
     submit = docker_calls(project)[-1]
     assert "exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit" in submit
-    assert submit.endswith('jobs/main.py load cart_data_transform  "--input-dir" "/data/input/2024-11"')
+    assert submit.endswith(
+        'jobs/main.py load cart_data_transform  "--input-dir" "/data/input/2024-11"'
+    )
 
 
 def test_retention_runs_on_the_cluster_through_its_own_entry_point(wine, project):
