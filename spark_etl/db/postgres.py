@@ -75,6 +75,22 @@ def open_model(connection: Connection, db: DatabaseSettings) -> Any:
     return connect(connection, db.db_schema, db.connect_timeout_seconds)
 
 
+def key_range(connection: Connection, db: DatabaseSettings, table: str, key: str) -> Any:
+    """Rows of a model table and the least and greatest value of its ``key`` (``n``, ``low``,
+    ``high``), on a connection of its own: how a lookup's parallel reads are sliced."""
+    conn = open_model(connection, db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL(
+                    "SELECT count(*) AS n, min({key}) AS low, max({key}) AS high FROM {t}"
+                ).format(key=sql.Identifier(key), t=sql.Identifier(db.db_schema, table))
+            )
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
 @contextmanager
 def load_lock(conn: Any) -> Iterator[None]:
     """Hold the ETL's advisory lock for the block, or refuse if another run holds it."""

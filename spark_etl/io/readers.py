@@ -253,31 +253,26 @@ def read_lookup(
     settings: DatabaseSettings,
     table: str,
     columns: Sequence[str],
+    *,
+    rows_per_read: int = LOOKUP_ROWS_PER_READ,
+    broadcast_rows: int = BROADCAST_LOOKUP_ROWS,
 ) -> DataFrame:
     """Columns of a model table that a load looks values up in (the keys of a referenced
     entity, a history), the first being an integer key.
 
-    Read in parallel slices of the key's range, streamed; marked for broadcast when short
-    enough, otherwise left to a shuffled join.
+    Read in parallel slices of the key's range (``rows_per_read`` rows each), streamed;
+    marked for broadcast when at most ``broadcast_rows`` long, otherwise left to a shuffled
+    join.
     """
     names = ", ".join(quoted(name) for name in columns)
     relation = quoted(settings.db_schema, table)
-    conn = postgres.open_model(connection, settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                f"SELECT count(*) AS n, min({quoted(columns[0])}) AS low, "
-                f"max({quoted(columns[0])}) AS high FROM {relation}"
-            )
-            size = cur.fetchone()
-    finally:
-        conn.close()
+    size = postgres.key_range(connection, settings, table, columns[0])
     properties = {
         **connection.jdbc_properties(settings.connect_timeout_seconds),
         "fetchsize": str(FETCH_ROWS),
     }
     subquery = f"(SELECT {names} FROM {relation}) AS lookup"
-    reads = -(-int(size["n"]) // LOOKUP_ROWS_PER_READ)
+    reads = -(-int(size["n"]) // rows_per_read)
     if reads > 1 and not isinstance(size["low"], int):
         reads = 1  # slices need an integer key's range
     if reads > 1:
@@ -293,4 +288,4 @@ def read_lookup(
     else:
         frame = spark.read.jdbc(connection.jdbc_url, subquery, properties=properties)
     log.debug("Lookup %s: %d rows in %d read(s)", table, size["n"], max(reads, 1))
-    return F.broadcast(frame) if size["n"] <= BROADCAST_LOOKUP_ROWS else frame
+    return F.broadcast(frame) if size["n"] <= broadcast_rows else frame

@@ -31,14 +31,20 @@ def joined_plan(spark, lookup) -> str:
 
 
 def test_a_long_lookup_is_read_in_slices_and_joined_without_broadcast(
-    spark, db_settings, connection, monkeypatch
+    spark, db_settings, connection
 ):
     db = db_settings.database
     customers_with_keys(connection, db.db_schema)
-    monkeypatch.setattr(readers, "LOOKUP_ROWS_PER_READ", 5)
-    monkeypatch.setattr(readers, "BROADCAST_LOOKUP_ROWS", 10)
 
-    lookup = readers.read_lookup(spark, connection, db, "customer", ("customer_id", "name"))
+    lookup = readers.read_lookup(
+        spark,
+        connection,
+        db,
+        "customer",
+        ("customer_id", "name"),
+        rows_per_read=5,
+        broadcast_rows=10,
+    )
 
     assert lookup.rdd.getNumPartitions() == 4  # 19 rows, 5 per read
     assert sorted(tuple(row) for row in lookup.collect()) == [(k, f"c{k}") for k in KEYS]
