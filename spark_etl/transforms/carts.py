@@ -6,7 +6,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_etl.transforms.columns import REASONS, add_reason
+from spark_etl.transforms.columns import REASONS, add_reason, not_found
 from spark_etl.transforms.source import LINE_AMOUNT
 
 
@@ -36,7 +36,7 @@ def with_variation_in_force(carts: DataFrame, variations: DataFrame) -> DataFram
     priced = carts.join(lookup, on=in_force, how="left")
     unknown = F.col("product_id").isNotNull() & F.col("product_variation_id").isNull()
     return add_reason(
-        priced, unknown & F.col("created_at").isNotNull(), "product_id not found in product"
+        priced, unknown & F.col("created_at").isNotNull(), not_found("product_id", "product")
     ).drop("_variation_product_id", "_in_force_from", "_in_force_to")
 
 

@@ -116,6 +116,11 @@ def record_rules(columns: Sequence[str]) -> list[tuple[Column, str]]:
     ]
 
 
+def not_found(column: str, entity: str) -> str:
+    """The reason of a row whose reference names no row of the entity it references."""
+    return f"{column} not found in {entity}"
+
+
 def add_reason(frame: DataFrame, broken: Column, message: str | Column) -> DataFrame:
     """Append ``message`` (text, or a column saying it per row) to the reasons of the rows
     where ``broken`` is true."""

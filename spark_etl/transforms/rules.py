@@ -33,6 +33,7 @@ from spark_etl.transforms.columns import (
     add_reason,
     clean_text,
     id_rules,
+    not_found,
     parse_id,
     parse_timestamp,
     raw,
@@ -224,7 +225,7 @@ def with_known_reference(frame: DataFrame, column: str, entity: str, keys: DataF
     known = keys.select(F.col(keys.columns[0]).alias("_known_key"))
     checked = frame.join(known, on=F.col(column) == F.col("_known_key"), how="left")
     unknown = F.col(column).isNotNull() & F.col("_known_key").isNull()
-    return add_reason(checked, unknown, f"{column} not found in {entity}").drop("_known_key")
+    return add_reason(checked, unknown, not_found(column, entity)).drop("_known_key")
 
 
 def check_rows(
