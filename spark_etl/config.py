@@ -231,17 +231,23 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
+def read_yaml(path: Path | Traversable, label: str) -> Any:
+    """The YAML document of a file; bad syntax or encoding is one ConfigError naming ``label``
+    (the one place settings and definitions are parsed)."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{label} is not valid YAML ({exc.__class__.__name__}); fix its syntax."
+        ) from None
+
+
 def _read_yaml(path: Path | Traversable) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path, f"Configuration file {path}")
     except FileNotFoundError:
         raise ConfigError(
             f"Configuration file {path} does not exist; check the --config path."
-        ) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"Configuration file {path} is not valid YAML "
-            f"({exc.__class__.__name__}); fix its syntax."
         ) from None
     if data is None:
         return {}

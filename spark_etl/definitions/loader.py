@@ -19,9 +19,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import ValidationError
 
+from spark_etl.config import read_yaml
 from spark_etl.definitions.model import Entity, HistoryMerge, Mapping
 from spark_etl.definitions.transforms import BUILT_IN_TRANSFORMS, TransformSignature
 from spark_etl.errors import ConfigError
@@ -98,12 +98,7 @@ def _yaml_files(folder: Path | Any) -> list[Any]:
 
 
 def _read(path: Any, shape: str = "a mapping with an 'entity' key") -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{path} is not valid YAML ({exc.__class__.__name__}); fix its syntax."
-        ) from None
+    data = read_yaml(path, str(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold {shape}.")
     return data

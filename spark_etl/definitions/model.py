@@ -13,11 +13,10 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spark_etl.config import refuse_float
+from spark_etl.config import Identifier, refuse_float
 
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # The PostgreSQL types a model column may have, as format_type() spells them (so a declared
 # type compares with the catalog as text); the short spellings of the YAML map onto them.
 TYPE_SPELLINGS = {
@@ -40,12 +39,6 @@ NUMERIC = re.compile(r"^numeric\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 VARCHAR = re.compile(r"^(?:varchar|character varying)\s*\(\s*(\d+)\s*\)$")
 
 
-def _identifier(value: str) -> str:
-    if not IDENTIFIER.match(value):
-        raise ValueError("must be a lower-case SQL identifier: letters, digits and _, at most 63")
-    return value
-
-
 def canonical_type(declared: str) -> str:
     """The format_type() spelling of a declared column type; ValueError when not supported."""
     text = " ".join(declared.strip().lower().split())
@@ -65,7 +58,7 @@ def canonical_type(declared: str) -> str:
 
 
 Name = Annotated[str, Field(min_length=1)]
-SqlName = Annotated[str, AfterValidator(_identifier)]
+SqlName = Identifier  # a lower-case SQL identifier, as the settings' schema names
 
 
 class _Strict(BaseModel):
