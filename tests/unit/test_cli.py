@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from spark_etl.cli import logs
+import spark_etl
+from spark_etl.cli import command, logs
 from spark_etl.cli import main as cli
 from spark_etl.cli.printing import format_summary
 
@@ -164,3 +165,54 @@ def test_restore_needs_a_month_like_2024_01(capsys, no_spark):
     assert capsys.readouterr().err.splitlines()[-1] == (
         "restore: error: argument --month: '2024-13' is not a month like 2024-01"
     )
+
+
+def test_spark_etl_version_and_help_start_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(logs.LOG_DIR_ENV)  # the log file would go to ./logs
+
+    assert command.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"spark-etl {spark_etl.__version__}\n"
+    assert command.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: spark-etl [--version] [--help] COMMAND [ARGS]\n")
+    assert "  load           load extracts: JOB is all, an entity (cart) or its job" in out
+    assert "  2  your mistake: an option, a setting, a definition or the input" in out
+    assert command.main(["load", "--help"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "usage: spark-etl load JOB [-h] --input-dir INPUT_DIR"
+    )
+    assert list(tmp_path.iterdir()) == []  # no log folder, no log file
+
+
+def test_spark_etl_names_an_unknown_command_and_a_missing_job(capsys):
+    assert command.main(["lod"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "spark-etl: error: unknown command 'lod'; choose one of: load, analytics, plan, "
+        "retention, restore, generate-data"
+    )
+    assert command.main(["load"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "spark-etl load: error: name the JOB to run (all, or an entity)"
+    )
+    assert command.main([]) == 2
+
+
+def test_spark_etl_load_takes_an_entity_and_lists_only_load_jobs(tmp_path, capsys, no_spark):
+    assert command.main(["load", "analytics", "--input-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        "error: Unknown job 'analytics'; choose one of: customer_data_transform, "
+        "product_data_transform, cart_data_transform, all.\n"
+    )
+    assert command.main(["load", "cart", "--input-dir", str(tmp_path / "absent")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: Input directory {tmp_path}/absent does not exist; pass --input-dir DIR.\n"
+    )
+
+
+def test_spark_etl_subcommands_run_the_jobs(tmp_path, capsys):
+    out = tmp_path / "data"
+
+    assert command.main(["generate-data", "--output-dir", str(out), "--carts", "300"]) == 0
+
+    assert capsys.readouterr().out.splitlines()[-1] == f"{out}/carts.csv: 300 rows"
