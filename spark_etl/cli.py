@@ -22,15 +22,17 @@ from tabulate import tabulate
 
 import spark_etl
 from spark_etl import (
-    analytics,
     database,
     datagen,
     migrations,
     pipeline,
     progress,
-    report,
     retention,
 )
+from spark_etl.analytics.questions import QUESTIONS
+from spark_etl.analytics.report.page import write_report
+from spark_etl.analytics.report.section import report_section
+from spark_etl.analytics.report.terminal import terminal_summary
 from spark_etl.config import Settings, connection_from_env, load_settings
 from spark_etl.entities import Entity, Model, load_entities, load_mapping
 from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError
@@ -219,35 +221,15 @@ def run_analytics(argv: list[str]) -> None:
             # read under the lock too: no load refreshes the views between two answers
             sections = [
                 report_section(conn, db.analytics_schema, question, args.output_dir)
-                for question in analytics.QUESTIONS
+                for question in QUESTIONS
             ]
     finally:
         conn.close()
     for section in sections:
-        print(report.terminal_summary(section, args.top), end="\n\n")
+        print(terminal_summary(section, args.top), end="\n\n")
     currency = settings.report.currency
-    index = report.write_report(args.output_dir, sections, datetime.now(timezone.utc), currency)
+    index = write_report(args.output_dir, sections, datetime.now(timezone.utc), currency)
     print(f"Report: {index.resolve()}")
-
-
-def report_section(
-    conn: Any, analytics_schema: str, question: analytics.Question, folder: Path
-) -> report.Section:
-    """Read what the report shows of one question, with limits, and stream each of its views
-    whole into ``<view>.csv``."""
-    row_counts = {}
-    for view in question.views:
-        with (folder / f"{view}.csv").open("w", encoding="utf-8", newline="") as handle:
-            row_counts[view] = analytics.export_csv(conn, analytics_schema, question, view, handle)
-    return report.Section(
-        question,
-        analytics.fetch(conn, analytics_schema, question, limit=report.TABLE_ROWS),
-        [
-            (chart, analytics.fetch_chart(conn, analytics_schema, chart))
-            for chart in question.charts
-        ],
-        row_counts,
-    )
 
 
 def run_plan(argv: list[str]) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl import analytics, database, merges, migrations, progress, readers, retention, writers
+from spark_etl import database, merges, migrations, progress, readers, retention, writers
+from spark_etl.analytics import refresh, summaries
 from spark_etl.config import Connection, DatabaseSettings, Settings
 from spark_etl.entities import Entity, Mapping, Model, load_entities
 from spark_etl.entities.ddl import history_lookup_columns
@@ -266,9 +267,9 @@ def refresh_views(
     seconds: dict[str, float] | None = None,
     rebuild: bool = False,
 ) -> list[str]:
-    """``analytics.refresh`` on ``conn`` and up to ``db.refresh_connections`` - 1 more
+    """``refresh.refresh`` on ``conn`` and up to ``db.refresh_connections`` - 1 more
     connections like it; the caller holds the load lock."""
-    return analytics.refresh(
+    return refresh.refresh(
         conn,
         db.db_schema,
         db.analytics_schema,
@@ -276,4 +277,5 @@ def refresh_views(
         rebuild,
         connect=partial(database.connect, connection, db.db_schema, db.connect_timeout_seconds),
         connections=db.refresh_connections,
+        recompute_share=summaries.RECOMPUTE_SHARE,
     )
