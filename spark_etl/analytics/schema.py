@@ -104,11 +104,12 @@ def definition_sql(folder: Traversable | None = None) -> str:
     )
 
 
-def definition_hash() -> str:
+def definition_hash(folder: Traversable | None = None) -> str:
     """Changes with the order of the objects and with any of their files."""
+    root = views_folder() if folder is None else folder
     digest = hashlib.sha256()
-    for name in objects():
-        text = views_folder().joinpath(f"{name}.sql").read_text(encoding="utf-8")
+    for name in objects(root):
+        text = root.joinpath(f"{name}.sql").read_text(encoding="utf-8")
         for part in (name, text):
             data = part.encode("utf-8")
             digest.update(len(data).to_bytes(8, "big") + data)  # no two lists hash alike

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from spark_etl.analytics.questions import QUESTIONS, load_questions
-from spark_etl.analytics.schema import definition_sql, objects, view_names, views_folder
+from spark_etl.analytics.schema import (
+    definition_hash,
+    definition_sql,
+    objects,
+    view_names,
+    views_folder,
+)
 from spark_etl.errors import ConfigError
 
 VIEWS = Path(str(views_folder()))
@@ -52,6 +58,22 @@ def test_a_declaration_listing_a_file_twice_is_refused(views):
 
     with pytest.raises(ConfigError, match=r"'objects.43': sale is listed twice"):
         objects(views)
+
+
+def test_the_definition_hash_changes_with_any_file_and_with_the_order(views):
+    before = definition_hash(views)
+    assert definition_hash(views) == before
+    sale = views / "sale.sql"
+    sale.write_text(sale.read_text() + "-- a comment is a change too\n")
+    edited = definition_hash(views)
+    manifest = views / "objects.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "  - sale\n  - purchase_of_month\n", "  - purchase_of_month\n  - sale\n"
+        )
+    )
+
+    assert len({before, edited, definition_hash(views)}) == 3
 
 
 def test_every_question_is_loaded_in_the_order_of_its_file_and_names_views_that_exist():
