@@ -45,14 +45,16 @@ sys.path.insert(0, str(REPO))
 
 from psycopg2 import sql  # noqa: E402
 
-from spark_etl import analytics, report  # noqa: E402
+from spark_etl.analytics.queries import fetch  # noqa: E402
+from spark_etl.analytics.questions import QUESTIONS  # noqa: E402
+from spark_etl.analytics.report.page import write_report  # noqa: E402
+from spark_etl.analytics.report.section import TABLE_ROWS, report_section  # noqa: E402
 from spark_etl.config import Connection, connection_from_env, load_settings  # noqa: E402
 from spark_etl.db import archives, postgres  # noqa: E402
 from spark_etl.io import readers, writers  # noqa: E402
 from spark_etl.local import datagen  # noqa: E402
 from spark_etl.local.postgres import LocalPostgres  # noqa: E402
 from spark_etl.runs import pipeline, retention  # noqa: E402
-from spark_etl.runs.refresh import report_section  # noqa: E402
 from spark_etl.transforms.columns import pack_raw  # noqa: E402
 
 RAW_COLUMNS = {
@@ -208,11 +210,11 @@ def analytics_queries(ctx: pipeline.RunContext) -> dict[str, dict[str, float]]:
     db = ctx.settings.database
     conn = postgres.connect(ctx.connection, db.db_schema, 10)
     seconds: dict[str, dict[str, float]] = {"first_page": {}, "all_rows": {}}
-    for kind, limit in (("first_page", report.TABLE_ROWS), ("all_rows", None)):
-        for question in analytics.QUESTIONS:
-            analytics.fetch(conn, db.analytics_schema, question, limit=limit)
+    for kind, limit in (("first_page", TABLE_ROWS), ("all_rows", None)):
+        for question in QUESTIONS:
+            fetch(conn, db.analytics_schema, question, limit=limit)
             started = time.perf_counter()
-            analytics.fetch(conn, db.analytics_schema, question, limit=limit)
+            fetch(conn, db.analytics_schema, question, limit=limit)
             seconds[kind][question.views[0]] = time.perf_counter() - started
     conn.close()
     return seconds
@@ -226,10 +228,9 @@ def report_seconds(ctx: pipeline.RunContext, folder: Path) -> float:
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     sections = [
-        report_section(conn, db.analytics_schema, question, folder)
-        for question in analytics.QUESTIONS
+        report_section(conn, db.analytics_schema, question, folder) for question in QUESTIONS
     ]
-    report.write_report(folder, sections, datetime.now(timezone.utc), ctx.settings.report.currency)
+    write_report(folder, sections, datetime.now(timezone.utc), ctx.settings.report.currency)
     seconds = time.perf_counter() - started
     conn.close()
     return seconds

@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import spark_etl
-from spark_etl import report
+from spark_etl.analytics.report.page import write_report
+from spark_etl.analytics.report.terminal import terminal_summary
 from spark_etl.cli.logs import configure_logging
 from spark_etl.cli.printing import Window, format_summary, render_retention_plans, size
 from spark_etl.config import Connection, Settings, connection_from_env, load_settings
@@ -168,9 +169,9 @@ def run_analytics(argv: list[str]) -> None:
     connection = connection_from_env()
     sections = refresh_and_answer(settings, model, connection, args.output_dir, args.rebuild)
     for section in sections:
-        print(report.terminal_summary(section, args.top), end="\n\n")
+        print(terminal_summary(section, args.top), end="\n\n")
     currency = settings.report.currency
-    index = report.write_report(args.output_dir, sections, datetime.now(timezone.utc), currency)
+    index = write_report(args.output_dir, sections, datetime.now(timezone.utc), currency)
     print(f"Report: {index.resolve()}")
 
 

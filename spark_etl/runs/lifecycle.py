@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from spark_etl import analytics
+from spark_etl.analytics import refresh, summaries
 from spark_etl.config import Connection, DatabaseSettings
 from spark_etl.db import migrations, postgres
 from spark_etl.definitions import Model
@@ -57,7 +57,7 @@ def refresh_analytics(
     tables), then refresh the views on ``conn`` and up to ``db.refresh_connections`` - 1 more
     connections like it; the caller holds the load lock."""
     migrations.migrate(conn, db.db_schema, model, model.entities, "analytics")
-    return analytics.refresh(
+    return refresh.refresh(
         conn,
         db.db_schema,
         db.analytics_schema,
@@ -65,4 +65,5 @@ def refresh_analytics(
         rebuild,
         connect=partial(postgres.open_model, connection, db),
         connections=db.refresh_connections,
+        recompute_share=summaries.RECOMPUTE_SHARE,
     )

@@ -4,9 +4,9 @@ under the load lock, so that no load changes the views between two answers."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from spark_etl import analytics, report
+from spark_etl.analytics.questions import QUESTIONS
+from spark_etl.analytics.report.section import Section, report_section
 from spark_etl.config import Connection, Settings
 from spark_etl.db import postgres
 from spark_etl.definitions import Model
@@ -15,7 +15,7 @@ from spark_etl.runs import lifecycle
 
 def refresh_and_answer(
     settings: Settings, model: Model, connection: Connection, folder: Path, rebuild: bool
-) -> list[report.Section]:
+) -> list[Section]:
     """Refresh the views (from every line with ``rebuild``), then read each question's answers,
     its views streamed whole into ``folder/<view>.csv``."""
     db = settings.database
@@ -26,27 +26,7 @@ def refresh_and_answer(
             lifecycle.refresh_analytics(conn, connection, db, model, rebuild=rebuild)
             return [
                 report_section(conn, db.analytics_schema, question, folder)
-                for question in analytics.QUESTIONS
+                for question in QUESTIONS
             ]
     finally:
         conn.close()
-
-
-def report_section(
-    conn: Any, analytics_schema: str, question: analytics.Question, folder: Path
-) -> report.Section:
-    """Read what the report shows of one question, with limits, and stream each of its views
-    whole into ``<view>.csv``."""
-    row_counts = {}
-    for view in question.views:
-        with (folder / f"{view}.csv").open("w", encoding="utf-8", newline="") as handle:
-            row_counts[view] = analytics.export_csv(conn, analytics_schema, question, view, handle)
-    return report.Section(
-        question,
-        analytics.fetch(conn, analytics_schema, question, limit=report.TABLE_ROWS),
-        [
-            (chart, analytics.fetch_chart(conn, analytics_schema, chart))
-            for chart in question.charts
-        ],
-        row_counts,
-    )

@@ -27,12 +27,17 @@ from fractions import Fraction
 
 import pytest
 
-from spark_etl import analytics, report
-from spark_etl.analytics import QUESTIONS, SUMMARY_TABLES
-from spark_etl.cli import main as cli
+from spark_etl.analytics.queries import fetch
+from spark_etl.analytics.questions import QUESTIONS
+from spark_etl.analytics.refresh import refresh
+from spark_etl.analytics.report.page import write_report as write_report_page
+from spark_etl.analytics.report.section import report_section
+from spark_etl.analytics.report.terminal import terminal_summary
+from spark_etl.analytics.scheduler import refresh_order
+from spark_etl.analytics.schema import definition_sql
+from spark_etl.analytics.summaries import SUMMARIES, SUMMARY_TABLES
+from spark_etl.cli.main import main as cli
 from spark_etl.db import postgres
-from spark_etl.db.postgres import read_sql
-from spark_etl.runs.refresh import report_section
 from tests import browser
 from tests.conftest import schema_of_its_own
 from tests.helpers import load_products, run_job, write_csv
@@ -94,7 +99,7 @@ def shop(spark, db_settings, connection, tmp_path_factory):
 
 def answers(conn, settings, number: str) -> dict[str, list[tuple]]:
     question = next(q for q in QUESTIONS if q.number == number)
-    found = analytics.fetch(conn, settings.database.analytics_schema, question)
+    found = fetch(conn, settings.database.analytics_schema, question)
     return {answer.view: answer.rows for answer in found}
 
 
@@ -113,7 +118,7 @@ def test_top_products_rank_by_quantity_and_revenue_with_their_pareto_shares(shop
 def test_a_limit_returns_the_first_rows_of_each_view_in_order(shop, db_settings):
     question = next(q for q in QUESTIONS if q.number == "1")
 
-    found = analytics.fetch(shop, db_settings.database.analytics_schema, question, limit=2)
+    found = fetch(shop, db_settings.database.analytics_schema, question, limit=2)
 
     assert [row[0] for row in found[0].rows] == [1, 3]  # by rank_by_quantity, then product_id
 
@@ -441,7 +446,7 @@ def test_refresh_again_keeps_answers(shop, db_settings):
     db = db_settings.database
     before = answers(shop, db_settings, "1")
 
-    refreshed = analytics.refresh(shop, db.db_schema, db.analytics_schema)
+    refreshed = refresh(shop, db.db_schema, db.analytics_schema)
 
     assert len(refreshed) == 18  # purchase and product_sales_month are tables kept up to date
     assert answers(shop, db_settings, "1") == before
@@ -458,12 +463,12 @@ def test_refresh_on_several_connections_keeps_answers(shop, db_settings, connect
         return opened[-1]
 
     seconds = {}
-    refreshed = analytics.refresh(
+    refreshed = refresh(
         shop, db.db_schema, db.analytics_schema, seconds, connect=connect, connections=3
     )
 
     assert len(refreshed) == 18
-    assert set(seconds) == {analytics.SUMMARIES, *refreshed}
+    assert set(seconds) == {SUMMARIES, *refreshed}
     assert {number: answers(shop, db_settings, number) for number in every} == before
     assert len(opened) == 2 and all(conn.closed for conn in opened)
     with shop.cursor() as cur:  # every view reads its other twin now, as one refresh leaves it
@@ -477,8 +482,7 @@ def test_refresh_on_several_connections_keeps_answers(shop, db_settings, connect
 
 def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop, db_settings):
     views = {
-        view["name"]: view
-        for view in analytics.refresh_order(shop, db_settings.database.analytics_schema)
+        view["name"]: view for view in refresh_order(shop, db_settings.database.analytics_schema)
     }
     order = list(views)
 
@@ -499,19 +503,19 @@ def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop,
         assert order.index(source) < order.index(reader), (reader, source)
         assert source in views[reader]["reads"], (reader, source)
     # what reads the tables summarize_cart() keeps waits for it; what reads cart itself does not
-    summaries = analytics.SUMMARIES
+    summaries = SUMMARIES
     assert summaries in views["customer_segment"]["reads"]  # purchase
     assert summaries in views["monthly_kpi"]["reads"]  # purchase and product_sales_monthly
     assert summaries in views["family_sales_monthly"]["reads"]  # product_sales_monthly
     assert summaries not in views["product_activity"]["reads"]
     assert summaries not in views["data_period"]["reads"]
-    again = analytics.refresh_order(shop, db_settings.database.analytics_schema)
+    again = refresh_order(shop, db_settings.database.analytics_schema)
     assert order == [view["name"] for view in again]  # deterministic
     assert len(order) == 18
 
 
 def test_every_materialized_view_is_stored_twice():
-    text = read_sql("sql", "analytics.sql")
+    text = definition_sql()
     views = re.findall(r"CREATE MATERIALIZED VIEW (\w+)", text)
 
     assert len(views) == 18
@@ -522,7 +526,7 @@ def test_no_string_bodied_function_reads_a_materialized_view():
     """A function whose body is a string hides what it reads from pg_depend, and so from the
     refresh order: those that read a materialized view, or a table summarize_cart() keeps
     (but summarize_cart() itself), must be BEGIN ATOMIC."""
-    text = read_sql("sql", "analytics.sql")
+    text = definition_sql()
     views = set(re.findall(r"CREATE MATERIALIZED VIEW (\w+)", text))
     bodies = []
     for chunk in text.split("CREATE FUNCTION ")[1:]:
@@ -544,7 +548,7 @@ def write_report(conn, settings, folder):
     folder.mkdir(parents=True, exist_ok=True)
     schema = settings.database.analytics_schema
     sections = [report_section(conn, schema, q, folder) for q in QUESTIONS]
-    return report.write_report(folder, sections, T(2024, 1, 2, 3, 4), "EUR")
+    return write_report_page(folder, sections, T(2024, 1, 2, 3, 4), "EUR")
 
 
 def test_report_has_every_question_its_charts_and_nothing_from_outside(shop, db_settings, tmp_path):
@@ -610,7 +614,7 @@ def test_report_opens_in_a_browser_with_every_chart_drawn_and_no_console_message
 def test_terminal_summary_prints_the_first_rows_as_a_table(shop, db_settings, tmp_path):
     section = report_section(shop, db_settings.database.analytics_schema, QUESTIONS[1], tmp_path)
 
-    text = report.terminal_summary(section, top=2)
+    text = terminal_summary(section, top=2)
 
     assert text.splitlines() == [
         "== 1. Top products",

@@ -17,8 +17,11 @@ import psycopg2.extensions
 import pytest
 from psycopg2 import sql
 
-from spark_etl import analytics
-from spark_etl.cli import main as cli
+from spark_etl.analytics import summaries
+from spark_etl.analytics.refresh import refresh
+from spark_etl.analytics.schema import ensure_views
+from spark_etl.analytics.summaries import summarize_cart
+from spark_etl.cli.main import main as cli
 from spark_etl.db import postgres
 from tests.helpers import open_connection, run_job, write_csv
 
@@ -103,7 +106,7 @@ def loaded(spark, db_settings, connection, tmp_path):
 
 def summarize(conn, settings, rebuild: bool = False) -> dict[str, int]:
     """Every changed line applied, however many of its month's: these months hold two lines."""
-    return analytics.summarize_cart(conn, settings.database.analytics_schema, rebuild, None)
+    return summarize_cart(conn, settings.database.analytics_schema, rebuild, None)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +119,7 @@ def summarize(conn, settings, rebuild: bool = False) -> dict[str, int]:
         (None, "1 months recomputed, 8 changed lines applied, 2 purchases recounted"),
         # the default: every month changed by more than a quarter of its sales is recomputed
         (
-            analytics.RECOMPUTE_SHARE,
+            summaries.RECOMPUTE_SHARE,
             "4 months recomputed, 0 changed lines applied, 0 purchases recounted",
         ),
     ],
@@ -133,7 +136,7 @@ def test_a_load_changing_moving_removing_and_adding_lines_updates_only_what_it_t
     summarized,
 ):
     assert_summaries_match_the_lines(loaded, db_settings)
-    monkeypatch.setattr(analytics, "RECOMPUTE_SHARE", recompute_share)
+    monkeypatch.setattr(summaries, "RECOMPUTE_SHARE", recompute_share)
     write_csv(
         tmp_path / "second",
         "carts",
@@ -212,7 +215,7 @@ def test_changes_made_in_sql_are_applied_and_only_new_or_gone_months_recomputed(
 def test_a_purchase_keeps_its_sums_and_times_and_is_recounted_only_when_it_loses_an_end(
     spark, db_settings, connection, loaded, tmp_path, caplog, monkeypatch
 ):
-    monkeypatch.setattr(analytics, "RECOMPUTE_SHARE", None)  # these months hold two lines
+    monkeypatch.setattr(summaries, "RECOMPUTE_SHARE", None)  # these months hold two lines
     # c1's purchase of 2023-01-10 (10:00 and 12:00) gains a line before its first and one
     # in between: its sums and first sale move, nothing is read again
     write_csv(
@@ -320,9 +323,9 @@ def test_triggers_lost_with_a_dropped_trigger_rebuild_the_schema(db_settings, lo
     execute(loaded, "DROP TRIGGER analytics_cart_update ON cart")
     execute(loaded, "UPDATE cart SET quantity = 4, amount = 4 * unit_price WHERE cart_id = 1")
 
-    assert analytics.ensure_views(loaded, db.db_schema, db.analytics_schema) is True
-    assert analytics.ensure_views(loaded, db.db_schema, db.analytics_schema) is False
-    analytics.refresh(loaded, db.db_schema, db.analytics_schema)
+    assert ensure_views(loaded, db.db_schema, db.analytics_schema) is True
+    assert ensure_views(loaded, db.db_schema, db.analytics_schema) is False
+    refresh(loaded, db.db_schema, db.analytics_schema)
     assert_summaries_match_the_lines(loaded, db_settings)
     triggers = rows(
         loaded,
@@ -343,7 +346,7 @@ def test_triggers_lost_with_a_dropped_trigger_rebuild_the_schema(db_settings, lo
         .format(sql.Identifier(db.analytics_schema))
         .as_string(loaded),
     )
-    assert analytics.ensure_views(loaded, db.db_schema, db.analytics_schema) is True
+    assert ensure_views(loaded, db.db_schema, db.analytics_schema) is True
 
 
 def test_analytics_rebuild_recomputes_what_a_change_without_triggers_left_out(
@@ -404,7 +407,7 @@ def test_a_refresh_fills_the_twin_nobody_reads_then_points_the_view_at_it(db_set
     assert customer_1(loaded, db_settings) == (1, 3, D("4.00"))
     execute(loaded, "UPDATE cart SET quantity = 3, amount = 3 * unit_price WHERE cart_id = 1")
 
-    analytics.refresh(loaded, db.db_schema, db.analytics_schema)
+    refresh(loaded, db.db_schema, db.analytics_schema)
 
     now, populated = twins(loaded, db_settings, "customer_purchase_summary")
     assert {before, now} == {"customer_purchase_summary__a", "customer_purchase_summary__b"}
@@ -413,10 +416,9 @@ def test_a_refresh_fills_the_twin_nobody_reads_then_points_the_view_at_it(db_set
 
 
 def test_a_view_held_by_a_readers_transaction_is_refreshed_concurrently(
-    db_settings, connection, loaded, monkeypatch, caplog
+    db_settings, connection, loaded, caplog
 ):
     db = db_settings.database
-    monkeypatch.setattr(analytics, "LOCK_TIMEOUT", "50ms")
     reader = open_connection(connection, db.db_schema)
     try:
         assert customer_1(reader, db_settings) == (1, 3, D("4.00"))
@@ -427,7 +429,7 @@ def test_a_view_held_by_a_readers_transaction_is_refreshed_concurrently(
         execute(loaded, "UPDATE cart SET quantity = 3, amount = 3 * unit_price WHERE cart_id = 1")
 
         with caplog.at_level(logging.INFO, logger="spark_etl.analytics"):
-            analytics.refresh(loaded, db.db_schema, db.analytics_schema)
+            refresh(loaded, db.db_schema, db.analytics_schema, lock_timeout="50ms")
 
         # it waited for no reader: the twin read is refreshed in place, the other stays empty
         assert (

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from spark_etl import analytics
-from spark_etl.analytics import QUESTIONS
+from spark_etl.analytics.queries import fetch
+from spark_etl.analytics.questions import QUESTIONS
 from spark_etl.db import postgres
 from tests.helpers import load_products, run_job, write_csv
 
@@ -25,7 +25,7 @@ def answers(connection, settings, number: str) -> dict[str, list[tuple]]:
     conn = postgres.connect(connection, db.db_schema, 10)
     try:
         question = next(q for q in QUESTIONS if q.number == number)
-        return {a.view: a.rows for a in analytics.fetch(conn, db.analytics_schema, question)}
+        return {a.view: a.rows for a in fetch(conn, db.analytics_schema, question)}
     finally:
         conn.close()
 

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 import pytest
 from psycopg2 import sql
 
-from spark_etl import analytics
-from spark_etl.cli import main as cli
+from spark_etl.analytics.schema import definition_hash
+from spark_etl.cli.main import main as cli
 from spark_etl.local.datagen import DataSpec, generate
 from tests.helpers import (
     REPO,
@@ -121,7 +121,7 @@ def test_a_failed_refresh_after_a_committed_load_is_not_reported_as_a_failed_loa
         cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(analytics_schema)))
         cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(analytics_schema)))
         cur.execute("CREATE TABLE definition (sha256 text NOT NULL, triggers bigint NOT NULL)")
-        cur.execute("INSERT INTO definition VALUES (%s, 0)", (analytics._definition_hash(),))
+        cur.execute("INSERT INTO definition VALUES (%s, 0)", (definition_hash(),))
         cur.execute(
             "CREATE FUNCTION summarize_cart(numeric, OUT months_recomputed bigint, "
             "OUT lines_applied bigint) LANGUAGE sql AS 'SELECT CAST(1 / 0 AS bigint), 0'"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from spark_etl.analytics import run_in_dependency_order
+from spark_etl.analytics.scheduler import run_in_dependency_order
 
 # name -> what it reads: two chains (a -> b -> c, d -> e) and f, which reads both ends
 READS = {"a": [], "b": ["a"], "c": ["b"], "d": [], "e": ["d"], "f": ["c", "e"]}

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from spark_etl.analytics import QUESTIONS, Answer
-from spark_etl.report import Section, figure, key_figures_html, write_report
+from spark_etl.analytics.questions import QUESTIONS, Answer
+from spark_etl.analytics.report.figures import figure
+from spark_etl.analytics.report.page import key_figures_html, write_report
+from spark_etl.analytics.report.section import Section
 
 D = Decimal
 Q = {question.number: question for question in QUESTIONS}

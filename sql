@@ -1,1 +1,0 @@
-spark_etl/sql
