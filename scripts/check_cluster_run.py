@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 # The stages of the COPY staging writer (spark_etl.io.writers.copy_stage) are named after its line.
-STAGING_CALL_SITE = "spark_etl/writers.py"
+STAGING_CALL_SITE = "spark_etl/io/writers.py"
 
 
 def tasks_by_stage(event_log: Path) -> tuple[dict[str, str], dict[int, str], dict[int, Counter]]:
