@@ -36,7 +36,7 @@ from spark_etl.analytics.report.terminal import terminal_summary
 from spark_etl.analytics.scheduler import refresh_order
 from spark_etl.analytics.schema import definition_sql
 from spark_etl.analytics.summaries import SUMMARIES, SUMMARY_TABLES
-from spark_etl.cli.main import main as cli
+from spark_etl.cli import main as cli
 from spark_etl.db import postgres
 from tests import browser
 from tests.conftest import schema_of_its_own

@@ -21,7 +21,7 @@ from spark_etl.analytics import summaries
 from spark_etl.analytics.refresh import refresh
 from spark_etl.analytics.schema import ensure_views
 from spark_etl.analytics.summaries import summarize_cart
-from spark_etl.cli.main import main as cli
+from spark_etl.cli import main as cli
 from spark_etl.db import postgres
 from tests.helpers import open_connection, run_job, write_csv
 

@@ -12,7 +12,7 @@ import pytest
 from psycopg2 import sql
 
 from spark_etl.analytics.schema import definition_hash
-from spark_etl.cli.main import main as cli
+from spark_etl.cli import main as cli
 from spark_etl.local.datagen import DataSpec, generate
 from tests.helpers import (
     REPO,
