@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Docker stack, run for real, the way a user runs it (README, "Run on Docker"). CI runs this
+# The Docker stack, run for real, the way a user runs it (docs/getting-started.md, Docker). CI runs this
 # after ./test.sh; a developer can run it too. Usage: scripts/docker-ci.sh
 #
 # As root, it first makes the machine ready: Docker Engine from Debian (docker.io), Compose v2

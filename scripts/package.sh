@@ -2,7 +2,7 @@
 # Build what a cluster receives, into dist/ (or $DIST_DIR):
 #   spark_etl-<version>-py3-none-any.whl   to pip install on cluster nodes (pulls the pinned deps)
 #   spark_etl-<version>.zip                the same package for spark-submit --py-files
-# Uses $PYTHON (default: python3) and pip; see README, "Run on your cluster". Builds in a
+# Uses $PYTHON (default: python3) and pip; see docs/cluster.md. Builds in a
 # temporary copy, so the checkout may be read-only (as in the Docker image).
 set -euo pipefail
 

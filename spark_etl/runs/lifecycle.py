@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from spark_etl.analytics import refresh, summaries
+from spark_etl.analytics import refresh
 from spark_etl.config import Connection, DatabaseSettings
 from spark_etl.db import migrations, postgres
 from spark_etl.definitions import Model
@@ -65,5 +65,5 @@ def refresh_analytics(
         rebuild,
         connect=partial(postgres.open_model, connection, db),
         connections=db.refresh_connections,
-        recompute_share=summaries.RECOMPUTE_SHARE,
+        recompute_share=db.summary_recompute_share,
     )

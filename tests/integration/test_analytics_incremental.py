@@ -104,6 +104,12 @@ def loaded(spark, db_settings, connection, tmp_path):
     conn.close()
 
 
+def recomputing(settings, share):
+    """``settings`` whose analytics refresh recomputes a month past ``share`` (None: never)."""
+    database = settings.database.model_copy(update={"summary_recompute_share": share})
+    return settings.model_copy(update={"database": database})
+
+
 def summarize(conn, settings, rebuild: bool = False) -> dict[str, int]:
     """Every changed line applied, however many of its month's: these months hold two lines."""
     return summarize_cart(conn, settings.database.analytics_schema, rebuild, None)
@@ -130,13 +136,12 @@ def test_a_load_changing_moving_removing_and_adding_lines_updates_only_what_it_t
     connection,
     loaded,
     tmp_path,
-    monkeypatch,
     caplog,
     recompute_share,
     summarized,
 ):
     assert_summaries_match_the_lines(loaded, db_settings)
-    monkeypatch.setattr(summaries, "RECOMPUTE_SHARE", recompute_share)
+    settings = recomputing(db_settings, recompute_share)
     write_csv(
         tmp_path / "second",
         "carts",
@@ -151,7 +156,7 @@ def test_a_load_changing_moving_removing_and_adding_lines_updates_only_what_it_t
     )
 
     with caplog.at_level(logging.INFO, logger="spark_etl.analytics"):
-        run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
+        run_job(spark, settings, connection, tmp_path / "second", "cart_data_transform")
 
     assert [
         record.getMessage().split(": ", 1)[1].split(", in ")[0]
@@ -213,9 +218,9 @@ def test_changes_made_in_sql_are_applied_and_only_new_or_gone_months_recomputed(
 
 
 def test_a_purchase_keeps_its_sums_and_times_and_is_recounted_only_when_it_loses_an_end(
-    spark, db_settings, connection, loaded, tmp_path, caplog, monkeypatch
+    spark, db_settings, connection, loaded, tmp_path, caplog
 ):
-    monkeypatch.setattr(summaries, "RECOMPUTE_SHARE", None)  # these months hold two lines
+    settings = recomputing(db_settings, None)  # these months hold two lines
     # c1's purchase of 2023-01-10 (10:00 and 12:00) gains a line before its first and one
     # in between: its sums and first sale move, nothing is read again
     write_csv(
@@ -227,7 +232,7 @@ def test_a_purchase_keeps_its_sums_and_times_and_is_recounted_only_when_it_loses
         ],
     )
     with caplog.at_level(logging.INFO, logger="spark_etl.analytics"):
-        run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
+        run_job(spark, settings, connection, tmp_path / "second", "cart_data_transform")
 
     assert any(
         "0 months recomputed, 2 changed lines applied, 0 purchases recounted" in r.getMessage()

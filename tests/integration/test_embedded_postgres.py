@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL runs with the settings the README promises for bulk loads."""
+"""The embedded PostgreSQL runs with the settings the docs promise for bulk loads (docs/model.md)."""
 
 from __future__ import annotations
 
