@@ -25,7 +25,7 @@ fc /b "%ROOT%\pyproject.toml" "%ROOT%\.venv\installed-pyproject.toml" >nul 2>nul
 if errorlevel 1 (
   echo Installing Python packages into .venv ^(once^) ... 1>&2
   "%ROOT%\.venv\Scripts\python.exe" -m pip install -q --upgrade pip || exit /b 2
-  "%ROOT%\.venv\Scripts\python.exe" -m pip install -q -e "%ROOT%[spark,test,lint]" || (echo error: pip could not install the packages of pyproject.toml. 1>&2 & exit /b 2)
+  "%ROOT%\.venv\Scripts\python.exe" -m pip install -q -e "%ROOT%[spark,test,lint,docs]" || (echo error: pip could not install the packages of pyproject.toml. 1>&2 & exit /b 2)
   copy /y "%ROOT%\pyproject.toml" "%ROOT%\.venv\installed-pyproject.toml" >nul
 )
 set "PATH=%ROOT%\.venv\Scripts;%JAVA_HOME%\bin;%PATH%"

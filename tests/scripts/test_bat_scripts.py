@@ -117,7 +117,7 @@ def docker_calls(project: Path) -> list[str]:
         ),
         (
             "test.bat",
-            "Usage: test.bat [PYTEST ARGS]   ruff, then pytest with coverage; installs what is missing first",
+            "Usage: test.bat [PYTEST ARGS]   linters, mypy, the docs build, then pytest; installs what is missing first",
         ),
     ],
 )
