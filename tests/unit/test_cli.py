@@ -216,3 +216,24 @@ def test_spark_etl_subcommands_run_the_jobs(tmp_path, capsys):
     assert command.main(["generate-data", "--output-dir", str(out), "--carts", "300"]) == 0
 
     assert capsys.readouterr().out.splitlines()[-1] == f"{out}/carts.csv: 300 rows"
+
+
+def test_restore_names_an_entity_that_is_not_defined(capsys, no_spark):
+    assert cli.main("restore", ["--month", "2024-01", "--entity", "reviews"]) == 2
+
+    assert capsys.readouterr().err == (
+        "error: No entity 'reviews' is defined; choose one of: customer, product, cart.\n"
+    )
+
+
+def test_a_transform_module_that_does_not_import_is_named(tmp_path, capsys, no_spark):
+    config = tmp_path / "etl.yaml"
+    config.write_text("entities:\n  transform_modules: [no_such_module]\n", encoding="utf-8")
+
+    assert cli.main("plan", ["--config", str(config)]) == 2
+
+    assert capsys.readouterr().err == (
+        "error: Cannot import transform module 'no_such_module' (No module named "
+        "'no_such_module'); check entities.transform_modules and that the module is on the "
+        "Python path.\n"
+    )

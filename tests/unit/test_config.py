@@ -323,3 +323,25 @@ def test_named_ranges_are_checked(tmp_path, text, problem):
         load_settings(path)
 
     assert str(raised.value) == f"Configuration {path} is invalid: {problem}."
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "months: {review: 0}",
+            "'retention.months.review': Input should be greater than or equal to 1",
+        ),
+        (
+            "months: {Review: 12}",
+            "'retention.months.Review.[key]': Value error, must be a lower-case SQL identifier: letters, digits and _, at most 63",
+        ),
+    ],
+)
+def test_retention_months_of_an_entity_are_checked(tmp_path, text, problem):
+    path = write(tmp_path, f"retention:\n  {text}\n")
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+
+    assert str(error.value) == f"Configuration {path} is invalid: {problem}."
