@@ -322,6 +322,3 @@ def _append(cur: Any, entity: Entity) -> dict[str, int]:
         {"new": new_ranges},
     )
     return {"inserted": bulk + int(cur.rowcount), "updated": 0}
-
-
-# --- soft anomalies ------------------------------------------------------------------------------

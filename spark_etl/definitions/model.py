@@ -3,7 +3,7 @@
 A definition says *what*: the source file and the rule of each of its columns, the business
 key and the entities it references, the model columns with their PostgreSQL types, the target
 table (key, partitioning, indexes), the merge mode and the soft anomalies to flag. Python
-says *how*, once, for every entity (``spark_etl.db.ddl``, the transformers, the
+says *how*, once, for every entity (``spark_etl.db.ddl``, the transforms, the
 pipeline); logic no declaration expresses is a named transform the definition refers to.
 """
 

@@ -70,12 +70,6 @@ def check_entity(entity: Entity) -> None:
         )
 
 
-# --- what PostgreSQL holds ----------------------------------------------------------------------
-
-
-# --- Spark: read from PostgreSQL, write and read back Parquet ----------------------------------
-
-
 # --- archive ------------------------------------------------------------------------------------
 
 

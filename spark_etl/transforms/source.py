@@ -2,7 +2,7 @@
 definitions, plus the lineage columns every reader adds.
 
 Sources are read as text first, so that a malformed value becomes a rejection with a reason
-instead of a silent NULL; the transformers then parse each column into its model type.
+instead of a silent NULL; the transforms then parse each column into its model type.
 """
 
 from __future__ import annotations
