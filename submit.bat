@@ -4,7 +4,7 @@ rem The cmd.exe twin of submit.sh.
 setlocal EnableExtensions
 set "ROOT=%~dp0"
 set "ROOT=%ROOT:~0,-1%"
-set "TOOLS=analytics plan retention restore generate_data test"
+set "TOOLS=analytics quality plan retention restore generate_data test"
 call :entity_jobs
 set "SAMPLE_CARTS=10000"
 set "LOCAL="
@@ -54,6 +54,7 @@ if /i "%JOB%"=="test" goto docker_test
 if /i "%JOB%"=="generate_data" goto docker_generate
 if /i "%JOB%"=="analytics" goto docker_analytics
 if /i "%JOB%"=="plan" goto docker_plan
+if /i "%JOB%"=="quality" goto docker_plan
 if /i "%JOB%"=="retention" goto docker_maintenance
 if /i "%JOB%"=="restore" goto docker_maintenance
 if defined HAS_INPUT goto docker_submit
@@ -88,7 +89,8 @@ if not defined HAS_OUTPUT set ARGS=%ARGS% --output-dir /data/report
 exit /b %ERRORLEVEL%
 
 :docker_plan
-%MASTER% python jobs/main.py plan %ARGS%
+rem plan and quality read the catalog and the audit: no Spark
+%MASTER% python jobs/main.py %JOB% %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_generate
@@ -105,6 +107,7 @@ if not exist "%SPARK_ETL_LOG_DIR%" mkdir "%SPARK_ETL_LOG_DIR%"
 if /i "%JOB%"=="generate_data" goto local_generate
 if /i "%JOB%"=="analytics" goto local_analytics
 if /i "%JOB%"=="plan" goto local_plan
+if /i "%JOB%"=="quality" goto local_plan
 if not defined SPARK_ETL_ARCHIVE_DIR set "SPARK_ETL_ARCHIVE_DIR=%ROOT%\.local\archive"
 rem What spark-submit runs: the spark-etl command, with retention, restore or load JOB.
 set ENTRY="%ROOT%\jobs\main.py" load %JOB%
@@ -149,7 +152,7 @@ exit /b %ERRORLEVEL%
 :local_plan
 call "%ROOT%\scripts\local_env.bat"
 if errorlevel 1 exit /b 2
-python "%ROOT%\jobs\main.py" plan %ARGS%
+python "%ROOT%\jobs\main.py" %JOB% %ARGS%
 exit /b %ERRORLEVEL%
 
 :local_generate
@@ -166,6 +169,8 @@ echo                            spark_etl\definitions\entities, and per file of 
 echo   all                      every entity, each after those it references: customers, products,
 echo                            then cart lines (then the analytics refresh)
 echo   analytics                refresh the analytics views, print their answers, write the report
+echo   quality [--job J]        the recent runs with their figures and quality gates; exits 4 when
+echo                            the latest run of a job failed a gate
 echo   plan [JOB]               print the DDL a run of JOB (default all) would apply to the database
 echo                            now (tables created or migrated from the entity definitions); changes nothing
 echo   retention [--dry-run]    archive to Parquet the cart months (and audit rows) older than the
@@ -176,13 +181,16 @@ echo   generate_data            write a synthetic input set (--output-dir DIR --
 echo   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 echo.
 echo On Docker, jobs run with spark-submit on spark://spark-master:7077 and read the extracts from
-echo /data/input, the host folder ETL_INPUT_DIR of .env (default .\data\input).
+echo /data/input, the host folder ETL_INPUT_DIR of .env (default .\data\input). The exit code is the
+echo job's: 0 done, 1 unexpected failure, 2 a mistake to fix, 3 loaded but the analytics refresh
+echo failed, 4 a quality gate stopped a load.
 echo --local runs Spark in local mode with an embedded PostgreSQL on 127.0.0.1:54329 (ETL_LOCAL_PGPORT)
 echo unless PGHOST names another server. It needs Python 3.10+, JAVA_HOME (Java 17),
 echo SPARK_ETL_JDBC_JAR and PostgreSQL binaries (PG_BIN_DIR).
 echo Load job arguments: --input-dir DIR, --config FILE, --entities DIR (entity definitions added to
 echo the built-in ones), --mapping FILE (a template for extracts laid out another way),
-echo --as-of TIMESTAMP; JOB --help lists them.
+echo --as-of TIMESTAMP, --extract snapshot^|delta (what the row-count gate compares with);
+echo JOB --help lists them.
 exit /b 0
 
 :usage_error

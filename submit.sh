@@ -2,7 +2,7 @@
 # Run a job on the Docker stack, or with --local on this machine (see --help).
 set -euo pipefail
 
-TOOLS="analytics plan retention restore generate_data test"
+TOOLS="analytics quality plan retention restore generate_data test"
 SAMPLE_CARTS=10000
 
 # The load jobs come from the entity definitions: one per YAML file of spark_etl/definitions/entities,
@@ -31,6 +31,8 @@ Jobs: $JOBS
                            then cart lines (then the analytics refresh)
   analytics                refresh the analytics views, print their answers, write the report
                            (--output-dir DIR; default .local/report, on Docker ./data/report)
+  quality [--job J]        the recent runs with their figures and quality gates; exits 4 when
+                           the latest run of a job failed a gate
   plan [JOB]               print the DDL a run of JOB (default all) would apply to the database
                            now (tables created or migrated from the entity definitions); changes
                            nothing
@@ -43,7 +45,8 @@ Jobs: $JOBS
 
 On Docker, jobs run with spark-submit on spark://spark-master:7077 and read the extracts from
 /data/input, the host folder ETL_INPUT_DIR of .env (default ./data/input); the exit code is the
-job's. Without --input-dir a sample set is generated there first.
+job's: 0 done, 1 unexpected failure, 2 a mistake to fix, 3 loaded but the analytics refresh
+failed, 4 a quality gate stopped a load. Without --input-dir a sample set is generated there first.
 
 --local runs Spark in local mode. It installs what is missing (a .venv, and Java 17, the
 PostgreSQL JDBC driver and PostgreSQL server binaries with apt-get), starts an embedded
@@ -52,7 +55,8 @@ loads the generated sample set in .local/sample-data unless --input-dir DIR is g
 
 Load job arguments: --input-dir DIR, --config FILE, --entities DIR (entity definitions added to
 the built-in ones), --mapping FILE (a template for extracts laid out another way),
---as-of TIMESTAMP; JOB --help lists them.
+--as-of TIMESTAMP, --extract snapshot|delta (what the row-count gate compares with);
+JOB --help lists them.
 USAGE
 }
 
@@ -70,15 +74,15 @@ run_local() {
   mkdir -p "$SPARK_ETL_LOG_DIR"
   if [[ " $* " == *" -h "* || " $* " == *" --help "* ]]; then  # a job's options: nothing starts
     case "$JOB" in
-      analytics | plan | retention | restore) exec python "$ROOT/jobs/main.py" "$JOB" --help ;;
+      analytics | quality | plan | retention | restore) exec python "$ROOT/jobs/main.py" "$JOB" --help ;;
       generate_data) exec python "$ROOT/jobs/main.py" generate-data --help ;;
       *) exec python "$ROOT/jobs/main.py" load "$JOB" --help ;;
     esac
   fi
   [ "$JOB" = generate_data ] && exec python "$ROOT/jobs/main.py" generate-data "$@"
-  if [ "$JOB" = plan ]; then  # the catalog of PostgreSQL: no Spark needed
+  if [ "$JOB" = plan ] || [ "$JOB" = quality ]; then  # the catalog and the audit: no Spark
     use_embedded_postgres
-    exec python "$ROOT/jobs/main.py" plan "$@"
+    exec python "$ROOT/jobs/main.py" "$JOB" "$@"
   fi
   if [ "$JOB" = analytics ]; then  # SQL in PostgreSQL: no Spark needed
     use_embedded_postgres
@@ -135,7 +139,7 @@ run_docker() {
     # Without the stack's spark-defaults: the tests run Spark in local mode, without event logs.
     test) in_master env -u SPARK_CONF_DIR python -m pytest -p no:cacheprovider tests "$@"; return ;;
     generate_data) in_master python jobs/main.py generate-data "$@"; return ;;
-    plan) in_master python jobs/main.py plan "$@"; return ;;
+    plan | quality) in_master python jobs/main.py "$JOB" "$@"; return ;;
     analytics)
       local report_args=("$@")
       [[ " $* " == *" --output-dir"* ]] || report_args+=(--output-dir /data/report)

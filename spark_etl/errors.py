@@ -27,6 +27,10 @@ class RefreshError(Exception):
     """The loads committed, but refreshing the analytics views after them failed."""
 
 
+class QualityGateError(Exception):
+    """A load broke a quality gate and was rolled back (its rejects and figures are kept)."""
+
+
 class AccountingError(RuntimeError):
     """Rows read or written differ from the rows counted: a defect, never a user error."""
 

@@ -30,6 +30,7 @@ QUESTIONS_DIR = "questions"
 QUESTION_FILE = re.compile(r"^(\d\d)_[a-z0-9_]+\.yaml$")
 UNITS = ("currency", "share", "count", "items", "days", "per_day", "per_month", "index")
 KINDS = ("bar", "barh", "line", "pareto", "heatmap")
+LINES = ("solid", "dash", "dot")
 # unknown keys are errors: a misspelt optional key would otherwise be silently ignored
 _STRICT: ConfigDict = ConfigDict(extra="forbid")
 
@@ -37,17 +38,22 @@ _STRICT: ConfigDict = ConfigDict(extra="forbid")
 @dataclass(frozen=True)
 class Measure:
     """A column a chart draws, its axis title and unit: currency (the report's currency),
-    share (a fraction, shown as %), count, items, days, per_day, per_month or index."""
+    share (a fraction, shown as %), count, items, days, per_day, per_month or index; on a line
+    chart, a ``dash`` or ``dot`` line without markers draws a threshold such as a gate."""
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
     column: str
     label: str
     unit: str
+    line: str = "solid"  # of a line chart: solid (with markers), dash or dot (a threshold)
+    colour: str | None = None  # a CSS colour; default: the chart's palette
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
             raise ValueError(f"unknown unit {self.unit!r}")
+        if self.line not in LINES:
+            raise ValueError(f"unknown line {self.line!r}; choose one of: {', '.join(LINES)}")
 
 
 class Condition(NamedTuple):

@@ -15,11 +15,13 @@ EXIT_CODES = """exit codes:
   0  done
   1  unexpected failure (the trace is in the log file)
   2  your mistake: an option, a setting, a definition or the input; fix it and run again
-  3  the loads committed, but refreshing the analytics views failed; run analytics again"""
+  3  the loads committed, but refreshing the analytics views failed; run analytics again
+  4  a quality gate stopped a load: it was rolled back, its rejects kept (spark-etl quality)"""
 # subcommand -> (job run by spark_etl.cli.main, what it does)
 SUBCOMMANDS = {
     "load": ("", "load extracts: JOB is all, an entity (cart) or its job (cart_data_transform)"),
     "analytics": ("analytics", "refresh the analytics views, print the answers, write the report"),
+    "quality": ("quality", "the recent runs with their figures and quality gates"),
     "plan": ("plan", "print the DDL a load of JOB would apply now; change nothing"),
     "retention": ("retention", "archive old months and audit rows to Parquet, verified"),
     "restore": ("restore", "bring an archived month back"),
@@ -58,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     from spark_etl.cli import main as jobs
 
     job = SUBCOMMANDS[command][0]
+    if command == "quality":
+        from spark_etl.cli import quality
+
+        return jobs.run(job, quality.run_quality, rest)
     if command == "load":
         if not rest or rest[0].startswith("-"):
             if rest[:1] in (["-h"], ["--help"]):

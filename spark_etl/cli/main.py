@@ -22,11 +22,18 @@ from spark_etl.analytics.report.terminal import terminal_summary
 from spark_etl.cli.logs import configure_logging
 from spark_etl.cli.printing import Window, format_summary, render_retention_plans, size
 from spark_etl.config import Connection, Settings, connection_from_env, load_settings
-from spark_etl.db import migrations, postgres
+from spark_etl.db import metrics, migrations, postgres
 from spark_etl.db.archives import AUDIT_TABLES
 from spark_etl.definitions import Model, load_entities, load_mapping
-from spark_etl.definitions.loader import check_ranges
-from spark_etl.errors import ConfigError, EtlError, InputError, RefreshError, first_line
+from spark_etl.definitions.loader import check_quality, check_ranges
+from spark_etl.errors import (
+    ConfigError,
+    EtlError,
+    InputError,
+    QualityGateError,
+    RefreshError,
+    first_line,
+)
 from spark_etl.local import datagen
 from spark_etl.runs import maintenance, pipeline, retention
 from spark_etl.runs.refresh import refresh_and_answer
@@ -38,6 +45,8 @@ log = logging.getLogger(__name__)
 EXIT_USER_ERROR = 2
 EXIT_FAILURE = 1
 EXIT_REFRESH_FAILED = 3  # the loads committed; only the analytics refresh after them failed
+EXIT_QUALITY_GATE = 4  # a load broke a quality gate: rolled back, its rejects kept
+EXTRACTS = ("snapshot", "delta")
 TOOLS = ("analytics", "plan", "generate_data", "retention", "restore")  # jobs that load nothing
 RETAINED_ENTITY = "cart"  # restore brings back a month of cart lines unless told another
 HELP = ("-h", "--help")
@@ -58,7 +67,7 @@ def _month(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a month like 2024-01") from None
 
 
-def _common_arguments(parser: argparse.ArgumentParser) -> None:
+def common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="YAML file overriding spark_etl/defaults.yaml")
     parser.add_argument(
         "--entities",
@@ -72,7 +81,7 @@ def load_parser(job: str) -> argparse.ArgumentParser:
         prog=job, description=f"Load the raw extracts of {job} into PostgreSQL."
     )
     parser.add_argument("--input-dir", required=True, help="folder with the extract files")
-    _common_arguments(parser)
+    common_arguments(parser)
     parser.add_argument(
         "--mapping",
         type=Path,
@@ -81,17 +90,26 @@ def load_parser(job: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--as-of",
         type=_as_of,
-        help="UTC time from which changed prices are in force (default: now)",
+        help="UTC time from which changed prices are in force (default: now); a time before "
+        "now makes the run a backfill, which the row-count gate does not compare with",
+    )
+    parser.add_argument(
+        "--extract",
+        choices=EXTRACTS,
+        help="the kind of extract: snapshot (every row) or delta (only what changed); the "
+        "row-count gate compares a run with runs of the same kind (default: the entity's "
+        "quality.<entity>.extract, else snapshot)",
     )
     return parser
 
 
-def _model(settings: Settings, entities: Path | None) -> Model:
+def entity_model(settings: Settings, entities: Path | None) -> Model:
     """The entity definitions: built in, plus --entities DIR (or the entities.folder setting)."""
     folder = entities or (Path(settings.entities.folder) if settings.entities.folder else None)
     registry.import_modules(settings.entities.transform_modules)
     model = load_entities(folder, registry.signatures())
     check_ranges(model, settings.validation.bounds())
+    check_quality(model, settings.quality)
     return model
 
 
@@ -116,9 +134,9 @@ def run_load(job: str, argv: list[str], tools: tuple[str, ...] = TOOLS) -> None:
     (``tools``: the other jobs an unknown name's message lists)."""
     # the job list depends on --config and --entities: read those two first
     first = argparse.ArgumentParser(add_help=False)
-    _common_arguments(first)
+    common_arguments(first)
     known, _ = first.parse_known_args(argv)
-    model = _model(load_settings(known.config), known.entities)
+    model = entity_model(load_settings(known.config), known.entities)
     job = model.job_named(job, choices=[*model.jobs, *tools])
     args = load_parser(job).parse_args(argv)
     settings = load_settings(args.config)
@@ -127,9 +145,18 @@ def run_load(job: str, argv: list[str], tools: tuple[str, ...] = TOOLS) -> None:
     _check_input_dir(args.input_dir)
     # Reach the database before Spark starts, so a wrong PG* variable fails in a second.
     postgres.connect(connection, settings.database.db_schema, 5).close()
-    as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     ctx = pipeline.RunContext(
-        settings, connection, args.input_dir, as_of, model, mapping, str(args.mapping or "")
+        settings,
+        connection,
+        args.input_dir,
+        args.as_of or now,
+        model,
+        mapping,
+        str(args.mapping or ""),
+        started_at=now,
+        extract=args.extract,
+        backfill=args.as_of is not None and args.as_of < now,
     )
     started: list[str] = []
     try:
@@ -144,7 +171,8 @@ def _print_summary(settings: Settings, connection: Connection, run_ids: list[str
         return
     conn = postgres.open_model(connection, settings.database)
     try:
-        print(format_summary(postgres.run_summaries(conn, run_ids)), flush=True)
+        summaries = postgres.run_summaries(conn, run_ids)
+        print(format_summary(summaries, metrics.gate_messages(conn, run_ids)), flush=True)
     finally:
         conn.close()
 
@@ -154,7 +182,7 @@ def run_analytics(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="analytics", description="Refresh the analytics views and write their report."
     )
-    _common_arguments(parser)
+    common_arguments(parser)
     parser.add_argument("--output-dir", type=Path, default=Path("report"), help="report folder")
     parser.add_argument("--top", type=int, default=5, help="rows per view on the terminal")
     parser.add_argument(
@@ -164,7 +192,7 @@ def run_analytics(argv: list[str]) -> None:
     )
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
-    model = _model(settings, args.entities)
+    model = entity_model(settings, args.entities)
     _make_output_dir(args.output_dir)  # before any work, so a bad folder fails at once
     connection = connection_from_env()
     sections = refresh_and_answer(settings, model, connection, args.output_dir, args.rebuild)
@@ -182,10 +210,10 @@ def run_plan(argv: list[str]) -> None:
         description="Print the DDL a run of JOB (default: all) would apply now; change nothing.",
     )
     parser.add_argument("job", nargs="?", default="all", help="a load job (default: all)")
-    _common_arguments(parser)
+    common_arguments(parser)
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
-    model = _model(settings, args.entities)
+    model = entity_model(settings, args.entities)
     job = model.job_named(args.job)
     db = settings.database
     conn = postgres.open_model(connection_from_env(), db)
@@ -210,7 +238,7 @@ def run_plan(argv: list[str]) -> None:
 
 def _maintenance_parser(job: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=job, description=description)
-    _common_arguments(parser)
+    common_arguments(parser)
     return parser
 
 
@@ -218,7 +246,7 @@ def _retained(args: argparse.Namespace) -> tuple[Settings, Model, list[maintenan
     """Settings, definitions and the entities retention keeps, checked before anything
     starts."""
     settings = load_settings(args.config)
-    model = _model(settings, args.entities)
+    model = entity_model(settings, args.entities)
     return settings, model, maintenance.retained_entities(settings, model)
 
 
@@ -273,7 +301,7 @@ def run_restore(argv: list[str]) -> None:
     parser.add_argument("--entity", default=RETAINED_ENTITY, help="whose month (default: cart)")
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
-    model = _model(settings, args.entities)
+    model = entity_model(settings, args.entities)
     entity = model.entity_named(args.entity)
     retention.check_entity(entity)
     connection = connection_from_env()
@@ -329,9 +357,9 @@ def main(job: str, argv: list[str] | None = None) -> int:
     return run(job, COMMANDS.get(job) or partial(run_load, job), argv)
 
 
-def run(job: str, command: Callable[[list[str]], None], argv: list[str]) -> int:
+def run(job: str, command: Callable[[list[str]], int | None], argv: list[str]) -> int:
     """Run ``command(argv)`` with logging set up (not for --help: it starts nothing) and map
-    what it raises to an exit code and one line on stderr."""
+    what it raises to an exit code and one line on stderr (or return the one it returns)."""
     if any(arg in HELP for arg in argv):
         return _exit_code(lambda: command(argv))
     try:
@@ -341,7 +369,7 @@ def run(job: str, command: Callable[[list[str]], None], argv: list[str]) -> int:
         return EXIT_USER_ERROR
     log.debug("spark_etl %s from %s", spark_etl.__version__, Path(spark_etl.__file__).parent)
     try:
-        command(argv)
+        code = command(argv)
     except RefreshError as exc:
         log.debug("Analytics refresh failed after the loads committed", exc_info=True)
         print(
@@ -350,6 +378,10 @@ def run(job: str, command: Callable[[list[str]], None], argv: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_REFRESH_FAILED
+    except QualityGateError as exc:
+        log.debug("Quality gate failed", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_QUALITY_GATE
     except EtlError as exc:
         log.debug("User error", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)
@@ -362,10 +394,10 @@ def run(job: str, command: Callable[[list[str]], None], argv: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    return 0
+    return code or 0
 
 
-def _exit_code(help_command: Callable[[], None]) -> int:
+def _exit_code(help_command: Callable[[], int | None]) -> int:
     """--help: argparse prints and exits 0; a user error before it is still one line."""
     try:
         help_command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from tabulate import tabulate
@@ -18,19 +19,34 @@ SUMMARY_COLUMNS = (
     ("rows_inserted", "new"),
     ("rows_updated", "changed"),
     ("rows_flagged", "flagged"),
+    ("quality", "quality"),
 )
 
 
-def format_summary(rows: list[dict[str, object]]) -> str:
+def format_summary(rows: list[dict[str, object]], gates: Sequence[dict[str, object]] = ()) -> str:
+    """The runs' table, then what their quality gates said (``gates``: the ones that did not
+    pass), then why any other run failed."""
+    # the quality column only when a run had gates to pass
+    columns = [
+        c for c in SUMMARY_COLUMNS if c[0] != "quality" or any(r.get("quality") for r in rows)
+    ]
     table = tabulate(
-        [["" if row[key] is None else str(row[key]) for key, _ in SUMMARY_COLUMNS] for row in rows],
-        headers=[label for _, label in SUMMARY_COLUMNS],
+        [["" if row[key] is None else str(row[key]) for key, _ in columns] for row in rows],
+        headers=[label for _, label in columns],
         disable_numparse=True,  # counts as PostgreSQL gave them, left-aligned like the headers
         stralign="left",
     )
     lines = [line.rstrip() for line in table.splitlines()]
-    failures = [f"{row['job']}: {row['error_message']}" for row in rows if row["error_message"]]
-    return "\n".join(lines + failures)
+    said = [f"quality {GATE_WORDS[str(gate['verdict'])]}: {gate['message']}" for gate in gates]
+    failures = [
+        f"{row['job']}: {row['error_message']}"
+        for row in rows
+        if row["error_message"] and row.get("quality") != "fail"  # its gates said why
+    ]
+    return "\n".join(lines + said + failures)
+
+
+GATE_WORDS = {"fail": "gate failed", "warn": "warning", "unchecked": "note"}
 
 
 def size(count: int) -> str:

@@ -16,7 +16,7 @@ from spark_etl.db.postgres import quoted
 from spark_etl.definitions import Entity
 from spark_etl.errors import ArchiveError
 
-AUDIT_TABLES = ("etl_reject", "etl_flag")  # rows of a run, archived when the run is old
+AUDIT_TABLES = ("etl_reject", "etl_flag", "etl_run_metric")  # rows of a run, archived when old
 
 
 BOUND = re.compile(r"FROM \('(\d{4}-\d{2}-\d{2})[^']*'\) TO \('(\d{4}-\d{2}-\d{2})[^']*'\)")

@@ -11,6 +11,8 @@ from spark_etl.db.ddl import IS_CURRENT
 from spark_etl.definitions import Entity, Model
 from spark_etl.definitions.model import Flag, HistoryMerge
 
+ALL_FLAGS = ""  # the key of flag_rows' count of rows with any flag (no flag is named '')
+
 
 def _flag_condition(
     model: Model, entity: Entity, flag: Flag, joins: dict[str, tuple[str, sql.Composable]]
@@ -54,10 +56,11 @@ def _flag_condition(
     return sql.SQL("s.{} < {}").format(sql.Identifier(flag.column), sql.Identifier(alias, name))
 
 
-def flag_rows(cur: Any, model: Model, entity: Entity, run_id: str, job: str) -> int:
-    """List each staged row's soft anomalies in etl_flag; return the rows flagged."""
+def flag_rows(cur: Any, model: Model, entity: Entity, run_id: str, job: str) -> dict[str, int]:
+    """List each staged row's soft anomalies in etl_flag; return the rows flagged per flag
+    (and under ``ALL_FLAGS`` the rows with any flag)."""
     if not entity.flags:
-        return 0
+        return {ALL_FLAGS: 0}
     joins: dict[str, tuple[str, sql.Composable]] = {}
     cases = [
         sql.SQL("CASE WHEN {} THEN {} END").format(
@@ -65,15 +68,15 @@ def flag_rows(cur: Any, model: Model, entity: Entity, run_id: str, job: str) -> 
         )
         for flag in entity.flags
     ]
-    row = _one_row(
-        cur,
+    cur.execute(
         sql.SQL(
             "WITH anomalies AS (SELECT s.{key} AS record_id, "
             "unnest(array_remove(ARRAY[{cases}]::text[], NULL)) AS flag FROM {stage} s {joins}), "
             "flagged AS (INSERT INTO etl_flag (run_id, job, record_id, flag) "
             "SELECT CAST(%(run_id)s AS uuid), %(job)s, record_id, flag FROM anomalies "
-            "RETURNING record_id) "
-            "SELECT count(DISTINCT record_id) AS flagged FROM flagged"
+            "RETURNING record_id, flag) "
+            "SELECT flag, count(*) AS n FROM flagged GROUP BY flag "
+            "UNION ALL SELECT NULL, count(DISTINCT record_id) FROM flagged"
         ).format(
             key=sql.Identifier(entity.key),
             cases=sql.SQL(", ").join(cases),
@@ -82,9 +85,4 @@ def flag_rows(cur: Any, model: Model, entity: Entity, run_id: str, job: str) -> 
         ),
         {"run_id": run_id, "job": job},
     )
-    return int(row["flagged"])
-
-
-def _one_row(cur: Any, statement: sql.Composable, params: dict[str, Any] | None = None) -> Any:
-    cur.execute(statement, params or {})
-    return cur.fetchone()
+    return {row["flag"] or ALL_FLAGS: int(row["n"]) for row in cur.fetchall()}

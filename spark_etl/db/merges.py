@@ -24,7 +24,7 @@ from typing import Any
 from psycopg2 import sql
 
 from spark_etl.db.ddl import IS_CURRENT, VALID_FROM, VALID_TO, object_name
-from spark_etl.db.flags import flag_rows
+from spark_etl.db.flags import ALL_FLAGS, flag_rows
 from spark_etl.db.partitions import load_new_partitions, range_start
 from spark_etl.definitions import Entity, Model
 from spark_etl.definitions.model import AppendMerge, HistoryMerge
@@ -51,8 +51,9 @@ def _one(cur: Any, statement: sql.Composable, params: dict[str, Any] | None = No
 
 def merge(
     conn: Any, model: Model, entity: Entity, as_of: datetime, run_id: str, job: str
-) -> dict[str, int]:
-    """Merge the staged rows of ``entity``; return inserted, updated and flagged counts."""
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Merge the staged rows of ``entity``; return the inserted, updated and flagged counts,
+    and the rows flagged per flag."""
     with conn.cursor() as cur:
         if isinstance(entity.merge, HistoryMerge):
             counts = _merge_history(cur, entity, entity.merge, as_of)
@@ -60,8 +61,9 @@ def merge(
             counts = _append(cur, entity)
         else:
             counts = _upsert(cur, entity, entity.table.name, entity.table_columns)
-        counts["flagged"] = flag_rows(cur, model, entity, run_id, job)
-    return counts
+        flags = flag_rows(cur, model, entity, run_id, job)
+    counts["flagged"] = flags.pop(ALL_FLAGS)
+    return counts, flags
 
 
 # --- upsert -------------------------------------------------------------------------------------

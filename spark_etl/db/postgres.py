@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # One advisory lock for every load: jobs read what other jobs write, so loads never interleave.
 LOAD_LOCK_KEY = 0x5E7_E7_1  # arbitrary, fixed
 STAGE_REJECT = "stage_reject"
+DUPLICATE = ("duplicate",)  # the reasons of a row set aside only as a repeated id
 
 
 def quoted(*names: str) -> str:
@@ -143,30 +145,52 @@ def analyze(conn: Any, *tables: str) -> None:
             cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
 
 
-def start_run(conn: Any, run_id: str, job: str, input_dir: str, as_of: datetime) -> None:
-    """Record a run as started, committed at once so a crash still leaves a trace."""
+def start_run(
+    conn: Any,
+    run_id: str,
+    job: str,
+    input_dir: str,
+    as_of: datetime,
+    extract: str | None = None,
+    backfill: bool | None = None,
+) -> None:
+    """Record a run as started, committed at once so a crash still leaves a trace (``extract``
+    and ``backfill``: a load's kind of extract, and whether its --as-of is in the past)."""
     with conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO etl_run (run_id, job, input, as_of, started_at, status) "
-            "VALUES (%s, %s, %s, %s, now() AT TIME ZONE 'UTC', 'running')",
-            (run_id, job, input_dir, as_of),
+            "INSERT INTO etl_run (run_id, job, input, as_of, started_at, status, extract, "
+            "backfill) VALUES (%s, %s, %s, %s, now() AT TIME ZONE 'UTC', 'running', %s, %s)",
+            (run_id, job, input_dir, as_of, extract, backfill),
         )
     conn.commit()
 
 
 def finish_run(
-    conn: Any, run_id: str, counts: dict[str, int | None], seconds: dict[str, float]
+    conn: Any,
+    run_id: str,
+    counts: dict[str, int | None],
+    seconds: dict[str, float],
+    status: str = "succeeded",
 ) -> None:
-    """Mark a run succeeded; called inside the load's transaction, so both commit together."""
+    """Record a run's counts and times, as succeeded; called inside the load's transaction,
+    so both commit together (``failed``: a load its quality gates stopped)."""
     with conn.cursor() as cur:
         cur.execute(
-            "UPDATE etl_run SET status = 'succeeded', finished_at = now() AT TIME ZONE 'UTC', "
+            "UPDATE etl_run SET status = %(status)s, finished_at = now() AT TIME ZONE 'UTC', "
             "stage_seconds = %(seconds)s, "
             "rows_read = %(read)s, rows_loaded = %(loaded)s, rows_rejected = %(rejected)s, "
             "rows_duplicate = %(duplicate)s, "
             "rows_inserted = %(inserted)s, rows_updated = %(updated)s, rows_flagged = %(flagged)s "
             "WHERE run_id = %(run_id)s",
-            {**counts, "run_id": run_id, "seconds": psycopg2.extras.Json(seconds)},
+            {
+                "inserted": None,
+                "updated": None,
+                "flagged": None,
+                **counts,
+                "run_id": run_id,
+                "status": status,
+                "seconds": psycopg2.extras.Json(seconds),
+            },
         )
 
 
@@ -182,20 +206,30 @@ def fail_run(conn: Any, run_id: str, message: str) -> None:
     conn.commit()
 
 
-def keep_rejects(conn: Any, run_id: str, job: str) -> tuple[int, int]:
-    """Copy the staged rejects of this run into ``etl_reject``; return (rejected, duplicates)."""
+@dataclass(frozen=True)
+class Rejects:
+    """The rows of a run set aside: for a rule (with the reasons each combination of them was
+    given for) and as repeated ids."""
+
+    rejected: int
+    duplicates: int
+    reasons: dict[tuple[str, ...], int]
+
+
+def keep_rejects(conn: Any, run_id: str, job: str) -> Rejects:
+    """Copy the staged rejects of this run into ``etl_reject``, counted per reasons."""
     with conn.cursor() as cur:
         cur.execute(
             "WITH kept AS ("
             " INSERT INTO etl_reject (run_id, job, source_file, record_number, raw_record, reasons)"
             " SELECT %s, %s, source_file, record_number, CAST(raw_record AS jsonb),"
             " string_to_array(reasons, '|') FROM stage_reject RETURNING reasons) "
-            "SELECT count(*) FILTER (WHERE reasons <> ARRAY['duplicate']) AS rejected,"
-            " count(*) FILTER (WHERE reasons = ARRAY['duplicate']) AS duplicates FROM kept",
+            "SELECT reasons, count(*) AS n FROM kept GROUP BY reasons",
             (run_id, job),
         )
-        row = cur.fetchone()
-        return int(row["rejected"]), int(row["duplicates"])
+        combinations = {tuple(row["reasons"]): int(row["n"]) for row in cur.fetchall()}
+    duplicates = combinations.pop(DUPLICATE, 0)
+    return Rejects(sum(combinations.values()), duplicates, combinations)
 
 
 def close_interrupted_runs(conn: Any) -> int:
@@ -217,7 +251,7 @@ def run_summaries(conn: Any, run_ids: list[str]) -> list[dict[str, Any]]:
     """The audit rows of the given runs, in the order they started."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT job, status, rows_read, rows_loaded, rows_rejected, rows_duplicate, "
+            "SELECT job, status, quality, rows_read, rows_loaded, rows_rejected, rows_duplicate, "
             "rows_inserted, rows_updated, rows_flagged, error_message FROM etl_run "
             "WHERE run_id = ANY(CAST(%s AS uuid[])) ORDER BY started_at, job",
             (run_ids,),

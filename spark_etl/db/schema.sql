@@ -31,6 +31,37 @@ CREATE TABLE IF NOT EXISTS etl_run (
     error_message text
 );
 CREATE INDEX IF NOT EXISTS etl_run_job_started_idx ON etl_run (job, started_at);
+-- Added by the quality gates (docs/quality.md): what the row-count check compares a run with.
+-- (Checked first: ALTER TABLE would lock etl_run even when the columns exist.)
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'etl_run'
+                   AND table_schema = current_schema() AND column_name = 'quality') THEN
+        ALTER TABLE etl_run
+            ADD COLUMN extract text,      -- snapshot (every row) or delta (what changed)
+            ADD COLUMN backfill boolean,  -- loaded with an --as-of before the run started
+            ADD COLUMN quality text;      -- the gates' verdict: pass, warn or fail
+    END IF;
+END $$;
+
+-- The figures of every load, one row per measure (see spark_etl.db.metrics): counts, rows per
+-- reason and per flag, phase times and rows/s, and each quality gate's figure and verdict.
+-- Kept for the runs' history (the quality command, the report); retention.audit_days archives
+-- them with the rejects and flags of old runs.
+CREATE TABLE IF NOT EXISTS etl_run_metric (
+    run_id     uuid NOT NULL REFERENCES etl_run (run_id),
+    job        text NOT NULL,
+    entity     text NOT NULL,
+    started_at timestamp NOT NULL,   -- the run's, for "last night against the last month"
+    metric     text NOT NULL,        -- rows_read, reason_rows, seconds, gate, ... (see there)
+    detail     text NOT NULL,        -- the reason, flag, phase or gate ('' when none)
+    value      numeric,              -- the count, seconds or share (NULL: not measured)
+    warn_at    numeric,              -- a gate's thresholds
+    fail_at    numeric,
+    verdict    text CHECK (verdict IN ('pass', 'warn', 'fail', 'unchecked')),
+    message    text,                 -- a gate's sentence when it did not pass
+    PRIMARY KEY (run_id, metric, detail)
+);
+CREATE INDEX IF NOT EXISTS etl_run_metric_job_idx ON etl_run_metric (job, started_at);
 
 -- Rows set aside: written in the same transaction as the load they belong to.
 CREATE TABLE IF NOT EXISTS etl_reject (

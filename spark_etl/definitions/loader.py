@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from spark_etl.config import read_yaml
+from spark_etl.config import QualitySettings, read_yaml
 from spark_etl.definitions.messages import describe
 from spark_etl.definitions.model import Entity, HistoryMerge, Mapping
 from spark_etl.definitions.transforms import BUILT_IN_TRANSFORMS, TransformSignature
@@ -254,6 +254,24 @@ def check_ranges(model: Model, known: Iterable[str]) -> None:
                     f"'source.columns.{column}.range': no range '{name}' in the settings "
                     f"(validation.ranges); known: {', '.join(names)}."
                 )
+
+
+def check_quality(model: Model, quality: QualitySettings) -> None:
+    """Every entity the quality settings name is defined, and each entity's gates, its
+    definition's and the settings' together, warn before they fail."""
+    names = sorted(entity.entity for entity in model.entities)
+    for name in quality.entities:
+        if name not in names:
+            raise ConfigError(
+                f"Setting quality.{name}: no entity '{name}' is defined; known: {', '.join(names)}."
+            )
+    for entity in model.entities:
+        problem = entity.gates(quality).misordered()
+        if problem:
+            raise ConfigError(
+                f"Quality gates of {entity.entity} (quality.{entity.entity} over its definition "
+                f"{model.files[entity.entity]}): {problem}."
+            )
 
 
 def load_mapping(path: Path, model: Model) -> Mapping:

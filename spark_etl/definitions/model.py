@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spark_etl.config import Identifier, refuse_float
+from spark_etl.config import EntityGates, Identifier, QualitySettings, refuse_float
 
 # The PostgreSQL types a model column may have, as format_type() spells them (so a declared
 # type compares with the catalog as text); the short spellings of the YAML map onto them.
@@ -275,10 +275,23 @@ class Entity(_Strict):
     merge: Merge
     flags: tuple[Flag, ...] = ()
     retention: Retention | None = None
+    quality: EntityGates | None = None  # the gates of its loads (the settings' quality wins)
 
     @property
     def job_name(self) -> str:
         return self.job or f"{self.entity}_data_transform"
+
+    @property
+    def rows_called(self) -> str:
+        """What messages call its rows: "lines" for cart (retention.rows), else "rows"."""
+        return self.retention.rows if self.retention else "rows"
+
+    def gates(self, quality: QualitySettings) -> EntityGates:
+        """Its quality gates: the settings' quality.<entity> over its definition's."""
+        configured = quality.entities.get(self.entity)
+        if configured is None:
+            return self.quality or EntityGates()
+        return configured.over(self.quality)
 
     @property
     def stage_table(self) -> str:

@@ -30,13 +30,20 @@ def locked_model(conn: Any, db_schema: str) -> Iterator[None]:
 
 @contextmanager
 def recorded_run(
-    conn: Any, job: str, target: str, as_of: datetime, started: list[str]
+    conn: Any,
+    job: str,
+    target: str,
+    as_of: datetime,
+    started: list[str],
+    extract: str | None = None,
+    backfill: bool | None = None,
 ) -> Iterator[str]:
     """Record a run of ``job`` as started (committed at once, its id appended to ``started``)
     and yield its id; if the block raises, the run's work is rolled back and the run is
-    marked failed. The block commits its own work with ``postgres.finish_run``."""
+    marked failed. The block commits its own work with ``postgres.finish_run``. A load gives
+    its ``extract`` kind and whether it is a ``backfill`` (the row-count check's history)."""
     run_id = str(uuid.uuid4())
-    postgres.start_run(conn, run_id, job, target, as_of)
+    postgres.start_run(conn, run_id, job, target, as_of, extract, backfill)
     started.append(run_id)
     try:
         yield run_id

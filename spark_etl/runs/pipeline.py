@@ -17,13 +17,20 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from spark_etl.config import Connection, Settings
-from spark_etl.db import merges, migrations, postgres
+from spark_etl.db import merges, metrics, migrations, postgres
 from spark_etl.db.archives import archived_months
 from spark_etl.db.ddl import history_lookup_columns
 from spark_etl.definitions import Entity, Mapping, Model, load_entities
 from spark_etl.definitions.model import HistoryMerge
-from spark_etl.errors import AccountingError, ConcurrentRunError, RefreshError, one_line
+from spark_etl.errors import (
+    AccountingError,
+    ConcurrentRunError,
+    QualityGateError,
+    RefreshError,
+    one_line,
+)
 from spark_etl.io import readers, writers
+from spark_etl.quality import gates
 from spark_etl.runs import lifecycle
 from spark_etl.spark import progress
 from spark_etl.spark.actions import count_rows, duplicates_marked, rejected_rows
@@ -32,6 +39,8 @@ from spark_etl.transforms.rules import RunValues, check_rows, lookups_needed
 from spark_etl.transforms.source import SourceSpec
 
 log = logging.getLogger(__name__)
+
+SNAPSHOT = "snapshot"  # the kind of extract a load is given unless told otherwise
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class RunContext:
     model: Model = field(default_factory=load_entities)  # the built-in entities by default
     mapping: Mapping | None = None  # a template mapping another layout onto the entities
     mapping_file: str | None = None
+    extract: str | None = None  # --extract: snapshot or delta (default: each entity's setting)
+    backfill: bool = False  # --as-of before the run started: not history for the gates
     # when the invocation started (UTC, naive like every timestamp of the model)
     started_at: datetime = field(
         default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -73,13 +84,14 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
         with lifecycle.locked_model(conn, db.db_schema):
             # a conflict stops the job here, before it is recorded or anything is altered
             changes = migrations.plan(conn, db.db_schema, ctx.model, (job.entity,))
+            extract = ctx.extract or job.entity.gates(ctx.settings.quality).extract or SNAPSHOT
             with lifecycle.recorded_run(
-                conn, job.name, ctx.input_dir, ctx.as_of, started
+                conn, job.name, ctx.input_dir, ctx.as_of, started, extract, ctx.backfill
             ) as run_id:
                 migrations.apply(conn, changes, run_id, job.name)
                 seconds: dict[str, float] = {}
                 read = _stage(spark, ctx, job, conn, seconds)
-                _merge(conn, ctx, job, run_id, read, seconds)
+                _merge(conn, ctx, job, run_id, read, seconds, extract)
     finally:
         conn.close()
 
@@ -125,32 +137,97 @@ def _stage(
 
 
 def _merge(
-    conn: Any, ctx: RunContext, job: EntityJob, run_id: str, read: int, seconds: dict[str, float]
+    conn: Any,
+    ctx: RunContext,
+    job: EntityJob,
+    run_id: str,
+    read: int,
+    seconds: dict[str, float],
+    extract: str,
 ) -> None:
-    """Merge staging into the model and record the run, in one transaction."""
+    """Judge the load by its quality gates, merge staging into the model and record the run,
+    in one transaction; a failed gate rolls the load back (``_stop_at_gate``)."""
     started = time.perf_counter()
+    entity = job.entity
     postgres.analyze(conn, job.stage_table, postgres.STAGE_REJECT)
     loaded = postgres.count_rows(conn, job.stage_table)
-    rejected, duplicates = postgres.keep_rejects(conn, run_id, job.name)
-    if loaded + rejected + duplicates != read:
+    rejects = postgres.keep_rejects(conn, run_id, job.name)
+    if loaded + rejects.rejected + rejects.duplicates != read:
         raise AccountingError(
-            f"{job.name}: read {read} rows but staged {loaded} + {rejected} + {duplicates}"
+            f"{job.name}: read {read} rows but staged {loaded} + {rejects.rejected} + "
+            f"{rejects.duplicates}"
         )
-    with progress.phase(f"{job.name}: merge into {job.entity.table.name}") as shown:
-        counts = merges.merge(conn, ctx.model, job.entity, ctx.as_of, run_id, job.name)
-        shown.rows = loaded
+    gates_set = entity.gates(ctx.settings.quality)
+    earlier = metrics.history(conn, job.name, extract, ctx.settings.quality.history_runs, run_id)
+    figures = metrics.RunFigures(
+        entity.entity,
+        extract,
+        {
+            "read": read,
+            "loaded": loaded,
+            "rejected": rejects.rejected,
+            "duplicate": rejects.duplicates,
+        },
+        gates.reasons_counted(rejects.reasons),
+        median=gates.median(earlier),
+        seconds=seconds,
+    )
+    checks = gates.check_load(
+        gates.LoadFigures(
+            entity.entity,
+            entity.rows_called,
+            read,
+            rejects.rejected,
+            rejects.reasons,
+            extract,
+            earlier,
+            ctx.backfill,
+        ),
+        gates_set,
+    )
+    if gates.verdict(checks) != gates.FAIL:
+        with progress.phase(f"{job.name}: merge into {entity.table.name}") as shown:
+            counts, figures.flags = merges.merge(
+                conn, ctx.model, entity, ctx.as_of, run_id, job.name
+            )
+            shown.rows = loaded
+        figures.counts.update(counts)
+        checks += gates.check_flags(
+            entity.entity, entity.rows_called, read, figures.flags, gates_set
+        )
+    seconds["merge"] = time.perf_counter() - started
+    figures.checks = checks
+    if gates.verdict(checks) == gates.FAIL:
+        _stop_at_gate(conn, run_id, job, figures, seconds)
     # staged rows are spent once merged: emptied in the same transaction (a failed merge keeps
     # them for a look), so a 10M-line load leaves no GBs of staging behind
     postgres.truncate_stage(conn, job.stage_table)
-    seconds["merge"] = time.perf_counter() - started
-    postgres.finish_run(
-        conn,
-        run_id,
-        {"read": read, "loaded": loaded, "rejected": rejected, "duplicate": duplicates, **counts},
-        seconds,
-    )
+    postgres.finish_run(conn, run_id, figures.counts, seconds)
+    metrics.record(conn, run_id, job.name, figures, gates.verdict(checks) if checks else None)
     conn.commit()
     log.info("%s: merged %s", job.name, counts)
+    for check in checks:
+        if check.message:
+            log.warning("%s", check.message)
+
+
+def _stop_at_gate(
+    conn: Any, run_id: str, job: EntityJob, figures: metrics.RunFigures, seconds: dict[str, float]
+) -> None:
+    """Roll the load back, keep its rejects (so the user sees why) and its figures, record the
+    run as failed by its gates, and raise QualityGateError."""
+    conn.rollback()
+    postgres.keep_rejects(conn, run_id, job.name)
+    figures.counts.update(loaded=0, inserted=None, updated=None, flagged=None)
+    postgres.finish_run(conn, run_id, figures.counts, seconds, status="failed")
+    metrics.record(conn, run_id, job.name, figures, gates.FAIL)
+    conn.commit()
+    failed = [check.message for check in figures.checks if check.verdict == gates.FAIL]
+    for message in failed:
+        log.error("%s", message)
+    raise QualityGateError(
+        f"{'; '.join(failed)}: the load was rolled back, its rejects are kept in etl_reject."
+    )
 
 
 def check_source(

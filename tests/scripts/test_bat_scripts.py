@@ -306,3 +306,17 @@ def test_a_jobs_own_help_does_not_generate_the_sample(wine, project):
     calls = docker_calls(project)
     assert not any("generate-data" in call for call in calls)
     assert calls[-1].endswith('jobs/main.py load all  "-h"')
+
+
+def test_quality_runs_in_the_master_without_spark_and_its_failure_is_the_scripts(wine, project):
+    env_file(project)
+    status, _, _ = cmd(
+        wine, project, "submit.bat", "quality", "--job", "cart",
+        FAKE_RUNNING="postgres spark-master", FAKE_EXEC_STATUS="4",
+    )  # fmt: skip
+
+    # exit code 4 on Windows (exit /b %ERRORLEVEL%); wine's cmd turns any failure into 1
+    assert status == 1
+    calls = docker_calls(project)
+    assert calls[-1].endswith('python jobs/main.py quality  "--job" "cart"')
+    assert not any("spark-submit" in call for call in calls)

@@ -188,7 +188,7 @@ def test_spark_etl_version_and_help_start_nothing(tmp_path, capsys, monkeypatch)
 def test_spark_etl_names_an_unknown_command_and_a_missing_job(capsys):
     assert command.main(["lod"]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "spark-etl: error: unknown command 'lod'; choose one of: load, analytics, plan, "
+        "spark-etl: error: unknown command 'lod'; choose one of: load, analytics, quality, plan, "
         "retention, restore, generate-data"
     )
     assert command.main(["load"]) == 2

@@ -269,7 +269,7 @@ def test_a_named_transform_of_a_users_module_is_registered_through_the_settings(
     with pytest.raises(ConfigError, match="no named transform 'name_in_capitals'"):
         load_entities(folder)  # the built-in transforms only
 
-    model = cli._model(load_settings(config), None)
+    model = cli.entity_model(load_settings(config), None)
 
     customer = model.entity("customer")
     assert customer.transforms == ("name_in_capitals",)
@@ -291,11 +291,14 @@ def test_a_range_the_settings_do_not_name_is_refused_when_the_settings_load(tmp_
     config.write_text("validation:\n  ranges:\n    basket: {min: 1, max: 9}\n", encoding="utf-8")
 
     assert (
-        cli._model(load_settings(config), folder).entity("cart").source.columns["quantity"].range
+        cli.entity_model(load_settings(config), folder)
+        .entity("cart")
+        .source.columns["quantity"]
+        .range
         == "basket"
     )
     with pytest.raises(ConfigError) as error:
-        cli._model(load_settings(), folder)
+        cli.entity_model(load_settings(), folder)
     assert str(error.value) == (
         f"Entity definition {folder / 'cart.yaml'} is invalid: 'source.columns.quantity.range': "
         "no range 'basket' in the settings (validation.ranges); known: price, quantity."

@@ -186,7 +186,11 @@ def _add_trace(
         "showlegend": panel == 1 and (series is not None or measures_in_panel > 1),
         "legendgroup": name,
     }
-    if chart.kind == "line":
+    if chart.kind == "line" and measure.line != "solid":  # a threshold: a plain line
+        trace = go.Scatter(
+            x=labels, y=values, mode="lines", line={"dash": measure.line, "width": 1.5}, **common
+        )
+    elif chart.kind == "line":
         trace = go.Scatter(
             x=labels, y=values, mode="lines+markers", **_partial_markers(rows, group), **common
         )
@@ -194,7 +198,11 @@ def _add_trace(
         trace = go.Bar(x=values, y=labels, orientation="h", **common)
     else:
         trace = go.Bar(x=labels, y=values, **common)
-    if measures_in_panel == 1 and series is None:
+    if measure.colour is not None:
+        trace.update(marker_color=measure.colour)
+        if isinstance(trace, go.Scatter):
+            trace.update(line_color=measure.colour)
+    elif measures_in_panel == 1 and series is None:
         trace.update(marker_color=COLOUR)
     fig.add_trace(trace, row=panel, col=1)
 

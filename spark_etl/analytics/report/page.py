@@ -21,6 +21,7 @@ import jinja2
 import plotly.offline
 
 from spark_etl.analytics.questions import Answer, Chart
+from spark_etl.analytics.report import cells
 from spark_etl.analytics.report.figures import figure
 from spark_etl.analytics.report.section import TABLE_ROWS, Section
 from spark_etl.analytics.report.values import text
@@ -127,6 +128,26 @@ def _plot(chart: Chart, answer: Answer, currency: str, element_id: str) -> str |
     )
 
 
+def _table(answer: Answer, section: Section, currency: str) -> dict[str, Any]:
+    """A view's first rows as people read them (cells.py): each cell its text, the raw value
+    it sorts by, and whether it is text (left-aligned)."""
+    kinds = [cells.kind(column) for column in answer.columns]
+    return {
+        "view": answer.view,
+        "title": cells.title(answer.view),
+        "columns": [(cells.heading(column, currency), column) for column in answer.columns],
+        "rows": [
+            [
+                (*cells.cell(value, kind), isinstance(value, str))
+                for value, kind in zip(row, kinds, strict=True)
+            ]
+            for row in answer.rows[:TABLE_ROWS]
+        ],
+        "shown": min(len(answer.rows), TABLE_ROWS),
+        "total": section.row_counts.get(answer.view, len(answer.rows)),
+    }
+
+
 def _section(section: Section, currency: str) -> dict[str, Any]:
     """What the page shows of one question."""
     question = section.question
@@ -142,17 +163,24 @@ def _section(section: Section, currency: str) -> dict[str, Any]:
             }
             for i, (chart, answer) in enumerate(section.charts, start=1)
         ],
-        "tables": [
-            {
-                "view": answer.view,
-                "columns": answer.columns,
-                "rows": answer.rows[:TABLE_ROWS],
-                "shown": min(len(answer.rows), TABLE_ROWS),
-                "total": section.row_counts.get(answer.view, len(answer.rows)),
-            }
-            for answer in section.answers
-        ],
+        "tables": [_table(answer, section, currency) for answer in section.answers],
     }
+
+
+QUALITY_VIEW = "data_quality_latest"  # the latest load run of each job and its gates
+
+
+def quality_alerts(sections: Sequence[Section]) -> dict[str, Any] | None:
+    """The jobs whose latest load warned or failed a quality gate, failures first, and the
+    number of the section that shows them: the first screen says so above the key figures."""
+    for section in sections:
+        for answer in section.answers:
+            if answer.view == QUALITY_VIEW:
+                rows = [dict(zip(answer.columns, row, strict=True)) for row in answer.rows]
+                alerts = [row for row in rows if row["quality"] in ("warn", "fail")]
+                alerts.sort(key=lambda row: (row["quality"] != "fail", row["job"]))
+                return {"number": section.question.number, "rows": alerts} if alerts else None
+    return None
 
 
 def write_report(
@@ -170,6 +198,7 @@ def write_report(
         generated_at=generated_at,
         currency=currency,
         sections=[_section(section, currency) for section in sections],
+        alerts=quality_alerts(sections),
     )
     index = folder / "index.html"
     index.write_text(page, encoding="utf-8")

@@ -1,7 +1,10 @@
 -- 2b. Each product family (product.sku) month by month, from its launch (its first product's
 -- creation, or the data's first month if later; or its first sale where a sale predates the
 -- launch) to the data's last month, months without sales as zeros; partial as in monthly_kpi;
--- revenue against the month before and the same month a year before (ratio - 1);
+-- revenue against the month before and the same month a year before (ratio - 1), left out
+-- (NULL) when that month is partial: the data's first or last month, or the family's launch
+-- month when it launched after the month's first day (a growth against a few days of sales
+-- would read +2,600%);
 -- family_rank by revenue over the whole period (1 = the largest family), so that a chart can
 -- take the leading families without reading them all.
 CREATE MATERIALIZED VIEW family_sales_monthly AS
@@ -11,7 +14,7 @@ WITH monthly AS (
     JOIN product p ON p.product_id = s.product_id
     GROUP BY 1, 2
 ), family AS (
-    SELECT p.sku,
+    SELECT p.sku, min(p.created_at) AS launched_at,
            LEAST(min(first_sale.month),
                  GREATEST(d.first_month, date_trunc('month', min(p.created_at)))) AS first_month,
            d.last_month
@@ -22,6 +25,7 @@ WITH monthly AS (
     GROUP BY p.sku, d.first_month, d.last_month
 ), filled AS (
     SELECT f.sku, CAST(m.month AS date) AS month, k.partial,
+           k.partial OR (m.month = f.first_month AND f.launched_at > m.month) AS short,
            CAST(COALESCE(monthly.quantity, 0) AS bigint) AS quantity,
            COALESCE(monthly.revenue, 0) AS revenue
     FROM family f
@@ -35,8 +39,12 @@ WITH monthly AS (
     GROUP BY sku
 )
 SELECT f.sku, f.month, f.partial, f.quantity, f.revenue,
-       round(f.revenue / NULLIF(lag(f.revenue) OVER w, 0) - 1, 4) AS revenue_change_mom,
-       round(f.revenue / NULLIF(lag(f.revenue, 12) OVER w, 0) - 1, 4) AS revenue_change_yoy,
+       CASE WHEN NOT lag(f.short) OVER w
+            THEN round(f.revenue / NULLIF(lag(f.revenue) OVER w, 0) - 1, 4) END
+           AS revenue_change_mom,
+       CASE WHEN NOT lag(f.short, 12) OVER w
+            THEN round(f.revenue / NULLIF(lag(f.revenue, 12) OVER w, 0) - 1, 4) END
+           AS revenue_change_yoy,
        r.family_rank
 FROM filled f
 JOIN ranked r ON r.sku = f.sku

@@ -6,7 +6,9 @@ document.querySelectorAll("table.sortable th").forEach(function (th, _) {
     table.querySelectorAll("th").forEach(function (other) { other.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
     var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
-    function key(row) { var text = row.cells[index].textContent; var n = Number(text);
+    function key(row) { var cell = row.cells[index];
+      var text = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent;
+      var n = Number(text);
       return text === "" ? null : (isNaN(n) ? text : n); }
     rows.sort(function (a, b) {
       var x = key(a), y = key(b);

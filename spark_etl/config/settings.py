@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import sys
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,15 +17,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from spark_etl.config.quality import QualitySettings
+from spark_etl.config.types import Identifier, Section
 from spark_etl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -38,30 +36,16 @@ if TYPE_CHECKING:
         from importlib.abc import Traversable
 
 DEFAULTS_FILE = "defaults.yaml"  # in the package, also when it runs from a zip
-SQL_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 JDBC_JAR_ENV = "SPARK_ETL_JDBC_JAR"
 ARCHIVE_DIR_ENV = "SPARK_ETL_ARCHIVE_DIR"  # the default archive folder of an installation
 
 
-def _check_identifier(value: str) -> str:
-    if not SQL_IDENTIFIER.match(value):
-        raise ValueError("must be a lower-case SQL identifier: letters, digits and _, at most 63")
-    return value
-
-
-Identifier = Annotated[str, AfterValidator(_check_identifier)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class InputSettings(_Section):
+class InputSettings(Section):
     format: Literal["auto", "csv", "jsonl", "parquet"]
     csv_multiline: bool
 
 
-class SparkSettings(_Section):
+class SparkSettings(Section):
     master: str | None
     app_name: str
     shuffle_partitions: int = Field(ge=1)
@@ -70,7 +54,7 @@ class SparkSettings(_Section):
     driver_memory: str | None = Field(pattern=r"^[0-9]+[kmgt]$")
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     db_schema: Identifier = Field(alias="schema")
     analytics_schema: Identifier
     jdbc_jar: str
@@ -86,7 +70,7 @@ class DatabaseSettings(_Section):
     connect_timeout_seconds: int = Field(ge=1)
 
 
-class QuantityRange(_Section):
+class QuantityRange(Section):
     min: int = Field(ge=1, le=2_147_483_647)
     max: int = Field(ge=1, le=2_147_483_647)
 
@@ -107,7 +91,7 @@ def refuse_float(cls: type, value: object) -> object:
     return value
 
 
-class PriceRange(_Section):
+class PriceRange(Section):
     # Quoted in YAML ("0.00") so no float ever carries money; plain integers are accepted too.
     min: Decimal = Field(ge=0, le=MAX_PRICE, decimal_places=2, strict=False)
     max: Decimal = Field(ge=0, le=MAX_PRICE, decimal_places=2, strict=False)
@@ -121,7 +105,7 @@ class PriceRange(_Section):
         return self
 
 
-class NamedRange(_Section):
+class NamedRange(Section):
     """Inclusive bounds a definition's money or whole_number rule names with ``range:``."""
 
     min: Decimal = Field(strict=False)
@@ -139,7 +123,7 @@ class NamedRange(_Section):
 BUILT_IN_RANGES = ("price", "quantity")
 
 
-class ValidationSettings(_Section):
+class ValidationSettings(Section):
     timestamp_formats: tuple[str, ...] = Field(min_length=1, strict=False)  # YAML lists
     quantity: QuantityRange
     price: PriceRange
@@ -164,12 +148,12 @@ class ValidationSettings(_Section):
         }
 
 
-class EntitySettings(_Section):
+class EntitySettings(Section):
     folder: str | None
     transform_modules: tuple[str, ...] = Field(default=(), strict=False)  # user transforms
 
 
-class RetentionSettings(_Section):
+class RetentionSettings(Section):
     # whole months of cart lines kept online, counted back from the newest month holding lines
     cart_months: int | None = Field(ge=1, le=1200)
     # the same for any entity range-partitioned by month (wins over cart_months and over the
@@ -180,11 +164,11 @@ class RetentionSettings(_Section):
     archive_dir: str = Field(min_length=1)  # a local folder, hdfs://..., s3a://...
 
 
-class ReportSettings(_Section):
+class ReportSettings(Section):
     currency: str = Field(pattern=r"^[A-Z]{3}$")  # ISO 4217 code of every amount
 
 
-class Settings(_Section):
+class Settings(Section):
     input: InputSettings
     spark: SparkSettings
     database: DatabaseSettings
@@ -192,6 +176,7 @@ class Settings(_Section):
     entities: EntitySettings
     retention: RetentionSettings
     report: ReportSettings
+    quality: QualitySettings
 
 
 @dataclass(frozen=True)

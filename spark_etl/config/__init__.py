@@ -1,0 +1,41 @@
+"""Typed settings, validated before Spark starts: ``settings`` (the sections of
+``defaults.yaml`` and a user's ``--config``, the libpq connection) and ``quality`` (the gates a
+load must pass to commit)."""
+
+from spark_etl.config.quality import EntityGates, QualitySettings
+from spark_etl.config.settings import (
+    ARCHIVE_DIR_ENV,
+    JDBC_JAR_ENV,
+    Connection,
+    DatabaseSettings,
+    InputSettings,
+    Settings,
+    SparkSettings,
+    ValidationSettings,
+    connection_from_env,
+    load_settings,
+    password_from_pgpass,
+    read_yaml,
+    refuse_float,
+)
+from spark_etl.config.types import SQL_IDENTIFIER, Identifier
+
+__all__ = [
+    "ARCHIVE_DIR_ENV",
+    "JDBC_JAR_ENV",
+    "SQL_IDENTIFIER",
+    "Connection",
+    "DatabaseSettings",
+    "EntityGates",
+    "Identifier",
+    "InputSettings",
+    "QualitySettings",
+    "Settings",
+    "SparkSettings",
+    "ValidationSettings",
+    "connection_from_env",
+    "load_settings",
+    "password_from_pgpass",
+    "read_yaml",
+    "refuse_float",
+]

@@ -1,0 +1,1 @@
+"""Quality gates: a load's figures judged against its entity's thresholds."""
