@@ -54,9 +54,11 @@ CREATE TABLE IF NOT EXISTS etl_run_metric (
     started_at timestamp NOT NULL,   -- the run's, for "last night against the last month"
     metric     text NOT NULL,        -- rows_read, reason_rows, seconds, gate, ... (see there)
     detail     text NOT NULL,        -- the reason, flag, phase or gate ('' when none)
-    value      numeric,              -- the count, seconds or share (NULL: not measured)
-    warn_at    numeric,              -- a gate's thresholds
-    fail_at    numeric,
+    -- numeric(20,6): a count, seconds or a share to the millionth, the same as text in
+    -- PostgreSQL and in Spark (the retention job's archives are checked by the values' text)
+    value      numeric(20,6),        -- the count, seconds or share (NULL: not measured)
+    warn_at    numeric(20,6),        -- a gate's thresholds
+    fail_at    numeric(20,6),
     verdict    text CHECK (verdict IN ('pass', 'warn', 'fail', 'unchecked')),
     message    text,                 -- a gate's sentence when it did not pass
     PRIMARY KEY (run_id, metric, detail)

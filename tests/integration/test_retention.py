@@ -195,12 +195,18 @@ def test_rejects_and_flags_of_old_runs_are_archived_and_their_runs_stay(
         connection, db_settings, "SELECT flag_id, record_id, flag FROM etl_flag ORDER BY 1"
     )
     runs = query(connection, db_settings, "SELECT run_id FROM etl_run ORDER BY 1")
-    assert len(rejects) > 10 and len(flags) > 10
+    metrics = query(
+        connection,
+        db_settings,
+        "SELECT CAST(run_id AS text), metric, detail, value FROM etl_run_metric ORDER BY 1, 2, 3",
+    )
+    assert len(rejects) > 10 and len(flags) > 10 and len(metrics) > 10
 
     assert run_cli("retention", ["--config", str(config)]) == 0
 
     assert query(connection, db_settings, "SELECT count(*) FROM etl_reject") == [(0,)]
     assert query(connection, db_settings, "SELECT count(*) FROM etl_flag") == [(0,)]
+    assert query(connection, db_settings, "SELECT count(*) FROM etl_run_metric") == [(0,)]
     assert (
         query(
             connection,
@@ -221,7 +227,18 @@ def test_rejects_and_flags_of_old_runs_are_archived_and_their_runs_stay(
         connection,
         db_settings,
         "SELECT table_name, period, row_count FROM etl_archive ORDER BY 1",
-    ) == [("etl_flag", before, len(flags)), ("etl_reject", before, len(rejects))]
+    ) == [
+        ("etl_flag", before, len(flags)),
+        ("etl_reject", before, len(rejects)),
+        ("etl_run_metric", before, len(metrics)),
+    ]
+    archived_metrics = spark.read.parquet(
+        str(tmp_path / "archive" / "etl_run_metric" / f"before={before:%Y-%m-%d}")
+    )
+    assert (
+        sorted((r.run_id, r.metric, r.detail, r.value) for r in archived_metrics.collect())
+        == metrics
+    )
 
 
 def test_checksum_is_the_same_in_postgresql_and_in_spark_for_every_type(
