@@ -234,6 +234,22 @@ user_steps() {
   echo "cart holds $expected rows, as etl_run reports" >&2
   step_done
 
+  step "A quality gate on the cluster: a broken extract is rolled back and exits 4, as locally"
+  ./submit.sh generate_data --output-dir /data/input/broken --carts 2000 --seed 9 --broken-fraction 0.3
+  printf 'quality:\n  cart: {fail_set_aside_share: 0.05}\n' >data/input/gates.yaml
+  local before status=0
+  before="$(psql_stack 'SELECT count(*) FROM cart')"
+  ./submit.sh cart_data_transform --input-dir /data/input/broken --config /data/input/gates.yaml |
+    tee /tmp/spark-etl-ci-gate.txt || status=$?
+  [ "$status" = 4 ] || fail "the gated load exited $status, not 4"
+  grep -Eq '^quality gate failed: cart: .* of lines set aside, above quality.cart.fail_set_aside_share 5%$' \
+    /tmp/spark-etl-ci-gate.txt || fail "the summary does not name the gate that failed"
+  [ "$(psql_stack 'SELECT count(*) FROM cart')" = "$before" ] || fail "the gated load changed cart"
+  status=0
+  ./submit.sh quality --job cart --config /data/input/gates.yaml || status=$?
+  [ "$status" = 4 ] || fail "quality exited $status after a failed gate, not 4"
+  step_done
+
   step "./submit.sh analytics: the report lands in ./data/report, owned by $(id -un)"
   ./submit.sh analytics >/dev/null
   [ -s data/report/index.html ] || fail "data/report/index.html is missing"

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from spark_etl.config import EntityGates, QualitySettings, load_settings
 from spark_etl.definitions import load_entities
 from spark_etl.definitions.loader import check_quality
+from spark_etl.errors import ConfigError
 from spark_etl.quality.gates import (
     FAIL,
     PASS,
@@ -155,3 +156,29 @@ def test_the_sample_production_settings_are_valid_for_the_built_in_entities():
 
     cart = load_entities().entity("cart").gates(settings.quality)
     assert (cart.extract, cart.fail_set_aside_share) == ("delta", 0.05)
+
+
+def test_a_definition_sets_its_own_gates_and_the_settings_win_key_by_key(tmp_path):
+    cart = (REPO / "spark_etl" / "definitions" / "entities" / "cart.yaml").read_text("utf-8")
+    folder = tmp_path / "entities"
+    folder.mkdir()
+    (folder / "cart.yaml").write_text(
+        cart + "quality: {extract: delta, fail_set_aside_share: 0.2, warn_set_aside_share: 0.1}\n",
+        encoding="utf-8",
+    )
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("quality:\n  cart: {fail_set_aside_share: 0.15}\n", encoding="utf-8")
+    model = load_entities(folder)
+
+    gates = model.entity("cart").gates(load_settings(settings).quality)
+
+    assert (gates.extract, gates.warn_set_aside_share, gates.fail_set_aside_share) == (
+        "delta",
+        0.1,
+        0.15,
+    )
+    settings.write_text("quality:\n  cart: {fail_set_aside_share: 0.05}\n", encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=r"fail_set_aside_share 0.05 is below warn_set_aside_share 0.1"
+    ):
+        check_quality(model, load_settings(settings).quality)
