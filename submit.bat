@@ -183,7 +183,8 @@ echo.
 echo On Docker, jobs run with spark-submit on spark://spark-master:7077 and read the extracts from
 echo /data/input, the host folder ETL_INPUT_DIR of .env (default .\data\input). The exit code is the
 echo job's: 0 done, 1 unexpected failure, 2 a mistake to fix, 3 loaded but the analytics refresh
-echo failed, 4 a quality gate stopped a load.
+echo failed, 4 a quality gate stopped a load, 75 temporary (the lock is held, PostgreSQL is down or
+echo restarting): retry later.
 echo --local runs Spark in local mode with an embedded PostgreSQL on 127.0.0.1:54329 (ETL_LOCAL_PGPORT)
 echo unless PGHOST names another server. It needs Python 3.10+, JAVA_HOME (Java 17),
 echo SPARK_ETL_JDBC_JAR and PostgreSQL binaries (PG_BIN_DIR).

@@ -46,7 +46,8 @@ Jobs: $JOBS
 On Docker, jobs run with spark-submit on spark://spark-master:7077 and read the extracts from
 /data/input, the host folder ETL_INPUT_DIR of .env (default ./data/input); the exit code is the
 job's: 0 done, 1 unexpected failure, 2 a mistake to fix, 3 loaded but the analytics refresh
-failed, 4 a quality gate stopped a load. Without --input-dir a sample set is generated there first.
+failed, 4 a quality gate stopped a load, 75 temporary (the lock is held, PostgreSQL is down or
+restarting): retry later. Without --input-dir a sample set is generated there first.
 
 --local runs Spark in local mode. It installs what is missing (a .venv, and Java 17, the
 PostgreSQL JDBC driver and PostgreSQL server binaries with apt-get), starts an embedded

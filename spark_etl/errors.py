@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 class EtlError(Exception):
-    """Base class of every error the CLI reports as one line and exit code 2."""
+    """Base class of every error the CLI reports as one line: exit code 2 (a mistake to fix),
+    or 75 for a ``TemporaryError``."""
 
 
 class ConfigError(EtlError):
@@ -16,10 +17,18 @@ class InputError(EtlError):
 
 
 class DatabaseError(EtlError):
-    """PostgreSQL is unreachable, refuses the credentials or rejects the load."""
+    """PostgreSQL refuses the credentials, has no such database or rejects the load."""
 
 
-class ConcurrentRunError(EtlError):
+class TemporaryError(EtlError):
+    """A condition that passes by itself: run again later (exit code 75, EX_TEMPFAIL)."""
+
+
+class DatabaseUnavailableError(TemporaryError, DatabaseError):
+    """PostgreSQL does not answer, is starting, shutting down or in recovery, or full."""
+
+
+class ConcurrentRunError(TemporaryError):
     """Another run of the ETL holds the load lock."""
 
 

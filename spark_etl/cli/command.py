@@ -16,7 +16,9 @@ EXIT_CODES = """exit codes:
   1  unexpected failure (the trace is in the log file)
   2  your mistake: an option, a setting, a definition or the input; fix it and run again
   3  the loads committed, but refreshing the analytics views failed; run analytics again
-  4  a quality gate stopped a load: it was rolled back, its rejects kept (spark-etl quality)"""
+  4  a quality gate stopped a load: it was rolled back, its rejects kept (spark-etl quality)
+  75 temporary: another load holds the lock, PostgreSQL is down, starting or in recovery, or
+     the connection was lost; nothing uncommitted is left: retry later"""
 # subcommand -> (job run by spark_etl.cli.main, what it does)
 SUBCOMMANDS = {
     "load": ("", "load extracts: JOB is all, an entity (cart) or its job (cart_data_transform)"),

@@ -1,8 +1,10 @@
 """The jobs' command line: arguments, settings checked before anything starts, the summary
 and exit codes. Each job parses its arguments, then hands the work to ``spark_etl.runs``.
 
-A user error prints one line (what is wrong, what to do) and exits 2; an unexpected failure
-prints one line pointing at the log file, which holds the full trace, and exits 1.
+A user error prints one line (what is wrong, what to do) and exits 2; a temporary one (the
+load lock held, PostgreSQL down or restarting, the connection lost) exits 75 to be retried; an
+unexpected failure prints one line pointing at the log file, which holds the full trace, and
+exits 1 (command.EXIT_CODES lists them all).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from datetime import date, datetime, timezone
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
+
+import psycopg2
 
 import spark_etl
 from spark_etl.analytics.report.page import write_report
@@ -32,6 +36,7 @@ from spark_etl.errors import (
     InputError,
     QualityGateError,
     RefreshError,
+    TemporaryError,
     first_line,
 )
 from spark_etl.local import datagen
@@ -46,6 +51,7 @@ EXIT_USER_ERROR = 2
 EXIT_FAILURE = 1
 EXIT_REFRESH_FAILED = 3  # the loads committed; only the analytics refresh after them failed
 EXIT_QUALITY_GATE = 4  # a load broke a quality gate: rolled back, its rejects kept
+EXIT_TEMPORARY = 75  # EX_TEMPFAIL: the lock is held, PostgreSQL is down or restarting; retry
 EXTRACTS = ("snapshot", "delta")
 TOOLS = ("analytics", "plan", "generate_data", "retention", "restore")  # jobs that load nothing
 RETAINED_ENTITY = "cart"  # restore brings back a month of cart lines unless told another
@@ -378,6 +384,18 @@ def run(job: str, command: Callable[[list[str]], int | None], argv: list[str]) -
             file=sys.stderr,
         )
         return EXIT_REFRESH_FAILED
+    except TemporaryError as exc:
+        log.debug("Temporary failure", exc_info=True)
+        print(f"error: {exc} (temporary: exit {EXIT_TEMPORARY}, retry later)", file=sys.stderr)
+        return EXIT_TEMPORARY
+    except psycopg2.OperationalError as exc:  # the connection lost mid-run: rolled back
+        log.debug("Connection lost", exc_info=True)
+        print(
+            f"error: {job} lost its connection to PostgreSQL ({first_line(exc)}); what it had "
+            f"not committed was rolled back (temporary: exit {EXIT_TEMPORARY}, retry later).",
+            file=sys.stderr,
+        )
+        return EXIT_TEMPORARY
     except QualityGateError as exc:
         log.debug("Quality gate failed", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)

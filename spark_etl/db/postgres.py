@@ -20,13 +20,25 @@ import psycopg2.extras
 from psycopg2 import sql
 
 from spark_etl.config import Connection, DatabaseSettings
-from spark_etl.errors import ConcurrentRunError, DatabaseError
+from spark_etl.errors import ConcurrentRunError, DatabaseError, DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
 # One advisory lock for every load: jobs read what other jobs write, so loads never interleave.
 LOAD_LOCK_KEY = 0x5E7_E7_1  # arbitrary, fixed
 STAGE_REJECT = "stage_reject"
+# libpq's messages of a connection refused for a reason a user fixes (the rest, such as no
+# answer, "the database system is starting up" or "too many clients", pass by themselves)
+REFUSALS = (
+    "password authentication failed",
+    "no password supplied",
+    "does not exist",  # the role or the database
+    "no pg_hba.conf entry",
+    "could not translate host name",
+    "invalid port number",
+    "authentication failed",
+    "permission denied",
+)
 DUPLICATE = ("duplicate",)  # the reasons of a row set aside only as a repeated id
 
 
@@ -59,9 +71,15 @@ def connect(connection: Connection, schema: str, timeout_seconds: int) -> Any:
     except psycopg2.OperationalError as exc:
         lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
         reason = lines[-1] if lines else "no answer"
-        raise DatabaseError(
-            f"Cannot connect to PostgreSQL at {connection.host}:{connection.port} as "
-            f"{connection.user} ({reason}); check the PG* variables or run ./submit.sh --local."
+        where = f"PostgreSQL at {connection.host}:{connection.port} as {connection.user}"
+        if any(refusal in str(exc) for refusal in REFUSALS):  # a setting to fix: not retried
+            raise DatabaseError(
+                f"Cannot connect to {where} ({reason}); check the PG* variables or run "
+                "./submit.sh --local."
+            ) from None
+        raise DatabaseUnavailableError(
+            f"Cannot connect to {where} ({reason}); it may be down, starting or in recovery: "
+            "run again later, or check the PG* variables."
         ) from None
     with conn.cursor() as cur:
         cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from spark_etl.config import EntityGates
@@ -74,16 +74,48 @@ def median(history: Sequence[int]) -> float | None:
     return float(statistics.median(history)) if len(history) >= MIN_HISTORY_RUNS else None
 
 
-def _judge(
-    figure: float, warn_at: float | None, fail_at: float | None, key: str, said: str
-) -> tuple[str, str]:
-    """The verdict of a figure against its thresholds, and the sentence when it did not pass
-    (``key``: the setting's path without the level; ``said``: the figure in words)."""
+def _check(
+    gate: str,
+    detail: str,
+    figure: float,
+    warn_at: float | None,
+    fail_at: float | None,
+    key: str,
+    said: str,
+) -> Check:
+    """A figure judged against its thresholds, with the sentence when it did not pass
+    (``key``: the setting's path with ``{level}`` for fail or warn; ``said``: the figure in
+    words)."""
     if fail_at is not None and figure > fail_at:
-        return FAIL, f"{said}, above {key.format(level='fail')} {percent(fail_at)}"
-    if warn_at is not None and figure > warn_at:
-        return WARN, f"{said}, above {key.format(level='warn')} {percent(warn_at)}"
-    return PASS, ""
+        verdict, message = FAIL, f"{said}, above {key.format(level='fail')} {percent(fail_at)}"
+    elif warn_at is not None and figure > warn_at:
+        verdict, message = WARN, f"{said}, above {key.format(level='warn')} {percent(warn_at)}"
+    else:
+        verdict, message = PASS, ""
+    return Check(gate, detail, figure, warn_at, fail_at, verdict, message)
+
+
+def _by_pattern(
+    gate: str,
+    entity: str,
+    fails: Mapping[str, float],
+    warns: Mapping[str, float],
+    share_of: Callable[[re.Pattern[str]], float],
+    said: Callable[[str, float], str],
+) -> list[Check]:
+    """One check per pattern of a pair of {pattern: share} gates (reasons, flags)."""
+    return [
+        _check(
+            gate,
+            pattern,
+            share := share_of(re.compile(pattern)),
+            warns.get(pattern),
+            fails.get(pattern),
+            f"quality.{entity}.{{level}}_{gate}['{pattern}']",
+            said(pattern, share),
+        )
+        for pattern in dict.fromkeys([*fails, *warns])
+    ]
 
 
 def _share(part: int, whole: int) -> float:
@@ -98,50 +130,34 @@ def check_load(figures: LoadFigures, gates: EntityGates) -> list[Check]:
     if gates.fail_set_aside_share is not None or gates.warn_set_aside_share is not None:
         share = _share(figures.set_aside, figures.read)
         checks.append(
-            Check(
+            _check(
                 "set_aside_share",
                 "",
                 share,
                 gates.warn_set_aside_share,
                 gates.fail_set_aside_share,
-                *_judge(
-                    share,
-                    gates.warn_set_aside_share,
-                    gates.fail_set_aside_share,
-                    f"quality.{entity}.{{level}}_set_aside_share",
-                    f"{entity}: {percent(share)} of {rows} set aside",
-                ),
+                f"quality.{entity}.{{level}}_set_aside_share",
+                f"{entity}: {percent(share)} of {rows} set aside",
             )
         )
-    for pattern in dict.fromkeys([*gates.fail_reason_share, *gates.warn_reason_share]):
-        matched = re.compile(pattern)
-        count = sum(
-            n
-            for reasons, n in figures.reasons.items()
-            if any(matched.search(reason) for reason in reasons)
+
+    def reason_share(pattern: re.Pattern[str]) -> float:
+        # a row breaking several matching rules counts once
+        matching = (
+            n for reasons, n in figures.reasons.items() if any(map(pattern.search, reasons))
         )
-        share = _share(count, figures.read)
-        warn_at, fail_at = (
-            gates.warn_reason_share.get(pattern),
-            gates.fail_reason_share.get(pattern),
-        )
-        checks.append(
-            Check(
-                "reason_share",
-                pattern,
-                share,
-                warn_at,
-                fail_at,
-                *_judge(
-                    share,
-                    warn_at,
-                    fail_at,
-                    f"quality.{entity}.{{level}}_reason_share['{pattern}']",
-                    f"{entity}: {percent(share)} of {rows} set aside for a reason matching "
-                    f"'{pattern}'",
-                ),
-            )
-        )
+        return _share(sum(matching), figures.read)
+
+    checks += _by_pattern(
+        "reason_share",
+        entity,
+        gates.fail_reason_share,
+        gates.warn_reason_share,
+        reason_share,
+        lambda pattern, share: (
+            f"{entity}: {percent(share)} of {rows} set aside for a reason matching '{pattern}'"
+        ),
+    )
     if gates.fail_row_count_change is not None or gates.warn_row_count_change is not None:
         checks.append(_row_count(figures, gates))
     return checks
@@ -151,44 +167,28 @@ def _row_count(figures: LoadFigures, gates: EntityGates) -> Check:
     entity, kind, earlier = figures.entity, figures.extract, len(figures.history)
     warn_at, fail_at = gates.warn_row_count_change, gates.fail_row_count_change
     middle = median(figures.history)
+    why_not = None
     if figures.backfill:
-        return Check(
-            "row_count_change",
-            "",
-            None,
-            warn_at,
-            fail_at,
-            UNCHECKED,
-            f"{entity}: row count not checked: a backfill (--as-of in the past) is not "
-            "compared with the regular runs",
+        why_not = "a backfill (--as-of in the past) is not compared with the regular runs"
+    elif middle is None:
+        why_not = (
+            f"{earlier} earlier successful {kind} run{'' if earlier == 1 else 's'} to compare "
+            f"with, {MIN_HISTORY_RUNS} needed"
         )
-    if middle is None:
-        return Check(
-            "row_count_change",
-            "",
-            None,
-            warn_at,
-            fail_at,
-            UNCHECKED,
-            f"{entity}: row count not checked: {earlier} earlier successful {kind} "
-            f"run{'' if earlier == 1 else 's'} to compare with, {MIN_HISTORY_RUNS} needed",
-        )
+    if why_not is not None or middle is None:
+        said = f"{entity}: row count not checked: {why_not}"
+        return Check("row_count_change", "", None, warn_at, fail_at, UNCHECKED, said)
     change = abs(figures.read - middle) / middle if middle else float(figures.read > 0)
     direction = "above" if figures.read > middle else "below"
-    return Check(
+    return _check(
         "row_count_change",
         "",
         change,
         warn_at,
         fail_at,
-        *_judge(
-            change,
-            warn_at,
-            fail_at,
-            f"quality.{entity}.{{level}}_row_count_change",
-            f"{entity}: {figures.read:,} {figures.rows_called} read, {percent(change)} "
-            f"{direction} the median {middle:,.0f} of the last {earlier} {kind} runs",
-        ),
+        f"quality.{entity}.{{level}}_row_count_change",
+        f"{entity}: {figures.read:,} {figures.rows_called} read, {percent(change)} "
+        f"{direction} the median {middle:,.0f} of the last {earlier} {kind} runs",
     )
 
 
@@ -197,27 +197,12 @@ def check_flags(
 ) -> list[Check]:
     """The flag gates, judged after the merge has listed the soft anomalies: the loaded rows
     with a flag matching each pattern, as a share of the rows read."""
-    checks = []
-    for pattern in dict.fromkeys([*gates.fail_flag_share, *gates.warn_flag_share]):
-        matched = re.compile(pattern)
-        # a row with two matching flags counts twice: flags of one row rarely share a pattern
-        count = sum(n for flag, n in flags.items() if matched.search(flag))
-        share = _share(count, read)
-        warn_at, fail_at = gates.warn_flag_share.get(pattern), gates.fail_flag_share.get(pattern)
-        checks.append(
-            Check(
-                "flag_share",
-                pattern,
-                share,
-                warn_at,
-                fail_at,
-                *_judge(
-                    share,
-                    warn_at,
-                    fail_at,
-                    f"quality.{entity}.{{level}}_flag_share['{pattern}']",
-                    f"{entity}: {percent(share)} of {rows_called} flagged '{pattern}'",
-                ),
-            )
-        )
-    return checks
+    return _by_pattern(
+        "flag_share",
+        entity,
+        gates.fail_flag_share,
+        gates.warn_flag_share,
+        # a row with two matching flags counts for each: per-flag counts are what the merge gives
+        lambda pattern: _share(sum(n for flag, n in flags.items() if pattern.search(flag)), read),
+        lambda pattern, share: f"{entity}: {percent(share)} of {rows_called} flagged '{pattern}'",
+    )

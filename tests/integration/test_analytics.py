@@ -88,7 +88,8 @@ def shop(spark, db_settings, connection, tmp_path_factory):
     run_job(spark, db_settings, connection, tmp_path / "first", "customer_data_transform")
     run_job(spark, db_settings, connection, tmp_path / "first", "product_data_transform")
     repriced = [("1", "Kaffee Classic", "12.00", "KAF-001", "2020-01-01"), *PRODUCTS[1:]]
-    write_csv(tmp_path / "second", "carts", CARTS)
+    # and a broken line, set aside: the data quality section has a reason to chart
+    write_csv(tmp_path / "second", "carts", [*CARTS, ("13", "1", "1", "many", "2023-01-11", "")])
     load_products(spark, db_settings, connection, tmp_path / "second", repriced, T(2023, 3, 1))
     run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
     db = db_settings.database

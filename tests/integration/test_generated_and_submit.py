@@ -152,7 +152,14 @@ def test_a_failed_refresh_after_a_committed_load_is_not_reported_as_a_failed_loa
 
 
 def submit_job(
-    entry: str, tmp_path, connection, settings, config, *options: str, extra_env=None
+    entry: str,
+    tmp_path,
+    connection,
+    settings,
+    config,
+    *options: str,
+    extra_env=None,
+    entry_args: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """spark-submit ``entry`` in local[2] from ``tmp_path`` on the generated input in ``in/``."""
     env = {
@@ -171,6 +178,7 @@ def submit_job(
         settings.database.jdbc_jar,
         *options,
         entry,
+        *entry_args,
         "--input-dir",
         str(tmp_path / "in"),
         "--config",
@@ -220,6 +228,35 @@ def test_spark_submit_runs_all_jobs_from_the_job_modules(db_settings, connection
     assert query(connection, db_settings, "SELECT count(*), sum(amount) > 0 FROM cart") == [
         (500, True)
     ]
+
+
+def test_spark_submit_conf_wins_over_the_settings_and_the_driver_comes_from_jars(
+    db_settings, connection, tmp_path
+):
+    generate(tmp_path / "in", DataSpec(40, 5, 10, broken_fraction=0.0))
+    config = job_config(tmp_path, db_settings)  # shuffle_partitions: 8 by default
+    result = submit_job(
+        str(REPO / "jobs" / "main.py"),
+        tmp_path,
+        connection,
+        db_settings,
+        config,
+        "--conf",
+        "spark.sql.shuffle.partitions=3",
+        entry_args=("load", "customer"),
+        # the settings' jar does not exist: the driver comes from --jars alone
+        extra_env={"SPARK_ETL_JDBC_JAR": str(tmp_path / "no-such.jar")},
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (tmp_path / "logs" / "spark-etl.log").read_text(encoding="utf-8")
+    ready = next(line for line in log.splitlines() if "session ready" in line)
+    assert "spark.master=local[2] (spark-submit)" in ready
+    assert "spark.sql.shuffle.partitions=3 (spark-submit)" in ready
+    assert f"spark.jars=file://{db_settings.database.jdbc_jar} (spark-submit)" in ready or (
+        f"spark.jars={db_settings.database.jdbc_jar} (spark-submit)" in ready
+    )
+    assert query(connection, db_settings, "SELECT count(*) FROM customer") == [(5,)]
 
 
 def test_packaged_zip_runs_a_job_under_spark_submit(db_settings, connection, tmp_path):

@@ -12,7 +12,12 @@ import pytest
 
 from spark_etl.config import Connection
 from spark_etl.db import postgres
-from spark_etl.errors import ConcurrentRunError, DatabaseError, InputError
+from spark_etl.errors import (
+    ConcurrentRunError,
+    DatabaseError,
+    DatabaseUnavailableError,
+    InputError,
+)
 from spark_etl.runs.pipeline import RunContext, refresh_analytics
 from tests.helpers import open_connection, query, run_job, write_csv
 
@@ -405,7 +410,10 @@ def test_unreachable_database_is_one_clear_sentence(spark, db_settings, tmp_path
 
     message = str(raised.value)
     assert message.startswith(f"Cannot connect to PostgreSQL at 127.0.0.1:{closed.port} as etl (")
-    assert message.endswith("); check the PG* variables or run ./submit.sh --local.")
+    assert message.endswith(
+        "); it may be down, starting or in recovery: run again later, or check the PG* variables."
+    )
+    assert isinstance(raised.value, DatabaseUnavailableError)  # exit 75: retried
     assert "not-printed-secret" not in message
 
 
@@ -418,6 +426,8 @@ def test_wrong_password_is_reported_without_the_password(spark, db_settings, con
         run_job(spark, db_settings, wrong, write_extract(tmp_path))
 
     assert "password authentication failed" in str(raised.value)
+    assert str(raised.value).endswith("; check the PG* variables or run ./submit.sh --local.")
+    assert not isinstance(raised.value, DatabaseUnavailableError)  # exit 2: not retried
     assert "Wr0ng-pw" not in str(raised.value)
 
 

@@ -1,10 +1,12 @@
 """Quality gates on real PostgreSQL: a load above a fail gate is rolled back whole (its rejects
 kept), one above a warn gate commits and says so, the row-count check reads the history of
-the same kind of extract, and the quality command reports what the gates said."""
+the same kind of extract, and the quality command reports what the gates said. And the exit
+codes a scheduler acts on: 4 for a gate, 75 (retry later) for a held lock or a silent server."""
 
 from __future__ import annotations
 
 import csv
+import socket
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +17,7 @@ from psycopg2 import sql
 
 from spark_etl.cli import command
 from spark_etl.cli import main as cli
+from spark_etl.db import postgres
 from spark_etl.local.datagen import DataSpec, generate
 from spark_etl.runs import pipeline
 from tests.helpers import open_connection, query, write_csv
@@ -376,3 +379,46 @@ def test_a_bad_gate_is_one_line_and_exit_2_before_spark_starts(
 def test_the_quality_command_with_no_load_yet(cli_env, capsys):
     assert command.main(["quality", "--config", str(cli_env)]) == 0
     assert capsys.readouterr().out == "No load has run yet.\n"
+
+
+def test_exit_75_while_another_load_holds_the_lock_then_0_after_it_ends(
+    shared, cli_env, db_settings, connection, tmp_path, capsys
+):
+    generate(tmp_path / "in", DataSpec(40, 5, 10, broken_fraction=0.0))
+    holder = open_connection(connection, db_settings.database.db_schema)
+    try:
+        with postgres.load_lock(holder):  # what a running load holds
+            assert load(cli_env, tmp_path / "in", job="customer_data_transform") == 75
+    finally:
+        holder.close()
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: Another load is running against this database; wait for it to finish and run "
+        "again. (temporary: exit 75, retry later)"
+    )
+
+    assert load(cli_env, tmp_path / "in", job="customer_data_transform") == 0
+
+
+def test_exit_75_when_postgresql_does_not_answer_and_2_for_a_wrong_password(
+    cli_env, connection, tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "in").mkdir()
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("PGPORT", str(closed))
+
+    assert load(cli_env, tmp_path / "in") == 75
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith(
+            "it may be down, starting or in recovery: run again later, or check the PG* variables. "
+            "(temporary: exit 75, retry later)"
+        )
+    )
+
+    monkeypatch.setenv("PGPORT", str(connection.port))
+    monkeypatch.setenv("PGPASSWORD", "Wr0ng-pw")
+    assert load(cli_env, tmp_path / "in") == 2
+    assert "password authentication failed" in capsys.readouterr().err

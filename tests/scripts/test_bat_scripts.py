@@ -142,7 +142,8 @@ def test_an_unknown_job_is_named(wine, project):
     assert status == 2
     assert err == (
         "error: unknown job 'nosuchjob'; choose one of: cart_data_transform "
-        "customer_data_transform product_data_transform all analytics plan retention restore generate_data test."
+        "customer_data_transform product_data_transform all analytics quality plan retention restore "
+        "generate_data test."
     )
 
 
