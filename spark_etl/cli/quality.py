@@ -9,8 +9,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from spark_etl.cli.main import EXIT_QUALITY_GATE, common_arguments, entity_model
 from spark_etl.cli.printing import GATE_WORDS
+from spark_etl.cli.shared import EXIT_QUALITY_GATE, common_arguments, entity_model
 from spark_etl.config import connection_from_env, load_settings
 from spark_etl.db import metrics, postgres
 from spark_etl.quality.gates import percent

@@ -121,6 +121,18 @@ def gate_messages(conn: Any, run_ids: Sequence[str]) -> list[dict[str, Any]]:
         return list(cur.fetchall())
 
 
+def gates(conn: Any, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Every gate of these runs: figure, thresholds, verdict and sentence."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT run_id, detail, value, warn_at, fail_at, verdict, message FROM etl_run_metric "
+            "WHERE run_id = ANY(CAST(%s AS uuid[])) AND metric = 'gate' "
+            "ORDER BY started_at, array_position(%s, split_part(detail, ':', 1)), detail",
+            (list(run_ids), list(GATE_ORDER)),
+        )
+        return list(cur.fetchall())
+
+
 def recorded(conn: Any) -> bool:
     """Whether the audit tables with the figures exist (a load created them)."""
     with conn.cursor() as cur:

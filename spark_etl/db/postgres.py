@@ -269,8 +269,9 @@ def run_summaries(conn: Any, run_ids: list[str]) -> list[dict[str, Any]]:
     """The audit rows of the given runs, in the order they started."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT job, status, quality, rows_read, rows_loaded, rows_rejected, rows_duplicate, "
-            "rows_inserted, rows_updated, rows_flagged, error_message FROM etl_run "
+            "SELECT run_id, job, status, extract, quality, rows_read, rows_loaded, rows_rejected, "
+            "rows_duplicate, rows_inserted, rows_updated, rows_flagged, stage_seconds, "
+            "error_message FROM etl_run "
             "WHERE run_id = ANY(CAST(%s AS uuid[])) ORDER BY started_at, job",
             (run_ids,),
         )

@@ -1,0 +1,194 @@
+"""The commands that load nothing: analytics (and its report), plan, retention, restore and
+generate-data; each parses its arguments and hands the work to ``spark_etl.runs``."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timezone
+from pathlib import Path
+
+from spark_etl.analytics.report.page import write_report
+from spark_etl.analytics.report.terminal import terminal_summary
+from spark_etl.cli.printing import Window, render_retention_plans, size
+from spark_etl.cli.shared import (
+    common_arguments,
+    entity_model,
+    make_output_dir,
+    month,
+    print_summary,
+)
+from spark_etl.config import Settings, connection_from_env, load_settings
+from spark_etl.db import migrations, postgres
+from spark_etl.db.archives import AUDIT_TABLES
+from spark_etl.definitions import Model
+from spark_etl.errors import ConfigError
+from spark_etl.local import datagen
+from spark_etl.runs import maintenance, retention
+from spark_etl.runs.refresh import refresh_and_answer
+
+RETAINED_ENTITY = "cart"  # restore brings back a month of cart lines unless told another
+
+
+def run_analytics(argv: list[str]) -> None:
+    """Refresh the views, print a compact answer to every question, write the report."""
+    parser = argparse.ArgumentParser(
+        prog="analytics", description="Refresh the analytics views and write their report."
+    )
+    common_arguments(parser)
+    parser.add_argument("--output-dir", type=Path, default=Path("report"), help="report folder")
+    parser.add_argument("--top", type=int, default=5, help="rows per view on the terminal")
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="recompute the cart summaries from every line instead of applying the loads' changes",
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    model = entity_model(settings, args.entities)
+    make_output_dir(args.output_dir)  # before any work, so a bad folder fails at once
+    connection = connection_from_env()
+    sections = refresh_and_answer(settings, model, connection, args.output_dir, args.rebuild)
+    for section in sections:
+        print(terminal_summary(section, args.top), end="\n\n")
+    currency = settings.report.currency
+    index = write_report(args.output_dir, sections, datetime.now(timezone.utc), currency)
+    print(f"Report: {index.resolve()}")
+
+
+def run_plan(argv: list[str]) -> None:
+    """Print the DDL a run of JOB would apply to the database now; change nothing."""
+    parser = argparse.ArgumentParser(
+        prog="plan",
+        description="Print the DDL a run of JOB (default: all) would apply now; change nothing.",
+    )
+    parser.add_argument("job", nargs="?", default="all", help="a load job (default: all)")
+    common_arguments(parser)
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    model = entity_model(settings, args.entities)
+    job = model.job_named(args.job)
+    db = settings.database
+    conn = postgres.open_model(connection_from_env(), db)
+    try:
+        changes = migrations.plan(conn, db.db_schema, model, model.jobs[job])
+        print(f"-- plan for {job} in schema {db.db_schema}")
+        print(migrations.render(conn, changes))
+        # after the loads, the analytics refresh creates the tables of the other entities
+        rest = [
+            change
+            for change in migrations.plan(conn, db.db_schema, model, model.entities)
+            if change not in changes
+        ]
+        if rest:
+            print(
+                "\n-- then the analytics refresh after the load creates the other entities' tables"
+            )
+            print(migrations.render(conn, rest))
+    finally:
+        conn.close()
+
+
+def _maintenance_parser(job: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=job, description=description)
+    common_arguments(parser)
+    return parser
+
+
+def _retained(args: argparse.Namespace) -> tuple[Settings, Model, list[maintenance.Retained]]:
+    """Settings, definitions and the entities retention keeps, checked before anything
+    starts."""
+    settings = load_settings(args.config)
+    model = entity_model(settings, args.entities)
+    return settings, model, maintenance.retained_entities(settings, model)
+
+
+def run_retention(argv: list[str]) -> None:
+    """Archive what the retention settings no longer keep online, verified, then drop it."""
+    parser = _maintenance_parser(
+        "retention",
+        "Archive to Parquet the cart months and audit rows older than the retention settings "
+        "keep online, check each archive against PostgreSQL, then drop what it holds.",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be archived; change nothing"
+    )
+    args = parser.parse_args(argv)
+    settings, model, retained = _retained(args)
+    keep = settings.retention
+    if all(kept.months is None for kept in retained) and keep.audit_days is None:
+        print(
+            "Retention is not set (retention.cart_months and retention.audit_days are null): "
+            "everything stays in PostgreSQL."
+        )
+        return
+    connection = connection_from_env()
+    if args.dry_run:
+        plans = maintenance.retention_plans(settings, retained, connection)
+        windows = [
+            Window(the_plan, kept.months, kept.entity.entity, kept.rows, kept.setting)
+            for kept, the_plan in zip(retained, plans, strict=True)
+        ]
+        print(render_retention_plans(windows, keep.archive_dir))
+        return
+    started: list[str] = []
+    try:
+        done = maintenance.archive_expired(settings, model, retained, connection, started)
+    finally:
+        print_summary(settings, connection, started)
+    for archived in done:
+        batch = archived.batch
+        dropped = "rows deleted" if batch.table in AUDIT_TABLES else "partition dropped"
+        print(
+            f"archived {batch.label}: {archived.checksum.rows} rows "
+            f"({size(batch.bytes)} in PostgreSQL) to {archived.path}; {dropped}"
+        )
+
+
+def run_restore(argv: list[str]) -> None:
+    """Bring an archived month of cart lines back into PostgreSQL, checked."""
+    parser = _maintenance_parser(
+        "restore", "Bring an archived month of cart lines back into PostgreSQL."
+    )
+    parser.add_argument("--month", type=month, required=True, help="the month, e.g. 2023-01")
+    parser.add_argument("--entity", default=RETAINED_ENTITY, help="whose month (default: cart)")
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    model = entity_model(settings, args.entities)
+    entity = model.entity_named(args.entity)
+    retention.check_entity(entity)
+    connection = connection_from_env()
+    started: list[str] = []
+    try:
+        loaded = maintenance.restore_month(settings, model, entity, connection, args.month, started)
+    finally:
+        print_summary(settings, connection, started)
+    print(f"restored {entity.table.name} {args.month:%Y-%m}: {loaded}, online again")
+
+
+def run_generate(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="generate_data", description="Write a synthetic, deterministic input set."
+    )
+    parser.add_argument("--output-dir", required=True, type=Path)
+    parser.add_argument("--carts", type=int, default=10_000, help="cart lines (default 10000)")
+    parser.add_argument("--customers", type=int, help="default: carts / 20")
+    parser.add_argument("--products", type=int, help="default: carts / 100")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--broken-fraction", type=float, default=0.02, help="share of broken rows (default 0.02)"
+    )
+    args = parser.parse_args(argv)
+    if args.carts < 1 or not 0.0 <= args.broken_fraction <= 1.0:
+        raise ConfigError("--carts must be at least 1 and --broken-fraction between 0 and 1.")
+    spec = datagen.DataSpec.scaled(args.carts, args.seed, args.broken_fraction)
+    spec = datagen.DataSpec(
+        args.carts,
+        args.customers or spec.customers,
+        args.products or spec.products,
+        args.seed,
+        args.broken_fraction,
+    )
+    make_output_dir(args.output_dir)
+    written = datagen.generate(args.output_dir, spec)
+    for name, count in written.items():
+        print(f"{args.output_dir / name}: {count} rows")
