@@ -61,7 +61,10 @@ def make_output_dir(folder: Path) -> None:
 
 
 def print_summary(
-    settings: Settings, connection: Connection, run_ids: list[str], stream: TextIO = sys.stdout
+    settings: Settings,
+    connection: Connection,
+    run_ids: list[str],
+    stream: TextIO | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Print the runs' table and what their gates said; return the runs and their gates."""
     if not run_ids:
@@ -69,8 +72,9 @@ def print_summary(
     conn = postgres.open_model(connection, settings.database)
     try:
         summaries = postgres.run_summaries(conn, run_ids)
-        print(format_summary(summaries, metrics.gate_messages(conn, run_ids)), file=stream)
-        stream.flush()
+        out = stream or sys.stdout  # looked up now: a redirected stdout (pytest's capsys) too
+        print(format_summary(summaries, metrics.gate_messages(conn, run_ids)), file=out)
+        out.flush()
         return summaries, metrics.gates(conn, run_ids)
     finally:
         conn.close()
