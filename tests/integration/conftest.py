@@ -1,4 +1,5 @@
-"""Fixtures and helpers of the retention tests (test_retention, test_retention_faults)."""
+"""Fixtures and helpers of the integration tests: the retention tests (test_retention,
+test_retention_faults) and the loads run through the command line on the shared session."""
 
 from __future__ import annotations
 
@@ -58,6 +59,17 @@ def run_cli(spark, cli_env, monkeypatch):
 
     monkeypatch.setattr(maintenance, "lazy_session", shared)
     return cli.main
+
+
+@pytest.fixture
+def shared(spark, monkeypatch):
+    """The loads run on the test session (left running for the other tests)."""
+
+    @contextmanager
+    def shared_session(*args, **kwargs):
+        yield spark
+
+    monkeypatch.setattr(cli, "spark_session", shared_session)
 
 
 @pytest.fixture

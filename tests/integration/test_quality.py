@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import socket
-from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,17 +24,6 @@ from tests.helpers import open_connection, query, write_csv
 pytestmark = pytest.mark.integration
 
 CART_JOB = "cart_data_transform"
-
-
-@pytest.fixture
-def shared(spark, monkeypatch):
-    """The loads run on the test session (left running for the other tests)."""
-
-    @contextmanager
-    def shared_session(*args, **kwargs):
-        yield spark
-
-    monkeypatch.setattr(cli, "spark_session", shared_session)
 
 
 def gated(config: Path, quality: str) -> Path:

@@ -5,7 +5,6 @@ table to stderr; a folder that does not exist is refused before anything starts.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from importlib import resources
 
 import jsonschema
@@ -18,15 +17,6 @@ pytestmark = pytest.mark.integration
 SCHEMA = json.loads(
     resources.files("spark_etl.cli").joinpath("summary.schema.json").read_text(encoding="utf-8")
 )
-
-
-@pytest.fixture
-def shared(spark, monkeypatch):
-    @contextmanager
-    def shared_session(*args, **kwargs):
-        yield spark
-
-    monkeypatch.setattr(cli, "spark_session", shared_session)
 
 
 def test_a_load_writes_its_summary_and_a_failed_gate_says_exit_4(shared, cli_env, tmp_path, capsys):
