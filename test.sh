@@ -16,9 +16,10 @@ fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 # The .bat twins are tested under wine's cmd.exe, and the report in headless Chromium: install
-# wine64 and chromium too.
+# wine64 and chromium too; the metrics tests push to a real Pushgateway.
 SPARK_ETL_WITH_WINE=1
 SPARK_ETL_WITH_BROWSER=1
+SPARK_ETL_WITH_PUSHGATEWAY=1
 # shellcheck source=scripts/bootstrap.sh
 source "$ROOT/scripts/bootstrap.sh"
 

@@ -3,7 +3,8 @@
 #  - Debian/Ubuntu packages when missing: Java 17, the PostgreSQL JDBC driver
 #    (libpostgresql-jdbc-java) and the PostgreSQL server binaries; for ./test.sh also wine64,
 #    which runs the .bat twins' checks under wine's cmd.exe, and chromium, which opens the
-#    analytics report headless as a user's browser would;
+#    analytics report headless as a user's browser would, and prometheus-pushgateway, which the
+#    metrics tests push to and scrape;
 #  - a virtualenv in .venv with the pinned Python packages of pyproject.toml, reinstalled only
 #    when pyproject.toml changes.
 # Exports JAVA_HOME, SPARK_ETL_JDBC_JAR and PATH (with .venv/bin first).
@@ -47,6 +48,9 @@ install_system_packages() {
   fi
   if [ "${SPARK_ETL_WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null; then
     packages+=(chromium)
+  fi
+  if [ "${SPARK_ETL_WITH_PUSHGATEWAY:-0}" = 1 ] && ! command -v prometheus-pushgateway >/dev/null; then
+    packages+=(prometheus-pushgateway)
   fi
   [ ${#packages[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null ||

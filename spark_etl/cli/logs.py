@@ -1,16 +1,21 @@
-"""Logging of every command: progress lines on stderr, everything with traces in the log file."""
+"""Logging of every command: progress lines on stderr, everything with traces in the log file,
+each line naming its job and run id; the file is rotated by size (the ``logging`` settings)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
+from spark_etl.config import LOG_DIR_ENV, LoggingSettings
 from spark_etl.errors import ConfigError
+from spark_etl.monitoring.context import RunFields
 from spark_etl.spark import progress
 
-LOG_DIR_ENV = "SPARK_ETL_LOG_DIR"
+LOG_FILE = "spark-etl.log"
+FILE_FORMAT = "%(asctime)s %(levelname)s %(job)s run=%(run)s %(name)s: %(message)s"
 
 
 class _NoTraceFormatter(logging.Formatter):
@@ -25,23 +30,42 @@ class _NoTraceFormatter(logging.Formatter):
         return f"{self.prefix}{self.formatTime(record, '%H:%M:%S')} {record.getMessage()}"
 
 
-def configure_logging() -> Path:
-    """Progress on stderr; everything, with traces, in the log file."""
-    log_dir = Path(os.environ.get(LOG_DIR_ENV, "logs"))
-    log_file = log_dir / "spark-etl.log"
+def log_dir(settings: LoggingSettings) -> Path:
+    """``logging.dir``, else $SPARK_ETL_LOG_DIR (the scripts' and Docker's), else the user's
+    state folder: the same place whatever the current folder, also under plain spark-submit."""
+    if settings.dir:
+        return Path(settings.dir).expanduser()
+    if os.environ.get(LOG_DIR_ENV):
+        return Path(os.environ[LOG_DIR_ENV])
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "spark-etl" / "logs"
+
+
+def configure_logging(settings: LoggingSettings | None = None, level: str | None = None) -> Path:
+    """Progress on stderr at ``level`` (else ``logging.level``); everything, with traces, in
+    the log file."""
+    settings = settings or LoggingSettings()
+    folder = log_dir(settings)
+    log_file = folder / LOG_FILE
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        folder.mkdir(parents=True, exist_ok=True)
+        file_handler = RotatingFileHandler(
+            log_file,
+            maxBytes=settings.max_mb * 1024 * 1024,
+            backupCount=settings.backups,
+            encoding="utf-8",
+        )
     except OSError as exc:
         raise ConfigError(
-            f"Log folder {log_dir} is not writable ({exc.strerror}); "
-            f"set {LOG_DIR_ENV} to a folder you can write to."
+            f"Log folder {folder} is not writable ({exc.strerror}); set logging.dir or "
+            f"{LOG_DIR_ENV} to a folder you can write to."
         ) from None
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
     file_handler.setLevel(logging.DEBUG)
+    file_handler.addFilter(RunFields())
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(_NoTraceFormatter(terminal=sys.stderr.isatty()))
-    console.setLevel(logging.INFO)
+    console.setLevel(level or settings.level)
     root = logging.getLogger()
     root.handlers[:] = [file_handler, console]
     root.setLevel(logging.WARNING)

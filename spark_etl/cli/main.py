@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import psycopg2
@@ -47,6 +49,7 @@ from spark_etl.errors import (
     TemporaryError,
     first_line,
 )
+from spark_etl.monitoring import context, prometheus
 from spark_etl.runs import pipeline
 from spark_etl.spark.session import spark_session
 
@@ -117,7 +120,9 @@ def run_load(job: str, argv: list[str], tools: tuple[str, ...] = TOOLS) -> None:
     args = load_parser(job).parse_args(argv)
     summary.check_target(args.summary_json)
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    clock = time.monotonic()
     settings = load_settings(args.config)
+    prometheus.check(settings.metrics)
     connection = connection_from_env()
     started: list[str] = []
     code, error = 0, None
@@ -146,10 +151,19 @@ def run_load(job: str, argv: list[str], tools: tuple[str, ...] = TOOLS) -> None:
     finally:
         # with --summary-json -, stdout is the JSON document's: the table goes to stderr
         table = sys.stderr if args.summary_json == summary.STDOUT else sys.stdout
-        runs, gates = print_summary(settings, connection, started, table)
-        if args.summary_json:
-            document = summary.document(job, now, code, error, runs, gates)
-            summary.write(args.summary_json, document)
+        runs: list[dict[str, Any]] = []
+        gates: list[dict[str, Any]] = []
+        try:
+            runs, gates = print_summary(settings, connection, started, table)
+        finally:
+            planned = {entity.job_name: entity.entity for entity in model.jobs[job]}
+            prometheus.export(
+                settings.metrics,
+                prometheus.job_figures(planned, runs, code, time.time(), time.monotonic() - clock),
+            )
+            if args.summary_json:
+                document = summary.document(job, now, code, error, runs, gates)
+                summary.write(args.summary_json, document)
 
 
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
@@ -208,18 +222,26 @@ def run(job: str, command: Callable[[list[str]], int | None], argv: list[str]) -
     what it raises to an exit code and one line on stderr (or return the one it returns)."""
     if any(arg in HELP for arg in argv):
         return _exit_code(lambda: command(argv))
+    early = argparse.ArgumentParser(add_help=False)
+    common_arguments(early)
     try:
-        log_file = configure_logging()
+        known, _ = early.parse_known_args(argv)  # --config and --log-level, before the rest
+    except SystemExit:  # a malformed one: the command's own parser says what is wrong
+        known = argparse.Namespace(config=None, log_level=None)
+    try:
+        settings = load_settings(known.config)
+        log_file = configure_logging(settings.logging, known.log_level)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    log.debug("spark_etl %s from %s", spark_etl.__version__, Path(spark_etl.__file__).parent)
-    try:
-        code = command(argv)
-    except Exception as exc:
-        log.debug("%s ended with exit code %d", job, exit_code(exc), exc_info=True)  # the trace
-        print(f"error: {_said(job, exc, log_file)}", file=sys.stderr)
-        return exit_code(exc)
+    with context.scope(job):
+        log.debug("spark_etl %s from %s", spark_etl.__version__, Path(spark_etl.__file__).parent)
+        try:
+            code = command(argv)
+        except Exception as exc:
+            log.debug("%s ended with exit code %d", job, exit_code(exc), exc_info=True)  # trace
+            print(f"error: {_said(job, exc, log_file)}", file=sys.stderr)
+            return exit_code(exc)
     return code or 0
 
 

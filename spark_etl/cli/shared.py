@@ -32,8 +32,21 @@ def month(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a month like 2024-01") from None
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def log_level_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="the lines shown on stderr (default: the logging.level setting, INFO); the log "
+        "file keeps every line",
+    )
+
+
 def common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="YAML file overriding spark_etl/defaults.yaml")
+    log_level_argument(parser)
     parser.add_argument(
         "--entities",
         type=Path,

@@ -13,6 +13,7 @@ from spark_etl.cli.printing import Window, render_retention_plans, size
 from spark_etl.cli.shared import (
     common_arguments,
     entity_model,
+    log_level_argument,
     make_output_dir,
     month,
     print_summary,
@@ -170,6 +171,7 @@ def run_generate(argv: list[str]) -> None:
         prog="generate_data", description="Write a synthetic, deterministic input set."
     )
     parser.add_argument("--output-dir", required=True, type=Path)
+    log_level_argument(parser)
     parser.add_argument("--carts", type=int, default=10_000, help="cart lines (default 10000)")
     parser.add_argument("--customers", type=int, help="default: carts / 20")
     parser.add_argument("--products", type=int, help="default: carts / 100")

@@ -168,6 +168,28 @@ class ReportSettings(Section):
     currency: str = Field(pattern=r"^[A-Z]{3}$")  # ISO 4217 code of every amount
 
 
+class MetricsSettings(Section):
+    """Where a load's figures go for monitoring (docs/operations.md, "Metrics")."""
+
+    # a node-exporter textfile-collector file (*.prom), rewritten atomically after every load
+    textfile: str | None = Field(default=None, pattern=r"\.prom$")
+    # a Prometheus Pushgateway, pushed one group per job and entity
+    pushgateway_url: str | None = Field(default=None, pattern=r"^https?://[^/\s:]+(:[0-9]+)?/?$")
+    timeout_seconds: int = Field(default=10, ge=1, le=300)  # of a push
+
+
+LOG_DIR_ENV = "SPARK_ETL_LOG_DIR"  # the default log folder of an installation
+
+
+class LoggingSettings(Section):
+    # the folder of spark-etl.log; null: $SPARK_ETL_LOG_DIR, else $XDG_STATE_HOME/spark-etl/logs
+    # (~/.local/state/spark-etl/logs), whatever the current folder
+    dir: str | None = None
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"  # stderr's lines (--log-level)
+    max_mb: int = Field(default=20, ge=1, le=10_000)  # a full log file is rotated at this size
+    backups: int = Field(default=5, ge=0, le=1000)  # rotated files kept: spark-etl.log.1 ...
+
+
 class Settings(Section):
     input: InputSettings
     spark: SparkSettings
@@ -177,6 +199,18 @@ class Settings(Section):
     retention: RetentionSettings
     report: ReportSettings
     quality: QualitySettings
+    metrics: MetricsSettings
+    logging: LoggingSettings
+
+
+# libpq's TLS variables -> the connection keyword libpq and pgjdbc both call it by
+SSL_VARIABLES = {
+    "PGSSLMODE": "sslmode",
+    "PGSSLROOTCERT": "sslrootcert",
+    "PGSSLCERT": "sslcert",
+    "PGSSLKEY": "sslkey",
+}
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 @dataclass(frozen=True)
@@ -188,6 +222,9 @@ class Connection:
     database: str
     user: str
     password: str | None
+    # TLS: sslmode, sslrootcert, sslcert, sslkey as PGSSL* set them, given to psycopg2 and to
+    # JDBC alike (also on executors, whose environment may not have the variables)
+    ssl: tuple[tuple[str, str], ...] = ()
 
     @property
     def jdbc_url(self) -> str:
@@ -202,6 +239,7 @@ class Connection:
         }
         if self.password is not None:
             properties["password"] = self.password
+        properties.update(self.ssl)
         return properties
 
     def __repr__(self) -> str:  # the password never reaches a log line
@@ -332,4 +370,8 @@ def connection_from_env(environ: dict[str, str] | None = None) -> Connection:
     if password is None:
         pgpass = Path(env.get("PGPASSFILE") or Path.home() / ".pgpass")
         password = password_from_pgpass(pgpass, host, int(port_text), database, user)
-    return Connection(host, int(port_text), database, user, password)
+    mode = env.get("PGSSLMODE")
+    if mode and mode not in SSL_MODES:
+        raise ConfigError(f"PGSSLMODE must be one of {', '.join(SSL_MODES)}, not '{mode}'.")
+    ssl = tuple((key, env[name]) for name, key in SSL_VARIABLES.items() if env.get(name))
+    return Connection(host, int(port_text), database, user, password, ssl)

@@ -38,6 +38,10 @@ REFUSALS = (
     "invalid port number",
     "authentication failed",
     "permission denied",
+    "SSL error",  # PGSSLMODE / PGSSLROOTCERT: a certificate that does not verify
+    "server does not support SSL",
+    "root certificate file",
+    "SSL off",  # pg_hba.conf wants TLS (hostssl) but PGSSLMODE=disable
 )
 DUPLICATE = ("duplicate",)  # the reasons of a row set aside only as a repeated id
 
@@ -58,6 +62,7 @@ def read_sql(*path: str) -> str:
 def connect(connection: Connection, schema: str, timeout_seconds: int) -> Any:
     """Open a connection whose ``search_path`` is the model's schema."""
     try:
+        tls: dict[str, Any] = dict(connection.ssl)  # PGSSL*: also on an executor without them
         conn = psycopg2.connect(
             host=connection.host,
             port=connection.port,
@@ -67,6 +72,7 @@ def connect(connection: Connection, schema: str, timeout_seconds: int) -> Any:
             connect_timeout=timeout_seconds,
             cursor_factory=psycopg2.extras.RealDictCursor,
             application_name="spark-etl",
+            **tls,
         )
     except psycopg2.OperationalError as exc:
         lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
@@ -271,7 +277,8 @@ def run_summaries(conn: Any, run_ids: list[str]) -> list[dict[str, Any]]:
         cur.execute(
             "SELECT run_id, job, status, extract, quality, rows_read, rows_loaded, rows_rejected, "
             "rows_duplicate, rows_inserted, rows_updated, rows_flagged, stage_seconds, "
-            "error_message FROM etl_run "
+            "error_message, EXTRACT(EPOCH FROM finished_at - started_at) AS seconds, "
+            "EXTRACT(EPOCH FROM finished_at) AS ended_epoch FROM etl_run "
             "WHERE run_id = ANY(CAST(%s AS uuid[])) ORDER BY started_at, job",
             (run_ids,),
         )

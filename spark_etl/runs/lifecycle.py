@@ -16,6 +16,7 @@ from spark_etl.config import Connection, DatabaseSettings
 from spark_etl.db import migrations, postgres
 from spark_etl.definitions import Model
 from spark_etl.errors import one_line
+from spark_etl.monitoring import context
 
 
 @contextmanager
@@ -46,7 +47,8 @@ def recorded_run(
     postgres.start_run(conn, run_id, job, target, as_of, extract, backfill)
     started.append(run_id)
     try:
-        yield run_id
+        with context.scope(job, run_id):  # every log line of the run names it
+            yield run_id
     except BaseException as exc:
         postgres.fail_run(conn, run_id, one_line(exc))
         raise

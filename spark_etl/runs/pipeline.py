@@ -27,9 +27,11 @@ from spark_etl.errors import (
     ConcurrentRunError,
     QualityGateError,
     RefreshError,
+    first_line,
     one_line,
 )
 from spark_etl.io import readers, writers
+from spark_etl.monitoring import lineage
 from spark_etl.quality import gates
 from spark_etl.runs import lifecycle
 from spark_etl.spark import progress
@@ -54,6 +56,8 @@ class RunContext:
     model: Model = field(default_factory=load_entities)  # the built-in entities by default
     mapping: Mapping | None = None  # a template mapping another layout onto the entities
     mapping_file: str | None = None
+    # OpenLineage events, when the client is configured (OPENLINEAGE_URL, openlineage.yml ...)
+    lineage: lineage.Lineage = field(default_factory=lineage.Lineage.from_environment)
     extract: str | None = None  # --extract: snapshot or delta (default: each entity's setting)
     backfill: bool = False  # --as-of before the run started: not history for the gates
     # when the invocation started (UTC, naive like every timestamp of the model)
@@ -76,9 +80,14 @@ class EntityJob:
 def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: list[str]) -> None:
     """Run one entity job, appending its run id to ``started`` as soon as it is recorded.
 
-    The model changes only if everything succeeds.
+    The model changes only if everything succeeds. Its lineage events (START, then COMPLETE or
+    FAIL) go out when OpenLineage is configured.
     """
     db = ctx.settings.database
+    server = lineage.database_namespace(ctx.connection.host, ctx.connection.port)
+    tables = lineage_tables(ctx, job.entity)
+    outcome = lineage.Outcome(source_columns=job.source.columns)
+    run_id: str | None = None
     conn = postgres.open_model(ctx.connection, db)
     try:
         with lifecycle.locked_model(conn, db.db_schema):
@@ -88,23 +97,47 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
             with lifecycle.recorded_run(
                 conn, job.name, ctx.input_dir, ctx.as_of, started, extract, ctx.backfill
             ) as run_id:
+                ctx.lineage.start(run_id, job.name, server, tables)
                 migrations.apply(conn, changes, run_id, job.name)
                 seconds: dict[str, float] = {}
-                read = _stage(spark, ctx, job, conn, seconds)
-                _merge(conn, ctx, job, run_id, read, seconds, extract)
+                read = _stage(spark, ctx, job, conn, seconds, outcome)
+                _merge(conn, ctx, job, run_id, read, seconds, extract, outcome)
+        ctx.lineage.complete(run_id, job.name, server, tables, outcome)
+    except Exception as exc:
+        if run_id is not None:
+            ctx.lineage.fail(run_id, job.name, server, tables, outcome, first_line(exc))
+        raise
     finally:
         conn.close()
 
 
+def lineage_tables(ctx: RunContext, entity: Entity) -> list[lineage.Table]:
+    """The tables a load of ``entity`` writes, as lineage names them: its table, the history
+    table of a ``history`` merge, and the rejects' table."""
+    prefix = f"{ctx.connection.database}.{ctx.settings.database.db_schema}"
+    columns = {name: column.type for name, column in entity.columns.items()}
+    tables = [lineage.Table(f"{prefix}.{entity.table.name}", columns)]
+    if isinstance(entity.merge, HistoryMerge):
+        tables.append(lineage.Table(f"{prefix}.{entity.merge.table}", columns))
+    return [*tables, lineage.Table(f"{prefix}.etl_reject", {})]
+
+
 def _stage(
-    spark: SparkSession, ctx: RunContext, job: EntityJob, conn: Any, seconds: dict[str, float]
+    spark: SparkSession,
+    ctx: RunContext,
+    job: EntityJob,
+    conn: Any,
+    seconds: dict[str, float],
+    outcome: lineage.Outcome,
 ) -> int:
     """Read and validate the source, stage accepted and rejected rows; return rows read.
 
-    ``seconds`` receives the wall time of reading with validation and of staging.
+    ``seconds`` receives the wall time of reading with validation and of staging, ``outcome``
+    the files read.
     """
     started = time.perf_counter()
     raw = readers.read_source(spark, ctx.input_dir, job.source, ctx.settings.input)
+    outcome.files = tuple(raw.inputFiles())  # listed by the file index: nothing is read
     with conn.cursor() as cur:  # read under the load lock: no retention run moves them now
         archived = frozenset(archived_months(cur, job.entity.table.name))
     conn.commit()
@@ -144,9 +177,11 @@ def _merge(
     read: int,
     seconds: dict[str, float],
     extract: str,
+    outcome: lineage.Outcome,
 ) -> None:
     """Judge the load by its quality gates, merge staging into the model and record the run,
-    in one transaction; a failed gate rolls the load back (``_stop_at_gate``)."""
+    in one transaction; a failed gate rolls the load back (``_stop_at_gate``). ``outcome``
+    receives the figures, for the lineage events."""
     started = time.perf_counter()
     entity = job.entity
     postgres.analyze(conn, job.stage_table, postgres.STAGE_REJECT)
@@ -197,6 +232,12 @@ def _merge(
         )
     seconds["merge"] = time.perf_counter() - started
     figures.checks = checks
+    outcome.counts, outcome.reasons = figures.counts, dict(figures.reasons)
+    outcome.gates = [
+        (f"{c.gate}{':' + c.detail if c.detail else ''}", c.verdict != gates.FAIL, c.message)
+        for c in checks
+    ]
+    outcome.quality = gates.verdict(checks) if checks else None
     if gates.verdict(checks) == gates.FAIL:
         _stop_at_gate(conn, run_id, job, figures, seconds)
     # staged rows are spent once merged: emptied in the same transaction (a failed merge keeps

@@ -144,7 +144,7 @@ def test_unwritable_log_folder_is_named(tmp_path, capsys, monkeypatch):
 
     assert capsys.readouterr().err == (
         f"error: Log folder {blocker}/logs is not writable (Not a directory); "
-        "set SPARK_ETL_LOG_DIR to a folder you can write to.\n"
+        "set logging.dir or SPARK_ETL_LOG_DIR to a folder you can write to.\n"
     )
 
 
