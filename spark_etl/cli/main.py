@@ -130,7 +130,11 @@ def run_load(job: str, argv: list[str], tools: tuple[str, ...] = TOOLS) -> None:
         mapping = load_mapping(args.mapping, model) if args.mapping else None
         _check_input_dir(args.input_dir)
         # Reach the database before Spark starts, so a wrong PG* variable fails in a second.
-        postgres.connect(connection, settings.database.db_schema, 5).close()
+        probe = postgres.connect(connection, settings.database.db_schema, 5)
+        try:
+            postgres.check_primary(probe)  # a standby takes no load: say so before Spark starts
+        finally:
+            probe.close()
         ctx = pipeline.RunContext(
             settings,
             connection,
@@ -181,11 +185,35 @@ def main(job: str, argv: list[str] | None = None) -> int:
     return run(job, COMMANDS.get(job) or partial(run_load, job), argv)
 
 
+# A connection lost inside a Spark task, as the driver sees it: the executors' psycopg2 (the
+# COPY stage writer) or pgjdbc (lookups, the jdbc writer) losing or not reaching the server
+LOST_IN_A_TASK = (
+    "DatabaseUnavailableError",  # an executor's connect() that found no server
+    "psycopg2.OperationalError",
+    "PSQLException: Connection to",  # refused
+    "PSQLException: An I/O error occurred",
+    "PSQLException: This connection has been closed",
+    "PSQLException: The connection attempt failed",
+    "terminating connection due to administrator command",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+)
+
+
+def lost_in_a_task(exc: BaseException) -> bool:
+    """A Spark job failed because a task lost PostgreSQL (nothing was committed then)."""
+    if isinstance(exc, EtlError | psycopg2.Error):
+        return False
+    text = str(exc)
+    return any(sign in text for sign in LOST_IN_A_TASK)
+
+
 def exit_code(exc: BaseException) -> int:
     """The exit code of what a command raised (command.EXIT_CODES says what each means)."""
     if isinstance(exc, RefreshError):
         return EXIT_REFRESH_FAILED
-    if isinstance(exc, TemporaryError | psycopg2.OperationalError):
+    if isinstance(exc, TemporaryError | psycopg2.OperationalError) or lost_in_a_task(exc):
         return EXIT_TEMPORARY
     if isinstance(exc, QualityGateError):
         return EXIT_QUALITY_GATE
@@ -206,6 +234,12 @@ def _said(job: str, exc: BaseException, log_file: Path) -> str:
         return (
             f"{job} lost its connection to PostgreSQL ({first_line(exc)}); what it had not "
             f"committed was rolled back (temporary: exit {code}, retry later)."
+        )
+    if lost_in_a_task(exc):
+        sign = next(sign for sign in LOST_IN_A_TASK if sign in str(exc))
+        return (
+            f"{job}: a Spark task lost its connection to PostgreSQL ({sign}); nothing was "
+            f"committed (temporary: exit {code}, retry later; the trace is in {log_file})."
         )
     if code == EXIT_TEMPORARY:
         return f"{exc} (temporary: exit {code}, retry later)"

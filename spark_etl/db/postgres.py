@@ -96,6 +96,21 @@ def connect(connection: Connection, schema: str, timeout_seconds: int) -> Any:
     return conn
 
 
+def check_primary(conn: Any) -> None:
+    """Refuse a server in recovery (a standby, or one replaying its WAL after a crash or
+    during a failover): it takes no writes now, and may later (exit 75)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_is_in_recovery() AS recovering")
+        recovering = cur.fetchone()["recovering"]
+    conn.commit()
+    if recovering:
+        info = conn.info
+        raise DatabaseUnavailableError(
+            f"PostgreSQL at {info.host}:{info.port} is in recovery (a standby, or a failover "
+            "under way) and takes no writes; run again later, or point PGHOST at the primary."
+        )
+
+
 def open_model(connection: Connection, db: DatabaseSettings) -> Any:
     """A connection to the model's schema, with the configured connect timeout."""
     return connect(connection, db.db_schema, db.connect_timeout_seconds)
@@ -119,7 +134,9 @@ def key_range(connection: Connection, db: DatabaseSettings, table: str, key: str
 
 @contextmanager
 def load_lock(conn: Any) -> Iterator[None]:
-    """Hold the ETL's advisory lock for the block, or refuse if another run holds it."""
+    """Hold the ETL's advisory lock for the block, or refuse if another run holds it (or the
+    server is a standby: every job taking the lock writes)."""
+    check_primary(conn)
     with conn.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(%s) AS locked", (LOAD_LOCK_KEY,))
         locked = cur.fetchone()["locked"]
