@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -235,6 +236,8 @@ def test_spark_submit_conf_wins_over_the_settings_and_the_driver_comes_from_jars
 ):
     generate(tmp_path / "in", DataSpec(40, 5, 10, broken_fraction=0.0))
     config = job_config(tmp_path, db_settings)  # shuffle_partitions: 8 by default
+    events = tmp_path / "events"
+    events.mkdir()
     result = submit_job(
         str(REPO / "jobs" / "main.py"),
         tmp_path,
@@ -243,6 +246,10 @@ def test_spark_submit_conf_wins_over_the_settings_and_the_driver_comes_from_jars
         config,
         "--conf",
         "spark.sql.shuffle.partitions=3",
+        "--conf",
+        "spark.eventLog.enabled=true",
+        "--conf",
+        f"spark.eventLog.dir=file://{events}",
         entry_args=("load", "customer"),
         # the settings' jar does not exist: the driver comes from --jars alone
         extra_env={"SPARK_ETL_JDBC_JAR": str(tmp_path / "no-such.jar")},
@@ -257,6 +264,14 @@ def test_spark_submit_conf_wins_over_the_settings_and_the_driver_comes_from_jars
         f"spark.jars={db_settings.database.jdbc_jar} (spark-submit)" in ready
     )
     assert query(connection, db_settings, "SELECT count(*) FROM customer") == [(5,)]
+    (event_log,) = events.iterdir()  # what Spark itself recorded of the application's settings
+    environment = next(
+        event
+        for event in map(json.loads, event_log.read_text(encoding="utf-8").splitlines())
+        if event["Event"] == "SparkListenerEnvironmentUpdate"
+    )
+    assert environment["Spark Properties"]["spark.sql.shuffle.partitions"] == "3"
+    assert environment["Spark Properties"]["spark.sql.session.timeZone"] == "UTC"
 
 
 def test_packaged_zip_runs_a_job_under_spark_submit(db_settings, connection, tmp_path):
