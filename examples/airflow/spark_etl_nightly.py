@@ -236,7 +236,8 @@ with DAG(
         "depends_on_past": True,  # a night whose load failed holds the next night's back
         "retries": 3,  # taken only on exit 75 (the other failures raise AirflowFailException)
         "retry_delay": timedelta(minutes=10),
-        "retry_exponential_backoff": True,
+        "retry_exponential_backoff": True,  # a PostgreSQL down for longer gets more time
+        "max_retry_delay": timedelta(hours=1),
         "execution_timeout": timedelta(hours=3),
     },
     tags=["spark-etl"],
