@@ -33,7 +33,6 @@ PGPASSFILE, ...), as for any run of spark-etl.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shlex
 import signal
@@ -52,8 +51,6 @@ try:  # Airflow 3
 except ImportError:  # Airflow 2
     from airflow import DAG
     from airflow.models import BaseOperator
-
-log = logging.getLogger(__name__)
 
 DAG_ID = "spark_etl_nightly"
 SCHEDULE = "0 2 * * *"  # 02:00 UTC: after the night's extracts have landed
@@ -86,7 +83,7 @@ def command_line(command: str, subcommand: str, arguments: Sequence[str]) -> lis
     its job (``./submit.sh cart_data_transform``), spark-etl and jobs/main.py say ``load``
     first (``spark-etl load cart_data_transform``)."""
     words = shlex.split(command)
-    through_submit = any(Path(word).name in ("submit.sh", "submit.bat") for word in words)
+    through_submit = any(Path(word).name == "submit.sh" for word in words)
     if subcommand == "load" and through_submit:
         return [*words, *arguments]
     return [*words, subcommand, *arguments]
@@ -150,7 +147,7 @@ class SparkEtlOperator(BaseOperator):
     def _run(self, argv: list[str]) -> tuple[int, str]:
         """Run ``argv`` in its own process group, logging its stderr line by line as it comes;
         return the exit code and what it wrote to stdout."""
-        log.info("Running %s in %s", shlex.join(argv), self.home)
+        self.log.info("Running %s in %s", shlex.join(argv), self.home)
         with tempfile.TemporaryFile("w+", encoding="utf-8") as stdout:
             # with no summary wanted stdout is only text to log: one stream keeps the order
             merge = self.summary_dir is None
@@ -165,7 +162,7 @@ class SparkEtlOperator(BaseOperator):
             stream = self._process.stdout if merge else self._process.stderr
             assert stream is not None
             for line in stream:
-                log.info("%s", line.rstrip("\n"))
+                self.log.info("%s", line.rstrip("\n"))
             code = self._process.wait()
             stdout.seek(0)
             return code, stdout.read()
@@ -175,8 +172,8 @@ class SparkEtlOperator(BaseOperator):
         try:
             document = json.loads(stdout)
         except ValueError:
-            log.warning("No JSON summary on stdout (a spark-etl before --summary-json?)")
-            log.info("%s", stdout)
+            self.log.warning("No JSON summary on stdout (a spark-etl before --summary-json?)")
+            self.log.info("%s", stdout)
             return None
         folder = Path(self.summary_dir or ".")
         folder.mkdir(parents=True, exist_ok=True)
@@ -184,7 +181,7 @@ class SparkEtlOperator(BaseOperator):
         partial = path.with_suffix(".json.partial")
         partial.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         partial.replace(path)  # atomic: a reader never sees half a summary
-        log.info("Summary: %s", path)
+        self.log.info("Summary: %s", path)
         return {
             "exit_code": document.get("exit_code"),
             "runs": [
@@ -199,7 +196,7 @@ class SparkEtlOperator(BaseOperator):
             return
         meaning = MEANINGS.get(code, "an unexpected failure")
         if code == EXIT_REFRESH_FAILED and self.refresh_follows:
-            log.warning("Exit 3: %s; the analytics task refreshes them.", meaning)
+            self.log.warning("Exit 3: %s; the analytics task refreshes them.", meaning)
             return
         if code == EXIT_TEMPORARY:
             raise AirflowException(f"Exit {code}: {meaning}; retried later.")

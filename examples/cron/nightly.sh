@@ -55,7 +55,7 @@ etl() {
     set -- "$@" --config "$CONFIG"
   fi
   case " $COMMAND " in
-    *submit.sh\ * | *submit.bat\ *) [ "$sub" != load ] || sub="" ;;
+    *submit.sh\ *) [ "$sub" != load ] || sub="" ;;
   esac
   # shellcheck disable=SC2086 # COMMAND is a command line: split into its words on purpose
   $COMMAND $sub "$@"
