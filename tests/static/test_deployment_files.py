@@ -21,6 +21,7 @@ SHELL_SCRIPTS = sorted(
         *REPO.glob("scripts/*.sh"),
         *REPO.glob("docker/*/*.sh"),
         *REPO.glob("tests/scripts/*.sh"),
+        *REPO.glob("examples/*/*.sh"),
         REPO / ".ci" / "run",
     ]
 )
