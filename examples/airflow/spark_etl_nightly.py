@@ -213,7 +213,7 @@ def load(task_id: str, job: str, extract: str) -> SparkEtlOperator:
     return SparkEtlOperator(
         task_id=task_id,
         subcommand="load",
-        arguments=[job, "--input-dir", INPUT_DIR, "--extract", extract],
+        arguments=[job, "--input-dir", INPUT_DIR, "--extract", extract, "--no-refresh"],
         summary_dir=SUMMARY_DIR,
         refresh_follows=True,
     )

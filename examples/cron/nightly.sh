@@ -66,7 +66,7 @@ etl() {
 load() {
   summary="$SUMMARIES/$1.json"
   status=0
-  etl load "$2" --input-dir "$INPUT_DIR" --extract "$3" --summary-json - >"$summary.partial" ||
+  etl load "$2" --input-dir "$INPUT_DIR" --extract "$3" --no-refresh --summary-json - >"$summary.partial" ||
     status=$?
   if [ -s "$summary.partial" ]; then
     mv "$summary.partial" "$summary"

@@ -92,6 +92,12 @@ def load_parser(job: str) -> argparse.ArgumentParser:
         "atomically; - for stdout (then the table goes to stderr)",
     )
     parser.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="leave the analytics views as they are (a schedule loading several jobs refreshes "
+        "them once, with the analytics job, after the last)",
+    )
+    parser.add_argument(
         "--extract",
         choices=EXTRACTS,
         help="the kind of extract: snapshot (every row) or delta (only what changed); the "
@@ -146,6 +152,7 @@ def run_load(job: str, argv: list[str], tools: tuple[str, ...] = TOOLS) -> None:
             started_at=now,
             extract=args.extract,
             backfill=args.as_of is not None and args.as_of < now,
+            refresh=not args.no_refresh,
         )
         with spark_session(settings.spark, settings.database.jdbc_jar) as spark:
             pipeline.run(spark, ctx, job, started)

@@ -60,6 +60,7 @@ class RunContext:
     lineage: lineage.Lineage = field(default_factory=lineage.Lineage.from_environment)
     extract: str | None = None  # --extract: snapshot or delta (default: each entity's setting)
     backfill: bool = False  # --as-of before the run started: not history for the gates
+    refresh: bool = True  # --no-refresh: a later analytics job refreshes the views
     # when the invocation started (UTC, naive like every timestamp of the model)
     started_at: datetime = field(
         default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -327,9 +328,12 @@ def entity_job(entity: Entity, ctx: RunContext | None = None) -> EntityJob:
 
 def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str]) -> None:
     """Run a job (or ``all``, in dependency order), recording each run id in ``started``;
-    then refresh the analytics views over the new data."""
+    then refresh the analytics views over the new data (unless ``ctx.refresh`` is off)."""
     for entity in ctx.model.jobs[ctx.model.job_named(job_name)]:
         load_entity(spark, ctx, entity_job(entity, ctx), started)
+    if not ctx.refresh:
+        log.info("The analytics views were left as they were (--no-refresh)")
+        return
     try:
         refresh_analytics(ctx)
     except ConcurrentRunError:

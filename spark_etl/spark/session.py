@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,6 +105,11 @@ def build_session(settings: SparkSettings, jdbc_jar: str) -> SparkSession:
     came from where); a plain ``python`` launch takes the settings, ``local[*]`` by default."""
     submitted = submitted_properties()
     chosen, source = properties(settings, jdbc_jar, submitted)
+    master = chosen.get("spark.master") or submitted.get("spark.master") or "local[*]"
+    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        # local workers start the python3 on the PATH, not this one: a spark-etl run from a
+        # virtualenv that is not activated would find none of its packages there
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     builder = SparkSession.builder
     for key, value in chosen.items():
         builder = builder.config(key, value)

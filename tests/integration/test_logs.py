@@ -32,7 +32,15 @@ def test_every_line_names_its_job_and_run(
 
     code = cli.main(
         "customer",
-        ["--input-dir", str(tmp_path / "in"), "--config", str(config), "--log-level", "WARNING"],
+        [
+            "--input-dir",
+            str(tmp_path / "in"),
+            "--config",
+            str(config),
+            "--log-level",
+            "WARNING",
+            "--no-refresh",
+        ],
     )
 
     assert code == 0
@@ -50,6 +58,9 @@ def test_every_line_names_its_job_and_run(
     merged = [f for f in fields if "merged {" in f[2]]
     assert [f[:2] for f in merged] == [("customer_data_transform", run_id)]
     assert list((tmp_path / "elsewhere").iterdir()) == []
+    # --no-refresh: the analytics views were left for a later analytics job
+    assert ("customer", "-", "The analytics views were left as they were (--no-refresh)") in fields
+    assert not [f for f in fields if f[2].startswith("Refreshed ")]
 
 
 def test_the_file_is_rotated_by_size(tmp_path, restore_logging):

@@ -197,7 +197,7 @@ def test_exit_code_decides_between_retry_and_failure(
     assert ran.returncode == (0 if outcome == SUCCEEDED else 1)
     expected = {
         "load_carts": f"load cart_data_transform --input-dir {tmp_path}/in/2025-01-03 "
-        "--extract delta --config /etc/spark-etl/prod.yaml --summary-json -",
+        "--extract delta --no-refresh --config /etc/spark-etl/prod.yaml --summary-json -",
         "quality": "quality --config /etc/spark-etl/prod.yaml",
         "analytics": "analytics --config /etc/spark-etl/prod.yaml",
     }
@@ -217,7 +217,7 @@ def test_submit_sh_is_given_the_job_name_without_load(airflow_env, stand_in, tmp
 
     assert calls.read_text(encoding="utf-8") == (
         "--local customer_data_transform --input-dir /data/input/2025-01-04 --extract snapshot "
-        "--summary-json -\n"
+        "--no-refresh --summary-json -\n"
     )
     assert json.loads((tmp_path / "out" / "2025-01-04" / "load_customers.json").read_text()) == {
         "exit_code": 0,

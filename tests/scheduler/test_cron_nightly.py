@@ -17,9 +17,9 @@ from tests.helpers import REPO
 NIGHTLY = REPO / "examples" / "cron" / "nightly.sh"
 NIGHT = "2025-01-15"
 LOADS = [
-    "load customer_data_transform --input-dir /in/2025-01-15 --extract snapshot --summary-json -",
-    "load product_data_transform --input-dir /in/2025-01-15 --extract snapshot --summary-json -",
-    "load cart_data_transform --input-dir /in/2025-01-15 --extract delta --summary-json -",
+    "load customer_data_transform --input-dir /in/2025-01-15 --extract snapshot --no-refresh --summary-json -",
+    "load product_data_transform --input-dir /in/2025-01-15 --extract snapshot --no-refresh --summary-json -",
+    "load cart_data_transform --input-dir /in/2025-01-15 --extract delta --no-refresh --summary-json -",
 ]
 
 # Records its arguments; exits with the next code of the file named after the job (or the
@@ -142,11 +142,11 @@ def test_submit_sh_and_a_settings_file(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "calls").read_text(encoding="utf-8").splitlines() == [
         "--local customer_data_transform --input-dir /in/2025-01-15 --extract snapshot "
-        "--summary-json - --config prod.yaml",
+        "--no-refresh --summary-json - --config prod.yaml",
         "--local product_data_transform --input-dir /in/2025-01-15 --extract snapshot "
-        "--summary-json - --config prod.yaml",
+        "--no-refresh --summary-json - --config prod.yaml",
         "--local cart_data_transform --input-dir /in/2025-01-15 --extract delta "
-        "--summary-json - --config prod.yaml",
+        "--no-refresh --summary-json - --config prod.yaml",
         "--local quality --config prod.yaml",
         "--local analytics --config prod.yaml",
     ]
