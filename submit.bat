@@ -20,8 +20,14 @@ set "ARGS="
 set "HAS_INPUT="
 set "HAS_OUTPUT="
 set "HAS_DEFINITIONS="
+rem --summary-json -: spark-submit sends the job's stderr to its stdout, so the job writes the
+rem document to a file, typed alone on stdout once spark-submit has ended (see submit.sh).
+set "PREVIOUS="
+set "SUMMARY="
 :collect
 if "%~1"=="" goto collected
+if /i "%PREVIOUS%"=="--summary-json" if "%~1"=="-" set "SUMMARY=1"
+set "PREVIOUS=%~1"
 set ARGS=%ARGS% "%~1"
 if /i "%~1"=="--input-dir" set "HAS_INPUT=1"
 if /i "%~1"=="-h" set "HAS_INPUT=1"
@@ -67,10 +73,22 @@ echo No --input-dir given: loading /data/input ^(ETL_INPUT_DIR of .env^). 1>&2
 set ARGS=%ARGS% --input-dir /data/input
 :docker_submit
 rem The master, event logs and UTC executors come from docker/spark/conf/spark-defaults.conf.
+if defined SUMMARY goto docker_submit_summary
 %MASTER% spark-submit ^
   --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" ^
   jobs/main.py load %JOB% %ARGS%
 exit /b %ERRORLEVEL%
+
+:docker_submit_summary
+set "SUMMARY_FILE=/data/logs/.summary-%RANDOM%%RANDOM%.json"
+call set ARGS=%%ARGS:"--summary-json" "-"="--summary-json" "%SUMMARY_FILE%"%%
+%MASTER% spark-submit ^
+  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:/opt/spark-etl/scripts/log4j2.properties -Dspark_etl.log_dir=/data/logs" ^
+  jobs/main.py load %JOB% %ARGS% 1>&2
+set "STATUS=%ERRORLEVEL%"
+%MASTER% cat %SUMMARY_FILE%
+%MASTER% rm -f %SUMMARY_FILE% 1>nul 2>nul
+exit /b %STATUS%
 
 :docker_maintenance
 %MASTER% spark-submit ^
@@ -125,18 +143,30 @@ call "%ROOT%\scripts\local_env.bat"
 if errorlevel 1 exit /b 2
 if not defined SPARK_MASTER set "SPARK_MASTER=local[*]"
 if not defined SPARK_DRIVER_MEMORY set "SPARK_DRIVER_MEMORY=4g"
-call spark-submit.cmd --master "%SPARK_MASTER%" --driver-memory %SPARK_DRIVER_MEMORY% ^
-  --jars "%SPARK_ETL_JDBC_JAR%" ^
-  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:%ROOT%\scripts\log4j2.properties -Dspark_etl.log_dir=%SPARK_ETL_LOG_DIR%" ^
-  --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC ^
-  %ENTRY% %ARGS%
+set "SUMMARY_FILE="
+if defined SUMMARY set "SUMMARY_FILE=%SPARK_ETL_LOG_DIR%\.summary-%RANDOM%%RANDOM%.json"
+if defined SUMMARY call set ARGS=%%ARGS:"--summary-json" "-"="--summary-json" "%SUMMARY_FILE%"%%
+if defined SUMMARY (
+  call :local_spark_submit 1>&2
+) else (
+  call :local_spark_submit
+)
 set "STATUS=%ERRORLEVEL%"
+if defined SUMMARY if exist "%SUMMARY_FILE%" (type "%SUMMARY_FILE%" & del "%SUMMARY_FILE%")
 if defined EMBEDDED_POSTGRES (
   echo PostgreSQL keeps running on 127.0.0.1:%ETL_LOCAL_PGPORT%. Query it with: 1>&2
   echo   set PGPASSFILE=%LOCAL_PG_DIR%\pgpass ^&^& psql -h 127.0.0.1 -p %ETL_LOCAL_PGPORT% -U etl etl 1>&2
   echo Stop it with: stop.bat --local 1>&2
 )
 exit /b %STATUS%
+
+:local_spark_submit
+call spark-submit.cmd --master "%SPARK_MASTER%" --driver-memory %SPARK_DRIVER_MEMORY% ^
+  --jars "%SPARK_ETL_JDBC_JAR%" ^
+  --driver-java-options "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:%ROOT%\scripts\log4j2.properties -Dspark_etl.log_dir=%SPARK_ETL_LOG_DIR%" ^
+  --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC ^
+  %ENTRY% %ARGS%
+exit /b %ERRORLEVEL%
 
 :local_test
 call "%ROOT%\test.bat" %ARGS%

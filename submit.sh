@@ -61,6 +61,25 @@ JOB --help lists them.
 USAGE
 }
 
+# spark-submit's PythonRunner sends the job's stderr to its own stdout, so with --summary-json -
+# the JSON document would arrive mixed with the log lines. The job writes it to a file instead
+# (SUMMARY_FILE, a path the job sees), printed alone on stdout once spark-submit has ended, whose
+# own output goes to stderr. summary_args PATH ARGS...: ARGS with "--summary-json -" -> PATH.
+SUMMARY_FILE=""
+summary_args() {
+  local path="$1" previous="" arg
+  shift
+  SUMMARY_ARGS=()
+  for arg in "$@"; do
+    if [ "$previous" = --summary-json ] && [ "$arg" = - ]; then
+      SUMMARY_FILE="$path"
+      arg="$path"
+    fi
+    SUMMARY_ARGS+=("$arg")
+    previous="$arg"
+  done
+}
+
 has_input_dir() {
   [[ " $* " == *" --input-dir"* || " $* " == *" -h "* || " $* " == *" --help "* ]]
 }
@@ -114,7 +133,14 @@ run_local() {
     args+=(--input-dir "$sample_dir")
   fi
   use_embedded_postgres
-  local_spark_submit "$ROOT/jobs/main.py" load "$JOB" "${args[@]}" || status=$?
+  summary_args "$SPARK_ETL_LOG_DIR/.summary-$$.json" "${args[@]}"
+  if [ -n "$SUMMARY_FILE" ]; then
+    local_spark_submit "$ROOT/jobs/main.py" load "$JOB" "${SUMMARY_ARGS[@]}" >&2 || status=$?
+    cat "$SUMMARY_FILE" 2>/dev/null  # none when the job stopped before it could write one
+    rm -f "$SUMMARY_FILE"
+  else
+    local_spark_submit "$ROOT/jobs/main.py" load "$JOB" "${args[@]}" || status=$?
+  fi
   psql_hint
   exit "$status"
 }
@@ -159,6 +185,14 @@ run_docker() {
     fi
     echo "No --input-dir given: loading /data/input (ETL_INPUT_DIR of .env)." >&2
     args+=(--input-dir /data/input)
+  fi
+  summary_args "/data/logs/.summary-$$.json" "${args[@]}"
+  if [ -n "$SUMMARY_FILE" ]; then
+    local status=0
+    docker_spark_submit jobs/main.py load "$JOB" "${SUMMARY_ARGS[@]}" >&2 || status=$?
+    # shellcheck disable=SC2016 # $1 is the container shell's
+    in_master sh -c 'cat "$1" 2>/dev/null; rm -f "$1"' summary "$SUMMARY_FILE"
+    return "$status"
   fi
   docker_spark_submit jobs/main.py load "$JOB" "${args[@]}"
 }

@@ -134,12 +134,20 @@ class SparkEtlOperator(BaseOperator):
         for option, value in self.options.items():
             if value:  # a Variable left unset renders empty: the command's default applies
                 arguments += [option, value]
+        # The JSON goes to stdout and this task files it: on the Docker stack the job's own
+        # file system is the container's, which the worker may not see (./submit.sh keeps
+        # stdout for it alone). Plain spark-submit sends its job's stderr to stdout, so there
+        # the job writes the file itself (client mode: the driver runs on this worker).
+        direct = any(Path(word).name == "spark-submit" for word in shlex.split(self.command))
+        target = self._summary_path() if direct else None
         if self.summary_dir is not None:
-            # The JSON goes to stdout and this task files it: on the Docker stack the job's
-            # own file system is the container's, which the worker may not see.
-            arguments += ["--summary-json", "-"]
+            arguments += ["--summary-json", str(target) if target else "-"]
+            if target:
+                target.parent.mkdir(parents=True, exist_ok=True)
         argv = command_line(self.command, self.subcommand, arguments)
         code, stdout = self._run(argv)
+        if target is not None and target.exists():
+            stdout = target.read_text(encoding="utf-8")
         summary = self._keep_summary(stdout) if self.summary_dir is not None else None
         self._judge(code)
         return summary
@@ -167,6 +175,9 @@ class SparkEtlOperator(BaseOperator):
             stdout.seek(0)
             return code, stdout.read()
 
+    def _summary_path(self) -> Path:
+        return Path(self.summary_dir or ".") / f"{self.task_id}.json"
+
     def _keep_summary(self, stdout: str) -> dict[str, Any] | None:
         """Write the run's JSON summary to the night's folder; return its gist for XCom."""
         try:
@@ -175,9 +186,8 @@ class SparkEtlOperator(BaseOperator):
             self.log.warning("No JSON summary on stdout (a spark-etl before --summary-json?)")
             self.log.info("%s", stdout)
             return None
-        folder = Path(self.summary_dir or ".")
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.task_id}.json"
+        path = self._summary_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".json.partial")
         partial.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         partial.replace(path)  # atomic: a reader never sees half a summary

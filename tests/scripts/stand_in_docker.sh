@@ -26,6 +26,7 @@ case "$1" in
         case "$*" in
           *check_login.py*) echo "${FAKE_LOGIN:-ok}"; [ "${FAKE_LOGIN:-ok}" = ok ]; exit ;;
           *aliveworkers*) echo "${FAKE_WORKERS:-1}"; exit 0 ;;
+          *" sh -c cat "*) [ -z "${FAKE_SUMMARY:-}" ] || echo "$FAKE_SUMMARY"; exit 0 ;;
         esac
         [ -z "${FAKE_EXEC_OUTPUT:-}" ] || echo "$FAKE_EXEC_OUTPUT" >&2
         exit "${FAKE_EXEC_STATUS:-0}"

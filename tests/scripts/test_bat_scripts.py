@@ -321,3 +321,21 @@ def test_quality_runs_in_the_master_without_spark_and_its_failure_is_the_scripts
     calls = docker_calls(project)
     assert calls[-1].endswith('python jobs/main.py quality  "--job" "cart"')
     assert not any("spark-submit" in call for call in calls)
+
+
+def test_a_json_summary_on_stdout_comes_alone_after_spark_submit(wine, project):
+    env_file(project)
+    status, out, err = cmd(
+        wine, project, "submit.bat", "cart_data_transform", "--input-dir", "/data/input",
+        "--summary-json", "-", FAKE_RUNNING="postgres spark-master",
+        FAKE_EXEC_OUTPUT='{"schema": "spark-etl/summary/1"}',
+    )  # fmt: skip
+
+    assert status == 0, err
+    # spark-submit's output went to stderr; stdout holds what the summary file held
+    assert out == '{"schema": "spark-etl/summary/1"}'
+    submit, shown, removed = docker_calls(project)[-3:]
+    summary = re.search(r'"--summary-json" "(/data/logs/\.summary-[0-9]+\.json)"$', submit)
+    assert summary is not None, submit
+    assert shown.endswith(f"entrypoint.sh cat {summary.group(1)}")
+    assert removed.endswith(f"entrypoint.sh rm -f {summary.group(1)}")

@@ -5,6 +5,7 @@ exit code is the script's. (scripts/docker-ci.sh runs the same scripts on a real
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -215,6 +216,32 @@ def test_a_job_runs_through_the_image_entry_point_and_its_exit_code_is_the_scrip
     submit = docker_calls(project)[-1]
     assert " exec -T spark-master /opt/spark-etl/docker/spark/entrypoint.sh spark-submit " in submit
     assert submit.endswith("jobs/main.py load cart_data_transform --input-dir /data/input/2024-11")
+
+
+def test_a_json_summary_on_stdout_comes_alone_after_spark_submit(project):
+    env_file(project)
+    result = run(
+        project,
+        "submit.sh",
+        "cart_data_transform",
+        "--input-dir",
+        "/data/input",
+        "--summary-json",
+        "-",
+        FAKE_RUNNING="postgres spark-master",
+        FAKE_EXEC_OUTPUT="a log line of spark-submit",
+        FAKE_SUMMARY='{"schema": "spark-etl/summary/1"}',
+    )
+
+    assert result.returncode == 0, result.stderr
+    # spark-submit's output (its job's stderr among it) went to stderr: stdout is the document
+    assert result.stdout == '{"schema": "spark-etl/summary/1"}\n'
+    assert "a log line of spark-submit" in result.stderr
+    submit, shown = docker_calls(project)[-2:]
+    summary = re.search(r"--summary-json (/data/logs/\.summary-[0-9]+\.json)$", submit)
+    assert summary is not None, submit
+    assert shown.endswith(f"summary {summary.group(1)}")
+    assert "sh -c cat" in shown
 
 
 @pytest.mark.parametrize(
