@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,7 +26,8 @@ import pyspark
 import pytest
 
 from spark_etl.config import Settings
-from spark_etl.db import migrations, postgres
+from spark_etl.db import attempts, migrations, postgres
+from spark_etl.db.attempts import Attempt
 from spark_etl.definitions import load_entities
 from tests.helpers import (
     REPO,
@@ -110,7 +112,7 @@ def load(tmp_path: Path, settings: Settings, connection, master: str, fault: str
     )
 
 
-def attempts(connection, settings: Settings, table: str) -> list[tuple]:
+def attempts_of(connection, settings: Settings, table: str) -> list[tuple]:
     """The task attempts that committed into ``table``'s last write: (partition, attempt
     number, rows, kept)."""
     return query(
@@ -167,6 +169,48 @@ def test_a_database_staged_by_an_earlier_version_gains_the_attempt_columns(db_se
     ]
 
 
+def test_settling_waits_for_an_attempt_in_flight_and_shuts_out_later_ones(db_settings, connection):
+    schema = db_settings.database.db_schema
+    driver, in_flight, late = (open_connection(connection, schema) for _ in range(3))
+    create_model(driver, schema)
+    earlier = attempts.begin(driver, "stage_customer")
+    write_id = attempts.begin(driver, "stage_customer")  # the earlier write is replaced
+    kept, spare = Attempt(0, 7, 1, 1), Attempt(0, 3, 0, 1)
+    with in_flight.cursor() as cur:  # the slow first attempt: admitted, its row not committed
+        assert attempts.admit(cur, "stage_customer", write_id)
+        cur.execute("INSERT INTO stage_customer (customer_id, stage_attempt) VALUES (1, 3)")
+        attempts.record(cur, write_id, spare)
+    with late.cursor() as cur:  # the speculative copy, counted by Spark
+        assert attempts.admit(cur, "stage_customer", write_id)
+        cur.execute("INSERT INTO stage_customer (customer_id, stage_attempt) VALUES (1, 7)")
+        attempts.record(cur, write_id, kept)
+    late.commit()
+    settling = threading.Thread(
+        target=lambda: settled.append(attempts.settle(driver, "stage_customer", write_id, [kept]))
+    )
+    settled: list[attempts.Settled] = []
+
+    settling.start()
+    time.sleep(1)
+    assert settled == []  # the attempt in flight holds the seal off
+    in_flight.commit()
+    settling.join(timeout=30)
+    with late.cursor() as cur:  # a third attempt, or one of the replaced write, comes too late
+        assert not attempts.admit(cur, "stage_customer", write_id)
+        assert not attempts.admit(cur, "stage_customer", earlier)
+    for conn in (driver, in_flight, late):
+        conn.close()
+
+    assert settled == [attempts.Settled((kept,), (spare,))]
+    assert query(
+        connection, db_settings, "SELECT customer_id, stage_attempt FROM stage_customer"
+    ) == [(1, 7)]
+    assert query(connection, db_settings, "SELECT attempt, kept FROM stage_attempt ORDER BY 1") == [
+        (3, False),
+        (7, True),
+    ]
+
+
 def test_a_task_rerun_after_its_executor_died_stages_its_rows_once(
     db_settings, connection, tmp_path
 ):
@@ -182,7 +226,7 @@ def test_a_task_rerun_after_its_executor_died_stages_its_rows_once(
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert_loaded_once(connection, db_settings, expected)
-    staged = attempts(connection, db_settings, "stage_customer")
+    staged = attempts_of(connection, db_settings, "stage_customer")
     # partition 1 committed twice: its first attempt died with its executor, after its commit
     first, again = [row for row in staged if row[0] == 1]
     assert first[1:] == (0, again[2], False) and again[3] is True and again[2] > 0
@@ -245,7 +289,7 @@ def test_a_speculative_copy_of_a_slow_task_stages_its_rows_once(
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert_loaded_once(connection, db_settings, expected)
-    staged = attempts(connection, db_settings, "stage_customer")
+    staged = attempts_of(connection, db_settings, "stage_customer")
     # partition 2's first attempt committed and slept; its speculative copy was kept
     first, copy = [row for row in staged if row[0] == 2]
     assert first[1:] == (0, copy[2], False) and copy[1:] == (1, copy[2], True) and copy[2] > 0
