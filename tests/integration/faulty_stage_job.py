@@ -3,8 +3,10 @@ run by tests/integration/test_stage_attempts.py.
 
 ``STAGE_FAULT=kill:TABLE:PARTITION`` SIGKILLs the executor JVM right after the first attempt of
 that partition's task committed its rows into TABLE (the executor is lost, Spark runs the task
-again); ``STAGE_FAULT=slow:TABLE:PARTITION:SECONDS`` makes that first attempt sleep after its
-commit (speculation runs a second attempt, which finishes first). The fault wraps the function
+again); PARTITION ``any``: the first attempt of whichever task first commits rows, once per
+load (a marker file beside the input, ``STAGE_FAULT_MARKER``, says it happened).
+``STAGE_FAULT=slow:TABLE:PARTITION:SECONDS`` makes that first attempt sleep after its commit
+(speculation runs a second attempt, which finishes first). The fault wraps the function
 the writer ships to the executors; the production code is unchanged.
 
 Usage: spark-submit tests/integration/faulty_stage_job.py JOB [job options...]
@@ -40,6 +42,17 @@ def faulty(fault: str) -> Callable[..., Any]:
     kind, table, partition, *rest = fault.split(":")
     original = writers.copy_partition
 
+    def chosen(index: int, rows: int) -> bool:
+        if partition != "any":
+            return index == int(partition)
+        if not rows:
+            return False
+        try:  # the first task of any executor to get here
+            os.close(os.open(os.environ["STAGE_FAULT_MARKER"], os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return False
+        return True
+
     def copy_partition(*args: Any, **kwargs: Any) -> Callable[..., Any]:
         copy = original(*args, **kwargs)
         target = args[2] if len(args) > 2 else kwargs["table"]
@@ -49,7 +62,7 @@ def faulty(fault: str) -> Callable[..., Any]:
 
             task = TaskContext.get()
             results = list(copy(batches))  # the rows are committed when this returns
-            if target == table and task.partitionId() == int(partition):
+            if target == table and chosen(task.partitionId(), results[0].column("rows")[0].as_py()):
                 if task.attemptNumber() == 0 and kind == "kill":
                     os.kill(executor_pid(), signal.SIGKILL)
                     time.sleep(60)  # the JVM is gone: this worker is never heard from again

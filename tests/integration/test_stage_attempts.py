@@ -88,6 +88,7 @@ def load(tmp_path: Path, settings: Settings, connection, master: str, fault: str
         "PYSPARK_PYTHON": sys.executable,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
         "STAGE_FAULT": fault,
+        "STAGE_FAULT_MARKER": str(tmp_path / "fault-done"),
     }
     options = [f"--conf={item}" for item in conf]
     command = [
@@ -211,8 +212,12 @@ def test_settling_waits_for_an_attempt_in_flight_and_shuts_out_later_ones(db_set
     ]
 
 
+@pytest.mark.parametrize(
+    ("table", "partition"),
+    [("stage_customer", "1"), (postgres.STAGE_REJECT, "any")],  # "any": one that has rejects
+)
 def test_a_task_rerun_after_its_executor_died_stages_its_rows_once(
-    db_settings, connection, tmp_path
+    db_settings, connection, tmp_path, table, partition
 ):
     expected = customers(tmp_path / "in")
 
@@ -221,16 +226,18 @@ def test_a_task_rerun_after_its_executor_died_stages_its_rows_once(
         db_settings,
         connection,
         "local-cluster[2,1,1024]",
-        "kill:stage_customer:1",
+        f"kill:{table}:{partition}",
     )
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert_loaded_once(connection, db_settings, expected)
-    staged = attempts_of(connection, db_settings, "stage_customer")
-    # partition 1 committed twice: its first attempt died with its executor, after its commit
-    first, again = [row for row in staged if row[0] == 1]
-    assert first[1:] == (0, again[2], False) and again[3] is True and again[2] > 0
-    assert [row for row in staged if row[0] != 1 and not row[3]] == []
+    staged = attempts_of(connection, db_settings, table)
+    # one task committed twice: its first attempt died with its executor, after its commit
+    discarded = [row for row in staged if row[3] is False]
+    assert len(discarded) == 1 and discarded[0][1] == 0 and discarded[0][2] > 0
+    kept = [row for row in staged if row[0] == discarded[0][0] and row[3]]
+    assert [row[1:] for row in kept] == [(kept[0][1], discarded[0][2], True)]
+    assert kept[0][1] > 0
 
 
 def _free_port() -> int:
