@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
+from spark_etl.db.attempts import ATTEMPT_COLUMN
 from spark_etl.definitions import Model
 from spark_etl.definitions.model import Entity, HistoryMerge, Index
 
@@ -119,7 +120,10 @@ def tables(entity: Entity, model: Model) -> tuple[TableSpec, ...]:
     )
     stage = TableSpec(
         entity.stage_table,
-        tuple(ColumnSpec(name, column.type) for name, column in columns.items()),
+        (
+            *(ColumnSpec(name, column.type) for name, column in columns.items()),
+            ColumnSpec(ATTEMPT_COLUMN, "bigint"),  # which task attempt wrote the row
+        ),
         unlogged=True,
     )
     if not isinstance(entity.merge, HistoryMerge):

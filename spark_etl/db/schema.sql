@@ -8,7 +8,33 @@
 
 -- Staging of the rows set aside, written by Spark before the merge; unlogged, emptied per run.
 CREATE UNLOGGED TABLE IF NOT EXISTS stage_reject (
-    source_file text, record_number bigint, raw_record text, reasons text
+    source_file text, record_number bigint, raw_record text, reasons text,
+    stage_attempt bigint  -- the Spark task attempt that wrote the row (see below)
+);
+DO $$ BEGIN  -- added later: checked first, as ALTER TABLE locks even when the column exists
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'stage_reject'
+                   AND table_schema = current_schema() AND column_name = 'stage_attempt') THEN
+        ALTER TABLE stage_reject ADD COLUMN stage_attempt bigint;
+    END IF;
+END $$;
+
+-- A write into a staging table may see a task run twice (an executor lost after its task
+-- committed, speculation): only the attempt Spark counted is kept (spark_etl.db.attempts).
+-- The open write of each staging table; sealed once Spark has returned its results.
+CREATE UNLOGGED TABLE IF NOT EXISTS stage_write (
+    stage_table text PRIMARY KEY,
+    write_id    uuid NOT NULL,
+    sealed      boolean NOT NULL
+);
+-- Every task attempt that committed rows into a write, recorded in the same transaction.
+CREATE UNLOGGED TABLE IF NOT EXISTS stage_attempt (
+    write_id       uuid NOT NULL,
+    attempt        bigint NOT NULL,   -- Spark's task attempt id: the rows' stage_attempt
+    partition      integer NOT NULL,
+    attempt_number integer NOT NULL,  -- 0 for a task's first attempt
+    rows           bigint NOT NULL,
+    kept           boolean,           -- set when the write is settled
+    PRIMARY KEY (write_id, attempt)
 );
 
 -- Run audit: one row per entity job run, succeeded or failed.

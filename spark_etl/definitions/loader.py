@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from spark_etl.config import QualitySettings, read_yaml
 from spark_etl.definitions.messages import describe
-from spark_etl.definitions.model import Entity, HistoryMerge, Mapping
+from spark_etl.definitions.model import STAGE_ATTEMPT, Entity, HistoryMerge, Mapping
 from spark_etl.definitions.transforms import BUILT_IN_TRANSFORMS, TransformSignature
 from spark_etl.errors import ConfigError
 
@@ -132,6 +132,11 @@ def _check_entity(
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             problems.append(f"'{path}': '{name}' is not one of its columns{hint}")
 
+    if STAGE_ATTEMPT in columns:
+        problems.append(
+            f"'columns.{STAGE_ATTEMPT}': the name is reserved (the staging table's record of "
+            "the Spark task that wrote a row); name the column otherwise"
+        )
     filled = _filled_columns(entity)
     for name, filled_name in zip(entity.source.columns, filled, strict=True):
         need(f"source.columns.{name}.to", filled_name)

@@ -35,6 +35,9 @@ TYPE_SPELLINGS = {
     "timestamp without time zone": "timestamp without time zone",
     "double precision": "double precision",
 }
+# A staging table's last column, not the entity's: the Spark task attempt that wrote the row
+# (see spark_etl.db.attempts); no entity may declare a column of that name.
+STAGE_ATTEMPT = "stage_attempt"
 NUMERIC = re.compile(r"^numeric\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 VARCHAR = re.compile(r"^(?:varchar|character varying)\s*\(\s*(\d+)\s*\)$")
 

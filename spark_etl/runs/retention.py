@@ -163,7 +163,8 @@ def restore(
         create_range_table(cur, entity, name)
     conn.commit()  # Spark's writers need to see the table
     try:
-        writers.write_stage(frame, name, connection, db)
+        # no attempts column in a month's table: its checksum below proves its rows
+        writers.write_stage(frame, name, connection, db, attempts_column=False)
         with conn.cursor() as cur:
             loaded = pg_checksum(cur, columns, sql.Identifier(name))
             if loaded != record.checksum:

@@ -147,6 +147,23 @@ def test_a_model_column_nothing_fills_is_refused(tmp_path):
     )
 
 
+def test_a_column_named_as_the_staging_tables_attempt_column_is_refused(tmp_path):
+    text = SUPPLIER.replace(
+        "    name: {rule: text}\n", "    name: {rule: text, to: stage_attempt}\n"
+    )
+    text = text.replace(
+        "  name: {type: text, nullable: false}\n", "  stage_attempt: {type: text}\n"
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_entities(folder_with(tmp_path, supplier=text))
+
+    assert str(error.value).endswith(
+        "is invalid: 'columns.stage_attempt': the name is reserved (the staging table's record "
+        "of the Spark task that wrote a row); name the column otherwise."
+    )
+
+
 def test_entities_referencing_each_other_in_a_cycle_are_refused(tmp_path):
     region = (
         SUPPLIER.replace("supplier", "region")
