@@ -6,9 +6,11 @@ PGDATABASE, PGUSER, PGPASSWORD), never from a file that could be committed.
 
 from __future__ import annotations
 
+import configparser
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -353,13 +355,55 @@ def password_from_pgpass(path: Path, host: str, port: int, database: str, user: 
     return None
 
 
-def connection_from_env(environ: dict[str, str] | None = None) -> Connection:
+# the keywords of a connection service, and the variable each stands in for
+SERVICE_KEYWORDS = {
+    "host": "PGHOST",
+    "port": "PGPORT",
+    "dbname": "PGDATABASE",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "passfile": "PGPASSFILE",
+    **{keyword: variable for variable, keyword in SSL_VARIABLES.items()},
+}
+SYSTEM_SERVICE_DIR = "/etc/postgresql-common"  # Debian's `pg_config --sysconfdir`
+
+
+def service_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables PGSERVICE stands for, looked up as libpq does: its section in the user's
+    service file (PGSERVICEFILE, default ~/.pg_service.conf), else in the system's
+    (PGSYSCONFDIR/pg_service.conf). Resolved here, on the driver, so that JDBC and the
+    executors, which read no service file, get the same values."""
+    name = env.get("PGSERVICE")
+    if not name:
+        return {}
+    files = (
+        Path(env.get("PGSERVICEFILE") or Path.home() / ".pg_service.conf"),
+        Path(env.get("PGSYSCONFDIR") or SYSTEM_SERVICE_DIR) / "pg_service.conf",
+    )
+    for path in files:
+        parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error as exc:
+            raise ConfigError(f"{path} is not a valid service file ({exc.message}).") from None
+        if parser.has_section(name):
+            section = parser[name]
+            return {SERVICE_KEYWORDS[k]: v for k, v in section.items() if k in SERVICE_KEYWORDS}
+    raise ConfigError(
+        f"PGSERVICE={name}: no service of that name in {files[0]} or {files[1]}; check "
+        "PGSERVICE and PGSERVICEFILE."
+    )
+
+
+def connection_from_env(environ: Mapping[str, str] | None = None) -> Connection:
     """Read the libpq variables, with libpq's own defaults for the ones not set.
 
-    As with libpq, the password comes from PGPASSWORD, else from the PGPASSFILE (default
-    ``~/.pgpass``) line matching host, port, database and user.
+    As with libpq, PGSERVICE's settings win over the variables they stand for, and the
+    password comes from PGPASSWORD, else from the PGPASSFILE (default ``~/.pgpass``) line
+    matching host, port, database and user.
     """
-    env = os.environ if environ is None else environ
+    given = os.environ if environ is None else environ
+    env = {**given, **service_settings(given)}
     user = env.get("PGUSER") or getpass.getuser()
     port_text = env.get("PGPORT", "5432")
     if not port_text.isdigit():

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 from spark_etl.config import Connection, connection_from_env
@@ -110,4 +111,49 @@ def test_an_unknown_sslmode_is_one_line():
     assert str(error.value) == (
         "PGSSLMODE must be one of disable, allow, prefer, require, verify-ca, verify-full, "
         "not 'required'."
+    )
+
+
+def test_pgservice_is_resolved_as_libpq_resolves_it(connection, tmp_path, monkeypatch):
+    services = tmp_path / "pg_service.conf"
+    services.write_text(
+        "# the nightly load's server\n[nightly]\n"
+        f"host=127.0.0.1\nport={connection.port}\ndbname={connection.database}\n"
+        f"user={connection.user}\nsslmode=disable\n\n[other]\nhost=elsewhere\n",
+        encoding="utf-8",
+    )
+    env = {
+        "PGSERVICE": "nightly",
+        "PGSERVICEFILE": str(services),
+        "PGHOST": "no-such-host.invalid",  # the service's settings win over the variables
+        "PGPORT": "1",
+        "PGPASSWORD": connection.password or "",
+    }
+    for name in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSSLMODE", "PGSERVICE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    ours = connection_from_env(env)
+    libpq = psycopg2.connect(service="nightly")  # libpq reads the same environment itself
+    try:
+        assert (ours.host, ours.port, ours.database, ours.user) == (
+            libpq.info.host,
+            libpq.info.port,
+            libpq.info.dbname,
+            libpq.info.user,
+        )
+        assert dict(ours.ssl) == {"sslmode": "disable"}
+        assert libpq.info.ssl_in_use is False
+    finally:
+        libpq.close()
+    conn = postgres.connect(ours, "public", 5)  # and JDBC's properties carry the same values
+    conn.close()
+    assert ours.jdbc_url == f"jdbc:postgresql://127.0.0.1:{connection.port}/{connection.database}"
+
+    with pytest.raises(ConfigError) as error:
+        connection_from_env({**env, "PGSERVICE": "missing"})
+    assert str(error.value) == (
+        f"PGSERVICE=missing: no service of that name in {services} or "
+        "/etc/postgresql-common/pg_service.conf; check PGSERVICE and PGSERVICEFILE."
     )
