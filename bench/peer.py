@@ -1,6 +1,6 @@
 """The peer: the script a user would write instead of the suite, timed by the harness beside it.
 
-    python bench/peer.py INPUT_DIR [--work DIR]   (the PG* variables name the database)
+    python bench/peer.py INPUT_DIR [--schema NAME] [--work DIR]   (PG* variables: the database)
 
 DuckDB reads the three files with explicit types and applies the suite's core transform: the
 SKU split into family and variation, one product variation per product (surrogate keys in
