@@ -156,3 +156,25 @@ def test_peer_prices_each_line_by_its_variation_into_the_partitioned_model(conne
             "FOREIGN KEY (product_variation_id) REFERENCES product_variation(product_variation_id)",
         ),
     ]
+
+
+def test_harness_names_every_difference_of_the_peer_loudly():
+    from bench.run import peer_check_problems
+
+    suite = {
+        "rows": {"customer": 2, "product": 1, "product_variation": 1, "cart": 3},
+        "content": {"customer": "7", "product": "8", "product_variation": "9", "cart": "10"},
+        "cart_amount": "60.00",
+    }
+    same = peer.compare(suite, suite)
+    other = {**suite, "content": {**suite["content"], "product": "1"}, "cart_amount": "59.99"}
+    differing = peer.compare(suite, other)
+
+    assert (same["cart_equal"], same["tables_equal"]) == (True, True)
+    assert peer_check_problems(same, 3) == []
+    assert (differing["cart_equal"], differing["tables_equal"]) == (False, False)
+    assert peer_check_problems(differing, 3) == [
+        "!!! PEER CHECK FAILED (3 lines): cart rows 3 (suite) vs 3 (peer), sum(amount) 60.00 vs "
+        "59.99: the ratios to the peer compare different work",
+        "!!! PEER TABLES DIFFER (3 lines) from the suite's in: product",
+    ]
