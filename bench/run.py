@@ -14,6 +14,10 @@ loads it into a fresh database and measures, in the same run and for the same ro
   - incremental cart loads changing 1% of the lines: as a delta extract (only those lines)
     and as a full snapshot (every line, 1% of them changed), then the refresh that follows;
   - the database size and the peak memory (RSS) of the Spark driver JVM;
+  - the peer a user would write instead (``bench/peer.py``: DuckDB, the same core transform,
+    CSV and COPY into the same partitioned, indexed tables of a database of its own), timed
+    before the suite; after the suite its tables are checked against the suite's (cart rows
+    and sum(amount), every table's rows and content), and a difference is reported loudly;
   - last, the retention run keeping 12 months online (every older month archived to Parquet,
     read back, checked and dropped; then the views refreshed), with the database size before
     and after, and the restore of one month.
@@ -35,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -43,8 +47,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import psycopg2.errors  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 
+from bench import peer  # noqa: E402
 from spark_etl.analytics.queries import fetch  # noqa: E402
 from spark_etl.analytics.questions import QUESTIONS  # noqa: E402
 from spark_etl.analytics.report.page import write_report  # noqa: E402
@@ -158,6 +164,62 @@ def writer_baselines(
         seconds[f"{writer}_writer_carts"] = time.perf_counter() - started
     carts.unpersist()
     return seconds
+
+
+def drop_database(base: Connection, name: str) -> None:
+    conn = _admin(base)
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    conn.close()
+
+
+def peer_run(connection: Connection, input_dir: Path, work: Path) -> dict[str, float]:
+    """The peer's load (``bench/peer.py``) into its own fresh database, timed by phase; then a
+    checkpoint, untimed, so that writing its pages out does not fall into the suite's time."""
+    seconds = peer.load(connection, "public", input_dir, work)
+    conn = _admin(connection)
+    # a server of one's own (PGHOST) may not let the bench user checkpoint
+    with conn.cursor() as cur, suppress(psycopg2.errors.InsufficientPrivilege):
+        cur.execute("CHECKPOINT")
+    conn.close()
+    return seconds
+
+
+def peer_check(
+    connection: Connection, schema: str, peer_connection: Connection, size: int
+) -> dict[str, Any]:
+    """The peer's tables against the suite's: the cart's rows and sum(amount), and every
+    table's rows and content; a difference is printed at once."""
+    check = peer.compare(
+        peer.fingerprint(connection, schema), peer.fingerprint(peer_connection, "public")
+    )
+    for line in peer_check_problems(check, size):
+        print(line, file=sys.stderr, flush=True)
+    return check
+
+
+def peer_check_problems(check: dict[str, Any], size: int) -> list[str]:
+    """What differs between the peer's tables and the suite's, loudly; nothing when equal."""
+    suite, peer_found = check["suite"], check["peer"]
+    problems = []
+    if not check["cart_equal"]:
+        problems.append(
+            f"!!! PEER CHECK FAILED ({size:,} lines): cart rows {suite['rows']['cart']:,} "
+            f"(suite) vs {peer_found['rows']['cart']:,} (peer), sum(amount) "
+            f"{suite['cart_amount']} vs {peer_found['cart_amount']}: the ratios to the peer "
+            "compare different work"
+        )
+    if not check["tables_equal"]:
+        differing = [
+            table
+            for table in suite["rows"]
+            if (suite["rows"][table], suite["content"][table])
+            != (peer_found["rows"].get(table), peer_found["content"].get(table))
+        ]
+        problems.append(
+            f"!!! PEER TABLES DIFFER ({size:,} lines) from the suite's in: " + ", ".join(differing)
+        )
+    return problems
 
 
 def suite(spark: Any, ctx: pipeline.RunContext) -> dict[str, Any]:
@@ -422,6 +484,8 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     )
     result: dict[str, Any] = {"size": size}
     result["copy"] = copy_baseline(connection, input_dir)
+    peer_connection = fresh_database(base, f"bench_{size}_peer")
+    result["peer"] = peer_run(peer_connection, input_dir, work / f"peer-{size}")
     spark = build_session(settings.spark, settings.database.jdbc_jar)
     jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
     result["spark_reference"] = writer_baselines(spark, connection, settings, input_dir)
@@ -429,6 +493,10 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     result["suite"] = suite(spark, ctx)
     result["suite_seconds"] = time.perf_counter() - started
+    result["peer_check"] = peer_check(
+        connection, settings.database.db_schema, peer_connection, size
+    )
+    drop_database(base, peer_connection.database)
     result["read_validate_profile"] = read_validate_profile(spark, ctx)
     result["bulk_limit"] = bulk_load_limit(connection, settings.database.db_schema, work)
     result["analytics_query_seconds"] = analytics_queries(ctx)
@@ -467,10 +535,11 @@ TARGETS = {  # issue #6, on a 2-core machine
     "suite_vs_copy_time": "<= 6",
     "incremental_delta_vs_full_cart": "<= 0.2",
     "slowest_answer_seconds": "< 1",
+    "suite_vs_peer": "<= 2.5",  # issue #28
 }
 
 
-def ratios(result: dict[str, Any]) -> dict[str, float]:
+def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     carts = result["suite"]["jobs"]["cart_data_transform"]
     copy_total = sum(result["copy"].values())
     answers = result["analytics_query_seconds"]
@@ -484,6 +553,19 @@ def ratios(result: dict[str, Any]) -> dict[str, float]:
         / carts["total"],
         "slowest_answer_seconds": max(answers["first_page"].values()),
         "slowest_full_answer_seconds": max(answers["all_rows"].values()),
+        **peer_ratios(result),
+    }
+
+
+def peer_ratios(result: dict[str, Any]) -> dict[str, float | None]:
+    """The suite's time over the peer's (None: a run without the peer), with and without the
+    suite's analytics refresh (the peer has none)."""
+    if "peer" not in result:
+        return {"suite_vs_peer": None, "suite_without_refresh_vs_peer": None}
+    without_refresh = result["suite_seconds"] - result["suite"]["analytics_refresh"]
+    return {
+        "suite_vs_peer": result["suite_seconds"] / result["peer"]["total"],
+        "suite_without_refresh_vs_peer": without_refresh / result["peer"]["total"],
     }
 
 
@@ -546,6 +628,10 @@ def issue_14_table(results: list[dict[str, Any]], before: list[dict[str, Any]]) 
     return lines
 
 
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
 def _row(*cells: str) -> str:
     return "| " + " | ".join(cells) + " |"
 
@@ -570,6 +656,7 @@ def markdown(
         "merge (s)",
         "analytics refresh (s)",
         "suite (s)",
+        "DuckDB peer (s)",
         "rows/s (suite)",
         "driver peak RSS (MB)",
         "DB size (MB)",
@@ -579,6 +666,8 @@ def markdown(
         "stage ÷ COPY throughput",
         "stage × default JDBC",
         "suite ÷ COPY time",
+        "suite ÷ peer",
+        "suite without its analytics refresh ÷ peer",
         "delta 1% ÷ full cart load",
         "snapshot 1% ÷ full cart load",
         "delta load (s)",
@@ -616,6 +705,7 @@ def markdown(
                 f"{sum(j['merge'] for j in jobs):.1f}",
                 f"{r['suite']['analytics_refresh']:.1f}",
                 f"{r['suite_seconds']:.1f}",
+                f"{r['peer']['total']:.1f}" if "peer" in r else "",
                 f"{rows_total / r['suite_seconds']:,.0f}",
                 f"{r['driver_peak_rss_mb']:,.0f}",
                 f"{r['database_mb']:,.0f}",
@@ -625,6 +715,7 @@ def markdown(
         "stage ÷ COPY throughput": TARGETS["stage_vs_copy_throughput"],
         "stage × default JDBC": TARGETS["stage_vs_default_jdbc_speed"],
         "suite ÷ COPY time": TARGETS["suite_vs_copy_time"],
+        "suite ÷ peer": TARGETS["suite_vs_peer"],
         "delta 1% ÷ full cart load": TARGETS["incremental_delta_vs_full_cart"],
         "slowest answer, first page (s)": TARGETS["slowest_answer_seconds"],
     }
@@ -644,6 +735,8 @@ def markdown(
                 f"{q['stage_vs_copy_throughput']:.2f}",
                 f"{q['stage_vs_default_jdbc_speed']:.2f}",
                 f"{q['suite_vs_copy_time']:.1f}",
+                _ratio(q["suite_vs_peer"]),
+                _ratio(q["suite_without_refresh_vs_peer"]),
                 f"{q['incremental_delta_vs_full_cart']:.2f}",
                 f"{q['incremental_snapshot_vs_full_cart']:.2f}",
                 f"{r['incremental_delta_cart_seconds']:.1f}",
@@ -654,6 +747,7 @@ def markdown(
                 f"{r['report_seconds']:.1f}" if "report_seconds" in r else "",
             )
         )
+    lines += peer_section(results)
     if before:
         same = "the same machine" if before["machine"] == machine else f"on {before['machine']}"
         lines += [
@@ -801,6 +895,67 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+def peer_section(results: list[dict[str, Any]]) -> list[str]:
+    """The peer's phases, and its tables checked against the suite's."""
+    measured = [r for r in results if "peer" in r]
+    if not measured:
+        return []
+    columns = (
+        "cart lines",
+        "DuckDB: read, transform, CSV (s)",
+        "tables, partitions, COPY (s)",
+        "ANALYZE of the cart's leaves (s)",
+        "cart key, indexes, foreign keys (s)",
+        "peer (s)",
+        "cart rows, suite",
+        "cart rows, peer",
+        "sum(amount), suite",
+        "sum(amount), peer",
+        "check",
+    )
+    lines = [
+        "",
+        "The peer a user would write instead (`bench/peer.py`: DuckDB reads the three files with "
+        "explicit types, applies the same SKU split, price in force and amounts, writes CSV and "
+        "COPYs into the same tables, partitions, keys and indexes, in a database of its own; no "
+        "validation, audit or analytics), timed before the suite; then its tables against the "
+        "suite's (cart rows and sum(amount); the check also compares every table's rows and "
+        "content):",
+        "",
+        _row(*columns),
+        _row(*["---:"] * (len(columns) - 1), "---"),
+    ]
+    for r in measured:
+        phases, check = r["peer"], r.get("peer_check")
+        if check is None:
+            found = ["", "", "", "", "not checked"]
+        else:
+            verdict = "equal" if check["cart_equal"] else "**DIFFERENT**"
+            if check["cart_equal"] and not check["tables_equal"]:
+                verdict += ", **other tables differ**"
+            elif check["tables_equal"]:
+                verdict += ", every table the same"
+            found = [
+                f"{check['suite']['rows']['cart']:,}",
+                f"{check['peer']['rows']['cart']:,}",
+                check["suite"]["cart_amount"],
+                check["peer"]["cart_amount"],
+                verdict,
+            ]
+        lines.append(
+            _row(
+                f"{r['size']:,}",
+                f"{phases['transform']:.1f}",
+                f"{phases['copy']:.1f}",
+                f"{phases['analyze']:.1f}",
+                f"{phases['keys_and_indexes']:.1f}",
+                f"{phases['total']:.1f}",
+                *found,
+            )
+        )
+    return lines
+
+
 @contextmanager
 def throwaway_postgres(prefix: str, port: int) -> Iterator[None]:
     """A PostgreSQL of its own for the block (its PG* variables set), unless PGHOST names one;
@@ -825,6 +980,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--work", type=Path, default=REPO / ".local" / "bench")
+    parser.add_argument(
+        "--port", type=int, default=54399, help="the throwaway PostgreSQL's port (default 54399)"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -833,7 +991,8 @@ def main() -> int:
         return 0
 
     results = []
-    with throwaway_postgres("spark-etl-bench-pg-", 54399):
+    problems: list[str] = []
+    with throwaway_postgres("spark-etl-bench-pg-", args.port):
         for size in [int(text) for text in args.sizes.split(",")]:
             input_dir = args.work / f"input-{size}"
             if not (input_dir / "carts.csv").is_file():
@@ -853,9 +1012,12 @@ def main() -> int:
                 return 1
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(json.dumps(ratios(results[-1]), indent=1), file=sys.stderr, flush=True)
+            problems += peer_check_problems(results[-1]["peer_check"], size)
             write_results(args.output, results)  # after every size: a later failure keeps these
     print(write_results(args.output, results))
-    return 0
+    for line in problems:  # last, where nobody scrolls past them; and the run fails
+        print(line, file=sys.stderr)
+    return 1 if problems else 0
 
 
 def revision() -> str:
@@ -878,7 +1040,12 @@ def revision() -> str:
 def write_results(output: Path, results: list[dict[str, Any]]) -> str:
     machine = f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
     output.mkdir(parents=True, exist_ok=True)
-    run = {"machine": machine, "revision": revision(), "results": results}
+    run = {
+        "machine": machine,
+        "revision": revision(),
+        "results": results,
+        "ratios": {str(r["size"]): ratios(r) for r in results},
+    }
     (output / "latest.json").write_text(json.dumps(run, indent=1), encoding="utf-8")
     before_file = output / "before-issue-14.json"
     before = json.loads(before_file.read_text(encoding="utf-8")) if before_file.is_file() else None

@@ -6,7 +6,8 @@
 #    analytics report headless as a user's browser would, and prometheus-pushgateway, which the
 #    metrics tests push to and scrape;
 #  - a virtualenv in .venv with the pinned Python packages of pyproject.toml, reinstalled only
-#    when pyproject.toml changes.
+#    when pyproject.toml changes; an optional extra of it on request (`install_extra bench`, by
+#    bench/run.sh), likewise once.
 # Exports JAVA_HOME, SPARK_ETL_JDBC_JAR and PATH (with .venv/bin first).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -87,6 +88,20 @@ install_venv() {
     ! "$ROOT/.venv/bin/python" -m pip install -q -e "${ROOT}[spark,test,lint,docs]" >&2; then
     bootstrap_fail "pip could not install the packages of pyproject.toml."
   fi
+  echo "$digest" >"$stamp"
+}
+
+# install_extra NAME: the optional extra NAME of pyproject.toml (not in .venv by default), once
+# per pyproject.toml as install_venv.
+install_extra() {
+  local stamp="$ROOT/.venv/.installed-$1" digest
+  digest="$(sha256sum <"$ROOT/pyproject.toml" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
+    return 0
+  fi
+  echo "Installing the Python packages of the $1 extra into .venv (once) ..." >&2
+  "$ROOT/.venv/bin/python" -m pip install -q -e "${ROOT}[$1]" >&2 ||
+    bootstrap_fail "pip could not install the $1 extra of pyproject.toml."
   echo "$digest" >"$stamp"
 }
 
