@@ -22,6 +22,7 @@ SPARK_ETL_WITH_BROWSER=1
 SPARK_ETL_WITH_PUSHGATEWAY=1
 # shellcheck source=scripts/bootstrap.sh
 source "$ROOT/scripts/bootstrap.sh"
+install_extra bench # DuckDB: the tests of the benchmark's peer (bench/peer.py) run too
 
 echo "== ruff" >&2
 ruff check .
