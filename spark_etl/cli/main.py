@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 EXTRACTS = ("snapshot", "delta")
 TOOLS = ("analytics", "plan", "generate_data", "retention", "restore")  # jobs that load nothing
 HELP = ("-h", "--help")
+# the commands besides the loads whose outcome the metrics keep (entity label "all")
+WATCHED = ("analytics", "retention", "restore")
+WATCHED_ENTITY = "all"
 
 
 def _as_of(text: str) -> datetime:
@@ -275,15 +278,21 @@ def run(job: str, command: Callable[[list[str]], int | None], argv: list[str]) -
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    started = time.monotonic()
     with context.scope(job):
         log.debug("spark_etl %s from %s", spark_etl.__version__, Path(spark_etl.__file__).parent)
         try:
-            code = command(argv)
+            code = command(argv) or 0
         except Exception as exc:
             log.debug("%s ended with exit code %d", job, exit_code(exc), exc_info=True)  # trace
             print(f"error: {_said(job, exc, log_file)}", file=sys.stderr)
-            return exit_code(exc)
-    return code or 0
+            code = exit_code(exc)
+        if job in WATCHED:  # a load exports per entity job, in run_load
+            ended = prometheus.JobFigures(
+                job, WATCHED_ENTITY, code, time.time(), time.monotonic() - started, code == 0
+            )
+            prometheus.export(settings.metrics, [ended])
+    return code
 
 
 def _exit_code(help_command: Callable[[], int | None]) -> int:

@@ -75,10 +75,13 @@ class JobFigures:
             values.update(
                 last_success_timestamp_seconds=self.ended_at,
                 last_success_duration_seconds=self.seconds,
-                rows_read=float(self.rows_read or 0),
-                rows_loaded=float(self.rows_loaded or 0),
-                rows_set_aside=float(self.rows_set_aside or 0),
             )
+            rows = {
+                "rows_read": self.rows_read,
+                "rows_loaded": self.rows_loaded,
+                "rows_set_aside": self.rows_set_aside,
+            }  # a load's; the analytics, retention and restore jobs have none
+            values.update({name: float(value) for name, value in rows.items() if value is not None})
         return values
 
 

@@ -136,6 +136,38 @@ def test_loads_push_their_figures_and_a_failure_keeps_the_last_success(
     ]  # replaced atomically: no temporary file left
 
 
+def test_the_analytics_job_keeps_its_own_group(shared, cli_env, tmp_path, pushgateway):
+    generate(tmp_path / "in", DataSpec(100, 10, 5, seed=3, broken_fraction=0.0))
+    config = with_metrics(cli_env, pushgateway_url=pushgateway)
+    assert cli.main("all", ["--input-dir", str(tmp_path / "in"), "--config", str(config)]) == 0
+    analytics = ("analytics", "all")
+
+    assert (
+        cli.main("analytics", ["--config", str(config), "--output-dir", str(tmp_path / "r")]) == 0
+    )
+
+    seen = scraped(pushgateway)
+    assert {name for name, *labels in seen if tuple(labels) == analytics} == {
+        "spark_etl_last_run_exit_code",
+        "spark_etl_last_run_timestamp_seconds",
+        "spark_etl_last_run_duration_seconds",
+        "spark_etl_last_success_timestamp_seconds",
+        "spark_etl_last_success_duration_seconds",
+    }  # no rows: it loads none
+    assert seen[("spark_etl_last_run_exit_code", *analytics)] == 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+
+    assert cli.main("analytics", ["--config", str(config), "--output-dir", str(blocker / "r")]) == 2
+
+    after = scraped(pushgateway)
+    assert after[("spark_etl_last_run_exit_code", *analytics)] == 2
+    assert (
+        after[("spark_etl_last_success_timestamp_seconds", *analytics)]
+        == seen[("spark_etl_last_success_timestamp_seconds", *analytics)]
+    )
+
+
 def test_an_unreachable_gateway_is_one_warning(shared, cli_env, tmp_path, capsys):
     generate(tmp_path / "in", DataSpec(50, 10, 5, seed=6, broken_fraction=0.0))
     closed = f"http://127.0.0.1:{_free_port()}"
