@@ -92,14 +92,12 @@ def test_a_connection_lost_in_a_spark_task_is_exit_75_and_nothing_is_committed(
             property(lambda self: f"jdbc:postgresql://{self.host}:{gone}/{self.database}"),
         )
         sign = "PSQLException: Connection to"
-    else:  # psycopg2 on the executors, COPYing the staged rows
-        write_stage = writers.write_stage
+    else:  # psycopg2 on the executors, COPYing the staged rows (the function shipped to them)
+        copy_partition = writers.copy_partition
         monkeypatch.setattr(
             writers,
-            "write_stage",
-            lambda frame, table, conn, db: write_stage(
-                frame, table, dataclasses.replace(conn, port=gone), db
-            ),
+            "copy_partition",
+            lambda conn, *args: copy_partition(dataclasses.replace(conn, port=gone), *args),
         )
         sign = "DatabaseUnavailableError"
     assert pipeline.writers is writers  # what the load calls
