@@ -118,7 +118,7 @@ def test_pgservice_is_resolved_as_libpq_resolves_it(connection, tmp_path, monkey
     services = tmp_path / "pg_service.conf"
     services.write_text(
         "# the nightly load's server\n[nightly]\n"
-        f"host=127.0.0.1\nport={connection.port}\ndbname={connection.database}\n"
+        f"host={connection.host}\nport={connection.port}\ndbname={connection.database}\n"
         f"user={connection.user}\nsslmode=disable\n\n[other]\nhost=elsewhere\n",
         encoding="utf-8",
     )
@@ -149,7 +149,10 @@ def test_pgservice_is_resolved_as_libpq_resolves_it(connection, tmp_path, monkey
         libpq.close()
     conn = postgres.connect(ours, "public", 5)  # and JDBC's properties carry the same values
     conn.close()
-    assert ours.jdbc_url == f"jdbc:postgresql://127.0.0.1:{connection.port}/{connection.database}"
+    assert (
+        ours.jdbc_url
+        == f"jdbc:postgresql://{connection.host}:{connection.port}/{connection.database}"
+    )
 
     with pytest.raises(ConfigError) as error:
         connection_from_env({**env, "PGSERVICE": "missing"})
