@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO))
 import psycopg2.errors  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 
-from bench import peer  # noqa: E402
+from bench import index_use, peer  # noqa: E402
 from spark_etl.analytics.queries import fetch  # noqa: E402
 from spark_etl.analytics.questions import QUESTIONS  # noqa: E402
 from spark_etl.analytics.report.page import write_report  # noqa: E402
@@ -76,6 +76,7 @@ CART_COLUMNS_SQL = (
     "id bigint, product_id bigint, customer_id bigint, quantity integer, "
     "created_at timestamp, delete_at timestamp"
 )
+WRITERS_SCHEMA = "writer_baselines"
 INCREMENTAL_SHARE = 100  # every 100th line changes: 1%
 
 
@@ -147,17 +148,26 @@ def writer_baselines(
         properties=connection.jdbc_properties(10),
     )
     seconds = {"read_carts": read, "jdbc_default_write_carts": time.perf_counter() - started}
+    # in a schema of their own, with the bookkeeping the COPY writer keeps of its attempts
     conn = postgres.connect(connection, "public", 10)
     with conn.cursor() as cur:
-        for writer in ("jdbc", "copy"):
+        cur.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(WRITERS_SCHEMA))
+        )
+    postgres.apply_schema(conn, WRITERS_SCHEMA)
+    with conn.cursor() as cur:
+        # the COPY writer tags each row with its task attempt, as in a staging table
+        for writer, tag in (("jdbc", ""), ("copy", ", stage_attempt bigint")):
             cur.execute(
-                sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
-                    sql.Identifier(f"{writer}_writer_cart"), sql.SQL(CART_COLUMNS_SQL)
+                sql.SQL("CREATE UNLOGGED TABLE {} ({}{})").format(
+                    sql.Identifier(WRITERS_SCHEMA, f"{writer}_writer_cart"),
+                    sql.SQL(CART_COLUMNS_SQL),
+                    sql.SQL(tag),
                 )
             )
     conn.commit()
     conn.close()
-    db = settings.database.model_copy(update={"db_schema": "public"})
+    db = settings.database.model_copy(update={"db_schema": WRITERS_SCHEMA})
     for writer in ("jdbc", "copy"):
         started = time.perf_counter()
         getattr(writers, f"{writer}_stage")(carts, f"{writer}_writer_cart", connection, db)
@@ -490,6 +500,8 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
     result["spark_reference"] = writer_baselines(spark, connection, settings, input_dir)
     ctx = pipeline.RunContext(settings, connection, str(input_dir), datetime(2030, 1, 1))
+    schema = settings.database.db_schema
+    scans = [index_use.index_scans(connection, schema)]  # taken between the phases
     started = time.perf_counter()
     result["suite"] = suite(spark, ctx)
     result["suite_seconds"] = time.perf_counter() - started
@@ -498,9 +510,11 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     )
     drop_database(base, peer_connection.database)
     result["read_validate_profile"] = read_validate_profile(spark, ctx)
+    scans.append(index_use.index_scans(connection, schema))
     result["bulk_limit"] = bulk_load_limit(connection, settings.database.db_schema, work)
     result["analytics_query_seconds"] = analytics_queries(ctx)
     result["report_seconds"] = report_seconds(ctx, work / f"report-{size}")
+    scans.append(index_use.index_scans(connection, schema))
     for kind in ("delta", "snapshot"):
         folder = work / f"incremental-{kind}-{size}"
         if not (folder / "carts.csv").is_file():
@@ -517,6 +531,7 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     result["incremental_view_seconds"] = {}
     pipeline.refresh_analytics(ctx, result["incremental_view_seconds"])
     result["incremental_refresh_seconds"] = time.perf_counter() - started
+    scans.append(index_use.index_scans(connection, schema))
     status = Path(f"/proc/{jvm_pid}/status").read_text(encoding="utf-8")
     peak_kb = next(
         int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")
@@ -525,6 +540,8 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     result["driver_heap_peak_mb"] = _jvm_heap_peak_mb(spark)
     result["database_mb"] = _database_mb(connection)
     result["retention"] = retention_run(spark, ctx, work / f"archive-{size}")
+    scans.append(index_use.index_scans(connection, schema))
+    result["cart_index_scans"] = index_use.per_phase(scans)
     spark.stop()
     return result
 
@@ -748,6 +765,7 @@ def markdown(
             )
         )
     lines += peer_section(results)
+    lines += index_use.section(results)
     if before:
         same = "the same machine" if before["machine"] == machine else f"on {before['machine']}"
         lines += [
