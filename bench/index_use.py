@@ -34,7 +34,7 @@ def index_scans(connection: Connection, schema: str, table: str = "cart") -> dic
                        sum(s.idx_scan) AS scans
                 FROM pg_stat_user_indexes s
                 WHERE s.schemaname = %s
-                  AND pg_partition_root(s.relid) = CAST(%s AS regclass)
+                  AND pg_partition_root(s.relid) = to_regclass(%s)  -- (no rows before it exists)
                 GROUP BY 1
                 ORDER BY 1
                 """,

@@ -78,3 +78,7 @@ def _leaf_count(connection, schema: str) -> int:
         n = cur.fetchone()["n"]
     conn.close()
     return n
+
+
+def test_index_scans_of_a_table_not_created_yet_are_none(db_settings, connection):
+    assert index_use.index_scans(connection, db_settings.database.db_schema, "no_such") == {}
