@@ -19,9 +19,12 @@ PHASES = (  # the harness's phases, in the order of a run; each a column of the 
 )
 
 
-def index_scans(connection: Connection, schema: str, table: str = "cart") -> dict[str, int]:
-    """Index scans so far per index of ``table`` (its primary key's included), summed over
-    the indexes of its leaf partitions."""
+def index_scans(
+    connection: Connection, schema: str, table: str = "cart"
+) -> dict[str, dict[int, int]]:
+    """Index scans so far per index of ``table`` (its primary key's included), per index of
+    its leaf partitions (by their oid: a partition dropped between two readings takes its
+    counter with it, so phases compare leaf by leaf)."""
     conn = postgres.connect(connection, schema, 10)
     try:
         with conn.cursor() as cur:
@@ -31,28 +34,39 @@ def index_scans(connection: Connection, schema: str, table: str = "cart") -> dic
                 """
                 SELECT CAST(CAST(pg_partition_root(s.indexrelid) AS regclass) AS text)
                            AS index_name,
-                       sum(s.idx_scan) AS scans
+                       CAST(s.indexrelid AS bigint) AS leaf,
+                       s.idx_scan AS scans
                 FROM pg_stat_user_indexes s
                 WHERE s.schemaname = %s
-                  AND pg_partition_root(s.relid) = to_regclass(%s)  -- (no rows before it exists)
-                GROUP BY 1
-                ORDER BY 1
+                  AND pg_partition_root(s.relid) = to_regclass(%s)  -- (none before it exists)
                 """,
                 (schema, f"{schema}.{table}"),
             )
-            return {
-                row["index_name"].rsplit(".", 1)[-1]: int(row["scans"]) for row in cur.fetchall()
-            }
+            scans: dict[str, dict[int, int]] = {}
+            for row in cur.fetchall():
+                name = row["index_name"].rsplit(".", 1)[-1]
+                scans.setdefault(name, {})[int(row["leaf"])] = int(row["scans"])
+            return scans
     finally:
         conn.close()
 
 
-def per_phase(readings: list[dict[str, int]]) -> dict[str, dict[str, int]]:
-    """The scans of each phase from the readings taken before the first and after each one."""
+def total(reading: dict[str, dict[int, int]]) -> dict[str, int]:
+    """The scans so far per index of the table."""
+    return {name: sum(leaves.values()) for name, leaves in sorted(reading.items())}
+
+
+def per_phase(readings: list[dict[str, dict[int, int]]]) -> dict[str, dict[str, int]]:
+    """The scans of each phase from the readings taken before the first and after each one:
+    per leaf, what it counted since the reading before (all of it for a leaf created in the
+    phase); the scans of a leaf dropped during a phase are lost with it."""
     indexes = sorted({name for reading in readings for name in reading})
     return {
         name: {
-            phase: readings[i + 1].get(name, 0) - readings[i].get(name, 0)
+            phase: sum(
+                count - readings[i].get(name, {}).get(leaf, 0)
+                for leaf, count in readings[i + 1].get(name, {}).items()
+            )
             for i, (phase, _label) in enumerate(PHASES[: len(readings) - 1])
         }
         for name in indexes
@@ -69,8 +83,9 @@ def section(results: list[dict[str, Any]]) -> list[str]:
     lines = [
         "",
         f"Index use of cart at {result['size']:,} lines (index scans per phase, PostgreSQL's "
-        "counters summed over the leaf partitions; 0 everywhere = built on every load, "
-        "read by nothing):",
+        "counters summed over the leaf partitions, leaf by leaf: the scans of a partition "
+        "dropped in a phase are not counted; 0 everywhere = built on every load, read by "
+        "nothing):",
         "",
         "| index | " + " | ".join(label for _phase, label in PHASES) + " |",
         "| --- |" + " ---: |" * len(PHASES),
