@@ -63,6 +63,7 @@ class TableSpec:
     checks: tuple[str, ...] = ()
     indexes: tuple[IndexSpec, ...] = ()
     unlogged: bool = False
+    dropped_indexes: tuple[str, ...] = ()  # created by earlier definitions; dropped if found
 
     @property
     def default_partition(self) -> str | None:
@@ -117,6 +118,7 @@ def tables(entity: Entity, model: Model) -> tuple[TableSpec, ...]:
         tuple(foreign_keys),
         spec.checks,
         tuple(_index(spec.name, index) for index in spec.indexes),
+        dropped_indexes=spec.dropped_indexes,
     )
     stage = TableSpec(
         entity.stage_table,

@@ -172,6 +172,12 @@ def _table_changes(spec: TableSpec, found: CatalogTable | None) -> tuple[list[Ch
     for index in spec.indexes:
         if index.name not in found.indexes:
             changes.append(Change(name, f"create index {index.name}", index_sql(name, index)))
+    # an index earlier definitions created and these retire: derived data, and every load
+    # would keep building it for its new partitions
+    for index_name in spec.dropped_indexes:
+        if index_name in found.indexes:
+            statement = sql.SQL("DROP INDEX {}").format(sql.Identifier(index_name))
+            changes.append(Change(name, f"drop index {index_name}", statement))
     return changes, conflicts
 
 

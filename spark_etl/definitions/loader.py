@@ -206,6 +206,15 @@ def _check_entity(
                 problems.append(
                     f"'table.indexes.{position}': '{name}' is not in table {entity.table.name}"
                 )
+    declared = {
+        index.name or "_".join((entity.table.name, *index.columns, "idx"))
+        for index in entity.table.indexes
+    }
+    for position, name in enumerate(entity.table.dropped_indexes):
+        if name in declared:
+            problems.append(
+                f"'table.dropped_indexes.{position}': '{name}' is declared in table.indexes"
+            )
     for position, key in enumerate(entity.table.foreign_keys):
         need(f"table.foreign_keys.{position}.column", key.column)
         if key.table not in tables:

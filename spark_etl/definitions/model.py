@@ -198,6 +198,7 @@ class Table(_Strict):
     name: SqlName
     partitioning: Partitioning | None = None
     indexes: tuple[Index, ...] = ()
+    dropped_indexes: tuple[SqlName, ...] = ()  # indexes of earlier versions, dropped if found
     foreign_keys: tuple[ForeignKey, ...] = ()
     checks: tuple[str, ...] = ()  # SQL conditions over several columns
 

@@ -145,7 +145,6 @@ def test_peer_prices_each_line_by_its_variation_into_the_partitioned_model(conne
         ("cart_customer_idx",),
         ("cart_pkey",),
         ("cart_product_idx",),
-        ("cart_product_variation_idx",),
     ]
     assert keys == [
         ("cart_customer_id_fkey", "FOREIGN KEY (customer_id) REFERENCES customer(customer_id)"),

@@ -70,10 +70,51 @@ def test_a_second_plan_after_creating_the_model_has_nothing_to_apply(db_settings
         ("create table cart",),
         ("create partition cart_default",),
         ("create index cart_customer_idx",),
-        ("create index cart_product_variation_idx",),
         ("create index cart_product_idx",),
         ("create index cart_created_at_idx",),
     ]
+
+
+def test_an_index_the_definitions_retired_is_dropped_from_every_partition(db_settings, connection):
+    schema = db_settings.database.db_schema
+    conn = open_connection(connection, schema)
+    try:
+        create_model(conn, schema)
+        with conn.cursor() as cur:  # a database an earlier version created, with a month
+            cur.execute("CREATE INDEX cart_product_variation_idx ON cart (product_variation_id)")
+            cur.execute(
+                "CREATE TABLE cart_2024_01 PARTITION OF cart "
+                "FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')"
+            )
+        conn.commit()
+        model = load_entities()
+        changes = migrations.plan(conn, schema, model, (model.entity("cart"),))
+        script = migrations.render(conn, changes)
+        migrations.apply(conn, changes, None, "test")
+        again = migrations.plan(conn, schema, model, (model.entity("cart"),))
+    finally:
+        conn.close()
+
+    assert (
+        script
+        == '-- drop index cart_product_variation_idx\nDROP INDEX "cart_product_variation_idx";'
+    )
+    assert again == []
+    assert (
+        query(
+            connection,
+            db_settings,
+            "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = %s "
+            "AND tablename LIKE 'cart%%' AND indexdef LIKE '%%product_variation_id%%'",
+            schema,
+        )
+        == []
+    )
+    assert query(
+        connection,
+        db_settings,
+        "SELECT change FROM etl_migration WHERE change LIKE 'drop %%'",
+    ) == [("drop index cart_product_variation_idx",)]
 
 
 def test_a_new_nullable_column_and_index_are_added_in_place(db_settings, connection, tmp_path):

@@ -337,3 +337,24 @@ def test_retention_months_need_monthly_partitions(tmp_path):
         f"Entity definition {tmp_path / 'customer.yaml'} is invalid: 'retention.months': needs "
         "table.partitioning with interval: month."
     )
+
+
+def test_an_index_both_declared_and_dropped_is_refused(tmp_path):
+    definition = (Path(definitions.__file__).parent / "entities" / "cart.yaml").read_text(
+        encoding="utf-8"
+    )
+    (tmp_path / "cart.yaml").write_text(
+        definition.replace(
+            "dropped_indexes: [cart_product_variation_idx]",
+            "dropped_indexes: [cart_product_variation_idx, cart_product_idx]",
+        ),
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_entities(tmp_path)
+
+    assert str(error.value) == (
+        f"Entity definition {tmp_path / 'cart.yaml'} is invalid: 'table.dropped_indexes.1': "
+        "'cart_product_idx' is declared in table.indexes."
+    )
