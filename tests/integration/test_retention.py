@@ -100,7 +100,7 @@ def test_months_out_of_the_window_leave_postgresql_for_verified_parquet_and_come
         connection,
         db_settings,
         "SELECT count(*) FROM pg_indexes WHERE tablename = 'cart_2021_03_h0'",
-    ) == [(5,)]  # the key and the four declared indexes
+    ) == [(4,)]  # the key and the three declared indexes
     assert "restored cart 2021-03: " in capsys.readouterr().out
     # the views cover 2021-03 and 2024: the months archived between are absent, not zeros
     assert [
