@@ -24,6 +24,18 @@ def test_equality_check_counts_rows_only_one_side_holds_and_relations_on_one_sid
             cur.execute(f"INSERT INTO {schema}.etl_flag (record_id, flag) VALUES {rows}")
             cur.execute(f"CREATE TABLE {schema}.stage_cart (id int)")  # staging: not compared
             cur.execute(f"CREATE TABLE {schema}.etl_run (run_id uuid, job text)")
+            # each run's own timings differ between the two: those rows are not compared
+            cur.execute(
+                f"CREATE TABLE {schema}.etl_run_metric (run_id uuid, metric text, value numeric)"
+            )
+            seconds = 1.5 if schema == old else 2.5
+            cur.execute(
+                f"INSERT INTO {schema}.etl_run_metric VALUES (gen_random_uuid(), 'rows_read', 7), "
+                f"(gen_random_uuid(), 'seconds', {seconds}), "
+                f"(gen_random_uuid(), 'rows_per_second', {7 / seconds})"
+            )
+            cur.execute(f"CREATE TABLE {schema}.etl_migration (statement text)")
+            cur.execute(f"INSERT INTO {schema}.etl_migration VALUES ('{schema}')")  # DDL: skipped
             names = f"SELECT DISTINCT flag FROM {schema}.etl_flag WHERE record_id < 3"
             if schema == old:
                 cur.execute(f"CREATE MATERIALIZED VIEW {schema}.names AS {names}")
@@ -63,6 +75,14 @@ def test_equality_check_counts_rows_only_one_side_holds_and_relations_on_one_sid
             "only_old": 0,
             "only_new": 0,
             "left_out": [],  # run_id names the run
+        },
+        {
+            "relation": "model.etl_run_metric",
+            "rows": 3,
+            "columns": 2,
+            "only_old": 0,
+            "only_new": 0,
+            "left_out": [],
         },
         {
             "relation": "model.names",
