@@ -10,6 +10,7 @@ from psycopg2 import sql
 from spark_etl.db.ddl import IS_CURRENT
 from spark_etl.definitions import Entity, Model
 from spark_etl.definitions.model import Flag, HistoryMerge
+from spark_etl.errors import AccountingError
 
 ALL_FLAGS = ""  # the key of flag_rows' count of rows with any flag (no flag is named '')
 
@@ -61,6 +62,11 @@ def flag_rows(cur: Any, model: Model, entity: Entity, run_id: str, job: str) -> 
     (and under ``ALL_FLAGS`` the rows with any flag)."""
     if not entity.flags:
         return {ALL_FLAGS: 0}
+    # what a foreign key would check for every row, once: the run exists, and stays until the
+    # load's transaction ends
+    cur.execute("SELECT 1 FROM etl_run WHERE run_id = %s FOR KEY SHARE", (run_id,))
+    if cur.fetchone() is None:
+        raise AccountingError(f"etl_run holds no run {run_id} for the flags of {job}.")
     joins: dict[str, tuple[str, sql.Composable]] = {}
     cases = [
         sql.SQL("CASE WHEN {} THEN {} END").format(

@@ -192,7 +192,9 @@ def test_rejects_and_flags_of_old_runs_are_archived_and_their_runs_stay(
         "CAST(raw_record AS text), reasons FROM etl_reject ORDER BY 1",
     )
     flags = query(
-        connection, db_settings, "SELECT flag_id, record_id, flag FROM etl_flag ORDER BY 1"
+        connection,
+        db_settings,
+        "SELECT CAST(run_id AS text), job, record_id, flag FROM etl_flag ORDER BY 1, 2, 3, 4",
     )
     runs = query(connection, db_settings, "SELECT run_id FROM etl_run ORDER BY 1")
     metrics = query(
@@ -222,7 +224,7 @@ def test_rejects_and_flags_of_old_runs_are_archived_and_their_runs_stay(
     archived_flags = spark.read.parquet(
         str(tmp_path / "archive" / "etl_flag" / f"before={before:%Y-%m-%d}")
     )
-    assert sorted((r.flag_id, r.record_id, r.flag) for r in archived_flags.collect()) == flags
+    assert sorted(tuple(row) for row in archived_flags.collect()) == flags
     assert query(
         connection,
         db_settings,
