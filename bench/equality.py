@@ -39,7 +39,7 @@ RUN_COLUMNS = {
     "etl_run": {"run_id", "started_at", "finished_at", "stage_seconds"},
     "etl_reject": {"reject_id", "run_id"},
     "etl_flag": {"flag_id", "run_id"},
-    "etl_run_metric": {"run_id"},
+    "etl_run_metric": {"run_id", "started_at"},
     "data_quality_runs": {"run_id", "started_at"},
     "data_quality_latest": {"run_id", "started_at"},
     "data_quality_reasons": {"started_at"},
