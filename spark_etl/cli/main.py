@@ -49,6 +49,7 @@ from spark_etl.errors import (
     TemporaryError,
     first_line,
 )
+from spark_etl.lake.warehouse import check_warehouse
 from spark_etl.monitoring import context, prometheus
 from spark_etl.runs import pipeline
 from spark_etl.spark.session import spark_session
@@ -132,6 +133,9 @@ def run_load(job: str, argv: list[str], tools: tuple[str, ...] = TOOLS) -> None:
     clock = time.monotonic()
     settings = load_settings(args.config)
     prometheus.check(settings.metrics)
+    lake = settings.lake.warehouse
+    if lake is not None and any(entity.to_lake(True) for entity in model.jobs[job]):
+        check_warehouse(lake)
     connection = connection_from_env()
     started: list[str] = []
     code, error = 0, None

@@ -14,7 +14,7 @@ from spark_etl.cli.printing import format_summary
 from spark_etl.config import Connection, Settings
 from spark_etl.db import metrics, postgres
 from spark_etl.definitions import Model, load_entities
-from spark_etl.definitions.loader import check_quality, check_ranges
+from spark_etl.definitions.loader import check_quality, check_ranges, check_targets
 from spark_etl.errors import ConfigError
 from spark_etl.transforms import registry
 
@@ -61,6 +61,7 @@ def entity_model(settings: Settings, entities: Path | None) -> Model:
     model = load_entities(folder, registry.signatures())
     check_ranges(model, settings.validation.bounds())
     check_quality(model, settings.quality)
+    check_targets(model, settings.lake.warehouse is not None)
     return model
 
 

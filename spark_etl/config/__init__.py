@@ -6,10 +6,12 @@ from spark_etl.config.quality import EntityGates, QualitySettings
 from spark_etl.config.settings import (
     ARCHIVE_DIR_ENV,
     JDBC_JAR_ENV,
+    LAKE_WAREHOUSE_ENV,
     LOG_DIR_ENV,
     Connection,
     DatabaseSettings,
     InputSettings,
+    LakeSettings,
     LoggingSettings,
     MetricsSettings,
     Settings,
@@ -26,6 +28,7 @@ from spark_etl.config.types import SQL_IDENTIFIER, Identifier
 __all__ = [
     "ARCHIVE_DIR_ENV",
     "JDBC_JAR_ENV",
+    "LAKE_WAREHOUSE_ENV",
     "LOG_DIR_ENV",
     "SQL_IDENTIFIER",
     "Connection",
@@ -33,6 +36,7 @@ __all__ = [
     "EntityGates",
     "Identifier",
     "InputSettings",
+    "LakeSettings",
     "LoggingSettings",
     "MetricsSettings",
     "QualitySettings",

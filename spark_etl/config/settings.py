@@ -16,6 +16,7 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlparse
 
 import yaml
 from pydantic import (
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 DEFAULTS_FILE = "defaults.yaml"  # in the package, also when it runs from a zip
 JDBC_JAR_ENV = "SPARK_ETL_JDBC_JAR"
 ARCHIVE_DIR_ENV = "SPARK_ETL_ARCHIVE_DIR"  # the default archive folder of an installation
+LAKE_WAREHOUSE_ENV = "SPARK_ETL_LAKE_WAREHOUSE"  # the default lake warehouse of an installation
 
 
 class InputSettings(Section):
@@ -192,6 +194,25 @@ class LoggingSettings(Section):
     backups: int = Field(default=5, ge=0, le=1000)  # rotated files kept: spark-etl.log.1 ...
 
 
+LAKE_SCHEMES = ("", "file")  # where the lake's files may go (a folder, or a file:// URI)
+
+
+class LakeSettings(Section):
+    """The Apache Iceberg copy of the model (docs/configuration.md, "The lake")."""
+
+    # the warehouse folder of the Iceberg tables, or a file:// URI; null: no lake
+    warehouse: str | None = Field(default=None, min_length=1)
+    # the Iceberg namespace of the tables, in the catalog spark_etl
+    namespace: Identifier = "spark_etl"
+
+    @field_validator("warehouse")
+    @classmethod
+    def _local(cls, value: str | None) -> str | None:
+        if value is not None and urlparse(value).scheme not in LAKE_SCHEMES:
+            raise ValueError("give a folder or a file:// URI (no other file system yet)")
+        return value
+
+
 class Settings(Section):
     input: InputSettings
     spark: SparkSettings
@@ -203,6 +224,7 @@ class Settings(Section):
     quality: QualitySettings
     metrics: MetricsSettings
     logging: LoggingSettings
+    lake: LakeSettings
 
 
 # libpq's TLS variables -> the connection keyword libpq and pgjdbc both call it by
@@ -318,6 +340,10 @@ def load_settings(path: Path | None = None) -> Settings:
     user_archive = "archive_dir" in (user.get("retention") or {})
     if os.environ.get(ARCHIVE_DIR_ENV) and isinstance(retention, dict) and not user_archive:
         retention["archive_dir"] = os.environ[ARCHIVE_DIR_ENV]  # Docker's /data/archive
+    lake = raw.get("lake")
+    user_lake = "warehouse" in (user.get("lake") or {})  # null there: no lake, whatever the env
+    if os.environ.get(LAKE_WAREHOUSE_ENV) and isinstance(lake, dict) and not user_lake:
+        lake["warehouse"] = os.environ[LAKE_WAREHOUSE_ENV]
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from spark_etl.config import QualitySettings, read_yaml
 from spark_etl.definitions.messages import describe
-from spark_etl.definitions.model import STAGE_ATTEMPT, Entity, HistoryMerge, Mapping
+from spark_etl.definitions.model import ICEBERG, STAGE_ATTEMPT, Entity, HistoryMerge, Mapping
 from spark_etl.definitions.transforms import BUILT_IN_TRANSFORMS, TransformSignature
 from spark_etl.errors import ConfigError
 
@@ -285,6 +285,19 @@ def check_quality(model: Model, quality: QualitySettings) -> None:
             raise ConfigError(
                 f"Quality gates of {entity.entity} (quality.{entity.entity} over its definition "
                 f"{model.files[entity.entity]}): {problem}."
+            )
+
+
+def check_targets(model: Model, lake_set: bool) -> None:
+    """An entity listing the ``iceberg`` target needs a lake (``lake_set``: lake.warehouse)."""
+    if lake_set:
+        return
+    for entity in model.entities:
+        if ICEBERG in (entity.targets or ()):
+            raise ConfigError(
+                f"Entity definition {model.files[entity.entity]}: 'targets' lists iceberg, but "
+                "no lake is set; set lake.warehouse (or SPARK_ETL_LAKE_WAREHOUSE), or remove "
+                "iceberg from its targets."
             )
 
 

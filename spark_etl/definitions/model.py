@@ -241,6 +241,10 @@ class HistoryMerge(_Strict):
 Merge = Annotated[UpsertMerge | AppendMerge | HistoryMerge, Field(discriminator="mode")]
 
 
+POSTGRESQL, ICEBERG = "postgresql", "iceberg"
+Target = Literal["postgresql", "iceberg"]
+
+
 class Flag(_Strict):
     """A soft anomaly: the row loads, and the flag is listed in etl_flag.
 
@@ -280,6 +284,27 @@ class Entity(_Strict):
     flags: tuple[Flag, ...] = ()
     retention: Retention | None = None
     quality: EntityGates | None = None  # the gates of its loads (the settings' quality wins)
+    # where its loads go: PostgreSQL always (the lake is written from what PostgreSQL commits),
+    # Iceberg too when listed; default: iceberg whenever the settings' lake.warehouse is set
+    targets: tuple[Target, ...] | None = Field(default=None, min_length=1)
+
+    @field_validator("targets")
+    @classmethod
+    def _postgresql_first(cls, targets: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if targets is None:
+            return None
+        if POSTGRESQL not in targets:
+            raise ValueError(
+                "postgresql is always a target (the lake is written from what PostgreSQL "
+                "commits); list [postgresql] or [postgresql, iceberg]"
+            )
+        if len(set(targets)) < len(targets):
+            raise ValueError("a target is listed twice")
+        return targets
+
+    def to_lake(self, lake_set: bool) -> bool:
+        """Whether its loads also write the lake (``lake_set``: lake.warehouse is set)."""
+        return lake_set if self.targets is None else ICEBERG in self.targets
 
     @property
     def job_name(self) -> str:

@@ -345,3 +345,45 @@ def test_retention_months_of_an_entity_are_checked(tmp_path, text, problem):
         load_settings(path)
 
     assert str(error.value) == f"Configuration {path} is invalid: {problem}."
+
+
+def test_no_lake_by_default_and_the_installations_lake_gives_way_to_the_users_file(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("SPARK_ETL_LAKE_WAREHOUSE", raising=False)
+    assert load_settings().lake.model_dump() == {"warehouse": None, "namespace": "spark_etl"}
+
+    monkeypatch.setenv("SPARK_ETL_LAKE_WAREHOUSE", "/data/lake")
+    assert load_settings().lake.warehouse == "/data/lake"
+    mine = write(tmp_path, "lake:\n  warehouse: file:///srv/lake\n  namespace: shop\n")
+    assert load_settings(mine).lake.model_dump() == {
+        "warehouse": "file:///srv/lake",
+        "namespace": "shop",
+    }
+    off = write(tmp_path, "lake:\n  warehouse: null\n")
+    assert load_settings(off).lake.warehouse is None
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "warehouse: s3://bucket/lake",
+            "'lake.warehouse': Value error, give a folder or a file:// URI (no other file "
+            "system yet)",
+        ),
+        (
+            "namespace: Shop-1",
+            "'lake.namespace': Value error, must be a lower-case SQL identifier: letters, "
+            "digits and _, at most 63",
+        ),
+        ("catalog: mine", "unknown key 'lake.catalog'"),
+    ],
+)
+def test_lake_settings_are_checked_before_spark_starts(tmp_path, text, problem):
+    path = write(tmp_path, f"lake:\n  {text}\n")
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+
+    assert str(error.value) == f"Configuration {path} is invalid: {problem}."

@@ -358,3 +358,55 @@ def test_an_index_both_declared_and_dropped_is_refused(tmp_path):
         f"Entity definition {tmp_path / 'cart.yaml'} is invalid: 'table.dropped_indexes.1': "
         "'cart_product_idx' is declared in table.indexes."
     )
+
+
+@pytest.mark.parametrize(
+    ("targets", "problem"),
+    [
+        ("[postgresql, parquet]", "'targets.1': Input should be 'postgresql' or 'iceberg'"),
+        (
+            "[iceberg]",
+            "'targets': postgresql is always a target (the lake is written from what PostgreSQL "
+            "commits); list [postgresql] or [postgresql, iceberg]",
+        ),
+        ("[postgresql, postgresql]", "'targets': a target is listed twice"),
+    ],
+)
+def test_an_unknown_or_impossible_target_is_named(tmp_path, targets, problem):
+    folder = folder_with(tmp_path, supplier=f"{SUPPLIER}targets: {targets}\n")
+
+    with pytest.raises(ConfigError) as error:
+        load_entities(folder)
+
+    assert str(error.value) == (
+        f"Entity definition {folder / 'supplier.yaml'} is invalid: {problem}."
+    )
+
+
+def test_entities_go_to_the_lake_when_it_is_set_unless_their_targets_say_otherwise(tmp_path):
+    folder = folder_with(tmp_path, supplier=f"{SUPPLIER}targets: [postgresql]\n")
+    model = load_entities(folder)
+
+    assert [e.entity for e in model.entities if e.to_lake(lake_set=True)] == [
+        "customer",
+        "product",
+        "cart",
+    ]
+    assert [e.entity for e in model.entities if e.to_lake(lake_set=False)] == []
+
+
+def test_the_iceberg_target_without_a_lake_is_refused_when_the_settings_load(tmp_path):
+    folder = tmp_path / "entities"
+    folder.mkdir()
+    folder_with(folder, supplier=f"{SUPPLIER}targets: [postgresql, iceberg]\n")
+    config = tmp_path / "etl.yaml"
+    config.write_text(f"lake:\n  warehouse: {tmp_path / 'lake'}\n", encoding="utf-8")
+
+    assert cli.entity_model(load_settings(config), folder).entity("supplier").to_lake(True)
+    with pytest.raises(ConfigError) as error:
+        cli.entity_model(load_settings(), folder)
+    assert str(error.value) == (
+        f"Entity definition {folder / 'supplier.yaml'}: 'targets' lists iceberg, but no lake "
+        "is set; set lake.warehouse (or SPARK_ETL_LAKE_WAREHOUSE), or remove iceberg from its "
+        "targets."
+    )

@@ -1,0 +1,1 @@
+"""The lake: an Apache Iceberg copy of the model, written after each load commits."""
