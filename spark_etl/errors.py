@@ -36,6 +36,10 @@ class RefreshError(Exception):
     """The loads committed, but refreshing the analytics views after them failed."""
 
 
+class LakeError(Exception):
+    """A load committed to PostgreSQL, but writing the lake after it failed."""
+
+
 class QualityGateError(Exception):
     """A load broke a quality gate and was rolled back (its rejects and figures are kept)."""
 

@@ -97,6 +97,45 @@ def _changes(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> 
     return {name: int(row[name]) for name in ("inserted", "updated", "staged")}
 
 
+def _range_start(entity: Entity, alias: str) -> sql.Composable:
+    """The start of the partition range of the row ``alias``: its day, month or year."""
+    parts = entity.table.partitioning
+    assert parts is not None
+    return sql.SQL("CAST(date_trunc({}, {}) AS date)").format(
+        sql.Literal(parts.interval), sql.Identifier(alias, parts.range)
+    )
+
+
+def changed_ranges(conn: Any, entity: Entity) -> tuple[date, ...]:
+    """The starts of the ranges (days, months or years) of the entity's range-partitioned
+    table that merging its staged rows will change: those of new and changed rows, and those
+    changed rows move out of. Read before the merge, in its transaction."""
+    parts = entity.table.partitioning
+    assert parts is not None
+    appending = isinstance(entity.merge, AppendMerge)  # a loaded row never changes
+    names = {
+        "stage": sql.Identifier(entity.stage_table),
+        "table": sql.Identifier(entity.table.name),
+        "key": sql.Identifier(entity.key),
+        "differs": sql.SQL("false") if appending else _differs(entity, entity.table_columns),
+    }
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT DISTINCT start FROM ("
+                "SELECT {new} AS start FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key} "
+                "WHERE t.{key} IS NULL OR {differs} "
+                "UNION ALL SELECT {old} FROM {stage} s JOIN {table} t ON t.{key} = s.{key} "
+                "WHERE {differs}) ranges ORDER BY start"
+            ).format(
+                new=_range_start(entity, "s"),
+                old=_range_start(entity, "t"),
+                **names,
+            )
+        )
+        return tuple(row["start"] for row in cur.fetchall())
+
+
 def _changed_rows(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> str:
     """The staged rows that are new or differ from the model, in a temporary table dropped at
     commit; its name. A full snapshot with 1% changed then upserts 1% of its rows: one hash

@@ -25,13 +25,16 @@ from spark_etl.definitions.model import HistoryMerge
 from spark_etl.errors import (
     AccountingError,
     ConcurrentRunError,
+    LakeError,
     QualityGateError,
     RefreshError,
     first_line,
     one_line,
 )
 from spark_etl.io import readers, writers
-from spark_etl.monitoring import lineage
+from spark_etl.lake.schema import lake_tables
+from spark_etl.lake.write import Change, write_tables
+from spark_etl.monitoring import context, lineage
 from spark_etl.quality import gates
 from spark_etl.runs import lifecycle
 from spark_etl.spark import progress
@@ -102,7 +105,10 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
                 migrations.apply(conn, changes, run_id, job.name)
                 seconds: dict[str, float] = {}
                 read = _stage(spark, ctx, job, conn, seconds, outcome)
-                _merge(conn, ctx, job, run_id, read, seconds, extract, outcome)
+                change = _merge(conn, ctx, job, run_id, read, seconds, extract, outcome)
+            if change is not None:  # committed: the lake follows, still under the load lock
+                with context.scope(job.name, run_id):
+                    _write_lake(spark, ctx, job, conn, run_id, change)
         ctx.lineage.complete(run_id, job.name, server, tables, outcome)
     except Exception as exc:
         if run_id is not None:
@@ -110,6 +116,32 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
         raise
     finally:
         conn.close()
+
+
+def _write_lake(
+    spark: SparkSession, ctx: RunContext, job: EntityJob, conn: Any, run_id: str, change: Change
+) -> None:
+    """Write the lake's tables of the job's entity from what the load committed; a failure
+    is a LakeError (PostgreSQL keeps the load, the lake its previous snapshot)."""
+    settings = ctx.settings
+    try:
+        with progress.phase(f"{job.name}: lake", spark) as shown:
+            written = write_tables(
+                spark,
+                conn,
+                ctx.connection,
+                settings.database,
+                settings.lake,
+                lake_tables(job.entity, ctx.model),
+                change,
+                run_id,
+            )
+            shown.rows = sum(table.rows for table in written)
+    except Exception as exc:
+        raise LakeError(
+            f"{job.name}: the load committed to PostgreSQL, but writing the lake failed "
+            f"({one_line(exc)}); its tables keep their previous snapshot."
+        ) from exc
 
 
 def lineage_tables(ctx: RunContext, entity: Entity) -> list[lineage.Table]:
@@ -179,10 +211,11 @@ def _merge(
     seconds: dict[str, float],
     extract: str,
     outcome: lineage.Outcome,
-) -> None:
+) -> Change | None:
     """Judge the load by its quality gates, merge staging into the model and record the run,
     in one transaction; a failed gate rolls the load back (``_stop_at_gate``). ``outcome``
-    receives the figures, for the lineage events."""
+    receives the figures, for the lineage events. Returns what the lake needs to follow the
+    commit (None: the entity has no lake)."""
     started = time.perf_counter()
     entity = job.entity
     postgres.analyze(conn, job.stage_table, postgres.STAGE_REJECT)
@@ -221,7 +254,11 @@ def _merge(
         ),
         gates_set,
     )
+    to_lake = entity.to_lake(ctx.settings.lake.warehouse is not None)
+    ranges: tuple[date, ...] | None = None
     if gates.verdict(checks) != gates.FAIL:
+        if to_lake and entity.table.partitioning is not None:
+            ranges = merges.changed_ranges(conn, entity)
         with progress.phase(f"{job.name}: merge into {entity.table.name}") as shown:
             counts, figures.flags = merges.merge(
                 conn, ctx.model, entity, ctx.as_of, run_id, job.name
@@ -251,6 +288,7 @@ def _merge(
     for check in checks:
         if check.message:
             log.warning("%s", check.message)
+    return Change(counts["inserted"] + counts["updated"], ranges) if to_lake else None
 
 
 def _stop_at_gate(

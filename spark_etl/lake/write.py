@@ -1,0 +1,156 @@
+"""After a load commits to PostgreSQL: the lake's tables of its entity made to hold what
+PostgreSQL holds, each changed table in one Iceberg snapshot (an overwrite deleting the files
+of the ranges the load changed and adding their rows as PostgreSQL now holds them), tagged
+with the run id. Ranges the load did not change keep their files; a load that changed nothing
+commits nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.io.pyarrow import parquet_file_to_data_file
+from pyiceberg.manifest import DataFile
+from pyiceberg.table import Table
+from pyspark.sql import SparkSession
+
+from spark_etl.config import Connection, DatabaseSettings, LakeSettings
+from spark_etl.lake.catalog import open_catalog
+from spark_etl.lake.files import read_table, write_files
+from spark_etl.lake.schema import LakeTable
+from spark_etl.lake.warehouse import warehouse_folder
+
+log = logging.getLogger(__name__)
+
+RUN_PROPERTY = "etl_run"  # the snapshot summary's property naming the etl_run row
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a committed load changed in its entity's tables."""
+
+    rows: int  # rows inserted or updated (0: the lake is left as it is)
+    # the starts of the ranges (months) of a range-partitioned table the load changed; None:
+    # not known, the whole table is written
+    ranges: tuple[date, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    table: str
+    snapshot_id: int
+    added: int  # data files
+    deleted: int
+    rows: int  # rows in the files added
+
+
+@contextmanager
+def lake_catalog(
+    connection: Connection, db: DatabaseSettings, lake: LakeSettings
+) -> Iterator[SqlCatalog]:
+    """The catalog, its connections closed when the block ends."""
+    catalog = open_catalog(connection, db, lake)
+    try:
+        yield catalog
+    finally:
+        catalog.engine.dispose()
+
+
+def write_tables(
+    spark: SparkSession,
+    conn: Any,
+    connection: Connection,
+    db: DatabaseSettings,
+    lake: LakeSettings,
+    tables: tuple[LakeTable, ...],
+    change: Change,
+    run_id: str,
+) -> list[Written]:
+    """Bring the lake's ``tables`` (an entity's, ``lake_tables``) up to what PostgreSQL holds
+    after ``change`` (the caller holds the load lock, so no other load changes them
+    meanwhile). A table the lake does not have yet is created and written whole."""
+    written = []
+    with lake_catalog(connection, db, lake) as catalog:
+        for spec in tables:
+            name = (lake.namespace, spec.name)
+            if catalog.table_exists(name):
+                if change.rows == 0:
+                    continue
+                table = catalog.load_table(name)
+                starts = change.ranges if spec.partitioning else None
+            else:
+                table = catalog.create_table(
+                    name,
+                    schema=spec.schema(),
+                    partition_spec=spec.partition_spec(),
+                    properties=spec.properties(),
+                )
+                starts = None
+            if starts == ():
+                continue
+            done = _rewrite(spark, conn, connection, db, table, spec, starts, run_id)
+            if done is not None:
+                written.append(done)
+    return written
+
+
+def _rewrite(
+    spark: SparkSession,
+    conn: Any,
+    connection: Connection,
+    db: DatabaseSettings,
+    table: Table,
+    spec: LakeTable,
+    starts: tuple[date, ...] | None,
+    run_id: str,
+) -> Written | None:
+    """Write the rows of ``starts`` (None: all) as new files and commit one snapshot that
+    replaces the table's files of those ranges with them."""
+    with conn.cursor() as cur:
+        frame = read_table(spark, cur, connection, db, spec, starts)
+        # the run's own folder: nothing an earlier snapshot references is overwritten
+        folder = warehouse_folder(table.location()) / "data" / run_id
+        paths = write_files(frame, spec, folder)
+    conn.commit()
+    new = [parquet_file_to_data_file(table.io, table.metadata, path) for path in paths]
+    new = [data_file for data_file in new if data_file.record_count > 0]
+    old = _current_files(table, spec, starts)
+    if not new and not old:
+        log.info("Lake table %s: nothing to write", spec.name)
+        return None
+    with table.transaction() as tx:
+        snapshot = tx.update_snapshot(snapshot_properties={RUN_PROPERTY: run_id})
+        with snapshot.overwrite() as overwrite:
+            for data_file in old:
+                overwrite.delete_data_file(data_file)
+            for data_file in new:
+                overwrite.append_data_file(data_file)
+    current = table.refresh().current_snapshot()
+    assert current is not None
+    rows = sum(data_file.record_count for data_file in new)
+    log.info(
+        "Lake table %s: snapshot %d replaced %d files with %d (%d rows)%s",
+        spec.name,
+        current.snapshot_id,
+        len(old),
+        len(new),
+        rows,
+        f", ranges {', '.join(map(str, starts))}" if starts else "",
+    )
+    return Written(spec.name, current.snapshot_id, len(new), len(old), rows)
+
+
+def _current_files(
+    table: Table, spec: LakeTable, starts: tuple[date, ...] | None
+) -> list[DataFile]:
+    """The data files of the table's current snapshot holding rows of the ranges beginning at
+    ``starts`` (None: every file)."""
+    if table.current_snapshot() is None:
+        return []
+    scan = table.scan() if starts is None else table.scan(row_filter=spec.ranges_filter(starts))
+    return [task.file for task in scan.plan_files()]

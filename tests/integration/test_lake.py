@@ -1,0 +1,167 @@
+"""The lake against a real PostgreSQL: after each load, the Iceberg tables (catalogued in the
+model's own schema) hold exactly what PostgreSQL holds; an increment rewrites only the months
+it changed, in one snapshot naming its run; a re-run that changes nothing commits nothing; a
+warehouse that cannot be written stops a load before Spark starts."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from pyiceberg.catalog import load_catalog
+from pyiceberg.table import Table
+from pyiceberg.transforms import MonthTransform
+from pyiceberg.types import DecimalType, LongType, TimestampType
+
+from spark_etl.cli import main as cli
+from spark_etl.config import LakeSettings
+from spark_etl.local.datagen import DataSpec, generate
+from tests.helpers import query, run_job, write_csv
+
+pytestmark = pytest.mark.integration
+
+TABLES = ("customer", "product", "product_variation", "cart")
+
+
+@pytest.fixture
+def lake_settings(db_settings, tmp_path):
+    """The test's settings with a lake in a fresh warehouse folder."""
+    lake = LakeSettings(warehouse=str(tmp_path / "lake"))
+    return db_settings.model_copy(update={"lake": lake})
+
+
+def open_lake(connection, settings):
+    """The catalog as a reader opens it: pyiceberg's SQL catalog on the model's schema."""
+    password = quote(connection.password or "", safe="")
+    options = quote(f"-csearch_path={settings.database.db_schema}", safe="")
+    uri = (
+        f"postgresql+psycopg2://{connection.user}:{password}@{connection.host}:"
+        f"{connection.port}/{connection.database}?options={options}"
+    )
+    return load_catalog("spark_etl", type="sql", uri=uri, warehouse=settings.lake.warehouse)
+
+
+def lake_rows(table: Table) -> list[tuple]:
+    frame = table.scan().to_arrow()
+    return sorted(tuple(row.values()) for row in frame.to_pylist())
+
+
+def pg_rows(connection, settings, table: Table, name: str) -> list[tuple]:
+    columns = ", ".join(f'"{field.name}"' for field in table.schema().fields)
+    return sorted(query(connection, settings, f"SELECT {columns} FROM {name}"))
+
+
+def month_files(table: Table) -> dict[date, set[str]]:
+    """The current data files of a table partitioned by month, by month."""
+    files: dict[date, set[str]] = {}
+    for task in table.scan().plan_files():
+        months = task.file.partition[0]  # months since 1970-01
+        files.setdefault(date(1970 + months // 12, months % 12 + 1, 1), set()).add(
+            task.file.file_path
+        )
+    return files
+
+
+def test_lake_holds_what_postgresql_holds_and_an_increment_rewrites_only_its_months(
+    spark, lake_settings, connection, tmp_path
+):
+    settings = lake_settings
+    generate(tmp_path / "in", DataSpec(400, 30, 12, seed=5))
+    started = run_job(spark, settings, connection, tmp_path / "in")
+
+    catalog = open_lake(connection, settings)
+    assert sorted(name for _, name in catalog.list_tables("spark_etl")) == sorted(TABLES)
+    for name in TABLES:
+        table = catalog.load_table(("spark_etl", name))
+        assert lake_rows(table) == pg_rows(connection, settings, table, name), name
+        assert len(table.snapshots()) == 1, name
+        assert table.current_snapshot().summary["etl_run"] in started
+    cart = catalog.load_table(("spark_etl", "cart"))
+    assert cart.current_snapshot().summary["etl_run"] == started[-1]  # cart loads last
+    # the model's types and key; partitioned by month like the model
+    schema = cart.schema()
+    assert schema.find_field("unit_price").field_type == DecimalType(12, 2)
+    assert schema.find_field("amount").field_type == DecimalType(14, 2)
+    assert schema.find_field("created_at").field_type == TimestampType()
+    assert schema.find_field("cart_id").field_type == LongType()
+    assert schema.find_field("cart_id").required and not schema.find_field("deleted_at").required
+    assert [schema.find_column_name(i) for i in schema.identifier_field_ids] == ["cart_id"]
+    assert [(f.name, f.transform) for f in cart.spec().fields] == [
+        ("created_at_month", MonthTransform())
+    ]
+    assert catalog.load_table(("spark_etl", "customer")).spec().is_unpartitioned()
+    before = month_files(cart)
+    months = query(
+        connection,
+        settings,
+        "SELECT DISTINCT CAST(date_trunc('month', created_at) AS date) FROM cart",
+    )
+    assert sorted(before) == sorted(month for (month,) in months)  # one file per month
+    assert len(before) > 50 and all(len(paths) == 1 for paths in before.values())
+
+    # an increment: one line of 2021-03 changes its quantity, one moves from 2022-07 to 2023-01
+    lines = query(
+        connection,
+        settings,
+        "SELECT DISTINCT ON (date_trunc('month', created_at)) cart_id::text, product_id::text, "
+        "customer_id::text, quantity, created_at FROM cart WHERE deleted_at IS NULL "
+        "AND created_at >= '2021-03-01' AND created_at < '2021-04-01' "
+        "OR created_at >= '2022-07-01' AND created_at < '2022-08-01' "
+        "ORDER BY date_trunc('month', created_at), cart_id",
+    )
+    (changed, moved) = lines
+    delta = [
+        (*changed[:3], str(changed[3] + 1), f"{changed[4]:%Y-%m-%d %H:%M:%S}", ""),
+        (*moved[:4], "2023-01-15 12:00:00", ""),
+    ]
+    write_csv(tmp_path / "delta", "carts", [tuple(map(str, row)) for row in delta])
+    (increment,) = run_job(spark, settings, connection, tmp_path / "delta", "cart_data_transform")
+
+    cart = catalog.load_table(("spark_etl", "cart"))
+    assert lake_rows(cart) == pg_rows(connection, settings, cart, "cart")
+    assert len(cart.snapshots()) == 2
+    assert cart.current_snapshot().summary["etl_run"] == increment
+    assert cart.current_snapshot().summary.operation.value == "overwrite"
+    after = month_files(cart)
+    touched = {date(2021, 3, 1), date(2022, 7, 1), date(2023, 1, 1)}
+    assert {month for month in before if after.get(month) != before[month]} == touched
+    assert all(not (after[month] & before[month]) for month in touched)
+    assert {m: p for m, p in after.items() if m not in touched} == {
+        m: p for m, p in before.items() if m not in touched
+    }
+
+    # the same increment again changes nothing in PostgreSQL: no snapshot in the lake
+    run_job(spark, settings, connection, tmp_path / "delta", "cart_data_transform")
+    assert len(catalog.load_table(("spark_etl", "cart")).snapshots()) == 2
+    for name in ("customer", "product", "product_variation"):
+        assert len(catalog.load_table(("spark_etl", name)).snapshots()) == 1
+
+
+def test_a_warehouse_that_cannot_be_written_stops_the_load_before_spark_starts(
+    cli_env, tmp_path, monkeypatch, capsys
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    config = Path(cli_env)
+    config.write_text(
+        config.read_text(encoding="utf-8") + f"lake:\n  warehouse: {blocker / 'lake'}\n",
+        encoding="utf-8",
+    )
+
+    def no_spark(*args, **kwargs):
+        raise AssertionError("Spark started")
+
+    monkeypatch.setattr(cli, "spark_session", no_spark)
+    generate(tmp_path / "in", DataSpec(20, 5, 5, seed=1))
+
+    code = cli.main("all", ["--input-dir", str(tmp_path / "in"), "--config", str(config)])
+
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: Lake warehouse {blocker / 'lake'} cannot be created (Not a directory); set "
+        "lake.warehouse (or SPARK_ETL_LAKE_WAREHOUSE) to a folder this user can write, or null "
+        "for no lake."
+    ]
