@@ -110,15 +110,7 @@ def changed_ranges(conn: Any, entity: Entity) -> tuple[date, ...]:
     """The starts of the ranges (days, months or years) of the entity's range-partitioned
     table that merging its staged rows will change: those of new and changed rows, and those
     changed rows move out of. Read before the merge, in its transaction."""
-    parts = entity.table.partitioning
-    assert parts is not None
-    appending = isinstance(entity.merge, AppendMerge)  # a loaded row never changes
-    names = {
-        "stage": sql.Identifier(entity.stage_table),
-        "table": sql.Identifier(entity.table.name),
-        "key": sql.Identifier(entity.key),
-        "differs": sql.SQL("false") if appending else _differs(entity, entity.table_columns),
-    }
+    names = _change_names(entity)
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL(
@@ -127,13 +119,62 @@ def changed_ranges(conn: Any, entity: Entity) -> tuple[date, ...]:
                 "WHERE t.{key} IS NULL OR {differs} "
                 "UNION ALL SELECT {old} FROM {stage} s JOIN {table} t ON t.{key} = s.{key} "
                 "WHERE {differs}) ranges ORDER BY start"
-            ).format(
-                new=_range_start(entity, "s"),
-                old=_range_start(entity, "t"),
-                **names,
-            )
+            ).format(new=_range_start(entity, "s"), old=_range_start(entity, "t"), **names)
         )
         return tuple(row["start"] for row in cur.fetchall())
+
+
+def _change_names(entity: Entity) -> dict[str, sql.Composable]:
+    appending = isinstance(entity.merge, AppendMerge)  # a loaded row never changes
+    return {
+        "stage": sql.Identifier(entity.stage_table),
+        "table": sql.Identifier(entity.table.name),
+        "key": sql.Identifier(entity.key),
+        "differs": sql.SQL("false") if appending else _differs(entity, entity.table_columns),
+    }
+
+
+def changed_tables(conn: Any, entity: Entity) -> dict[str, tuple[date, ...] | None]:
+    """The entity's model tables that merging its staged rows will change, each with the
+    starts of its ranges changed (``changed_ranges``) or None (not range-partitioned); a table
+    the merge leaves as it is is not listed. Read before the merge, in its transaction."""
+    changed: dict[str, tuple[date, ...] | None] = {}
+    if entity.table.partitioning is not None:
+        ranges = changed_ranges(conn, entity)
+        if ranges:
+            changed[entity.table.name] = ranges
+    elif _any(
+        conn,
+        sql.SQL(
+            "SELECT 1 FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key} "
+            "WHERE t.{key} IS NULL OR {differs}"
+        ).format(**_change_names(entity)),
+    ):
+        changed[entity.table.name] = None
+    history = entity.merge
+    if isinstance(history, HistoryMerge) and _any(
+        conn,
+        sql.SQL(
+            "SELECT 1 FROM {stage} s LEFT JOIN {history} v ON v.{key} = s.{key} AND v.{current} "
+            "WHERE v.{key} IS NULL OR {changed}"
+        ).format(
+            stage=sql.Identifier(entity.stage_table),
+            history=sql.Identifier(history.table),
+            key=sql.Identifier(entity.key),
+            current=sql.Identifier(IS_CURRENT),
+            changed=sql.SQL("{} IS DISTINCT FROM {}").format(
+                _row(history.columns, "v"), _row(history.columns, "s")
+            ),
+        ),
+    ):
+        changed[history.table] = None
+    return changed
+
+
+def _any(conn: Any, rows: sql.Composable) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT EXISTS ({}) AS found").format(rows))
+        return bool(cur.fetchone()["found"])
 
 
 def _changed_rows(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> str:

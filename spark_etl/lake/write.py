@@ -7,7 +7,7 @@ commits nothing."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -30,14 +30,9 @@ log = logging.getLogger(__name__)
 RUN_PROPERTY = "etl_run"  # the snapshot summary's property naming the etl_run row
 
 
-@dataclass(frozen=True)
-class Change:
-    """What a committed load changed in its entity's tables."""
-
-    rows: int  # rows inserted or updated (0: the lake is left as it is)
-    # the starts of the ranges (months) of a range-partitioned table the load changed; None:
-    # not known, the whole table is written
-    ranges: tuple[date, ...] | None = None
+# What a committed load changed: table -> the starts of the ranges (months) it changed of a
+# range-partitioned table, or None (the whole table is written); a table not listed is as it was
+Change = Mapping[str, tuple[date, ...] | None]
 
 
 @dataclass(frozen=True)
@@ -79,10 +74,10 @@ def write_tables(
         for spec in tables:
             name = (lake.namespace, spec.name)
             if catalog.table_exists(name):
-                if change.rows == 0:
+                if spec.name not in change:
                     continue
                 table = catalog.load_table(name)
-                starts = change.ranges if spec.partitioning else None
+                starts = change[spec.name]
             else:
                 table = catalog.create_table(
                     name,

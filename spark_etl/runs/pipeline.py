@@ -255,10 +255,10 @@ def _merge(
         gates_set,
     )
     to_lake = entity.to_lake(ctx.settings.lake.warehouse is not None)
-    ranges: tuple[date, ...] | None = None
+    change: Change = {}
     if gates.verdict(checks) != gates.FAIL:
-        if to_lake and entity.table.partitioning is not None:
-            ranges = merges.changed_ranges(conn, entity)
+        if to_lake:  # what the merge changes, for the lake to follow once it commits
+            change = merges.changed_tables(conn, entity)
         with progress.phase(f"{job.name}: merge into {entity.table.name}") as shown:
             counts, figures.flags = merges.merge(
                 conn, ctx.model, entity, ctx.as_of, run_id, job.name
@@ -288,7 +288,7 @@ def _merge(
     for check in checks:
         if check.message:
             log.warning("%s", check.message)
-    return Change(counts["inserted"] + counts["updated"], ranges) if to_lake else None
+    return change if to_lake else None
 
 
 def _stop_at_gate(

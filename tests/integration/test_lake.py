@@ -5,7 +5,7 @@ warehouse that cannot be written stops a load before Spark starts."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,7 +18,7 @@ from pyiceberg.types import DecimalType, LongType, TimestampType
 from spark_etl.cli import main as cli
 from spark_etl.config import LakeSettings
 from spark_etl.local.datagen import DataSpec, generate
-from tests.helpers import query, run_job, write_csv
+from tests.helpers import load_products, query, run_job, write_csv
 
 pytestmark = pytest.mark.integration
 
@@ -137,6 +137,24 @@ def test_lake_holds_what_postgresql_holds_and_an_increment_rewrites_only_its_mon
     assert len(catalog.load_table(("spark_etl", "cart")).snapshots()) == 2
     for name in ("customer", "product", "product_variation"):
         assert len(catalog.load_table(("spark_etl", name)).snapshots()) == 1
+
+    # a price change versions the product: its variations change, the product's row does not
+    ((product_id, name, price, sku, created_at),) = query(
+        connection,
+        settings,
+        "SELECT p.product_id::text, p.name, v.price, v.full_sku, p.created_at FROM product p "
+        "JOIN product_variation v ON v.product_id = p.product_id AND v.is_current "
+        "ORDER BY p.product_id LIMIT 1",
+    )
+    repriced = (product_id, name, str(price + 1), sku, f"{created_at:%Y-%m-%d %H:%M:%S}")
+    (reprice,) = load_products(
+        spark, settings, connection, tmp_path / "price", [repriced], datetime(2025, 6, 1)
+    )
+    variation = catalog.load_table(("spark_etl", "product_variation"))
+    assert lake_rows(variation) == pg_rows(connection, settings, variation, "product_variation")
+    assert len(variation.snapshots()) == 2
+    assert variation.current_snapshot().summary["etl_run"] == reprice
+    assert len(catalog.load_table(("spark_etl", "product")).snapshots()) == 1
 
 
 def test_a_warehouse_that_cannot_be_written_stops_the_load_before_spark_starts(
