@@ -1,5 +1,6 @@
 """The lake's tables from the entity definitions: the model's columns and types, the key as
-identifier field, partitioned by the model's time range; the warehouse checked before Spark."""
+identifier field, partitioned by the model's time range; the warehouse checked before Spark;
+the catalog's connection, whose password is never shown."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from pyiceberg.types import (
     TimestampType,
 )
 
+from spark_etl.config import Connection, load_settings
 from spark_etl.definitions import load_entities
 from spark_etl.errors import ConfigError
+from spark_etl.lake.catalog import catalog_url
 from spark_etl.lake.schema import iceberg_type, lake_tables
 from spark_etl.lake.warehouse import check_warehouse, warehouse_uri
 
@@ -114,3 +117,27 @@ def test_the_warehouse_is_created_and_one_that_cannot_be_is_one_clear_error(tmp_
         "lake.warehouse (or SPARK_ETL_LAKE_WAREHOUSE) to a folder this user can write, or null "
         "for no lake."
     )
+
+
+def test_the_catalogs_url_holds_the_connection_and_shows_no_password():
+    connection = Connection(
+        "db.example", 5433, "shop", "etl", "s3cr:t@/", (("sslmode", "require"),)
+    )
+    db = load_settings().database.model_copy(update={"db_schema": "model"})
+
+    url = catalog_url(connection, db)
+
+    assert (url.host, url.port, url.database, url.username, url.password) == (
+        "db.example",
+        5433,
+        "shop",
+        "etl",
+        "s3cr:t@/",
+    )
+    assert dict(url.query) == {
+        "options": "-csearch_path=model",
+        "application_name": "spark-etl lake",
+        "connect_timeout": "10",
+        "sslmode": "require",
+    }
+    assert "s3cr" not in str(url) and "s3cr" not in repr(url)
