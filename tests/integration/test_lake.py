@@ -1,7 +1,8 @@
 """The lake against a real PostgreSQL: after each load, the Iceberg tables (catalogued in the
 model's own schema) hold exactly what PostgreSQL holds; an increment rewrites only the months
 it changed, in one snapshot naming its run; a re-run that changes nothing commits nothing; a
-warehouse that cannot be written stops a load before Spark starts."""
+failed lake write leaves the load committed and the previous snapshot current; a warehouse
+that cannot be written stops a load before Spark starts."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from pyiceberg.types import DecimalType, LongType, TimestampType
 
 from spark_etl.cli import main as cli
 from spark_etl.config import LakeSettings
+from spark_etl.errors import LakeError
+from spark_etl.lake import write
 from spark_etl.local.datagen import DataSpec, generate
+from spark_etl.runs import pipeline
 from tests.helpers import load_products, query, run_job, write_csv
 
 pytestmark = pytest.mark.integration
@@ -183,3 +187,43 @@ def test_a_warehouse_that_cannot_be_written_stops_the_load_before_spark_starts(
         "lake.warehouse (or SPARK_ETL_LAKE_WAREHOUSE) to a folder this user can write, or null "
         "for no lake."
     ]
+
+
+def test_a_failed_lake_write_keeps_the_load_in_postgresql_and_the_previous_snapshot(
+    spark, lake_settings, connection, tmp_path, monkeypatch
+):
+    settings = lake_settings
+    customers = [("1", "Ada", "2024-01-05 10:00:00"), ("2", "Bo", "2024-02-06 11:00:00")]
+    write_csv(tmp_path / "first", "customers", customers)
+    run_job(spark, settings, connection, tmp_path / "first", "customer_data_transform")
+    catalog = open_lake(connection, settings)
+    before = lake_rows(catalog.load_table(("spark_etl", "customer")))
+
+    def disk_gone(*args, **kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(write, "parquet_file_to_data_file", disk_gone)
+    write_csv(tmp_path / "second", "customers", [("1", "Ada Lovelace", "2024-01-05 10:00:00")])
+    started: list[str] = []
+    with pytest.raises(LakeError) as error:
+        pipeline.run(
+            spark,
+            pipeline.RunContext(
+                settings, connection, str(tmp_path / "second"), datetime(2030, 1, 1)
+            ),
+            "customer_data_transform",
+            started,
+        )
+
+    assert str(error.value) == (
+        "customer_data_transform: the load committed to PostgreSQL, but writing the lake failed "
+        "(OSError: disk gone); its tables keep their previous snapshot."
+    )
+    assert query(
+        connection, settings, "SELECT status FROM etl_run WHERE run_id = %s", started[0]
+    ) == [("succeeded",)]
+    assert query(connection, settings, "SELECT name FROM customer WHERE customer_id = 1") == [
+        ("Ada Lovelace",)
+    ]
+    customer = catalog.load_table(("spark_etl", "customer"))
+    assert len(customer.snapshots()) == 1 and lake_rows(customer) == before
