@@ -23,6 +23,7 @@ from typing import Any
 
 from psycopg2 import sql
 
+from spark_etl.db.changes import differs, sql_names, sql_row
 from spark_etl.db.ddl import IS_CURRENT, VALID_FROM, VALID_TO, object_name
 from spark_etl.db.flags import ALL_FLAGS, flag_rows
 from spark_etl.db.partitions import load_new_partitions, range_start
@@ -31,17 +32,6 @@ from spark_etl.definitions.model import AppendMerge, HistoryMerge
 from spark_etl.errors import AccountingError
 
 log = logging.getLogger(__name__)
-
-
-def _names(names: tuple[str, ...] | list[str], alias: str | None = None) -> sql.Composable:
-    if alias is None:
-        return sql.SQL(", ").join(map(sql.Identifier, names))
-    return sql.SQL(", ").join(sql.Identifier(alias, name) for name in names)
-
-
-def _row(names: tuple[str, ...] | list[str], alias: str) -> sql.Composable:
-    """``ROW(a.x, a.y)``: compared with IS DISTINCT FROM, NULLs equal to each other."""
-    return sql.SQL("ROW({})").format(_names(names, alias))
 
 
 def _one(cur: Any, statement: sql.Composable, params: dict[str, Any] | None = None) -> Any:
@@ -69,14 +59,6 @@ def merge(
 # --- upsert -------------------------------------------------------------------------------------
 
 
-def _differs(entity: Entity, columns: tuple[str, ...]) -> sql.Composable:
-    """A staged row ``s`` differs from its loaded row ``t`` in a column other than the key."""
-    others = [name for name in columns if name != entity.key]
-    if not others:
-        return sql.SQL("false")
-    return sql.SQL("{} IS DISTINCT FROM {}").format(_row(others, "t"), _row(others, "s"))
-
-
 def _changes(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> dict[str, int]:
     """Staged rows that are new, and those that differ from the model (read before merging);
     ``staged``: all of them."""
@@ -89,92 +71,12 @@ def _changes(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> 
             "FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key}"
         ).format(
             key=sql.Identifier(entity.key),
-            differs=_differs(entity, columns),
+            differs=differs(entity, columns),
             stage=sql.Identifier(entity.stage_table),
             table=sql.Identifier(table),
         ),
     )
     return {name: int(row[name]) for name in ("inserted", "updated", "staged")}
-
-
-def _range_start(entity: Entity, alias: str) -> sql.Composable:
-    """The start of the partition range of the row ``alias``: its day, month or year."""
-    parts = entity.table.partitioning
-    assert parts is not None
-    return sql.SQL("CAST(date_trunc({}, {}) AS date)").format(
-        sql.Literal(parts.interval), sql.Identifier(alias, parts.range)
-    )
-
-
-def changed_ranges(conn: Any, entity: Entity) -> tuple[date, ...]:
-    """The starts of the ranges (days, months or years) of the entity's range-partitioned
-    table that merging its staged rows will change: those of new and changed rows, and those
-    changed rows move out of. Read before the merge, in its transaction."""
-    names = _change_names(entity)
-    with conn.cursor() as cur:
-        cur.execute(
-            sql.SQL(
-                "SELECT DISTINCT start FROM ("
-                "SELECT {new} AS start FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key} "
-                "WHERE t.{key} IS NULL OR {differs} "
-                "UNION ALL SELECT {old} FROM {stage} s JOIN {table} t ON t.{key} = s.{key} "
-                "WHERE {differs}) ranges ORDER BY start"
-            ).format(new=_range_start(entity, "s"), old=_range_start(entity, "t"), **names)
-        )
-        return tuple(row["start"] for row in cur.fetchall())
-
-
-def _change_names(entity: Entity) -> dict[str, sql.Composable]:
-    appending = isinstance(entity.merge, AppendMerge)  # a loaded row never changes
-    return {
-        "stage": sql.Identifier(entity.stage_table),
-        "table": sql.Identifier(entity.table.name),
-        "key": sql.Identifier(entity.key),
-        "differs": sql.SQL("false") if appending else _differs(entity, entity.table_columns),
-    }
-
-
-def changed_tables(conn: Any, entity: Entity) -> dict[str, tuple[date, ...] | None]:
-    """The entity's model tables that merging its staged rows will change, each with the
-    starts of its ranges changed (``changed_ranges``) or None (not range-partitioned); a table
-    the merge leaves as it is is not listed. Read before the merge, in its transaction."""
-    changed: dict[str, tuple[date, ...] | None] = {}
-    if entity.table.partitioning is not None:
-        ranges = changed_ranges(conn, entity)
-        if ranges:
-            changed[entity.table.name] = ranges
-    elif _any(
-        conn,
-        sql.SQL(
-            "SELECT 1 FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key} "
-            "WHERE t.{key} IS NULL OR {differs}"
-        ).format(**_change_names(entity)),
-    ):
-        changed[entity.table.name] = None
-    history = entity.merge
-    if isinstance(history, HistoryMerge) and _any(
-        conn,
-        sql.SQL(
-            "SELECT 1 FROM {stage} s LEFT JOIN {history} v ON v.{key} = s.{key} AND v.{current} "
-            "WHERE v.{key} IS NULL OR {changed}"
-        ).format(
-            stage=sql.Identifier(entity.stage_table),
-            history=sql.Identifier(history.table),
-            key=sql.Identifier(entity.key),
-            current=sql.Identifier(IS_CURRENT),
-            changed=sql.SQL("{} IS DISTINCT FROM {}").format(
-                _row(history.columns, "v"), _row(history.columns, "s")
-            ),
-        ),
-    ):
-        changed[history.table] = None
-    return changed
-
-
-def _any(conn: Any, rows: sql.Composable) -> bool:
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT EXISTS ({}) AS found").format(rows))
-        return bool(cur.fetchone()["found"])
 
 
 def _changed_rows(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> str:
@@ -191,7 +93,7 @@ def _changed_rows(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]
             stage=sql.Identifier(entity.stage_table),
             table=sql.Identifier(table),
             key=sql.Identifier(entity.key),
-            differs=_differs(entity, columns),
+            differs=differs(entity, columns),
         )
     )
     cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
@@ -214,8 +116,8 @@ def _upsert_statement(
                 sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n))
                 for n in rest
             ),
-            _row(rest, "t"),
-            _row(rest, "excluded"),
+            sql_row(rest, "t"),
+            sql_row(rest, "excluded"),
         )
     else:
         action = sql.SQL("DO NOTHING")
@@ -224,11 +126,11 @@ def _upsert_statement(
         "{order} ON CONFLICT ({conflict}) {action}"
     ).format(
         table=sql.Identifier(table),
-        columns=_names(columns),
+        columns=sql_names(columns),
         stage=sql.Identifier(source or entity.stage_table),
         where=where,
-        order=sql.SQL("ORDER BY {}").format(_names(order)) if order else sql.SQL(""),
-        conflict=_names(conflict),
+        order=sql.SQL("ORDER BY {}").format(sql_names(order)) if order else sql.SQL(""),
+        conflict=sql_names(conflict),
         action=action,
     )
 
@@ -271,8 +173,8 @@ def _remove_moved_rows(cur: Any, entity: Entity, source: str | None = None) -> i
             table=sql.Identifier(entity.table.name),
             stage=sql.Identifier(source or entity.stage_table),
             key=sql.Identifier(entity.key),
-            old=_row(moving, "t"),
-            new=_row(moving, "s"),
+            old=sql_row(moving, "t"),
+            new=sql_row(moving, "s"),
         )
     )
     return int(cur.rowcount)
@@ -293,10 +195,10 @@ def _merge_history(
         "valid_from": sql.Identifier(VALID_FROM),
         "valid_to": sql.Identifier(VALID_TO),
         "is_current": sql.Identifier(IS_CURRENT),
-        "columns": _names(history.columns),
-        "staged": _names(history.columns, "s"),
+        "columns": sql_names(history.columns),
+        "staged": sql_names(history.columns, "s"),
         "changed": sql.SQL("{} IS DISTINCT FROM {}").format(
-            _row(history.columns, "v"), _row(history.columns, "s")
+            sql_row(history.columns, "v"), sql_row(history.columns, "s")
         ),
     }
     # Surrogate keys are max + n: nobody else may add versions until this commits.
@@ -310,7 +212,7 @@ def _merge_history(
             "FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key} "
             "LEFT JOIN {history} v ON v.{key} = s.{key} AND v.{is_current}"
         ).format(
-            own=sql.SQL("{} IS DISTINCT FROM {}").format(_row(own, "t"), _row(own, "s"))
+            own=sql.SQL("{} IS DISTINCT FROM {}").format(sql_row(own, "t"), sql_row(own, "s"))
             if own
             else sql.SQL("false"),
             **names,
@@ -389,7 +291,7 @@ def _append(cur: Any, entity: Entity) -> dict[str, int]:
         "table": sql.Identifier(entity.table.name),
         "stage": sql.Identifier(entity.stage_table),
         "key": sql.Identifier(entity.key),
-        "columns": _names(entity.table_columns),
+        "columns": sql_names(entity.table_columns),
     }
     cur.execute(
         sql.SQL("DELETE FROM {stage} s USING {table} t WHERE t.{key} = s.{key}").format(**names)

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from spark_etl.config import QualitySettings, read_yaml
+from spark_etl.definitions.mapping import Mapping
 from spark_etl.definitions.messages import describe
-from spark_etl.definitions.model import ICEBERG, STAGE_ATTEMPT, Entity, HistoryMerge, Mapping
+from spark_etl.definitions.model import ICEBERG, STAGE_ATTEMPT, Entity, HistoryMerge
 from spark_etl.definitions.transforms import BUILT_IN_TRANSFORMS, TransformSignature
 from spark_etl.errors import ConfigError
 

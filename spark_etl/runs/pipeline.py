@@ -17,7 +17,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from spark_etl.config import Connection, Settings
-from spark_etl.db import merges, metrics, migrations, postgres
+from spark_etl.db import changes, merges, metrics, migrations, postgres
 from spark_etl.db.archives import archived_months
 from spark_etl.db.ddl import history_lookup_columns
 from spark_etl.definitions import Entity, Mapping, Model, load_entities
@@ -258,7 +258,7 @@ def _merge(
     change: Change = {}
     if gates.verdict(checks) != gates.FAIL:
         if to_lake:  # what the merge changes, for the lake to follow once it commits
-            change = merges.changed_tables(conn, entity)
+            change = changes.changed_tables(conn, entity)
         with progress.phase(f"{job.name}: merge into {entity.table.name}") as shown:
             counts, figures.flags = merges.merge(
                 conn, ctx.model, entity, ctx.as_of, run_id, job.name

@@ -14,7 +14,7 @@ from pyspark.sql import types as T
 
 if TYPE_CHECKING:
     from spark_etl.definitions import Entity
-    from spark_etl.definitions.model import EntityMapping
+    from spark_etl.definitions.mapping import EntityMapping
 
 CORRUPT_RECORD = "_corrupt_record"
 # Where each source row came from, added by the readers: the file, the byte offset of the file
