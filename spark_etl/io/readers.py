@@ -8,6 +8,7 @@ Readers never transform values.
 from __future__ import annotations
 
 import codecs
+import csv
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -123,6 +124,39 @@ def _check_columns(path: str, spec: SourceSpec, columns: list[str]) -> None:
         )
 
 
+COMPRESSED = (".gz", ".bz2", ".deflate", ".snappy", ".lz4", ".zst", ".zstd", ".br")
+
+
+def local_csv_header(path: str, spec: SourceSpec) -> list[str] | None:
+    """The header of a local CSV extract read here, as Spark would read it: without a Spark
+    job, which on a small increment is seconds of the run (the JVM's first job). None when
+    Spark must read it: a remote or compressed file, files whose headers differ, or a header
+    Spark would rename (an empty or repeated name)."""
+    headers = []
+    for file in _local_files(path):
+        if file.name.lower().endswith(COMPRESSED):
+            return None
+        try:
+            # (Spark drops a UTF-8 byte-order mark: utf-8-sig does)
+            utf8 = codecs.lookup(spec.encoding).name == "utf-8"
+            with file.open(encoding="utf-8-sig" if utf8 else spec.encoding, newline="") as handle:
+                record = next(csv.reader(handle, delimiter=spec.delimiter, quotechar='"'), [])
+        except (
+            LookupError,
+            UnicodeDecodeError,
+            TypeError,
+            csv.Error,
+        ):  # (TypeError: a delimiter of several characters)
+            return None
+        headers.append(record)
+    if not headers or any(header != headers[0] for header in headers):
+        return None
+    folded = [name.lower() for name in headers[0]]
+    if "" in folded or len(set(folded)) < len(folded):
+        return None
+    return headers[0]
+
+
 def _read_csv(spark: SparkSession, path: str, spec: SourceSpec, multiline: bool) -> DataFrame:
     reader = (
         spark.read.option("header", True)
@@ -134,7 +168,10 @@ def _read_csv(spark: SparkSession, path: str, spec: SourceSpec, multiline: bool)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
     )
-    header = [name.lstrip(UTF8_BOM).strip() for name in reader.csv(path).columns]
+    names = local_csv_header(path, spec)
+    if names is None:  # not local, compressed, or a header Spark would rename: Spark reads it
+        names = reader.csv(path).columns
+    header = [name.lstrip(UTF8_BOM).strip() for name in names]
     if not spec.mapped:
         _check_columns(path, spec, header)
     elif not header:

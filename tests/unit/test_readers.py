@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from spark_etl.config import InputSettings
 from spark_etl.definitions import load_entities
 from spark_etl.errors import InputError
-from spark_etl.io.readers import read_source, resolve_source
+from spark_etl.io.readers import local_csv_header, read_source, resolve_source
 from spark_etl.transforms.source import CORRUPT_RECORD, SourceSpec
 
 CUSTOMERS = SourceSpec.of(load_entities().entity("customer"))
@@ -181,3 +182,51 @@ def test_only_the_formats_a_definition_accepts_are_looked_for(spark, tmp_path):
         "The customer extract is read as csv (source.formats of its definition), not jsonl; "
         "set input.format to one of them or auto."
     )
+
+
+@pytest.mark.parametrize(
+    ("header", "delimiter"),
+    [
+        ("id,name,created_at", ","),
+        ('"id","name",created_at', ","),  # quoted names
+        ("\ufeffcreated_at ,id, name", ","),  # a byte-order mark, spaces
+        ('id;"na""me";created_at', ";"),  # another delimiter, a doubled quote
+    ],
+)
+def test_a_local_header_is_read_as_spark_reads_it_without_a_job(spark, tmp_path, header, delimiter):
+    path = write(tmp_path / "customers.csv", f"{header}\n1{delimiter}Ada{delimiter}2020-01-01\n")
+    spec = replace(CUSTOMERS, delimiter=delimiter) if delimiter != "," else CUSTOMERS
+    by_spark = (
+        spark.read.option("header", True)
+        .option("sep", delimiter)
+        .option("quote", '"')
+        .option("escape", '"')
+        .csv(str(path))
+        .columns
+    )
+
+    assert local_csv_header(str(path), spec) == by_spark
+
+
+def test_spark_reads_the_header_of_what_it_alone_reads_as_spark_does(tmp_path):
+    folder = tmp_path / "parts"
+    write(folder / "part-0.csv", "id,name,created_at\n")
+    write(folder / "part-1.csv", "id,name,created_at\n")
+    assert local_csv_header(str(folder), CUSTOMERS) == ["id", "name", "created_at"]
+
+    write(folder / "part-2.csv", "created_at,id,name\n")  # headers that differ
+    empty_name = write(tmp_path / "a" / "customers.csv", "id,,created_at\n")  # Spark names it _c1
+    repeated = write(tmp_path / "b" / "customers.csv", "id,ID,created_at\n")  # Spark renames both
+    compressed = tmp_path / "c" / "customers.csv.gz"
+    compressed.parent.mkdir()
+    compressed.write_bytes(b"\x1f\x8b")
+    several = replace(CUSTOMERS, delimiter="||")  # Python's csv takes one character
+    for path, spec in (
+        (folder, CUSTOMERS),
+        (empty_name, CUSTOMERS),
+        (repeated, CUSTOMERS),
+        (compressed, CUSTOMERS),
+        (write(tmp_path / "d" / "customers.csv", "id||name\n"), several),
+        ("hdfs://namenode/extracts/customers.csv", CUSTOMERS),
+    ):
+        assert local_csv_header(str(path), spec) is None, path
