@@ -2,13 +2,13 @@
 ``defaults.yaml`` and a user's ``--config``, the libpq connection) and ``quality`` (the gates a
 load must pass to commit)."""
 
+from spark_etl.config.connection import Connection, connection_from_env, password_from_pgpass
 from spark_etl.config.quality import EntityGates, QualitySettings
 from spark_etl.config.settings import (
     ARCHIVE_DIR_ENV,
     JDBC_JAR_ENV,
     LAKE_WAREHOUSE_ENV,
     LOG_DIR_ENV,
-    Connection,
     DatabaseSettings,
     InputSettings,
     LakeSettings,
@@ -17,9 +17,7 @@ from spark_etl.config.settings import (
     Settings,
     SparkSettings,
     ValidationSettings,
-    connection_from_env,
     load_settings,
-    password_from_pgpass,
     read_yaml,
     refuse_float,
 )

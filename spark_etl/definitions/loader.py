@@ -14,7 +14,7 @@ from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -24,9 +24,6 @@ from spark_etl.definitions.messages import describe
 from spark_etl.definitions.model import ICEBERG, STAGE_ATTEMPT, Entity, HistoryMerge
 from spark_etl.definitions.transforms import BUILT_IN_TRANSFORMS, TransformSignature
 from spark_etl.errors import ConfigError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Entity", "Mapping", "Model", "load_entities", "load_mapping"]
 
@@ -211,11 +208,11 @@ def _check_entity(
         index.name or "_".join((entity.table.name, *index.columns, "idx"))
         for index in entity.table.indexes
     }
-    for position, name in enumerate(entity.table.dropped_indexes):
-        if name in declared:
-            problems.append(
-                f"'table.dropped_indexes.{position}': '{name}' is declared in table.indexes"
-            )
+    problems += [
+        f"'table.dropped_indexes.{position}': '{name}' is declared in table.indexes"
+        for position, name in enumerate(entity.table.dropped_indexes)
+        if name in declared
+    ]
     for position, key in enumerate(entity.table.foreign_keys):
         need(f"table.foreign_keys.{position}.column", key.column)
         if key.table not in tables:
