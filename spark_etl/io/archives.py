@@ -3,7 +3,6 @@ parallel, written, and read back for their checksum."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from functools import reduce
 from pathlib import Path
@@ -24,6 +23,7 @@ from spark_etl.db.postgres import quoted
 from spark_etl.errors import ArchiveError, cause_line
 from spark_etl.io import readers
 from spark_etl.io.checksums import spark_checksum
+from spark_etl.io.folders import writable_folder
 from spark_etl.transforms.rules import spark_type
 
 
@@ -40,19 +40,8 @@ def local_archive_dir(archive_dir: str) -> str:
     if parsed.scheme not in ("", "file"):
         return archive_dir  # hdfs://, s3a://: Spark reports what goes wrong there
     folder = Path(parsed.path if parsed.scheme else archive_dir).resolve()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ArchiveError(
-            f"Archive folder {folder} cannot be created ({exc.strerror}); set "
-            "retention.archive_dir to a folder Spark can write."
-        ) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ArchiveError(
-            f"Archive folder {folder} is not writable; set retention.archive_dir to a folder "
-            "Spark can write."
-        )
-    return str(folder)
+    advice = "set retention.archive_dir to a folder Spark can write."
+    return str(writable_folder(folder, "Archive folder", advice, ArchiveError))
 
 
 def _typed(frame: DataFrame, columns: list[tuple[str, str]]) -> DataFrame:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import urlparse
 
 from spark_etl.errors import ConfigError
+from spark_etl.io.folders import writable_folder
 
 
 def warehouse_folder(warehouse: str) -> Path:
@@ -30,17 +30,10 @@ def warehouse_uri(warehouse: str) -> str:
 def check_warehouse(warehouse: str) -> Path:
     """Create the warehouse folder when missing; a folder that cannot be created or written is
     a ConfigError (before Spark starts). Returns the folder."""
-    folder = warehouse_folder(warehouse)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"Lake warehouse {folder} cannot be created ({exc.strerror}); set lake.warehouse "
-            "(or SPARK_ETL_LAKE_WAREHOUSE) to a folder this user can write, or null for no lake."
-        ) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(
-            f"Lake warehouse {folder} is not writable; set lake.warehouse (or "
-            "SPARK_ETL_LAKE_WAREHOUSE) to a folder this user can write, or null for no lake."
-        )
-    return folder
+    return writable_folder(
+        warehouse_folder(warehouse),
+        "Lake warehouse",
+        "set lake.warehouse (or SPARK_ETL_LAKE_WAREHOUSE) to a folder this user can write, or "
+        "null for no lake.",
+        ConfigError,
+    )
