@@ -96,13 +96,13 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
     try:
         with lifecycle.locked_model(conn, db.db_schema):
             # a conflict stops the job here, before it is recorded or anything is altered
-            changes = migrations.plan(conn, db.db_schema, ctx.model, (job.entity,))
+            ddl_changes = migrations.plan(conn, db.db_schema, ctx.model, (job.entity,))
             extract = ctx.extract or job.entity.gates(ctx.settings.quality).extract or SNAPSHOT
             with lifecycle.recorded_run(
                 conn, job.name, ctx.input_dir, ctx.as_of, started, extract, ctx.backfill
             ) as run_id:
                 ctx.lineage.start(run_id, job.name, server, tables)
-                migrations.apply(conn, changes, run_id, job.name)
+                migrations.apply(conn, ddl_changes, run_id, job.name)
                 seconds: dict[str, float] = {}
                 read = _stage(spark, ctx, job, conn, seconds, outcome)
                 change = _merge(conn, ctx, job, run_id, read, seconds, extract, outcome)
