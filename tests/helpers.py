@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -135,3 +138,35 @@ def wait_for_no_lock(connection: Connection, settings: Settings) -> None:
             == [(0,)]
         )
     )
+
+
+def kill_at(
+    killer: str,
+    step: str,
+    argv: list[str],
+    connection: Connection,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """Run a job (``argv``: its name and arguments) in a process of its own through the
+    ``killer`` script (which patches the step named ``step`` to SIGKILL the whole process
+    group, Python and Spark's JVM); wait for the server to end its session and lock."""
+    script = tmp_path / "killer.py"
+    script.write_text(killer, encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, str(script), step, *argv],
+        env={
+            **os.environ,
+            **pg_environment(connection),
+            "PYTHONPATH": str(REPO),
+            "SPARK_ETL_LOG_DIR": str(tmp_path / "logs"),
+            "PYSPARK_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+        start_new_session=True,
+    )
+    assert completed.returncode == -signal.SIGKILL, completed.stdout + completed.stderr
+    wait_for_no_lock(connection, settings)

@@ -131,6 +131,17 @@ BEGIN
     END LOOP;
 END $$;
 
+-- What the lake (lake.warehouse) still has to take from PostgreSQL: written in the transaction
+-- that commits a load, deleted once the lake's snapshot of that table commits. A lake write
+-- that failed or was killed leaves its rows here, and the next load of the entity (or
+-- `spark-etl lake sync`) writes those ranges again (spark_etl.db.lake_pending).
+CREATE TABLE IF NOT EXISTS etl_lake_pending (
+    table_name  text NOT NULL,        -- a model table the lake keeps
+    range_start date,                 -- the start of a changed range; NULL: the whole table
+    run_id      uuid NOT NULL,        -- the load that changed it
+    recorded_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
 -- Every change made to the entity tables from their definitions (see spark_etl.db.migrations).
 CREATE TABLE IF NOT EXISTS etl_migration (
     migration_id bigserial PRIMARY KEY,

@@ -1,13 +1,14 @@
 """After a load commits to PostgreSQL: the lake's tables of its entity made to hold what
 PostgreSQL holds, each changed table in one Iceberg snapshot (an overwrite deleting the files
-of the ranges the load changed and adding their rows as PostgreSQL now holds them), tagged
-with the run id. Ranges the load did not change keep their files; a load that changed nothing
-commits nothing."""
+of the ranges changed and adding their rows as PostgreSQL now holds them), tagged with the run
+id. What to write is what ``etl_lake_pending`` lists (the load's own changes, recorded with its
+commit, and those of earlier runs whose lake write failed or was killed); a table's pending
+rows are cleared once its snapshot commits. Ranges nothing changed keep their files."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +21,7 @@ from pyiceberg.table import Table
 from pyspark.sql import SparkSession
 
 from spark_etl.config import Connection, DatabaseSettings, LakeSettings
+from spark_etl.db import lake_pending
 from spark_etl.lake.catalog import open_catalog
 from spark_etl.lake.files import read_table, write_files
 from spark_etl.lake.schema import LakeTable
@@ -28,11 +30,6 @@ from spark_etl.lake.warehouse import warehouse_folder
 log = logging.getLogger(__name__)
 
 RUN_PROPERTY = "etl_run"  # the snapshot summary's property naming the etl_run row
-
-
-# What a committed load changed: table -> the starts of the ranges (months) it changed of a
-# range-partitioned table, or None (the whole table is written); a table not listed is as it was
-Change = Mapping[str, tuple[date, ...] | None]
 
 
 @dataclass(frozen=True)
@@ -63,21 +60,23 @@ def write_tables(
     db: DatabaseSettings,
     lake: LakeSettings,
     tables: tuple[LakeTable, ...],
-    change: Change,
     run_id: str,
 ) -> list[Written]:
-    """Bring the lake's ``tables`` (an entity's, ``lake_tables``) up to what PostgreSQL holds
-    after ``change`` (the caller holds the load lock, so no other load changes them
-    meanwhile). A table the lake does not have yet is created and written whole."""
+    """Bring the lake's ``tables`` (an entity's, ``lake_tables``) up to what PostgreSQL holds:
+    the ranges pending for each (the caller holds the load lock, so no other load changes
+    them meanwhile). A table the lake does not have yet is created and written whole."""
+    with conn.cursor() as cur:
+        pending = lake_pending.pending(cur, [spec.name for spec in tables])
+    conn.commit()
     written = []
     with lake_catalog(connection, db, lake) as catalog:
         for spec in tables:
             name = (lake.namespace, spec.name)
             if catalog.table_exists(name):
-                if spec.name not in change:
+                if spec.name not in pending:
                     continue
                 table = catalog.load_table(name)
-                starts = change[spec.name]
+                starts = pending[spec.name]
             else:
                 table = catalog.create_table(
                     name,
@@ -86,11 +85,13 @@ def write_tables(
                     properties=spec.properties(),
                 )
                 starts = None
-            if starts == ():
-                continue
-            done = _rewrite(spark, conn, connection, db, table, spec, starts, run_id)
-            if done is not None:
-                written.append(done)
+            if starts != ():
+                done = _rewrite(spark, conn, connection, db, table, spec, starts, run_id)
+                if done is not None:
+                    written.append(done)
+            with conn.cursor() as cur:
+                lake_pending.clear(cur, spec.name)
+            conn.commit()
     return written
 
 

@@ -17,7 +17,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from spark_etl.config import Connection, Settings
-from spark_etl.db import changes, merges, metrics, migrations, postgres
+from spark_etl.db import changes, lake_pending, merges, metrics, migrations, postgres
 from spark_etl.db.archives import archived_months
 from spark_etl.db.ddl import history_lookup_columns
 from spark_etl.definitions import Entity, Mapping, Model, load_entities
@@ -33,7 +33,7 @@ from spark_etl.errors import (
 )
 from spark_etl.io import readers, writers
 from spark_etl.lake.schema import lake_tables
-from spark_etl.lake.write import Change, write_tables
+from spark_etl.lake.write import write_tables
 from spark_etl.monitoring import context, lineage
 from spark_etl.quality import gates
 from spark_etl.runs import lifecycle
@@ -105,10 +105,10 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
                 migrations.apply(conn, ddl_changes, run_id, job.name)
                 seconds: dict[str, float] = {}
                 read = _stage(spark, ctx, job, conn, seconds, outcome)
-                change = _merge(conn, ctx, job, run_id, read, seconds, extract, outcome)
-            if change is not None:  # committed: the lake follows, still under the load lock
+                to_lake = _merge(conn, ctx, job, run_id, read, seconds, extract, outcome)
+            if to_lake:  # committed: the lake follows, still under the load lock
                 with context.scope(job.name, run_id):
-                    _write_lake(spark, ctx, job, conn, run_id, change)
+                    _write_lake(spark, ctx, job, conn, run_id)
         ctx.lineage.complete(run_id, job.name, server, tables, outcome)
     except Exception as exc:
         if run_id is not None:
@@ -119,10 +119,11 @@ def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: l
 
 
 def _write_lake(
-    spark: SparkSession, ctx: RunContext, job: EntityJob, conn: Any, run_id: str, change: Change
+    spark: SparkSession, ctx: RunContext, job: EntityJob, conn: Any, run_id: str
 ) -> None:
-    """Write the lake's tables of the job's entity from what the load committed; a failure
-    is a LakeError (PostgreSQL keeps the load, the lake its previous snapshot)."""
+    """Write the lake's tables of the job's entity from what PostgreSQL holds: the ranges
+    pending for them (this load's, and any an earlier run left); a failure is a LakeError
+    (PostgreSQL keeps the load, the lake its previous snapshot, the ranges stay pending)."""
     settings = ctx.settings
     try:
         with progress.phase(f"{job.name}: lake", spark) as shown:
@@ -133,14 +134,14 @@ def _write_lake(
                 settings.database,
                 settings.lake,
                 lake_tables(job.entity, ctx.model),
-                change,
                 run_id,
             )
             shown.rows = sum(table.rows for table in written)
     except Exception as exc:
         raise LakeError(
             f"{job.name}: the load committed to PostgreSQL, but writing the lake failed "
-            f"({one_line(exc)}); its tables keep their previous snapshot."
+            f"({one_line(exc)}); its tables keep their previous snapshot, and the next load "
+            f"of {job.entity.entity} (or spark-etl lake sync) writes what this one changed."
         ) from exc
 
 
@@ -211,11 +212,11 @@ def _merge(
     seconds: dict[str, float],
     extract: str,
     outcome: lineage.Outcome,
-) -> Change | None:
+) -> bool:
     """Judge the load by its quality gates, merge staging into the model and record the run,
     in one transaction; a failed gate rolls the load back (``_stop_at_gate``). ``outcome``
-    receives the figures, for the lineage events. Returns what the lake needs to follow the
-    commit (None: the entity has no lake)."""
+    receives the figures, for the lineage events. What the merge changes is recorded, in the
+    same transaction, as pending for the lake; returns whether the entity has a lake."""
     started = time.perf_counter()
     entity = job.entity
     postgres.analyze(conn, job.stage_table, postgres.STAGE_REJECT)
@@ -255,10 +256,10 @@ def _merge(
         gates_set,
     )
     to_lake = entity.to_lake(ctx.settings.lake.warehouse is not None)
-    change: Change = {}
     if gates.verdict(checks) != gates.FAIL:
         if to_lake:  # what the merge changes, for the lake to follow once it commits
-            change = changes.changed_tables(conn, entity)
+            with conn.cursor() as cur:
+                lake_pending.record(cur, run_id, changes.changed_tables(conn, entity))
         with progress.phase(f"{job.name}: merge into {entity.table.name}") as shown:
             counts, figures.flags = merges.merge(
                 conn, ctx.model, entity, ctx.as_of, run_id, job.name
@@ -288,7 +289,7 @@ def _merge(
     for check in checks:
         if check.message:
             log.warning("%s", check.message)
-    return change if to_lake else None
+    return to_lake
 
 
 def _stop_at_gate(

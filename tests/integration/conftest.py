@@ -1,17 +1,21 @@
 """Fixtures and helpers of the integration tests: the retention tests (test_retention,
-test_retention_faults) and the loads run through the command line on the shared session."""
+test_retention_faults), the loads run through the command line on the shared session, and the
+lake's (test_lake, test_lake_faults)."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from pyiceberg.catalog import load_catalog
+from pyiceberg.table import Table
 from pyspark.sql import functions as F
 
 from spark_etl.cli import main as cli
-from spark_etl.config import Settings
+from spark_etl.config import LakeSettings, Settings
 from spark_etl.local.datagen import DataSpec, generate
 from spark_etl.runs import maintenance
 from tests.helpers import query, run_job
@@ -102,3 +106,36 @@ def archive_rows(spark, path: Path) -> list[tuple]:
             F.date_format("deleted_at", stamp),
         ).collect()
     )
+
+
+# --- the lake -------------------------------------------------------------------------------
+
+PENDING = "SELECT table_name, range_start, CAST(run_id AS text) FROM etl_lake_pending ORDER BY 1, 2"
+
+
+@pytest.fixture
+def lake_settings(db_settings, tmp_path):
+    """The test's settings with a lake in a fresh warehouse folder."""
+    lake = LakeSettings(warehouse=str(tmp_path / "lake"))
+    return db_settings.model_copy(update={"lake": lake})
+
+
+def open_lake(connection, settings):
+    """The catalog as a reader opens it: pyiceberg's SQL catalog on the model's schema."""
+    password = quote(connection.password or "", safe="")
+    options = quote(f"-csearch_path={settings.database.db_schema}", safe="")
+    uri = (
+        f"postgresql+psycopg2://{connection.user}:{password}@{connection.host}:"
+        f"{connection.port}/{connection.database}?options={options}"
+    )
+    return load_catalog("spark_etl", type="sql", uri=uri, warehouse=settings.lake.warehouse)
+
+
+def lake_rows(table: Table) -> list[tuple]:
+    frame = table.scan().to_arrow()
+    return sorted(tuple(row.values()) for row in frame.to_pylist())
+
+
+def pg_rows(connection, settings, table: Table, name: str) -> list[tuple]:
+    columns = ", ".join(f'"{field.name}"' for field in table.schema().fields)
+    return sorted(query(connection, settings, f"SELECT {columns} FROM {name}"))

@@ -8,53 +8,23 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from pyiceberg.catalog import load_catalog
 from pyiceberg.table import Table
 from pyiceberg.transforms import MonthTransform
 from pyiceberg.types import DecimalType, LongType, TimestampType
 
 from spark_etl.cli import main as cli
-from spark_etl.config import LakeSettings
 from spark_etl.errors import LakeError
 from spark_etl.lake import write
 from spark_etl.local.datagen import DataSpec, generate
 from spark_etl.runs import pipeline
 from tests.helpers import load_products, query, run_job, write_csv
+from tests.integration.conftest import PENDING, lake_rows, open_lake, pg_rows
 
 pytestmark = pytest.mark.integration
 
 TABLES = ("customer", "product", "product_variation", "cart")
-
-
-@pytest.fixture
-def lake_settings(db_settings, tmp_path):
-    """The test's settings with a lake in a fresh warehouse folder."""
-    lake = LakeSettings(warehouse=str(tmp_path / "lake"))
-    return db_settings.model_copy(update={"lake": lake})
-
-
-def open_lake(connection, settings):
-    """The catalog as a reader opens it: pyiceberg's SQL catalog on the model's schema."""
-    password = quote(connection.password or "", safe="")
-    options = quote(f"-csearch_path={settings.database.db_schema}", safe="")
-    uri = (
-        f"postgresql+psycopg2://{connection.user}:{password}@{connection.host}:"
-        f"{connection.port}/{connection.database}?options={options}"
-    )
-    return load_catalog("spark_etl", type="sql", uri=uri, warehouse=settings.lake.warehouse)
-
-
-def lake_rows(table: Table) -> list[tuple]:
-    frame = table.scan().to_arrow()
-    return sorted(tuple(row.values()) for row in frame.to_pylist())
-
-
-def pg_rows(connection, settings, table: Table, name: str) -> list[tuple]:
-    columns = ", ".join(f'"{field.name}"' for field in table.schema().fields)
-    return sorted(query(connection, settings, f"SELECT {columns} FROM {name}"))
 
 
 def month_files(table: Table) -> dict[date, set[str]]:
@@ -77,6 +47,7 @@ def test_lake_holds_what_postgresql_holds_and_an_increment_rewrites_only_its_mon
 
     catalog = open_lake(connection, settings)
     assert sorted(name for _, name in catalog.list_tables("spark_etl")) == sorted(TABLES)
+    assert query(connection, settings, PENDING) == []  # every change taken by the lake
     for name in TABLES:
         table = catalog.load_table(("spark_etl", name))
         assert lake_rows(table) == pg_rows(connection, settings, table, name), name
@@ -217,7 +188,8 @@ def test_a_failed_lake_write_keeps_the_load_in_postgresql_and_the_previous_snaps
 
     assert str(error.value) == (
         "customer_data_transform: the load committed to PostgreSQL, but writing the lake failed "
-        "(OSError: disk gone); its tables keep their previous snapshot."
+        "(OSError: disk gone); its tables keep their previous snapshot, and the next load of "
+        "customer (or spark-etl lake sync) writes what this one changed."
     )
     assert query(
         connection, settings, "SELECT status FROM etl_run WHERE run_id = %s", started[0]
@@ -227,3 +199,13 @@ def test_a_failed_lake_write_keeps_the_load_in_postgresql_and_the_previous_snaps
     ]
     customer = catalog.load_table(("spark_etl", "customer"))
     assert len(customer.snapshots()) == 1 and lake_rows(customer) == before
+    assert query(connection, settings, PENDING) == [("customer", None, started[0])]
+
+    # the next load changes nothing, yet writes what the failed one left pending
+    monkeypatch.undo()
+    (again,) = run_job(spark, settings, connection, tmp_path / "second", "customer_data_transform")
+    customer = catalog.load_table(("spark_etl", "customer"))
+    assert lake_rows(customer) == pg_rows(connection, settings, customer, "customer")
+    assert len(customer.snapshots()) == 2
+    assert customer.current_snapshot().summary["etl_run"] == again
+    assert query(connection, settings, PENDING) == []

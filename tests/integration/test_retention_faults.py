@@ -4,10 +4,6 @@ The kills are real: the job runs in a process of its own, killed (with its JVM) 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +11,7 @@ import pytest
 
 from spark_etl.db import postgres
 from spark_etl.runs import retention
-from tests.helpers import REPO, open_connection, pg_environment, query, wait_for_no_lock
+from tests.helpers import kill_at, open_connection, query
 from tests.integration.conftest import archive_rows, cart_rows, write_config
 
 pytestmark = pytest.mark.integration
@@ -53,30 +49,6 @@ sys.exit(cli.main(sys.argv[2], sys.argv[3:]))
 """
 
 
-def kill_at(step: str, argv: list[str], connection, settings, tmp_path) -> None:
-    """Run a job (``argv``: its name and arguments) in a process of its own and kill it at
-    ``step``; wait for the server to end its session and lock."""
-    killer = tmp_path / "killer.py"
-    killer.write_text(KILLER, encoding="utf-8")
-    completed = subprocess.run(
-        [sys.executable, str(killer), step, *argv],
-        env={
-            **os.environ,
-            **pg_environment(connection),
-            "PYTHONPATH": str(REPO),
-            "SPARK_ETL_LOG_DIR": str(tmp_path / "logs"),
-            "PYSPARK_PYTHON": sys.executable,
-            "SPARK_LOCAL_IP": "127.0.0.1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-        start_new_session=True,
-    )
-    assert completed.returncode == -signal.SIGKILL, completed.stdout + completed.stderr
-    wait_for_no_lock(connection, settings)
-
-
 def test_retention_killed_at_each_step_loses_nothing_and_the_next_run_completes(
     loaded, spark, db_settings, connection, tmp_path, run_cli
 ):
@@ -86,7 +58,9 @@ def test_retention_killed_at_each_step_loses_nothing_and_the_next_run_completes(
     assert january
 
     for step in ("written", "recorded", "dropped"):
-        kill_at(step, ["retention", "--config", str(config)], connection, db_settings, tmp_path)
+        kill_at(
+            KILLER, step, ["retention", "--config", str(config)], connection, db_settings, tmp_path
+        )
 
         # the transaction died with the process: every row in PostgreSQL, nothing recorded
         assert cart_rows(connection, db_settings) == before, step
@@ -112,7 +86,7 @@ def test_restore_killed_before_the_month_is_attached_leaves_it_archived(
     assert run_cli("retention", ["--config", str(config)]) == 0
 
     restore = ["restore", "--config", str(config), "--month", "2020-01"]
-    kill_at("restore-loaded", restore, connection, db_settings, tmp_path)
+    kill_at(KILLER, "restore-loaded", restore, connection, db_settings, tmp_path)
 
     # still archived, not online (a table the restore left unattached is not part of cart)
     assert query(connection, db_settings, ARCHIVED) == [(date(2020, 1, 1),)]
