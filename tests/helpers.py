@@ -118,6 +118,20 @@ def query(connection: Connection, settings: Settings, statement: str, *params: A
         conn.close()
 
 
+def change(connection: Connection, settings: Settings, statement: str, *params: Any) -> list[tuple]:
+    """Run a statement that changes the model, as a hand-made fix would, and commit it;
+    returns what it returns."""
+    conn = open_connection(connection, settings.database.db_schema)
+    try:
+        with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:  # plain tuples
+            cur.execute(statement, params)
+            rows = cur.fetchall() if cur.description else []
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "plan": ("plan", "print the DDL a load of JOB would apply now; change nothing"),
     "retention": ("retention", "archive old months and audit rows to Parquet, verified"),
     "restore": ("restore", "bring an archived month back"),
+    "lake": ("lake", "lake sync: write again what the Iceberg lake holds unlike PostgreSQL"),
     "generate-data": ("generate_data", "write a synthetic input set"),
 }
 USAGE = "usage: spark-etl [--version] [--help] COMMAND [ARGS]"

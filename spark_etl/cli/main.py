@@ -57,10 +57,11 @@ from spark_etl.spark.session import spark_session
 log = logging.getLogger(__name__)
 
 EXTRACTS = ("snapshot", "delta")
-TOOLS = ("analytics", "plan", "generate_data", "retention", "restore")  # jobs that load nothing
+# the jobs that load nothing
+TOOLS = ("analytics", "plan", "generate_data", "retention", "restore", "lake")
 HELP = ("-h", "--help")
 # the commands besides the loads whose outcome the metrics keep (entity label "all")
-WATCHED = ("analytics", "retention", "restore")
+WATCHED = ("analytics", "retention", "restore", "lake")
 WATCHED_ENTITY = "all"
 
 
@@ -190,6 +191,7 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "plan": tool_commands.run_plan,
     "retention": tool_commands.run_retention,
     "restore": tool_commands.run_restore,
+    "lake": tool_commands.run_lake,
 }
 
 

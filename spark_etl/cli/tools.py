@@ -1,5 +1,5 @@
-"""The commands that load nothing: analytics (and its report), plan, retention, restore and
-generate-data; each parses its arguments and hands the work to ``spark_etl.runs``."""
+"""The commands that load nothing: analytics (and its report), plan, retention, restore, lake
+sync and generate-data; each parses its arguments and hands the work to ``spark_etl.runs``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from spark_etl.db import migrations, postgres
 from spark_etl.db.archives import AUDIT_TABLES
 from spark_etl.definitions import Model
 from spark_etl.errors import ConfigError
+from spark_etl.lake.sync import Compared
+from spark_etl.lake.warehouse import check_warehouse
 from spark_etl.local import datagen
 from spark_etl.runs import maintenance, retention
 from spark_etl.runs.refresh import refresh_and_answer
@@ -164,6 +166,49 @@ def run_restore(argv: list[str]) -> None:
     finally:
         print_summary(settings, connection, started)
     print(f"restored {entity.table.name} {args.month:%Y-%m}: {loaded}, online again")
+
+
+def run_lake(argv: list[str]) -> None:
+    """``lake sync``: compare the lake with PostgreSQL, write again what differs."""
+    parser = _maintenance_parser(
+        "lake",
+        "sync: compare every lake table with PostgreSQL, range by range (month by month for "
+        "cart), by row count and content checksum, and write again what differs, one snapshot "
+        "per table. Months retention archived stay in the lake as they are.",
+    )
+    parser.add_argument("action", choices=("sync",), help="what to do with the lake")
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    model = entity_model(settings, args.entities)
+    warehouse = settings.lake.warehouse
+    if warehouse is None:
+        raise ConfigError(
+            "There is no lake to sync: set lake.warehouse (or SPARK_ETL_LAKE_WAREHOUSE) to its "
+            "folder."
+        )
+    check_warehouse(warehouse)
+    connection = connection_from_env()
+    started: list[str] = []
+    try:
+        done = maintenance.sync_lake(settings, model, connection, started)
+    finally:
+        print_summary(settings, connection, started)
+    for compared in done:
+        print(describe_sync(compared))
+
+
+def describe_sync(compared: Compared) -> str:
+    """One line per table: in step, or what was written again."""
+    if compared.in_step:
+        return f"{compared.table}: in step with PostgreSQL ({compared.rows} rows)"
+    what = (
+        "the whole table"
+        if compared.differing is None
+        else f"{len(compared.differing)} ranges ({', '.join(map(str, compared.differing))})"
+    )
+    written = compared.written
+    snapshot = f"snapshot {written.snapshot_id}, {written.rows} rows" if written else "no rows"
+    return f"{compared.table}: {what} differed; written again ({snapshot})"
 
 
 def run_generate(argv: list[str]) -> None:

@@ -64,14 +64,14 @@ def describe_months(months: list[date]) -> str:
     return f"{months[0]:%Y-%m} .. {months[-1]:%Y-%m} ({len(months)} months)"
 
 
-def _exists(cur: Any, table: str) -> bool:
+def table_exists(cur: Any, table: str) -> bool:
     cur.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (quoted(table),))
     return bool(cur.fetchone()["present"])
 
 
 def month_partitions(cur: Any, table: str) -> dict[date, str]:
     """The month partitions attached to ``table``: start -> partition name (not the default)."""
-    if not _exists(cur, table):
+    if not table_exists(cur, table):
         return {}
     cur.execute(
         "SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound "
@@ -90,7 +90,7 @@ def month_partitions(cur: Any, table: str) -> dict[date, str]:
 def newest_month(cur: Any, entity: Entity) -> date | None:
     parts = entity.table.partitioning
     assert parts is not None
-    if not _exists(cur, entity.table.name):
+    if not table_exists(cur, entity.table.name):
         return None
     cur.execute(
         sql.SQL("SELECT max({}) AS newest FROM {}").format(
@@ -103,7 +103,7 @@ def newest_month(cur: Any, entity: Entity) -> date | None:
 
 def archived_months(cur: Any, table: str) -> list[date]:
     """The months of ``table`` whose rows are in an archive and not back in PostgreSQL."""
-    if not _exists(cur, "etl_archive"):
+    if not table_exists(cur, "etl_archive"):
         return []
     cur.execute(
         "SELECT period FROM etl_archive WHERE table_name = %s AND restored_at IS NULL "
@@ -115,7 +115,7 @@ def archived_months(cur: Any, table: str) -> list[date]:
 
 def _held_months(cur: Any, table: str, newest: date) -> set[date]:
     """Restored months kept online until the window moves past the month it had then."""
-    if not _exists(cur, "etl_archive"):
+    if not table_exists(cur, "etl_archive"):
         return set()
     cur.execute(
         "SELECT period FROM etl_archive WHERE table_name = %s AND restored_at IS NOT NULL "
@@ -259,7 +259,7 @@ def restorable(cur: Any, table: str, month: date) -> Record:
 
 def archived_at(cur: Any, table: str) -> datetime | None:
     """When the latest archive of ``table`` still offline was written (for the report)."""
-    if not _exists(cur, "etl_archive"):
+    if not table_exists(cur, "etl_archive"):
         return None
     cur.execute(
         "SELECT max(archived_at) AS at FROM etl_archive WHERE table_name = %s "

@@ -47,8 +47,13 @@ def _pg_text(name: str, pg_type: str) -> sql.Composable:
     return sql.SQL("coalesce({}, {})").format(text, sql.Literal(NULL))
 
 
-def pg_checksum_query(columns: Sequence[tuple[str, str]], source: sql.Composable) -> sql.Composable:
-    """``SELECT rows, total FROM source``: the checksum of ``source``'s rows in PostgreSQL.
+def pg_checksum_query(
+    columns: Sequence[tuple[str, str]],
+    source: sql.Composable,
+    group: sql.Composable | None = None,
+) -> sql.Composable:
+    """``SELECT rows, total FROM source``: the checksum of ``source``'s rows in PostgreSQL;
+    with ``group`` (an expression over its columns), one row per value of it, as ``grouped``.
 
     ``columns`` are (name, type as format_type spells it) pairs, in the archive's order.
     """
@@ -61,9 +66,13 @@ def pg_checksum_query(columns: Sequence[tuple[str, str]], source: sql.Composable
         sql.Literal(HASH_HEX_DIGITS),
         sql.SQL(str(HASH_HEX_DIGITS * 4)),
     )
-    return sql.SQL("SELECT count(*) AS rows, coalesce(sum({}), 0) AS total FROM {}").format(
-        row_hash, source
-    )
+    if group is None:
+        return sql.SQL("SELECT count(*) AS rows, coalesce(sum({}), 0) AS total FROM {}").format(
+            row_hash, source
+        )
+    return sql.SQL(
+        "SELECT {} AS grouped, count(*) AS rows, coalesce(sum({}), 0) AS total FROM {} GROUP BY 1"
+    ).format(group, row_hash, source)
 
 
 def unsupported_types(columns: Sequence[tuple[str, str]]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -35,13 +36,26 @@ def _spark_text(name: str, pg_type: str) -> Column:
     return F.coalesce(text, F.lit(NULL))
 
 
-def spark_checksum(frame: DataFrame, columns: Sequence[tuple[str, str]]) -> Checksum:
-    """The same checksum over a DataFrame (an archive read back): one aggregation pass."""
+def _row_hash(columns: Sequence[tuple[str, str]]) -> Column:
     texts = [_spark_text(name, pg_type) for name, pg_type in columns]
     digest = F.substring(F.md5(F.concat_ws(SEPARATOR, *texts)), 1, HASH_HEX_DIGITS)
-    row_hash = F.conv(digest, 16, 10).cast("decimal(20,0)")
-    row = frame.agg(
-        F.count(F.lit(1)).alias("rows"), F.sum(row_hash).cast("decimal(38,0)").alias("total")
-    ).first()
+    return F.conv(digest, 16, 10).cast("decimal(20,0)")
+
+
+def _figures(row_hash: Column) -> list[Column]:
+    return [F.count(F.lit(1)).alias("rows"), F.sum(row_hash).cast("decimal(38,0)").alias("total")]
+
+
+def spark_checksum(frame: DataFrame, columns: Sequence[tuple[str, str]]) -> Checksum:
+    """The same checksum over a DataFrame (an archive read back): one aggregation pass."""
+    row = frame.agg(*_figures(_row_hash(columns))).first()
     assert row is not None
     return Checksum(int(row["rows"]), Decimal(row["total"] or 0))
+
+
+def spark_checksums(
+    frame: DataFrame, columns: Sequence[tuple[str, str]], group: Column
+) -> dict[Any, Checksum]:
+    """The checksum of the rows of each value of ``group``, in one aggregation pass."""
+    rows = frame.groupBy(group.alias("grouped")).agg(*_figures(_row_hash(columns))).collect()
+    return {row["grouped"]: Checksum(int(row["rows"]), Decimal(row["total"])) for row in rows}

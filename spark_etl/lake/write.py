@@ -78,15 +78,9 @@ def write_tables(
                 table = catalog.load_table(name)
                 starts = pending[spec.name]
             else:
-                table = catalog.create_table(
-                    name,
-                    schema=spec.schema(),
-                    partition_spec=spec.partition_spec(),
-                    properties=spec.properties(),
-                )
-                starts = None
+                table, starts = create_table(catalog, lake, spec), None
             if starts != ():
-                done = _rewrite(spark, conn, connection, db, table, spec, starts, run_id)
+                done = rewrite(spark, conn, connection, db, table, spec, starts, run_id)
                 if done is not None:
                     written.append(done)
             with conn.cursor() as cur:
@@ -95,7 +89,17 @@ def write_tables(
     return written
 
 
-def _rewrite(
+def create_table(catalog: SqlCatalog, lake: LakeSettings, spec: LakeTable) -> Table:
+    """The lake's (empty) table of ``spec``: its schema, partitioning and properties."""
+    return catalog.create_table(
+        (lake.namespace, spec.name),
+        schema=spec.schema(),
+        partition_spec=spec.partition_spec(),
+        properties=spec.properties(),
+    )
+
+
+def rewrite(
     spark: SparkSession,
     conn: Any,
     connection: Connection,

@@ -1,6 +1,6 @@
-"""The maintenance jobs (retention, restore) as runs like a load: under the load lock, recorded
-in ``etl_run`` with the rows they read and wrote, Spark started only when there is work, and
-the analytics views refreshed over what is online afterwards."""
+"""The maintenance jobs (retention, restore, lake sync) as runs like a load: under the load
+lock, recorded in ``etl_run`` with the rows they read and wrote, Spark started only when there
+is work, and (retention, restore) the analytics views refreshed over what is online after."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from spark_etl.db.checksums import Checksum
 from spark_etl.definitions import Entity, Model
 from spark_etl.errors import RefreshError, one_line
 from spark_etl.io.archives import local_archive_dir
+from spark_etl.lake.schema import lake_tables
+from spark_etl.lake.sync import Compared, sync_tables
 from spark_etl.runs import lifecycle, retention
 from spark_etl.spark.session import lazy_session
 
@@ -149,6 +151,36 @@ def restore_month(
     return done[0]
 
 
+def sync_lake(
+    settings: Settings, model: Model, connection: Connection, started: list[str]
+) -> list[Compared]:
+    """Compare every lake table with PostgreSQL and write again what differs (``lake.sync``);
+    an entity whose table PostgreSQL does not have yet (never loaded) is left out."""
+    db, lake = settings.database, settings.lake
+    assert lake.warehouse is not None
+    conn = postgres.open_model(connection, db)
+
+    def sync(spark: Callable[[], SparkSession], run_id: str) -> tuple[list[Any], int, int]:
+        with conn.cursor() as cur:
+            entities = [
+                entity
+                for entity in model.entities
+                if entity.to_lake(True) and archives.table_exists(cur, entity.table.name)
+            ]
+            tables = tuple(spec for entity in entities for spec in lake_tables(entity, model))
+            archived = {spec.name: archives.archived_months(cur, spec.name) for spec in tables}
+        conn.commit()
+        done = sync_tables(spark(), conn, connection, db, lake, tables, archived, run_id)
+        written = sum(compared.written.rows for compared in done if compared.written)
+        return done, sum(compared.rows for compared in done), written
+
+    try:
+        target = ("lake_sync", lake.warehouse)
+        return _run(settings, model, conn, connection, target, sync, started, refresh=False)
+    finally:
+        conn.close()
+
+
 def _run(
     settings: Settings,
     model: Model,
@@ -157,9 +189,11 @@ def _run(
     job_and_target: tuple[str, str],
     work: Work,
     started: list[str],
+    refresh: bool = True,
 ) -> list[Any]:
     """Run ``work(spark, run_id)`` as a recorded run (``spark()`` starts Spark if needed), with
-    the rows it read and wrote; then refresh the analytics views over what is online."""
+    the rows it read and wrote; then (``refresh``) refresh the analytics views over what is
+    online."""
     db = settings.database
     job, target = job_and_target
     with lifecycle.locked_model(conn, db.db_schema):
@@ -171,7 +205,8 @@ def _run(
             counts = {**dict.fromkeys(NO_COUNTS), "read": read, "loaded": written}
             postgres.finish_run(conn, run_id, counts, {job: time.perf_counter() - began})
             conn.commit()
-        if done:  # the views cover what is online: refreshed once rows left (or came back)
+        # the views cover what is online: refreshed once rows left (or came back)
+        if done and refresh:
             try:
                 lifecycle.refresh_analytics(conn, connection, db, model)
             except Exception as exc:

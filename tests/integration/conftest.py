@@ -90,7 +90,11 @@ def cart_rows(connection, settings, where: str = "true", *params) -> list[tuple]
 
 def archive_rows(spark, path: Path) -> list[tuple]:
     """The cart lines of the Parquet archive, in the same text form as ``cart_rows``."""
-    frame = spark.read.parquet(str(path))
+    return text_rows(spark.read.parquet(str(path)))
+
+
+def text_rows(frame) -> list[tuple]:
+    """Cart lines read by Spark (an archive, the lake's files), in the form of ``cart_rows``."""
     stamp = "yyyy-MM-dd HH:mm:ss.SSSSSS"
     return sorted(
         tuple(row)

@@ -31,7 +31,7 @@ step = sys.argv[1]
 if step == "files-written":  # the Parquet files are written, no snapshot committed yet
     after("write_files")
 elif step == "committed":  # the snapshot is committed, its pending ranges not cleared yet
-    after("_rewrite")
+    after("rewrite")
 sys.exit(cli.main(sys.argv[2], sys.argv[3:]))
 """
 

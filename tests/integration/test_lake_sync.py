@@ -1,0 +1,157 @@
+"""``spark-etl lake sync`` against a real PostgreSQL, and the lake through retention and
+restore: what PostgreSQL holds differently from the lake (rows changed or deleted by hand, a
+table dropped from the catalog) is written again, range by range, and nothing else; months
+retention archived stay in the lake, equal to their archive; a restored month is not
+duplicated."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import functions as F
+
+from spark_etl.local.datagen import DataSpec, generate
+from tests.helpers import change, job_config, query, run_job
+from tests.integration.conftest import (
+    PENDING,
+    archive_rows,
+    cart_rows,
+    lake_rows,
+    open_lake,
+    pg_rows,
+    text_rows,
+    write_config,
+)
+
+pytestmark = pytest.mark.integration
+
+TABLES = ("customer", "product", "product_variation", "cart")  # the order sync reports them
+
+
+def with_lake(config, settings):
+    config.write_text(
+        config.read_text(encoding="utf-8") + f"lake:\n  warehouse: {settings.lake.warehouse}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def snapshots(catalog) -> dict[str, int]:
+    return {name: len(catalog.load_table(("spark_etl", name)).snapshots()) for name in TABLES}
+
+
+def assert_lake_equals_postgresql(catalog, connection, settings):
+    for name in TABLES:
+        table = catalog.load_table(("spark_etl", name))
+        assert lake_rows(table) == pg_rows(connection, settings, table, name), name
+
+
+def test_sync_writes_again_only_what_postgresql_holds_otherwise(
+    spark, lake_settings, connection, tmp_path, run_cli, capsys
+):
+    settings = lake_settings
+    generate(tmp_path / "in", DataSpec(400, 30, 12, seed=5))
+    run_job(spark, settings, connection, tmp_path / "in")
+    config = with_lake(job_config(tmp_path, settings), settings)
+    catalog = open_lake(connection, settings)
+    rows = {
+        name: query(connection, settings, f"SELECT count(*) FROM {name}")[0][0] for name in TABLES
+    }
+
+    # in step after the loads: nothing written
+    assert run_cli("lake", ["sync", "--config", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-4:] == [f"{name}: in step with PostgreSQL ({rows[name]} rows)" for name in TABLES]
+    assert snapshots(catalog) == dict.fromkeys(TABLES, 1)
+
+    # by hand in PostgreSQL: a line of 2021-03 changed, the lines of 2022-07 deleted; the
+    # customer table dropped from the lake's catalog
+    change(
+        connection,
+        settings,
+        "UPDATE cart SET quantity = quantity + 1, amount = (quantity + 1) * unit_price "
+        "WHERE cart_id = (SELECT min(cart_id) FROM cart "
+        "WHERE created_at >= '2021-03-01' AND created_at < '2021-04-01') RETURNING cart_id",
+    )
+    gone = change(
+        connection,
+        settings,
+        "DELETE FROM cart WHERE created_at >= '2022-07-01' AND created_at < '2022-08-01' "
+        "RETURNING cart_id",
+    )
+    assert gone
+    catalog.drop_table(("spark_etl", "customer"))
+    rows["cart"] -= len(gone)
+    in_2021_03 = query(
+        connection,
+        settings,
+        "SELECT count(*) FROM cart WHERE created_at >= '2021-03-01' AND created_at < '2021-04-01'",
+    )[0][0]
+
+    assert run_cli("lake", ["sync", "--config", str(config)]) == 0
+
+    out = capsys.readouterr().out.splitlines()
+    cart = catalog.load_table(("spark_etl", "cart"))
+    customer = catalog.load_table(("spark_etl", "customer"))
+    assert out[-4:] == [
+        f"customer: the whole table differed; written again "
+        f"(snapshot {customer.current_snapshot().snapshot_id}, {rows['customer']} rows)",
+        f"product: in step with PostgreSQL ({rows['product']} rows)",
+        f"product_variation: in step with PostgreSQL ({rows['product_variation']} rows)",
+        f"cart: 2 ranges (2021-03-01, 2022-07-01) differed; written again "
+        f"(snapshot {cart.current_snapshot().snapshot_id}, {in_2021_03} rows)",
+    ]
+    assert_lake_equals_postgresql(catalog, connection, settings)
+    assert snapshots(catalog) == {"cart": 2, "customer": 1, "product": 1, "product_variation": 1}
+    (run,) = query(
+        connection,
+        settings,
+        "SELECT CAST(run_id AS text), status FROM etl_run WHERE job = 'lake_sync' "
+        "ORDER BY started_at DESC LIMIT 1",
+    )
+    assert cart.current_snapshot().summary["etl_run"] == run[0] and run[1] == "succeeded"
+    assert query(connection, settings, PENDING) == []
+
+    # and again: in step, nothing written
+    assert run_cli("lake", ["sync", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines()[-4:] == [
+        f"{name}: in step with PostgreSQL ({rows[name]} rows)" for name in TABLES
+    ]
+    assert snapshots(catalog) == {"cart": 2, "customer": 1, "product": 1, "product_variation": 1}
+
+
+def test_retention_leaves_archived_months_in_the_lake_and_a_restore_does_not_duplicate_them(
+    spark, lake_settings, connection, tmp_path, run_cli, capsys
+):
+    settings = lake_settings
+    generate(tmp_path / "in", DataSpec(1500, 100, 30, seed=13, broken_fraction=0.02))
+    run_job(spark, settings, connection, tmp_path / "in")  # cart lines of 2020-01 .. 2024-12
+    config = with_lake(write_config(tmp_path, settings, cart_months=59), settings)
+    catalog = open_lake(connection, settings)
+    january = cart_rows(connection, settings, "created_at < '2020-02-01'")
+    assert january
+    before = snapshots(catalog)
+
+    assert run_cli("retention", ["--config", str(config)]) == 0
+
+    # 2020-01 left PostgreSQL; the lake keeps it, as the archive holds it
+    assert cart_rows(connection, settings, "created_at < '2020-02-01'") == []
+    cart = catalog.load_table(("spark_etl", "cart"))
+    files = [task.file.file_path for task in cart.scan().plan_files()]
+    in_lake = spark.read.parquet(*files).where(F.col("created_at") < "2020-02-01")
+    assert text_rows(in_lake) == january == archive_rows(spark, tmp_path / "archive" / "cart")
+    assert snapshots(catalog) == before
+
+    # a sync leaves the archived month alone
+    assert run_cli("lake", ["sync", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1:] == [
+        f"cart: in step with PostgreSQL ({len(cart_rows(connection, settings))} rows)"
+    ]
+    assert snapshots(catalog) == before
+
+    # restored: online again, once in the lake
+    assert run_cli("restore", ["--config", str(config), "--month", "2020-01"]) == 0
+    assert cart_rows(connection, settings, "created_at < '2020-02-01'") == january
+    assert snapshots(catalog) == before
+    assert_lake_equals_postgresql(catalog, connection, settings)
+    assert run_cli("lake", ["sync", "--config", str(config)]) == 0
+    assert snapshots(catalog) == before
