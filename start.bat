@@ -44,6 +44,8 @@ call :folder "%ETL_REPORT_DIR%" data\report
 if errorlevel 1 exit /b 2
 call :folder "%ETL_ARCHIVE_DIR%" data\archive
 if errorlevel 1 exit /b 2
+call :folder "%ETL_LAKE_DIR%" data\lake
+if errorlevel 1 exit /b 2
 call :folder "%ETL_LOG_DIR%" data\logs
 if errorlevel 1 exit /b 2
 if not exist "%FOLDER%\spark-events\" mkdir "%FOLDER%\spark-events"

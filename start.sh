@@ -56,7 +56,7 @@ if [ -n "$PIP_CERT" ]; then
 fi
 # The mounted folders are created here, so that they belong to the user and not to Docker.
 for variable in ETL_INPUT_DIR:data/input ETL_REPORT_DIR:data/report ETL_ARCHIVE_DIR:data/archive \
-  ETL_LOG_DIR:data/logs; do
+  ETL_LAKE_DIR:data/lake ETL_LOG_DIR:data/logs; do
   folder="$(env_value "${variable%%:*}" "./${variable#*:}")"
   [[ "$folder" = /* ]] || folder="$ROOT/$folder"
   mkdir -p "$folder" || docker_fail "cannot create $folder (${variable%%:*} of .env)."

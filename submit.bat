@@ -4,7 +4,7 @@ rem The cmd.exe twin of submit.sh.
 setlocal EnableExtensions
 set "ROOT=%~dp0"
 set "ROOT=%ROOT:~0,-1%"
-set "TOOLS=analytics quality plan retention restore generate_data test"
+set "TOOLS=analytics quality plan retention restore lake generate_data test"
 call :entity_jobs
 set "SAMPLE_CARTS=10000"
 set "LOCAL="
@@ -63,6 +63,7 @@ if /i "%JOB%"=="plan" goto docker_plan
 if /i "%JOB%"=="quality" goto docker_plan
 if /i "%JOB%"=="retention" goto docker_maintenance
 if /i "%JOB%"=="restore" goto docker_maintenance
+if /i "%JOB%"=="lake" goto docker_maintenance
 if defined HAS_INPUT goto docker_submit
 %MASTER% test -f /data/input/carts.csv
 if not errorlevel 1 goto docker_sample_ready
@@ -127,10 +128,11 @@ if /i "%JOB%"=="analytics" goto local_analytics
 if /i "%JOB%"=="plan" goto local_plan
 if /i "%JOB%"=="quality" goto local_plan
 if not defined SPARK_ETL_ARCHIVE_DIR set "SPARK_ETL_ARCHIVE_DIR=%ROOT%\.local\archive"
-rem What spark-submit runs: the spark-etl command, with retention, restore or load JOB.
+rem What spark-submit runs: the spark-etl command, with retention, restore, lake or load JOB.
 set ENTRY="%ROOT%\jobs\main.py" load %JOB%
 if /i "%JOB%"=="retention" (set ENTRY="%ROOT%\jobs\main.py" %JOB%& goto local_submit)
 if /i "%JOB%"=="restore" (set ENTRY="%ROOT%\jobs\main.py" %JOB%& goto local_submit)
+if /i "%JOB%"=="lake" (set ENTRY="%ROOT%\jobs\main.py" %JOB%& goto local_submit)
 if not defined HAS_INPUT (
   if not exist "%ROOT%\.local\sample-data\carts.csv" (
     python "%ROOT%\jobs\main.py" generate-data --output-dir "%ROOT%\.local\sample-data" --carts %SAMPLE_CARTS% 1>&2 || exit /b 2
@@ -207,6 +209,8 @@ echo   retention [--dry-run]    archive to Parquet the cart months (and audit ro
 echo                            retention settings keep, check each archive, then drop what it holds
 echo                            (archives in .local\archive, on Docker .\data\archive)
 echo   restore --month YYYY-MM  bring an archived month of cart lines back into PostgreSQL
+echo   lake sync                compare the Iceberg lake (lake.warehouse; on Docker .\data\lake) with
+echo                            PostgreSQL and write again what differs
 echo   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
 echo   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 echo.

@@ -2,7 +2,7 @@
 # Run a job on the Docker stack, or with --local on this machine (see --help).
 set -euo pipefail
 
-TOOLS="analytics quality plan retention restore generate_data test"
+TOOLS="analytics quality plan retention restore lake generate_data test"
 SAMPLE_CARTS=10000
 
 # The load jobs come from the entity definitions: one per YAML file of spark_etl/definitions/entities,
@@ -40,6 +40,8 @@ Jobs: $JOBS
                            retention settings keep, check each archive, then drop what it holds
                            (archives in .local/archive, on Docker ./data/archive)
   restore --month YYYY-MM  bring an archived month of cart lines back into PostgreSQL
+  lake sync                compare the Iceberg lake (lake.warehouse; on Docker ./data/lake) with
+                           PostgreSQL and write again what differs
   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 
@@ -94,7 +96,7 @@ run_local() {
   mkdir -p "$SPARK_ETL_LOG_DIR"
   if [[ " $* " == *" -h "* || " $* " == *" --help "* ]]; then  # a job's options: nothing starts
     case "$JOB" in
-      analytics | quality | plan | retention | restore) exec python "$ROOT/jobs/main.py" "$JOB" --help ;;
+      analytics | quality | plan | retention | restore | lake) exec python "$ROOT/jobs/main.py" "$JOB" --help ;;
       generate_data) exec python "$ROOT/jobs/main.py" generate-data --help ;;
       *) exec python "$ROOT/jobs/main.py" load "$JOB" --help ;;
     esac
@@ -115,7 +117,7 @@ run_local() {
   fi
 
   export SPARK_ETL_ARCHIVE_DIR="${SPARK_ETL_ARCHIVE_DIR:-$LOCAL_DIR/archive}"
-  if [ "$JOB" = retention ] || [ "$JOB" = restore ]; then
+  if [ "$JOB" = retention ] || [ "$JOB" = restore ] || [ "$JOB" = lake ]; then
     use_embedded_postgres
     local status=0
     local_spark_submit "$ROOT/jobs/main.py" "$JOB" "$@" || status=$?
@@ -174,7 +176,7 @@ run_docker() {
       return
       ;;
   esac
-  if [ "$JOB" = retention ] || [ "$JOB" = restore ]; then
+  if [ "$JOB" = retention ] || [ "$JOB" = restore ] || [ "$JOB" = lake ]; then
     docker_spark_submit jobs/main.py "$JOB" "$@"
     return
   fi

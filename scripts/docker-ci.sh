@@ -280,6 +280,51 @@ user_steps() {
   echo "archived $archived cart lines, restored the $january of 2020-01" >&2
   step_done
 
+  step "The lake: every load also wrote ./data/lake (Iceberg), read back in spark-master; lake sync finds it in step"
+  local parquet online_lake all_lake
+  parquet="$(find data/lake -name '*.parquet' -print -quit)"
+  [ -n "$parquet" ] && [ -n "$(find data/lake -name '*.metadata.json' -print -quit)" ] ||
+    fail "no Iceberg table in ./data/lake"
+  [ "$(stat -c %u "$parquet")" = "$(id -u)" ] || fail "the lake's files do not belong to $(id -un)"
+  # pyiceberg in the container, as docs/lake.md reads it: the lines of the months PostgreSQL
+  # holds (count and amount), and every line (the archived months stay in the lake)
+  online_lake="$(docker compose -p spark-etl exec -T spark-master python - <<'PY'
+import os
+from datetime import datetime
+from urllib.parse import quote
+
+import psycopg2
+import pyarrow.compute as pc
+from pyiceberg.catalog import load_catalog
+from pyiceberg.expressions import GreaterThanOrEqual, LessThan
+
+env = os.environ
+uri = (f"postgresql+psycopg2://{env['PGUSER']}:{quote(env['PGPASSWORD'], safe='')}@"
+       f"{env['PGHOST']}:{env['PGPORT']}/{env['PGDATABASE']}")
+catalog = load_catalog("spark_etl", type="sql", uri=uri, warehouse="file:///data/lake")
+with psycopg2.connect("") as conn, conn.cursor() as cur:
+    cur.execute("SELECT min(created_at) FROM cart WHERE created_at >= '2020-02-01'")
+    (first,) = cur.fetchone()
+start = datetime(first.year, first.month, 1).isoformat()
+cart = catalog.load_table("spark_etl.cart")
+recent = cart.scan(row_filter=GreaterThanOrEqual("created_at", start)).to_arrow()
+january = cart.scan(row_filter=LessThan("created_at", "2020-02-01T00:00:00")).to_arrow()
+every = cart.scan().to_arrow()
+print(recent.num_rows + january.num_rows, pc.sum(recent["amount"]).as_py() + pc.sum(january["amount"]).as_py(), every.num_rows)
+PY
+)" || fail "pyiceberg could not read the lake in spark-master"
+  all_lake="${online_lake##* }"
+  online_lake="${online_lake% *}"
+  [ "$online_lake" = "$(psql_stack "SELECT count(*) || ' ' || sum(amount) FROM cart")" ] ||
+    fail "the lake's lines of the online months ($online_lake) differ from PostgreSQL's"
+  [ "$all_lake" = "$(psql_stack "SELECT (SELECT count(*) FROM cart) + (SELECT coalesce(sum(row_count), 0) FROM etl_archive WHERE table_name = 'cart' AND restored_at IS NULL)")" ] ||
+    fail "the lake does not hold every line, online and archived ($all_lake)"
+  ./submit.sh lake sync | tee /tmp/spark-etl-ci-lake.txt
+  [ "$(grep -c ': in step with PostgreSQL' /tmp/spark-etl-ci-lake.txt)" = 4 ] ||
+    fail "lake sync did not find the four tables in step"
+  echo "the lake holds $all_lake cart lines; the online months equal PostgreSQL ($online_lake)" >&2
+  step_done
+
   step "./submit.sh test (the suite inside spark-master, against the stack's PostgreSQL)"
   ./submit.sh test -q -rs
   step_done

@@ -26,6 +26,10 @@ from spark_etl.local.postgres import LocalPostgres
 from spark_etl.spark.session import build_session
 from tests.helpers import job_config, open_connection, pg_environment
 
+# An installation's lake (the Docker image sets /data/lake) is not the tests': a test that
+# wants a lake sets lake.warehouse itself.
+os.environ.pop("SPARK_ETL_LAKE_WAREHOUSE", None)
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

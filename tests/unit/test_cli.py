@@ -32,7 +32,7 @@ def test_unknown_job_is_named_with_the_known_ones(capsys, no_spark):
     assert capsys.readouterr().err == (
         "error: Unknown job 'cart_transform'; choose one of: customer_data_transform, "
         "product_data_transform, cart_data_transform, all, analytics, plan, generate_data, "
-        "retention, restore.\n"
+        "retention, restore, lake.\n"
     )
 
 
@@ -167,6 +167,25 @@ def test_restore_needs_a_month_like_2024_01(capsys, no_spark):
     )
 
 
+def test_lake_sync_without_a_lake_says_what_to_set(capsys, no_spark):
+    assert cli.main("lake", ["sync"]) == 2
+
+    assert capsys.readouterr().err.strip() == (
+        "error: There is no lake to sync: set lake.warehouse (or SPARK_ETL_LAKE_WAREHOUSE) to "
+        "its folder."
+    )
+
+
+def test_lake_takes_only_sync(capsys, no_spark):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main("lake", ["compact"])
+
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "lake: error: argument action: invalid choice: 'compact' (choose from 'sync')"
+    )
+
+
 def test_spark_etl_version_and_help_start_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(logs.LOG_DIR_ENV)  # the log file would go to ./logs
@@ -189,7 +208,7 @@ def test_spark_etl_names_an_unknown_command_and_a_missing_job(capsys):
     assert command.main(["lod"]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         "spark-etl: error: unknown command 'lod'; choose one of: load, analytics, quality, plan, "
-        "retention, restore, generate-data"
+        "retention, restore, lake, generate-data"
     )
     assert command.main(["load"]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
