@@ -13,6 +13,7 @@ from spark_etl.db import postgres
 
 PHASES = (  # the harness's phases, in the order of a run; each a column of the table
     ("suite", "full load + refresh"),
+    ("lake", "lake written whole"),
     ("answers", "answers + report"),
     ("incremental", "1% delta + snapshot loads + refresh"),
     ("retention", "retention + restore"),

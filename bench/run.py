@@ -18,6 +18,8 @@ loads it into a fresh database and measures, in the same run and for the same ro
     CSV and COPY into the same partitioned, indexed tables of a database of its own), timed
     before the suite; after the suite its tables are checked against the suite's (cart rows
     and sum(amount), every table's rows and content), and a difference is reported loudly;
+  - the lake (``bench/lake.py``): the Iceberg tables written whole from what the suite loaded,
+    against the cart's PostgreSQL stage, and the Parquet files' size against PostgreSQL's;
   - last, the retention run keeping 12 months online (every older month archived to Parquet,
     read back, checked and dropped; then the views refreshed), with the database size before
     and after, and the restore of one month.
@@ -50,7 +52,7 @@ sys.path.insert(0, str(REPO))
 import psycopg2.errors  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 
-from bench import index_use, peer  # noqa: E402
+from bench import index_use, lake, peer  # noqa: E402
 from spark_etl.analytics.queries import fetch  # noqa: E402
 from spark_etl.analytics.questions import QUESTIONS  # noqa: E402
 from spark_etl.analytics.report.page import write_report  # noqa: E402
@@ -511,6 +513,8 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     drop_database(base, peer_connection.database)
     result["read_validate_profile"] = read_validate_profile(spark, ctx)
     scans.append(index_use.index_scans(connection, schema))
+    result["lake"] = lake.measure(spark, ctx, work / f"lake-{size}")
+    scans.append(index_use.index_scans(connection, schema))
     result["bulk_limit"] = bulk_load_limit(connection, settings.database.db_schema, work)
     result["analytics_query_seconds"] = analytics_queries(ctx)
     result["report_seconds"] = report_seconds(ctx, work / f"report-{size}")
@@ -765,6 +769,7 @@ def markdown(
             )
         )
     lines += peer_section(results)
+    lines += lake.section(results)
     lines += index_use.section(results)
     if before:
         same = "the same machine" if before["machine"] == machine else f"on {before['machine']}"

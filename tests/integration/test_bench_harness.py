@@ -1,13 +1,17 @@
 """The harness's own measurements run against a real database: the writer baselines write every
-line with each writer, and the index-use counters attribute scans to the cart's indexes."""
+line with each writer, the index-use counters attribute scans to the cart's indexes, and the
+lake's measurement writes every table whole and sizes it."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
-from bench import index_use
+from bench import index_use, lake
 from bench.run import WRITERS_SCHEMA, writer_baselines
-from tests.helpers import open_connection, write_csv
+from spark_etl.runs import pipeline
+from tests.helpers import open_connection, query, write_csv
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +75,7 @@ def test_index_scans_count_each_index_of_the_partitioned_cart(loaded, db_setting
         scans[name] == index_use.total(before)[name] for name in declared - {"cart_product_idx"}
     )
     assert index_use.per_phase([before, after, after]) == {
-        name: {"suite": leaves if name == "cart_product_idx" else 0, "answers": 0}
+        name: {"suite": leaves if name == "cart_product_idx" else 0, "lake": 0}
         for name in sorted(declared)
     }
     # a partition dropped: its scans leave with it, the phase counts the other leaves'
@@ -94,3 +98,25 @@ def _leaf_count(connection, schema: str) -> int:
 
 def test_index_scans_of_a_table_not_created_yet_are_none(db_settings, connection):
     assert index_use.index_scans(connection, db_settings.database.db_schema, "no_such") == {}
+
+
+def test_the_lake_measure_writes_every_table_whole_and_sizes_it(
+    loaded, spark, db_settings, connection, tmp_path
+):
+    ctx = pipeline.RunContext(db_settings, connection, str(loaded), datetime(2030, 1, 1))
+    (tmp_path / "lake" / "left-over").mkdir(parents=True)  # an earlier run's: emptied first
+
+    measured = lake.measure(spark, ctx, tmp_path / "lake")
+
+    assert set(measured["entities"]) == {"customer", "product", "cart"}
+    assert all(seconds > 0 for seconds in measured["entities"].values())
+    assert set(measured["tables"]) == {"customer", "product", "product_variation", "cart"}
+    for name, table in measured["tables"].items():
+        assert table["rows"] == query(connection, db_settings, f"SELECT count(*) FROM {name}")[0][0]
+        assert table["parquet_bytes"] > 0 and table["pg_heap_bytes"] > 0, name
+        assert table["pg_total_bytes"] > table["pg_heap_bytes"], name  # its key's index
+    months = query(
+        connection, db_settings, "SELECT count(DISTINCT date_trunc('month', created_at)) FROM cart"
+    )[0][0]
+    assert measured["tables"]["cart"]["files"] == months == 60
+    assert not (tmp_path / "lake" / "left-over").exists()
