@@ -24,8 +24,9 @@ from spark_etl.config import Connection, DatabaseSettings, LakeSettings
 from spark_etl.db import lake_pending
 from spark_etl.db.checksums import Checksum, pg_checksum_query, unsupported_types
 from spark_etl.io.checksums import spark_checksum, spark_checksums
+from spark_etl.lake.files import written_schema
 from spark_etl.lake.schema import LakeTable
-from spark_etl.lake.write import Written, create_table, lake_catalog, rewrite
+from spark_etl.lake.write import Written, create_table, evolve, lake_catalog, rewrite
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ def lake_ranges(spark: SparkSession, table: Table, spec: LakeTable) -> dict[date
     files = [task.file.file_path for task in table.scan().plan_files()]
     if not files:
         return {}
-    frame = spark.read.parquet(*files).select(*spec.column_names)
+    # the files' own types; a column added after a file was written is NULL in it
+    frame = spark.read.schema(written_schema(spec)).parquet(*files)
     parts = spec.partitioning
     if parts is None:
         whole = spark_checksum(frame, _columns(spec))
@@ -137,6 +139,7 @@ def _sync(
     starts: tuple[date, ...] | None
     if catalog.table_exists((lake.namespace, spec.name)):
         table = catalog.load_table((lake.namespace, spec.name))
+        evolve(table, spec)
         kept = lake_ranges(spark, table, spec)
         starts = differing(held, kept, archived.get(spec.name, ()))
         if spec.partitioning is None and starts:

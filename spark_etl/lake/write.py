@@ -17,7 +17,7 @@ from typing import Any
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.manifest import DataFile
-from pyiceberg.table import Table
+from pyiceberg.table import Table, TableProperties
 from pyspark.sql import SparkSession
 
 from spark_etl.config import Connection, DatabaseSettings, LakeSettings
@@ -76,6 +76,7 @@ def write_tables(
                 if spec.name not in pending:
                     continue
                 table = catalog.load_table(name)
+                evolve(table, spec)
                 starts = pending[spec.name]
             else:
                 table, starts = create_table(catalog, lake, spec), None
@@ -87,6 +88,36 @@ def write_tables(
                 lake_pending.clear(cur, spec.name)
             conn.commit()
     return written
+
+
+def evolve(table: Table, spec: LakeTable) -> list[str]:
+    """Bring the Iceberg table's schema to the model's as the migrations change it: a column
+    added (optional, as a migration adds it: NULL in the rows already loaded, which is what the
+    files written before it give a reader), a NOT NULL dropped; and the name mapping (how
+    readers match the columns of Spark's files) to the schema. Returns the changes, in words;
+    run before every write, so a change interrupted half-way is finished by the next."""
+    current = {field.name: field for field in table.schema().fields}
+    added = [field for field in spec.schema().fields if field.name not in current]
+    relaxed = [
+        field.name
+        for field in spec.schema().fields
+        if field.name in current and current[field.name].required and not field.required
+    ]
+    if added or relaxed:
+        with table.update_schema() as update:
+            for field in added:
+                update.add_column(field.name, field.field_type, required=False)
+            for name in relaxed:
+                update.make_column_optional(name)
+    changes = [f"add column {field.name} ({field.field_type})" for field in added]
+    changes += [f"allow NULL in {name}" for name in relaxed]
+    mapping = table.refresh().schema().name_mapping.model_dump_json()
+    if table.properties.get(TableProperties.DEFAULT_NAME_MAPPING) != mapping:
+        with table.transaction() as tx:
+            tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
+    if changes:
+        log.info("Lake table %s: %s", spec.name, "; ".join(changes))
+    return changes
 
 
 def create_table(catalog: SqlCatalog, lake: LakeSettings, spec: LakeTable) -> Table:

@@ -6,21 +6,24 @@ that cannot be written stops a load before Spark starts."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from pyiceberg.table import Table
 from pyiceberg.transforms import MonthTransform
-from pyiceberg.types import DecimalType, LongType, TimestampType
+from pyiceberg.types import DecimalType, LongType, StringType, TimestampType
 
 from spark_etl.cli import main as cli
+from spark_etl.definitions import load_entities
 from spark_etl.errors import LakeError
 from spark_etl.lake import write
 from spark_etl.local.datagen import DataSpec, generate
 from spark_etl.runs import pipeline
 from tests.helpers import load_products, query, run_job, write_csv
 from tests.integration.conftest import PENDING, lake_rows, open_lake, pg_rows
+from tests.integration.test_migrations import CUSTOMER_YAML
 
 pytestmark = pytest.mark.integration
 
@@ -209,3 +212,58 @@ def test_a_failed_lake_write_keeps_the_load_in_postgresql_and_the_previous_snaps
     assert len(customer.snapshots()) == 2
     assert customer.current_snapshot().summary["etl_run"] == again
     assert query(connection, settings, PENDING) == []
+
+
+def test_a_column_a_migration_adds_is_added_to_the_lake_table(
+    spark, lake_settings, connection, tmp_path
+):
+    settings = lake_settings
+    customers = [("1", "Ada", "2024-01-05 10:00:00"), ("2", "Bo", "2024-02-06 11:00:00")]
+    write_csv(tmp_path / "first", "customers", customers)
+    run_job(spark, settings, connection, tmp_path / "first", "customer_data_transform")
+    text = CUSTOMER_YAML.replace(
+        "    created_at: {rule: timestamp}\n",
+        "    created_at: {rule: timestamp}\n    email: {rule: text, required: false}\n",
+    ).replace(
+        "  created_at: {type: timestamp, nullable: false}\n",
+        "  created_at: {type: timestamp, nullable: false}\n  email: {type: text}\n",
+    )
+    (tmp_path / "entities").mkdir()
+    (tmp_path / "entities" / "customer.yaml").write_text(text, encoding="utf-8")
+    header = ("id", "name", "created_at", "email")
+    write_csv(
+        tmp_path / "second",
+        "customers",
+        [("2", "Bo", "2024-02-06 11:00:00", "bo@example.com")],
+        header,
+    )
+
+    started: list[str] = []
+    ctx = pipeline.RunContext(
+        settings,
+        connection,
+        str(tmp_path / "second"),
+        datetime(2030, 1, 1),
+        model=load_entities(tmp_path / "entities"),
+    )
+    pipeline.run(spark, ctx, "customer_data_transform", started)
+
+    catalog = open_lake(connection, settings)
+    customer = catalog.load_table(("spark_etl", "customer"))
+    email = customer.schema().find_field("email")
+    assert email.field_type == StringType() and not email.required
+    assert (
+        lake_rows(customer)
+        == pg_rows(connection, settings, customer, "customer")
+        == [
+            (1, "Ada", datetime(2024, 1, 5, 10), None),
+            (2, "Bo", datetime(2024, 2, 6, 11), "bo@example.com"),
+        ]
+    )
+    mapping = json.loads(customer.properties["schema.name-mapping.default"])
+    assert [field["names"] for field in mapping] == [
+        ["customer_id"],
+        ["name"],
+        ["created_at"],
+        ["email"],
+    ]
