@@ -27,6 +27,12 @@ def warehouse_uri(warehouse: str) -> str:
     return file_uri(warehouse_folder(warehouse))
 
 
+def table_location(warehouse: str, namespace: str, table: str) -> str:
+    """Where the lake keeps a table: ``<warehouse>/<namespace>/<table>`` (pyiceberg's SQL
+    catalog's own default, set explicitly so a reader of the folder can rely on it)."""
+    return f"{warehouse_uri(warehouse)}/{namespace}/{table}"
+
+
 def check_warehouse(warehouse: str) -> Path:
     """Create the warehouse folder when missing; a folder that cannot be created or written is
     a ConfigError (before Spark starts). Returns the folder."""

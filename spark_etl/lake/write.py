@@ -25,7 +25,7 @@ from spark_etl.db import lake_pending
 from spark_etl.lake.catalog import open_catalog
 from spark_etl.lake.files import read_table, write_files
 from spark_etl.lake.schema import LakeTable
-from spark_etl.lake.warehouse import warehouse_folder
+from spark_etl.lake.warehouse import table_location, warehouse_folder
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,10 @@ def evolve(table: Table, spec: LakeTable) -> list[str]:
 
 def create_table(catalog: SqlCatalog, lake: LakeSettings, spec: LakeTable) -> Table:
     """The lake's (empty) table of ``spec``: its schema, partitioning and properties."""
+    assert lake.warehouse is not None
     return catalog.create_table(
         (lake.namespace, spec.name),
+        location=table_location(lake.warehouse, lake.namespace, spec.name),
         schema=spec.schema(),
         partition_spec=spec.partition_spec(),
         properties=spec.properties(),

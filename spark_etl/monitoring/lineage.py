@@ -66,10 +66,13 @@ class LoadRunFacet(RunFacet):
 
 @dataclass(frozen=True)
 class Table:
-    """A table the load writes: ``database.schema.table``, and its columns' SQL types."""
+    """A table the load writes: ``database.schema.table`` (in the PostgreSQL server's
+    namespace), or an Iceberg table's location (in ``namespace``: ``file``); and its
+    columns' SQL types."""
 
     name: str
     columns: Mapping[str, str]
+    namespace: str | None = None  # None: the PostgreSQL server's
 
 
 @dataclass
@@ -216,7 +219,7 @@ class Lineage:
                 )
             outputs.append(
                 OutputDataset(
-                    namespace=server,
+                    namespace=table.namespace or server,
                     name=table.name,
                     facets={
                         "schema": schema_dataset.SchemaDatasetFacet(

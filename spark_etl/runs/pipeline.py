@@ -33,6 +33,7 @@ from spark_etl.errors import (
 )
 from spark_etl.io import readers, writers
 from spark_etl.lake.schema import lake_tables
+from spark_etl.lake.warehouse import table_location
 from spark_etl.lake.write import write_tables
 from spark_etl.monitoring import context, lineage
 from spark_etl.quality import gates
@@ -147,13 +148,21 @@ def _write_lake(
 
 def lineage_tables(ctx: RunContext, entity: Entity) -> list[lineage.Table]:
     """The tables a load of ``entity`` writes, as lineage names them: its table, the history
-    table of a ``history`` merge, and the rejects' table."""
+    table of a ``history`` merge, the rejects' table, and its lake tables (by location)."""
     prefix = f"{ctx.connection.database}.{ctx.settings.database.db_schema}"
     columns = {name: column.type for name, column in entity.columns.items()}
     tables = [lineage.Table(f"{prefix}.{entity.table.name}", columns)]
     if isinstance(entity.merge, HistoryMerge):
         tables.append(lineage.Table(f"{prefix}.{entity.merge.table}", columns))
-    return [*tables, lineage.Table(f"{prefix}.etl_reject", {})]
+    tables.append(lineage.Table(f"{prefix}.etl_reject", {}))
+    lake = ctx.settings.lake
+    if lake.warehouse is not None and entity.to_lake(True):
+        for spec in lake_tables(entity, ctx.model):
+            location = table_location(lake.warehouse, lake.namespace, spec.name)
+            namespace, name = lineage.file_dataset(location)
+            kept = {column.name: column.type for column in spec.columns}
+            tables.append(lineage.Table(name, kept, namespace))
+    return tables
 
 
 def _stage(

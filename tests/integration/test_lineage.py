@@ -11,6 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +179,30 @@ def test_configured_the_clients_ways_and_off_otherwise(tmp_path, monkeypatch):
 
     monkeypatch.setenv("OPENLINEAGE_DISABLED", "true")
     assert not Lineage.from_environment().enabled
+
+
+def test_a_load_with_a_lake_names_its_iceberg_tables_by_location(
+    shared, cli_env, tmp_path, receiver, monkeypatch
+):
+    monkeypatch.setenv("OPENLINEAGE_URL", receiver.url)
+    config = Path(cli_env)
+    config.write_text(
+        config.read_text(encoding="utf-8") + f"lake:\n  warehouse: {tmp_path / 'lake'}\n",
+        encoding="utf-8",
+    )
+    generate(tmp_path / "in", DataSpec(100, 10, 5, seed=3))
+
+    argv = ["--input-dir", str(tmp_path / "in"), "--config", str(config)]
+    assert cli.main("product_data_transform", argv) == 0
+
+    _start, complete = receiver.events
+    lake = tmp_path / "lake" / "spark_etl"
+    assert [(o["namespace"], o["name"]) for o in complete["outputs"]][-2:] == [
+        ("file", str(lake / "product")),
+        ("file", str(lake / "product_variation")),
+    ]
+    assert {f["name"]: f["type"] for f in complete["outputs"][-1]["facets"]["schema"]["fields"]}[
+        "price"
+    ] == "numeric(12,2)"
+    # the locations the lake's tables have
+    assert sorted(p.name for p in lake.iterdir()) == ["product", "product_variation"]
