@@ -116,6 +116,15 @@ def test_lake_holds_what_postgresql_holds_and_an_increment_rewrites_only_its_mon
     for name in ("customer", "product", "product_variation"):
         assert len(catalog.load_table(("spark_etl", name)).snapshots()) == 1
 
+    # the whole first extract again (a full snapshot): it changes back the two lines the
+    # increment changed, so their three months are written again, and only those
+    run_job(spark, settings, connection, tmp_path / "in", "cart_data_transform")
+    cart = catalog.load_table(("spark_etl", "cart"))
+    assert lake_rows(cart) == pg_rows(connection, settings, cart, "cart")
+    assert len(cart.snapshots()) == 3
+    again = month_files(cart)
+    assert {month for month in after if again.get(month) != after[month]} == touched
+
     # a price change versions the product: its variations change, the product's row does not
     ((product_id, name, price, sku, created_at),) = query(
         connection,
