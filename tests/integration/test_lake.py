@@ -276,3 +276,27 @@ def test_a_column_a_migration_adds_is_added_to_the_lake_table(
         ["created_at"],
         ["email"],
     ]
+
+
+def test_the_lake_commits_under_the_load_lock(
+    spark, lake_settings, connection, tmp_path, monkeypatch
+):
+    settings = lake_settings
+    write_csv(tmp_path / "in", "customers", [("1", "Ada", "2024-01-05 10:00:00")])
+    held: list[list[tuple]] = []
+    rewrite = write.rewrite
+
+    def seen_from_another_session(*args, **kwargs):
+        held.append(
+            query(
+                connection,
+                settings,
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+            )
+        )
+        return rewrite(*args, **kwargs)
+
+    monkeypatch.setattr(write, "rewrite", seen_from_another_session)
+    run_job(spark, settings, connection, tmp_path / "in", "customer_data_transform")
+
+    assert held == [[(1,)]]  # the load's lock, held by the job while the lake commits
