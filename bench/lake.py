@@ -13,7 +13,7 @@ from typing import Any
 from spark_etl.config import LakeSettings
 from spark_etl.db import postgres
 from spark_etl.lake.schema import lake_tables
-from spark_etl.lake.write import lake_catalog, write_tables
+from spark_etl.lake.write import LakeRun, lake_catalog, write_tables
 from spark_etl.runs import pipeline
 
 
@@ -30,15 +30,8 @@ def measure(spark: Any, ctx: pipeline.RunContext, warehouse: Path) -> dict[str, 
     try:
         for entity in ctx.model.entities:
             started = time.perf_counter()
-            written = write_tables(
-                spark,
-                conn,
-                ctx.connection,
-                db,
-                lake,
-                lake_tables(entity, ctx.model),
-                str(uuid.uuid4()),
-            )
+            run = LakeRun(spark, conn, ctx.connection, db, lake, str(uuid.uuid4()))
+            written = write_tables(run, lake_tables(entity, ctx.model))
             result["entities"][entity.entity] = round(time.perf_counter() - started, 2)
             with lake_catalog(ctx.connection, db, lake) as catalog:
                 for table in written:

@@ -20,13 +20,12 @@ from pyiceberg.table import Table
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from spark_etl.config import Connection, DatabaseSettings, LakeSettings
 from spark_etl.db import lake_pending
 from spark_etl.db.checksums import Checksum, pg_checksum_query, unsupported_types
 from spark_etl.io.checksums import spark_checksum, spark_checksums
 from spark_etl.lake.files import written_schema
 from spark_etl.lake.schema import LakeTable
-from spark_etl.lake.write import Written, create_table, evolve, lake_catalog, rewrite
+from spark_etl.lake.write import LakeRun, Written, create_table, evolve, lake_catalog, rewrite
 
 log = logging.getLogger(__name__)
 
@@ -100,54 +99,40 @@ def differing(
 
 
 def sync_tables(
-    spark: SparkSession,
-    conn: Any,
-    connection: Connection,
-    db: DatabaseSettings,
-    lake: LakeSettings,
-    tables: tuple[LakeTable, ...],
-    archived: Mapping[str, Collection[date]],
-    run_id: str,
+    run: LakeRun, tables: tuple[LakeTable, ...], archived: Mapping[str, Collection[date]]
 ) -> list[Compared]:
     """Compare each of ``tables`` with PostgreSQL and write again what differs (the caller
     holds the load lock); nothing of them is pending for the lake afterwards."""
     done = []
-    with lake_catalog(connection, db, lake) as catalog:
+    with lake_catalog(run.connection, run.db, run.lake) as catalog:
         for spec in tables:
-            done.append(_sync(spark, conn, connection, db, lake, catalog, spec, archived, run_id))
-            with conn.cursor() as cur:
+            done.append(_sync(run, catalog, spec, archived.get(spec.name, ())))
+            with run.conn.cursor() as cur:
                 lake_pending.clear(cur, spec.name)
-            conn.commit()
+            run.conn.commit()
     return done
 
 
 def _sync(
-    spark: SparkSession,
-    conn: Any,
-    connection: Connection,
-    db: DatabaseSettings,
-    lake: LakeSettings,
-    catalog: SqlCatalog,
-    spec: LakeTable,
-    archived: Mapping[str, Collection[date]],
-    run_id: str,
+    run: LakeRun, catalog: SqlCatalog, spec: LakeTable, archived: Collection[date]
 ) -> Compared:
-    with conn.cursor() as cur:
+    with run.conn.cursor() as cur:
         held = pg_ranges(cur, spec)
-    conn.commit()
+    run.conn.commit()
     rows = sum(checksum.rows for checksum in held.values())
     starts: tuple[date, ...] | None
-    if catalog.table_exists((lake.namespace, spec.name)):
-        table = catalog.load_table((lake.namespace, spec.name))
+    name = (run.lake.namespace, spec.name)
+    if catalog.table_exists(name):
+        table = catalog.load_table(name)
         evolve(table, spec)
-        kept = lake_ranges(spark, table, spec)
-        starts = differing(held, kept, archived.get(spec.name, ()))
+        kept = lake_ranges(run.spark, table, spec)
+        starts = differing(held, kept, archived)
         if spec.partitioning is None and starts:
             starts = None  # an unpartitioned table is written whole
     else:
-        table, starts = create_table(catalog, lake, spec), None
+        table, starts = create_table(catalog, run.lake, spec), None
     if starts == ():
         log.info("Lake table %s holds what PostgreSQL holds (%d rows)", spec.name, rows)
         return Compared(spec.name, rows, ())
-    written = rewrite(spark, conn, connection, db, table, spec, starts, run_id)
+    written = rewrite(run, table, spec, starts)
     return Compared(spec.name, rows, starts, written)

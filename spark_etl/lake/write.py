@@ -41,6 +41,20 @@ class Written:
     rows: int  # rows in the files added
 
 
+@dataclass(frozen=True)
+class LakeRun:
+    """What writing the lake takes: Spark, the run's connection to the model (its session
+    holds the load lock), how the executors reach PostgreSQL, the settings, and the run that
+    writes (named by every snapshot it commits)."""
+
+    spark: SparkSession
+    conn: Any
+    connection: Connection
+    db: DatabaseSettings
+    lake: LakeSettings
+    run_id: str
+
+
 @contextmanager
 def lake_catalog(
     connection: Connection, db: DatabaseSettings, lake: LakeSettings
@@ -53,23 +67,16 @@ def lake_catalog(
         catalog.engine.dispose()
 
 
-def write_tables(
-    spark: SparkSession,
-    conn: Any,
-    connection: Connection,
-    db: DatabaseSettings,
-    lake: LakeSettings,
-    tables: tuple[LakeTable, ...],
-    run_id: str,
-) -> list[Written]:
+def write_tables(run: LakeRun, tables: tuple[LakeTable, ...]) -> list[Written]:
     """Bring the lake's ``tables`` (an entity's, ``lake_tables``) up to what PostgreSQL holds:
     the ranges pending for each (the caller holds the load lock, so no other load changes
     them meanwhile). A table the lake does not have yet is created and written whole."""
+    conn, lake = run.conn, run.lake
     with conn.cursor() as cur:
         pending = lake_pending.pending(cur, [spec.name for spec in tables])
     conn.commit()
     written = []
-    with lake_catalog(connection, db, lake) as catalog:
+    with lake_catalog(run.connection, run.db, lake) as catalog:
         for spec in tables:
             name = (lake.namespace, spec.name)
             if catalog.table_exists(name):
@@ -81,7 +88,7 @@ def write_tables(
             else:
                 table, starts = create_table(catalog, lake, spec), None
             if starts != ():
-                done = rewrite(spark, conn, connection, db, table, spec, starts, run_id)
+                done = rewrite(run, table, spec, starts)
                 if done is not None:
                     written.append(done)
             with conn.cursor() as cur:
@@ -133,23 +140,16 @@ def create_table(catalog: SqlCatalog, lake: LakeSettings, spec: LakeTable) -> Ta
 
 
 def rewrite(
-    spark: SparkSession,
-    conn: Any,
-    connection: Connection,
-    db: DatabaseSettings,
-    table: Table,
-    spec: LakeTable,
-    starts: tuple[date, ...] | None,
-    run_id: str,
+    run: LakeRun, table: Table, spec: LakeTable, starts: tuple[date, ...] | None
 ) -> Written | None:
     """Write the rows of ``starts`` (None: all) as new files and commit one snapshot that
     replaces the table's files of those ranges with them."""
-    with conn.cursor() as cur:
-        frame = read_table(spark, cur, connection, db, spec, starts)
+    with run.conn.cursor() as cur:
+        frame = read_table(run.spark, cur, run.connection, run.db, spec, starts)
         # the run's own folder: nothing an earlier snapshot references is overwritten
-        folder = warehouse_folder(table.location()) / "data" / run_id
+        folder = warehouse_folder(table.location()) / "data" / run.run_id
         paths = write_files(frame, spec, folder)
-    conn.commit()
+    run.conn.commit()
     new = [parquet_file_to_data_file(table.io, table.metadata, path) for path in paths]
     new = [data_file for data_file in new if data_file.record_count > 0]
     old = _current_files(table, spec, starts)
@@ -157,7 +157,7 @@ def rewrite(
         log.info("Lake table %s: nothing to write", spec.name)
         return None
     with table.transaction() as tx:
-        snapshot = tx.update_snapshot(snapshot_properties={RUN_PROPERTY: run_id})
+        snapshot = tx.update_snapshot(snapshot_properties={RUN_PROPERTY: run.run_id})
         with snapshot.overwrite() as overwrite:
             for data_file in old:
                 overwrite.delete_data_file(data_file)

@@ -20,6 +20,7 @@ from spark_etl.errors import RefreshError, one_line
 from spark_etl.io.archives import local_archive_dir
 from spark_etl.lake.schema import lake_tables
 from spark_etl.lake.sync import Compared, sync_tables
+from spark_etl.lake.write import LakeRun
 from spark_etl.runs import lifecycle, retention
 from spark_etl.spark.session import lazy_session
 
@@ -170,7 +171,7 @@ def sync_lake(
             tables = tuple(spec for entity in entities for spec in lake_tables(entity, model))
             archived = {spec.name: archives.archived_months(cur, spec.name) for spec in tables}
         conn.commit()
-        done = sync_tables(spark(), conn, connection, db, lake, tables, archived, run_id)
+        done = sync_tables(LakeRun(spark(), conn, connection, db, lake, run_id), tables, archived)
         written = sum(compared.written.rows for compared in done if compared.written)
         return done, sum(compared.rows for compared in done), written
 

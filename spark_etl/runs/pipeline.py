@@ -34,7 +34,7 @@ from spark_etl.errors import (
 from spark_etl.io import readers, writers
 from spark_etl.lake.schema import lake_tables
 from spark_etl.lake.warehouse import table_location
-from spark_etl.lake.write import write_tables
+from spark_etl.lake.write import LakeRun, write_tables
 from spark_etl.monitoring import context, lineage
 from spark_etl.quality import gates
 from spark_etl.runs import lifecycle
@@ -128,15 +128,8 @@ def _write_lake(
     settings = ctx.settings
     try:
         with progress.phase(f"{job.name}: lake", spark) as shown:
-            written = write_tables(
-                spark,
-                conn,
-                ctx.connection,
-                settings.database,
-                settings.lake,
-                lake_tables(job.entity, ctx.model),
-                run_id,
-            )
+            run = LakeRun(spark, conn, ctx.connection, settings.database, settings.lake, run_id)
+            written = write_tables(run, lake_tables(job.entity, ctx.model))
             shown.rows = sum(table.rows for table in written)
     except Exception as exc:
         raise LakeError(
