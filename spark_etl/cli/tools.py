@@ -193,6 +193,8 @@ def run_lake(argv: list[str]) -> None:
         done = maintenance.sync_lake(settings, model, connection, started)
     finally:
         print_summary(settings, connection, started)
+    if not done:
+        print("Nothing to compare: PostgreSQL holds no table of an entity the lake keeps yet.")
     for compared in done:
         print(describe_sync(compared))
 
@@ -201,13 +203,15 @@ def describe_sync(compared: Compared) -> str:
     """One line per table: in step, or what was written again."""
     if compared.in_step:
         return f"{compared.table}: in step with PostgreSQL ({compared.rows} rows)"
+    written = compared.written
+    snapshot = f"snapshot {written.snapshot_id}, {written.rows} rows" if written else "no rows"
+    if compared.created:
+        return f"{compared.table}: not in the lake; created and written ({snapshot})"
     what = (
         "the whole table"
         if compared.differing is None
         else f"{len(compared.differing)} ranges ({', '.join(map(str, compared.differing))})"
     )
-    written = compared.written
-    snapshot = f"snapshot {written.snapshot_id}, {written.rows} rows" if written else "no rows"
     return f"{compared.table}: {what} differed; written again ({snapshot})"
 
 

@@ -40,6 +40,7 @@ class Compared:
     rows: int  # rows PostgreSQL holds
     differing: tuple[date, ...] | None  # ranges written again; None: the whole table
     written: Written | None = None
+    created: bool = False  # the lake did not have the table: created and written whole
 
     @property
     def in_step(self) -> bool:
@@ -122,7 +123,8 @@ def _sync(
     rows = sum(checksum.rows for checksum in held.values())
     starts: tuple[date, ...] | None
     name = (run.lake.namespace, spec.name)
-    if catalog.table_exists(name):
+    created = not catalog.table_exists(name)
+    if not created:
         table = catalog.load_table(name)
         evolve(table, spec)
         kept = lake_ranges(run.spark, table, spec)
@@ -135,4 +137,4 @@ def _sync(
         log.info("Lake table %s holds what PostgreSQL holds (%d rows)", spec.name, rows)
         return Compared(spec.name, rows, ())
     written = rewrite(run, table, spec, starts)
-    return Compared(spec.name, rows, starts, written)
+    return Compared(spec.name, rows, starts, written, created)

@@ -80,6 +80,9 @@ def test_sync_writes_again_only_what_postgresql_holds_otherwise(
     )
     assert gone
     catalog.drop_table(("spark_etl", "customer"))
+    change(
+        connection, settings, "UPDATE product SET name = name || ' (renamed)' WHERE product_id = 1"
+    )
     rows["cart"] -= len(gone)
     in_2021_03 = query(
         connection,
@@ -92,16 +95,18 @@ def test_sync_writes_again_only_what_postgresql_holds_otherwise(
     out = capsys.readouterr().out.splitlines()
     cart = catalog.load_table(("spark_etl", "cart"))
     customer = catalog.load_table(("spark_etl", "customer"))
+    product = catalog.load_table(("spark_etl", "product"))
     assert out[-4:] == [
-        f"customer: the whole table differed; written again "
+        f"customer: not in the lake; created and written "
         f"(snapshot {customer.current_snapshot().snapshot_id}, {rows['customer']} rows)",
-        f"product: in step with PostgreSQL ({rows['product']} rows)",
+        f"product: the whole table differed; written again "
+        f"(snapshot {product.current_snapshot().snapshot_id}, {rows['product']} rows)",
         f"product_variation: in step with PostgreSQL ({rows['product_variation']} rows)",
         f"cart: 2 ranges (2021-03-01, 2022-07-01) differed; written again "
         f"(snapshot {cart.current_snapshot().snapshot_id}, {in_2021_03} rows)",
     ]
     assert_lake_equals_postgresql(catalog, connection, settings)
-    assert snapshots(catalog) == {"cart": 2, "customer": 1, "product": 1, "product_variation": 1}
+    assert snapshots(catalog) == {"cart": 2, "customer": 1, "product": 2, "product_variation": 1}
     (run,) = query(
         connection,
         settings,
@@ -116,7 +121,7 @@ def test_sync_writes_again_only_what_postgresql_holds_otherwise(
     assert capsys.readouterr().out.splitlines()[-4:] == [
         f"{name}: in step with PostgreSQL ({rows[name]} rows)" for name in TABLES
     ]
-    assert snapshots(catalog) == {"cart": 2, "customer": 1, "product": 1, "product_variation": 1}
+    assert snapshots(catalog) == {"cart": 2, "customer": 1, "product": 2, "product_variation": 1}
 
 
 def test_retention_leaves_archived_months_in_the_lake_and_a_restore_does_not_duplicate_them(
@@ -155,3 +160,15 @@ def test_retention_leaves_archived_months_in_the_lake_and_a_restore_does_not_dup
     assert_lake_equals_postgresql(catalog, connection, settings)
     assert run_cli("lake", ["sync", "--config", str(config)]) == 0
     assert snapshots(catalog) == before
+
+
+def test_sync_before_any_load_says_there_is_nothing_to_compare(
+    lake_settings, tmp_path, run_cli, capsys
+):
+    config = with_lake(job_config(tmp_path, lake_settings), lake_settings)
+
+    assert run_cli("lake", ["sync", "--config", str(config)]) == 0
+
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Nothing to compare: PostgreSQL holds no table of an entity the lake keeps yet."
+    )
