@@ -325,8 +325,10 @@ PY
   echo "the lake holds $all_lake cart lines; the online months equal PostgreSQL ($online_lake)" >&2
   step_done
 
-  step "./submit.sh test (the suite inside spark-master, against the stack's PostgreSQL)"
-  ./submit.sh test -q -rs
+  # The lake's and the harness's tests ran in ./test.sh on the same code; here the lake is
+  # covered by its own step above (the cluster writing it), which keeps CI within its time.
+  step "./submit.sh test (the suite inside spark-master, against the stack's PostgreSQL; not the lake's and harness's tests)"
+  ./submit.sh test -q -rs -m "not lake and not bench"
   step_done
 
   step "./stop.sh, then ./start.sh: the data is still there"

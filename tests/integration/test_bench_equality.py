@@ -10,6 +10,8 @@ import pytest
 from bench.equality import compare, differing, tree_of
 from tests.helpers import open_connection
 
+pytestmark = [pytest.mark.integration, pytest.mark.bench]
+
 
 def test_equality_check_counts_rows_only_one_side_holds_and_relations_on_one_side(connection):
     old, new = (f"eq_{side}_{uuid.uuid4().hex[:8]}" for side in ("old", "new"))

@@ -13,7 +13,7 @@ from bench.run import WRITERS_SCHEMA, writer_baselines
 from spark_etl.runs import pipeline
 from tests.helpers import open_connection, query, write_csv
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.bench]
 
 
 def test_writer_baselines_write_every_line_with_each_writer(

@@ -14,7 +14,7 @@ pytest.importorskip("duckdb", reason="the bench extra (pip install -e .[bench])"
 from bench import peer
 from tests.helpers import open_connection, write_csv
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.bench]
 
 
 def rows(cur, statement: str, *params: str) -> list[tuple]:

@@ -25,7 +25,7 @@ from tests.helpers import load_products, query, run_job, write_csv
 from tests.integration.conftest import PENDING, lake_rows, open_lake, pg_rows
 from tests.integration.test_migrations import CUSTOMER_YAML
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lake]
 
 TABLES = ("customer", "product", "product_variation", "cart")
 

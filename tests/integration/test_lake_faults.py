@@ -12,7 +12,7 @@ from spark_etl.local.datagen import DataSpec, generate
 from tests.helpers import job_config, kill_at, query, run_job, write_csv
 from tests.integration.conftest import PENDING, lake_rows, open_lake, pg_rows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lake]
 
 # Runs a job, killing its whole process group (Python and Spark's JVM) at a step of the lake.
 KILLER = """

@@ -22,7 +22,7 @@ from tests.integration.conftest import (
     write_config,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lake]
 
 TABLES = ("customer", "product", "product_variation", "cart")  # the order sync reports them
 
