@@ -142,7 +142,7 @@ def test_an_unknown_job_is_named(wine, project):
     assert status == 2
     assert err == (
         "error: unknown job 'nosuchjob'; choose one of: cart_data_transform "
-        "customer_data_transform product_data_transform all analytics quality plan retention restore "
+        "customer_data_transform product_data_transform all analytics quality plan retention restore lake "
         "generate_data test."
     )
 
