@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spark_etl.analytics.report.page import write_report
 from spark_etl.analytics.report.terminal import terminal_summary
@@ -23,11 +24,13 @@ from spark_etl.db import migrations, postgres
 from spark_etl.db.archives import AUDIT_TABLES
 from spark_etl.definitions import Model
 from spark_etl.errors import ConfigError
-from spark_etl.lake.sync import Compared
 from spark_etl.lake.warehouse import check_warehouse
 from spark_etl.local import datagen
 from spark_etl.runs import maintenance, retention
 from spark_etl.runs.refresh import refresh_and_answer
+
+if TYPE_CHECKING:
+    from spark_etl.lake.sync import Compared
 
 RETAINED_ENTITY = "cart"  # restore brings back a month of cart lines unless told another
 

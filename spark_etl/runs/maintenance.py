@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import SparkSession
 
@@ -18,11 +18,11 @@ from spark_etl.db.checksums import Checksum
 from spark_etl.definitions import Entity, Model
 from spark_etl.errors import RefreshError, one_line
 from spark_etl.io.archives import local_archive_dir
-from spark_etl.lake.schema import lake_tables
-from spark_etl.lake.sync import Compared, sync_tables
-from spark_etl.lake.write import LakeRun
 from spark_etl.runs import lifecycle, retention
 from spark_etl.spark.session import lazy_session
+
+if TYPE_CHECKING:
+    from spark_etl.lake.sync import Compared
 
 Work = Callable[[Callable[[], SparkSession], str], tuple[list[Any], int, int]]
 NO_COUNTS = ("rejected", "duplicate", "inserted", "updated", "flagged")
@@ -157,6 +157,11 @@ def sync_lake(
 ) -> list[Compared]:
     """Compare every lake table with PostgreSQL and write again what differs (``lake.sync``);
     an entity whose table PostgreSQL does not have yet (never loaded) is left out."""
+    # pyiceberg takes about a second to import: retention and restore do not pay for it
+    from spark_etl.lake.schema import lake_tables
+    from spark_etl.lake.sync import sync_tables
+    from spark_etl.lake.write import LakeRun
+
     db, lake = settings.database, settings.lake
     assert lake.warehouse is not None
     conn = postgres.open_model(connection, db)

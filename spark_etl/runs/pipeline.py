@@ -32,9 +32,6 @@ from spark_etl.errors import (
     one_line,
 )
 from spark_etl.io import readers, writers
-from spark_etl.lake.schema import lake_tables
-from spark_etl.lake.warehouse import table_location
-from spark_etl.lake.write import LakeRun, write_tables
 from spark_etl.monitoring import context, lineage
 from spark_etl.quality import gates
 from spark_etl.runs import lifecycle
@@ -125,6 +122,11 @@ def _write_lake(
     """Write the lake's tables of the job's entity from what PostgreSQL holds: the ranges
     pending for them (this load's, and any an earlier run left); a failure is a LakeError
     (PostgreSQL keeps the load, the lake its previous snapshot, the ranges stay pending)."""
+    # pyiceberg (and pyarrow, pandas, SQLAlchemy with it) takes about a second to import: only
+    # a run that writes the lake pays for it
+    from spark_etl.lake.schema import lake_tables
+    from spark_etl.lake.write import LakeRun, write_tables
+
     settings = ctx.settings
     try:
         with progress.phase(f"{job.name}: lake", spark) as shown:
@@ -150,6 +152,9 @@ def lineage_tables(ctx: RunContext, entity: Entity) -> list[lineage.Table]:
     tables.append(lineage.Table(f"{prefix}.etl_reject", {}))
     lake = ctx.settings.lake
     if lake.warehouse is not None and entity.to_lake(True):
+        from spark_etl.lake.schema import lake_tables  # as in _write_lake: only with a lake
+        from spark_etl.lake.warehouse import table_location
+
         for spec in lake_tables(entity, ctx.model):
             location = table_location(lake.warehouse, lake.namespace, spec.name)
             namespace, name = lineage.file_dataset(location)
