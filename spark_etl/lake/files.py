@@ -22,6 +22,9 @@ from spark_etl.lake.schema import LakeTable
 from spark_etl.lake.warehouse import file_uri
 from spark_etl.transforms.rules import spark_type
 
+# reads of a partitioned table at most: past it, neighbouring ranges share a read
+MAX_READS = 64
+
 # the Spark type a PostgreSQL type is written as, where it is not the model's own
 WRITTEN_AS = {
     "timestamp without time zone": T.TimestampNTZType(),  # Iceberg's timestamp (no zone)
@@ -44,16 +47,6 @@ def written_schema(table: LakeTable) -> T.StructType:
     )
 
 
-def _in_range(column: str, start: date, interval: str) -> sql.Composable:
-    """``column`` falls in the range (day, month, year) beginning at ``start``."""
-    return sql.SQL("{} >= {} AND {} < {}").format(
-        sql.Identifier(column),
-        sql.Literal(start),
-        sql.Identifier(column),
-        sql.Literal(next_start(start, interval)),
-    )
-
-
 def read_table(
     spark: SparkSession,
     cur: Any,
@@ -63,29 +56,75 @@ def read_table(
     starts: tuple[date, ...] | None,
 ) -> DataFrame:
     """The rows PostgreSQL holds in ``table``, in the types the files are written with: of
-    the ranges beginning at ``starts`` (one read each, in parallel), or (None) every row, read
-    in parallel slices of the key's range like a lookup."""
+    the ranges beginning at ``starts`` (None: every row). A partitioned table is read range by
+    range (consecutive ranges together past ``MAX_READS``), in parallel, each read one leaf's
+    scan and one Spark partition, so no range is split across tasks and the write needs no
+    shuffle; an unpartitioned one in parallel slices of the key's range, like a lookup."""
     names = table.column_names
-    if starts is None:
+    parts = table.partitioning
+    if parts is None:
         key = table.identifier[0]
         ordered = (key, *(name for name in names if name != key))  # the slices' key first
         frame = readers.read_lookup(spark, connection, db, table.name, ordered)
         return _as_written(spark, frame, written_schema(table))
-    parts = table.partitioning
-    assert parts is not None and starts
+    if starts is None:
+        starts = _ranges_held(cur, db, table)
     selected = ", ".join(quoted(name) for name in names)
     relation = quoted(db.db_schema, table.name)
+    conditions = [
+        _in_span(parts.range, first, next_start(last, parts.interval)).as_string(cur)
+        for first, last in read_spans(sorted(starts), MAX_READS)
+    ] or ["true"]  # nothing held: the (empty) table
     frames = [
         readers.read_query(
-            spark,
-            connection,
-            db,
-            f"SELECT {selected} FROM {relation} "
-            f"WHERE {_in_range(parts.range, start, parts.interval).as_string(cur)}",
+            spark, connection, db, f"SELECT {selected} FROM {relation} WHERE {condition}"
         )
-        for start in starts
+        for condition in conditions
     ]
     return _as_written(spark, reduce(DataFrame.unionByName, frames), written_schema(table))
+
+
+def _ranges_held(cur: Any, db: DatabaseSettings, table: LakeTable) -> tuple[date, ...]:
+    """The starts of every range between the table's first and last row (the range column is
+    part of the key, never NULL): an empty range is an empty read, pruned to its leaf."""
+    parts = table.partitioning
+    assert parts is not None
+    cur.execute(
+        sql.SQL("SELECT min({c})::date AS low, max({c})::date AS high FROM {t}").format(
+            c=sql.Identifier(parts.range), t=sql.Identifier(db.db_schema, table.name)
+        )
+    )
+    bounds = cur.fetchone()
+    if bounds["low"] is None:
+        return ()
+    starts = [range_start(bounds["low"], parts.interval)]
+    while (following := next_start(starts[-1], parts.interval)) <= bounds["high"]:
+        starts.append(following)
+    return tuple(starts)
+
+
+def range_start(day: date, interval: str) -> date:
+    """The start of the range (day, month, year) holding ``day``."""
+    if interval == "year":
+        return date(day.year, 1, 1)
+    if interval == "month":
+        return date(day.year, day.month, 1)
+    return day
+
+
+def read_spans(starts: list[date], reads: int) -> list[tuple[date, date]]:
+    """``starts`` (sorted) cut into at most ``reads`` runs of neighbours: each run's first and
+    last start."""
+    size = max(1, -(-len(starts) // reads))
+    runs = [starts[i : i + size] for i in range(0, len(starts), size)]
+    return [(run[0], run[-1]) for run in runs]
+
+
+def _in_span(column: str, start: date, end: date) -> sql.Composable:
+    """``start <= column < end``."""
+    return sql.SQL("{} >= {} AND {} < {}").format(
+        sql.Identifier(column), sql.Literal(start), sql.Identifier(column), sql.Literal(end)
+    )
 
 
 def _as_written(spark: SparkSession, frame: DataFrame, schema: T.StructType) -> DataFrame:
@@ -108,10 +147,6 @@ def write_files(frame: DataFrame, table: LakeTable, folder: Path) -> list[str]:
     else:
         field = table.partition_field or ""
         starts = F.date_format(F.date_trunc(parts.interval, F.col(parts.range)), "yyyy-MM-dd")
-        (
-            frame.withColumn(field, starts)
-            .repartition(field)
-            .write.partitionBy(field)
-            .parquet(file_uri(folder))
-        )
+        # read_table gives each range to one Spark partition: one file per range, no shuffle
+        frame.withColumn(field, starts).write.partitionBy(field).parquet(file_uri(folder))
     return [file_uri(path) for path in sorted(folder.rglob("part-*.parquet"))]

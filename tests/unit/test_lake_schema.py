@@ -25,6 +25,7 @@ from spark_etl.config import Connection, load_settings
 from spark_etl.definitions import load_entities
 from spark_etl.errors import ConfigError
 from spark_etl.lake.catalog import catalog_url
+from spark_etl.lake.files import range_start, read_spans
 from spark_etl.lake.schema import iceberg_type, lake_tables
 from spark_etl.lake.warehouse import check_warehouse, warehouse_uri
 
@@ -141,3 +142,27 @@ def test_the_catalogs_url_holds_the_connection_and_shows_no_password():
         "sslmode": "require",
     }
     assert "s3cr" not in str(url) and "s3cr" not in repr(url)
+
+
+@pytest.mark.parametrize(
+    ("day", "interval", "expected"),
+    [
+        (date(2024, 2, 29), "month", date(2024, 2, 1)),
+        (date(2024, 2, 29), "year", date(2024, 1, 1)),
+        (date(2024, 2, 29), "day", date(2024, 2, 29)),
+    ],
+)
+def test_range_start_is_the_first_day_of_its_range(day, interval, expected):
+    assert range_start(day, interval) == expected
+
+
+def test_read_spans_cut_the_ranges_into_at_most_so_many_runs_of_neighbours():
+    months = [date(2024, m, 1) for m in range(1, 11)]
+    assert read_spans(months, 64) == [(m, m) for m in months]  # one read per month
+    assert read_spans(months, 4) == [
+        (date(2024, 1, 1), date(2024, 3, 1)),
+        (date(2024, 4, 1), date(2024, 6, 1)),
+        (date(2024, 7, 1), date(2024, 9, 1)),
+        (date(2024, 10, 1), date(2024, 10, 1)),
+    ]
+    assert read_spans([], 64) == []
