@@ -203,19 +203,32 @@ def run_lake(argv: list[str]) -> None:
 
 
 def describe_sync(compared: Compared) -> str:
-    """One line per table: in step, or what was written again."""
+    """One line per table: in step, or what was written again (and added from archives)."""
     if compared.in_step:
         return f"{compared.table}: in step with PostgreSQL ({compared.rows} rows)"
     written = compared.written
     snapshot = f"snapshot {written.snapshot_id}, {written.rows} rows" if written else "no rows"
+    months = compared.from_archives
+    archived = (
+        f"{len(months)} archived months added from their archives "
+        f"({', '.join(f'{month:%Y-%m}' for month in months)})"
+        if months
+        else ""
+    )
     if compared.created:
-        return f"{compared.table}: not in the lake; created and written ({snapshot})"
+        return (
+            f"{compared.table}: not in the lake; created and written"
+            f"{', with ' + archived if archived else ''} ({snapshot})"
+        )
+    if compared.differing == ():
+        return f"{compared.table}: {archived} ({snapshot})"
     what = (
         "the whole table"
         if compared.differing is None
         else f"{len(compared.differing)} ranges ({', '.join(map(str, compared.differing))})"
     )
-    return f"{compared.table}: {what} differed; written again ({snapshot})"
+    also = f"; {archived}" if archived else ""
+    return f"{compared.table}: {what} differed; written again{also} ({snapshot})"
 
 
 def run_generate(argv: list[str]) -> None:

@@ -238,6 +238,23 @@ class Record:
     checksum: Checksum
 
 
+def archived_records(cur: Any, table: str) -> dict[date, Record]:
+    """The archives of the months of ``table`` not back in PostgreSQL, by month."""
+    if not table_exists(cur, "etl_archive"):
+        return {}
+    cur.execute(
+        "SELECT period, archive_id, path, row_count, checksum FROM etl_archive "
+        "WHERE table_name = %s AND restored_at IS NULL ORDER BY period",
+        (table,),
+    )
+    return {
+        row["period"]: Record(
+            row["archive_id"], row["path"], Checksum(int(row["row_count"]), row["checksum"])
+        )
+        for row in cur.fetchall()
+    }
+
+
 def restorable(cur: Any, table: str, month: date) -> Record:
     """The archive of an offline month of ``table``; refused when the month is online or has
     no archive."""

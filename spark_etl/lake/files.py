@@ -4,20 +4,26 @@ precision, required columns required), one range of the partitioning per file.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from functools import reduce
 from pathlib import Path
 from typing import Any
 
 from psycopg2 import sql
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_etl.config import Connection, DatabaseSettings
+from spark_etl.db.archives import Record
 from spark_etl.db.partitions import next_start
 from spark_etl.db.postgres import quoted
+from spark_etl.errors import ArchiveError, cause_line
 from spark_etl.io import readers
+from spark_etl.io.checksums import spark_checksum
 from spark_etl.lake.schema import LakeTable
 from spark_etl.lake.warehouse import file_uri
 from spark_etl.transforms.rules import spark_type
@@ -127,6 +133,44 @@ def _in_span(column: str, start: date, end: date) -> sql.Composable:
     )
 
 
+def read_archives(spark: SparkSession, table: LakeTable, records: Sequence[Record]) -> DataFrame:
+    """The rows of months retention archived, from their Parquet archives, each checked
+    against its record first, in the types the files are written with (a column the archive
+    predates is NULL, as a migration adds it); each month one Spark partition."""
+    frames = []
+    for record in records:
+        try:
+            archive = spark.read.parquet(record.path)
+        except (Py4JJavaError, PySparkException) as exc:
+            raise ArchiveError(
+                f"Cannot read the archive {record.path} ({cause_line(exc)})."
+            ) from exc
+        held = [(c.name, c.type) for c in table.columns if c.name in archive.columns]
+        found = spark_checksum(archive.select(*(name for name, _ in held)), held)
+        if found != record.checksum:
+            raise ArchiveError(
+                f"The archive {record.path} holds {found}, not the {record.checksum} recorded "
+                "when it was written; it was not added to the lake."
+            )
+        absent = [c for c in table.columns if c.name not in archive.columns]
+        if any(column.required for column in absent):
+            raise ArchiveError(
+                f"The archive {record.path} has no column "
+                f"{', '.join(c.name for c in absent if c.required)}, which the lake requires."
+            )
+        frames.append(
+            archive.select(
+                *(
+                    F.col(c.name)
+                    if c.name in archive.columns
+                    else F.lit(None).alias(c.name)  # cast below
+                    for c in table.columns
+                )
+            ).coalesce(1)
+        )
+    return _as_written(spark, reduce(DataFrame.unionByName, frames), written_schema(table))
+
+
 def _as_written(spark: SparkSession, frame: DataFrame, schema: T.StructType) -> DataFrame:
     """``frame`` cast to ``schema``, with its nullability: a JDBC read marks every column
     nullable, and a required Iceberg column must be required in the file. The columns are
@@ -147,6 +191,7 @@ def write_files(frame: DataFrame, table: LakeTable, folder: Path) -> list[str]:
     else:
         field = table.partition_field or ""
         starts = F.date_format(F.date_trunc(parts.interval, F.col(parts.range)), "yyyy-MM-dd")
-        # read_table gives each range to one Spark partition: one file per range, no shuffle
+        # read_table and read_archives give each range one Spark partition: a file per range,
+        # no shuffle
         frame.withColumn(field, starts).write.partitionBy(field).parquet(file_uri(folder))
     return [file_uri(path) for path in sorted(folder.rglob("part-*.parquet"))]

@@ -4,7 +4,8 @@ range by range (month by month for cart) by row count and the content checksum r
 verifies archives with, and only what differs written again, one snapshot per table.
 
 Months retention archived have left PostgreSQL but stay in the lake, which keeps the full
-history: they are not compared and never rewritten."""
+history: they are not compared and never rewritten; one the lake lacks (archived before the
+lake was set up) is added from its archive, checked against the archive's record."""
 
 from __future__ import annotations
 
@@ -21,11 +22,20 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from spark_etl.db import lake_pending
+from spark_etl.db.archives import Record
 from spark_etl.db.checksums import Checksum, pg_checksum_query, unsupported_types
 from spark_etl.io.checksums import spark_checksum, spark_checksums
 from spark_etl.lake.files import written_schema
 from spark_etl.lake.schema import LakeTable
-from spark_etl.lake.write import LakeRun, Written, create_table, evolve, lake_catalog, rewrite
+from spark_etl.lake.write import (
+    LakeRun,
+    Written,
+    archives_of,
+    create_table,
+    evolve,
+    lake_catalog,
+    rewrite,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +51,11 @@ class Compared:
     differing: tuple[date, ...] | None  # ranges written again; None: the whole table
     written: Written | None = None
     created: bool = False  # the lake did not have the table: created and written whole
+    from_archives: tuple[date, ...] = ()  # archived months the lake lacked, added
 
     @property
     def in_step(self) -> bool:
-        return self.differing == ()
+        return self.differing == () and not self.from_archives
 
 
 def _columns(spec: LakeTable) -> list[tuple[str, str]]:
@@ -99,15 +110,13 @@ def differing(
     return tuple(sorted(changed | stray))
 
 
-def sync_tables(
-    run: LakeRun, tables: tuple[LakeTable, ...], archived: Mapping[str, Collection[date]]
-) -> list[Compared]:
+def sync_tables(run: LakeRun, tables: tuple[LakeTable, ...]) -> list[Compared]:
     """Compare each of ``tables`` with PostgreSQL and write again what differs (the caller
     holds the load lock); nothing of them is pending for the lake afterwards."""
     done = []
     with lake_catalog(run.connection, run.db, run.lake) as catalog:
         for spec in tables:
-            done.append(_sync(run, catalog, spec, archived.get(spec.name, ())))
+            done.append(_sync(run, catalog, spec, archives_of(run.conn, spec)))
             with run.conn.cursor() as cur:
                 lake_pending.clear(cur, spec.name)
             run.conn.commit()
@@ -115,7 +124,7 @@ def sync_tables(
 
 
 def _sync(
-    run: LakeRun, catalog: SqlCatalog, spec: LakeTable, archived: Collection[date]
+    run: LakeRun, catalog: SqlCatalog, spec: LakeTable, archived: Mapping[date, Record]
 ) -> Compared:
     with run.conn.cursor() as cur:
         held = pg_ranges(cur, spec)
@@ -124,6 +133,7 @@ def _sync(
     starts: tuple[date, ...] | None
     name = (run.lake.namespace, spec.name)
     created = not catalog.table_exists(name)
+    kept: dict[date, Checksum] = {}
     if not created:
         table = catalog.load_table(name)
         evolve(table, spec)
@@ -133,8 +143,9 @@ def _sync(
             starts = None  # an unpartitioned table is written whole
     else:
         table, starts = create_table(catalog, run.lake, spec), None
-    if starts == ():
+    lacked = tuple(month for month in archived if month not in kept)
+    if starts == () and not lacked:
         log.info("Lake table %s holds what PostgreSQL holds (%d rows)", spec.name, rows)
         return Compared(spec.name, rows, ())
-    written = rewrite(run, table, spec, starts)
-    return Compared(spec.name, rows, starts, written, created)
+    written = rewrite(run, table, spec, starts, [archived[month] for month in lacked])
+    return Compared(spec.name, rows, starts, written, created, lacked)

@@ -8,22 +8,24 @@ rows are cleared once its snapshot commits. Ranges nothing changed keep their fi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import reduce
 from typing import Any
 
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, TableProperties
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from spark_etl.config import Connection, DatabaseSettings, LakeSettings
-from spark_etl.db import lake_pending
+from spark_etl.db import archives, lake_pending
+from spark_etl.db.archives import Record
 from spark_etl.lake.catalog import open_catalog
-from spark_etl.lake.files import read_table, write_files
+from spark_etl.lake.files import read_archives, read_table, write_files
 from spark_etl.lake.schema import LakeTable
 from spark_etl.lake.warehouse import table_location, warehouse_folder
 
@@ -70,7 +72,9 @@ def lake_catalog(
 def write_tables(run: LakeRun, tables: tuple[LakeTable, ...]) -> list[Written]:
     """Bring the lake's ``tables`` (an entity's, ``lake_tables``) up to what PostgreSQL holds:
     the ranges pending for each (the caller holds the load lock, so no other load changes
-    them meanwhile). A table the lake does not have yet is created and written whole."""
+    them meanwhile). A table the lake does not have yet is created and written whole, with
+    the months retention archived before (from their archives: the lake is the full
+    history)."""
     conn, lake = run.conn, run.lake
     with conn.cursor() as cur:
         pending = lake_pending.pending(cur, [spec.name for spec in tables])
@@ -79,6 +83,7 @@ def write_tables(run: LakeRun, tables: tuple[LakeTable, ...]) -> list[Written]:
     with lake_catalog(run.connection, run.db, lake) as catalog:
         for spec in tables:
             name = (lake.namespace, spec.name)
+            archived: list[Record] = []
             if catalog.table_exists(name):
                 if spec.name not in pending:
                     continue
@@ -87,8 +92,9 @@ def write_tables(run: LakeRun, tables: tuple[LakeTable, ...]) -> list[Written]:
                 starts = pending[spec.name]
             else:
                 table, starts = create_table(catalog, lake, spec), None
-            if starts != ():
-                done = rewrite(run, table, spec, starts)
+                archived = list(archives_of(conn, spec).values())
+            if starts != () or archived:
+                done = rewrite(run, table, spec, starts, archived)
                 if done is not None:
                     written.append(done)
             with conn.cursor() as cur:
@@ -139,20 +145,43 @@ def create_table(catalog: SqlCatalog, lake: LakeSettings, spec: LakeTable) -> Ta
     )
 
 
+def archives_of(conn: Any, spec: LakeTable) -> dict[date, Record]:
+    """The archives of the table's months retention took out of PostgreSQL (monthly ranges
+    only: what retention archives)."""
+    parts = spec.partitioning
+    if parts is None or parts.interval != "month":
+        return {}
+    with conn.cursor() as cur:
+        records = archives.archived_records(cur, spec.name)
+    conn.commit()
+    return records
+
+
 def rewrite(
-    run: LakeRun, table: Table, spec: LakeTable, starts: tuple[date, ...] | None
+    run: LakeRun,
+    table: Table,
+    spec: LakeTable,
+    starts: tuple[date, ...] | None,
+    archived: Sequence[Record] = (),
 ) -> Written | None:
-    """Write the rows of ``starts`` (None: all) as new files and commit one snapshot that
-    replaces the table's files of those ranges with them."""
+    """Write the rows of ``starts`` (None: all) as new files, with the rows of the
+    ``archived`` months the table lacks, and commit one snapshot that replaces the table's
+    files of those ranges with them."""
     with run.conn.cursor() as cur:
-        frame = read_table(run.spark, cur, run.connection, run.db, spec, starts)
-        # the run's own folder: nothing an earlier snapshot references is overwritten
-        folder = warehouse_folder(table.location()) / "data" / run.run_id
-        paths = write_files(frame, spec, folder)
+        frames = (
+            []
+            if starts == ()
+            else [read_table(run.spark, cur, run.connection, run.db, spec, starts)]
+        )
     run.conn.commit()
+    if archived:
+        frames.append(read_archives(run.spark, spec, archived))
+    # the run's own folder: nothing an earlier snapshot references is overwritten
+    folder = warehouse_folder(table.location()) / "data" / run.run_id
+    paths = write_files(reduce(DataFrame.unionByName, frames), spec, folder) if frames else []
     new = [parquet_file_to_data_file(table.io, table.metadata, path) for path in paths]
     new = [data_file for data_file in new if data_file.record_count > 0]
-    old = _current_files(table, spec, starts)
+    old = [] if starts == () else _current_files(table, spec, starts)
     if not new and not old:
         log.info("Lake table %s: nothing to write", spec.name)
         return None
@@ -173,7 +202,8 @@ def rewrite(
         len(old),
         len(new),
         rows,
-        f", ranges {', '.join(map(str, starts))}" if starts else "",
+        (f", ranges {', '.join(map(str, starts))}" if starts else "")
+        + (f", {len(archived)} archived months from their archives" if archived else ""),
     )
     return Written(spec.name, current.snapshot_id, len(new), len(old), rows)
 

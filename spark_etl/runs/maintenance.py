@@ -174,11 +174,10 @@ def sync_lake(
                 if entity.to_lake(True) and archives.table_exists(cur, entity.table.name)
             ]
             tables = tuple(spec for entity in entities for spec in lake_tables(entity, model))
-            archived = {spec.name: archives.archived_months(cur, spec.name) for spec in tables}
         conn.commit()
         if not tables:  # nothing loaded yet: no Spark
             return [], 0, 0
-        done = sync_tables(LakeRun(spark(), conn, connection, db, lake, run_id), tables, archived)
+        done = sync_tables(LakeRun(spark(), conn, connection, db, lake, run_id), tables)
         written = sum(compared.written.rows for compared in done if compared.written)
         return done, sum(compared.rows for compared in done), written
 

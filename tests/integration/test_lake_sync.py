@@ -162,6 +162,69 @@ def test_retention_leaves_archived_months_in_the_lake_and_a_restore_does_not_dup
     assert snapshots(catalog) == before
 
 
+def test_months_archived_before_the_lake_was_set_up_are_added_from_their_archives(
+    spark, db_settings, lake_settings, connection, tmp_path, run_cli, capsys
+):
+    generate(tmp_path / "in", DataSpec(1500, 100, 30, seed=13, broken_fraction=0.02))
+    run_job(spark, db_settings, connection, tmp_path / "in")  # no lake yet
+    config = write_config(tmp_path, db_settings, cart_months=58)
+    assert run_cli("retention", ["--config", str(config)]) == 0  # 2020-01 and 2020-02 archived
+    archived = archive_rows(spark, tmp_path / "archive" / "cart")
+    assert archived
+    assert cart_rows(connection, db_settings, "created_at < '2020-03-01'") == []
+    catalog = open_lake(connection, lake_settings)
+
+    def lake_cart(where):
+        cart = catalog.load_table(("spark_etl", "cart"))
+        files = [task.file.file_path for task in cart.scan().plan_files()]
+        return text_rows(spark.read.parquet(*files).where(where))
+
+    # the first load with the lake writes the archived months too: the lake is the full history
+    run_job(spark, lake_settings, connection, tmp_path / "in")
+    assert lake_cart("created_at < '2020-03-01'") == archived
+    assert lake_cart("created_at >= '2020-03-01'") == cart_rows(connection, lake_settings)
+
+    # a lake table lost: sync writes it again from PostgreSQL and the archives
+    catalog.drop_table(("spark_etl", "cart"))
+    config = with_lake(config, lake_settings)
+    assert run_cli("lake", ["sync", "--config", str(config)]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith(
+        "cart: not in the lake; created and written, with 2 archived months added from their "
+        "archives (2020-01, 2020-02) (snapshot "
+    ), line
+    online = cart_rows(connection, lake_settings)
+    assert line.endswith(f", {len(online) + len(archived)} rows)"), line
+    assert lake_cart("created_at < '2020-03-01'") == archived
+    assert lake_cart("created_at >= '2020-03-01'") == online
+    assert run_cli("lake", ["sync", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"cart: in step with PostgreSQL ({len(online)} rows)"
+    )
+
+
+def test_an_archive_that_does_not_hold_what_its_record_says_is_not_added_to_the_lake(
+    spark, db_settings, lake_settings, connection, tmp_path, run_cli, capsys
+):
+    generate(tmp_path / "in", DataSpec(1500, 100, 30, seed=13, broken_fraction=0.02))
+    run_job(spark, db_settings, connection, tmp_path / "in")
+    config = write_config(tmp_path, db_settings, cart_months=59)
+    assert run_cli("retention", ["--config", str(config)]) == 0  # 2020-01 archived
+    change(connection, db_settings, "UPDATE etl_archive SET row_count = row_count + 1")
+    config = with_lake(config, lake_settings)
+
+    assert run_cli("lake", ["sync", "--config", str(config)]) == 2
+
+    archive = tmp_path / "archive" / "cart" / "month=2020-01"
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: The archive {archive} holds 18 rows, checksum 11320804989682272582, not the 19 "
+        "rows, checksum 11320804989682272582 recorded when it was written; it was not added to "
+        "the lake."
+    )
+    catalog = open_lake(connection, lake_settings)
+    assert catalog.load_table(("spark_etl", "cart")).current_snapshot() is None
+
+
 def test_sync_before_any_load_says_there_is_nothing_to_compare(
     lake_settings, tmp_path, run_cli, capsys
 ):
