@@ -211,6 +211,8 @@ echo                            (archives in .local\archive, on Docker .\data\ar
 echo   restore --month YYYY-MM  bring an archived month of cart lines back into PostgreSQL
 echo   lake sync                compare the Iceberg lake (lake.warehouse; on Docker .\data\lake) with
 echo                            PostgreSQL and write again what differs
+echo   lake expire              expire the lake's snapshots older than lake.keep_snapshots_days and
+echo                            remove the files no snapshot left uses
 echo   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
 echo   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 echo.

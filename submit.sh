@@ -42,6 +42,8 @@ Jobs: $JOBS
   restore --month YYYY-MM  bring an archived month of cart lines back into PostgreSQL
   lake sync                compare the Iceberg lake (lake.warehouse; on Docker ./data/lake) with
                            PostgreSQL and write again what differs
+  lake expire              expire the lake's snapshots older than lake.keep_snapshots_days and
+                           remove the files no snapshot left uses
   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
 

@@ -280,7 +280,7 @@ user_steps() {
   echo "archived $archived cart lines, restored the $january of 2020-01" >&2
   step_done
 
-  step "The lake: every load also wrote ./data/lake (Iceberg), read back in spark-master; lake sync finds it in step"
+  step "The lake: every load also wrote ./data/lake (Iceberg), read back in spark-master; lake sync finds it in step; lake expire"
   local parquet online_lake all_lake
   parquet="$(find data/lake -name '*.parquet' -print -quit)"
   [ -n "$parquet" ] && [ -n "$(find data/lake -name '*.metadata.json' -print -quit)" ] ||
@@ -322,6 +322,10 @@ PY
   ./submit.sh lake sync | tee /tmp/spark-etl-ci-lake.txt
   [ "$(grep -c ': in step with PostgreSQL' /tmp/spark-etl-ci-lake.txt)" = 4 ] ||
     fail "lake sync did not find the four tables in step"
+  # lake expire in the stack: the current snapshots stay, so the lake still reads the same
+  ./submit.sh lake expire | tee /tmp/spark-etl-ci-expire.txt
+  [ "$(grep -c ' kept; ' /tmp/spark-etl-ci-expire.txt)" = 4 ] ||
+    fail "lake expire did not report the four tables"
   echo "the lake holds $all_lake cart lines; the online months equal PostgreSQL ($online_lake)" >&2
   step_done
 

@@ -30,6 +30,7 @@ from spark_etl.runs import maintenance, retention
 from spark_etl.runs.refresh import refresh_and_answer
 
 if TYPE_CHECKING:
+    from spark_etl.lake.expire import Expired
     from spark_etl.lake.sync import Compared
 
 RETAINED_ENTITY = "cart"  # restore brings back a month of cart lines unless told another
@@ -172,26 +173,40 @@ def run_restore(argv: list[str]) -> None:
 
 
 def run_lake(argv: list[str]) -> None:
-    """``lake sync``: compare the lake with PostgreSQL, write again what differs."""
+    """``lake sync``: compare the lake with PostgreSQL, write again what differs; ``lake
+    expire``: expire old snapshots, remove the files nothing uses."""
     parser = _maintenance_parser(
         "lake",
         "sync: compare every lake table with PostgreSQL, range by range (month by month for "
         "cart), by row count and content checksum, and write again what differs, one snapshot "
-        "per table. Months retention archived stay in the lake as they are.",
+        "per table. Months retention archived stay in the lake as they are (and are added from "
+        "their archives where the lake lacks them). expire: expire the snapshots older than "
+        "lake.keep_snapshots_days (never a table's current one) and remove the files no "
+        "snapshot left uses.",
     )
-    parser.add_argument("action", choices=("sync",), help="what to do with the lake")
+    parser.add_argument("action", choices=("sync", "expire"), help="what to do with the lake")
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
     model = entity_model(settings, args.entities)
     warehouse = settings.lake.warehouse
     if warehouse is None:
         raise ConfigError(
-            "There is no lake to sync: set lake.warehouse (or SPARK_ETL_LAKE_WAREHOUSE) to its "
-            "folder."
+            f"There is no lake to {args.action}: set lake.warehouse (or "
+            "SPARK_ETL_LAKE_WAREHOUSE) to its folder."
         )
     check_warehouse(warehouse)
     connection = connection_from_env()
     started: list[str] = []
+    if args.action == "expire":
+        try:
+            expired = maintenance.expire_lake(settings, model, connection, started)
+        finally:
+            print_summary(settings, connection, started)
+        if not expired:
+            print("Nothing to expire: the lake has no table yet.")
+        for table in expired:
+            print(describe_expired(table, settings.lake.keep_snapshots_days))
+        return
     try:
         done = maintenance.sync_lake(settings, model, connection, started)
     finally:
@@ -200,6 +215,14 @@ def run_lake(argv: list[str]) -> None:
         print("Nothing to compare: PostgreSQL holds no table of an entity the lake keeps yet.")
     for compared in done:
         print(describe_sync(compared))
+
+
+def describe_expired(table: Expired, days: int) -> str:
+    """One line per table: the snapshots expired and kept, the files removed."""
+    return (
+        f"{table.table}: {table.expired} snapshots older than {days} days expired, "
+        f"{table.kept} kept; {table.removed} unused files removed ({size(table.removed_bytes)})"
+    )
 
 
 def describe_sync(compared: Compared) -> str:

@@ -200,6 +200,9 @@ class LakeSettings(Section):
     warehouse: str | None = Field(default=None, min_length=1)
     # the Iceberg namespace of the tables, in the catalog spark_etl
     namespace: Identifier = "spark_etl"
+    # lake expire: snapshots older than this many days are expired (never a table's current
+    # one), and the files no snapshot left uses removed; readers can go back this far
+    keep_snapshots_days: int = Field(default=7, ge=0, le=36500)
 
     @field_validator("warehouse")
     @classmethod

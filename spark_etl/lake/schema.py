@@ -122,9 +122,14 @@ class LakeTable:
 
     def properties(self) -> dict[str, str]:
         """The table's properties: the name mapping that lets readers match the columns of
-        Spark's Parquet files (which carry no Iceberg field ids) by name."""
+        Spark's Parquet files (which carry no Iceberg field ids) by name, and the metadata
+        files of the oldest commits deleted past the last 100."""
         mapping = self.schema().name_mapping.model_dump_json()
-        return {TableProperties.DEFAULT_NAME_MAPPING: mapping}
+        return {
+            TableProperties.DEFAULT_NAME_MAPPING: mapping,
+            TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED: "true",
+            TableProperties.METADATA_PREVIOUS_VERSIONS_MAX: "100",
+        }
 
     def ranges_filter(self, starts: tuple[date, ...]) -> BooleanExpression:
         """Rows whose range column falls in one of the ranges beginning at ``starts``."""

@@ -107,7 +107,8 @@ def evolve(table: Table, spec: LakeTable) -> list[str]:
     """Bring the Iceberg table's schema to the model's as the migrations change it: a column
     added (optional, as a migration adds it: NULL in the rows already loaded, which is what the
     files written before it give a reader), a NOT NULL dropped; and the name mapping (how
-    readers match the columns of Spark's files) to the schema. Returns the changes, in words;
+    readers match the columns of Spark's files) to the schema, with the table's other
+    properties (``LakeTable.properties``). Returns the schema's changes, in words;
     run before every write, so a change interrupted half-way is finished by the next."""
     current = {field.name: field for field in table.schema().fields}
     added = [field for field in spec.schema().fields if field.name not in current]
@@ -125,9 +126,11 @@ def evolve(table: Table, spec: LakeTable) -> list[str]:
     changes = [f"add column {field.name} ({field.field_type})" for field in added]
     changes += [f"allow NULL in {name}" for name in relaxed]
     mapping = table.refresh().schema().name_mapping.model_dump_json()
-    if table.properties.get(TableProperties.DEFAULT_NAME_MAPPING) != mapping:
+    wanted = {**spec.properties(), TableProperties.DEFAULT_NAME_MAPPING: mapping}
+    stale = {key: value for key, value in wanted.items() if table.properties.get(key) != value}
+    if stale:  # a mapping out of date, or a table created before a property was set
         with table.transaction() as tx:
-            tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
+            tx.set_properties(stale)
     if changes:
         log.info("Lake table %s: %s", spec.name, "; ".join(changes))
     return changes

@@ -1,6 +1,7 @@
-"""The maintenance jobs (retention, restore, lake sync) as runs like a load: under the load
-lock, recorded in ``etl_run`` with the rows they read and wrote, Spark started only when there
-is work, and (retention, restore) the analytics views refreshed over what is online after."""
+"""The maintenance jobs (retention, restore, lake sync and expire) as runs like a load: under
+the load lock, recorded in ``etl_run`` with the rows they read and wrote, Spark started only
+when there is work, and (retention, restore) the analytics views refreshed over what is online
+after."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from spark_etl.runs import lifecycle, retention
 from spark_etl.spark.session import lazy_session
 
 if TYPE_CHECKING:
+    from spark_etl.lake.expire import Expired
     from spark_etl.lake.sync import Compared
 
 Work = Callable[[Callable[[], SparkSession], str], tuple[list[Any], int, int]]
@@ -184,6 +186,33 @@ def sync_lake(
     try:
         target = ("lake_sync", lake.warehouse)
         return _run(settings, model, conn, connection, target, sync, started, refresh=False)
+    finally:
+        conn.close()
+
+
+def expire_lake(
+    settings: Settings, model: Model, connection: Connection, started: list[str]
+) -> list[Expired]:
+    """Expire the lake tables' old snapshots and remove the files nothing uses any more
+    (``lake.expire``); no Spark."""
+    from spark_etl.lake.expire import expire_tables
+    from spark_etl.lake.schema import lake_tables
+    from spark_etl.lake.write import lake_catalog
+
+    db, lake = settings.database, settings.lake
+    assert lake.warehouse is not None
+    conn = postgres.open_model(connection, db)
+
+    def expire(_: Callable[[], SparkSession], run_id: str) -> tuple[list[Any], int, int]:
+        tables = [spec for entity in model.entities for spec in lake_tables(entity, model)]
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        with lake_catalog(connection, db, lake) as catalog:
+            done = expire_tables(catalog, lake, tables, now)
+        return done, sum(table.expired for table in done), sum(table.removed for table in done)
+
+    try:
+        target = ("lake_expire", lake.warehouse)
+        return _run(settings, model, conn, connection, target, expire, started, refresh=False)
     finally:
         conn.close()
 

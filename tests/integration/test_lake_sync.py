@@ -2,9 +2,14 @@
 restore: what PostgreSQL holds differently from the lake (rows changed or deleted by hand, a
 table dropped from the catalog) is written again, range by range, and nothing else; months
 retention archived stay in the lake, equal to their archive; a restored month is not
-duplicated."""
+duplicated; months archived before the lake was set up are added from their archives; ``lake
+expire`` expires old snapshots and removes only what no snapshot left uses."""
 
 from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -235,3 +240,59 @@ def test_sync_before_any_load_says_there_is_nothing_to_compare(
     assert capsys.readouterr().out.splitlines()[-1] == (
         "Nothing to compare: PostgreSQL holds no table of an entity the lake keeps yet."
     )
+
+
+def test_expire_keeps_the_current_snapshot_and_removes_only_what_no_snapshot_uses(
+    spark, lake_settings, connection, tmp_path, run_cli, capsys
+):
+    settings = lake_settings
+    generate(tmp_path / "in", DataSpec(400, 30, 12, seed=5))
+    run_job(spark, settings, connection, tmp_path / "in")
+    config = with_lake(job_config(tmp_path, settings), settings)
+    change(
+        connection,
+        settings,
+        "UPDATE cart SET quantity = quantity + 1, amount = (quantity + 1) * unit_price "
+        "WHERE cart_id = (SELECT min(cart_id) FROM cart)",
+    )
+    assert run_cli("lake", ["sync", "--config", str(config)]) == 0  # cart's second snapshot
+    catalog = open_lake(connection, settings)
+    folder = Path(settings.lake.warehouse) / "spark_etl" / "cart"
+    # what a run killed after writing its files, before its commit, leaves behind
+    stray = folder / "data" / "killed-run" / "part-00000.parquet"
+    stray.parent.mkdir(parents=True)
+    shutil.copy(next(folder.rglob("*.parquet")), stray)
+    capsys.readouterr()
+
+    # within the days kept (7 by default): no snapshot expires; what no snapshot uses goes
+    assert run_cli("lake", ["expire", "--config", str(config)]) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .startswith("cart: 0 snapshots older than 7 days expired, 2 kept; ")
+    )
+    assert not stray.exists() and not stray.parent.exists()
+    assert len(catalog.load_table(("spark_etl", "cart")).snapshots()) == 2
+
+    # none kept back: every snapshot but the current one expires, with the files it alone used
+    config.write_text(config.read_text(encoding="utf-8") + "  keep_snapshots_days: 0\n")
+    assert run_cli("lake", ["expire", "--config", str(config)]) == 0
+    lines = capsys.readouterr().out.splitlines()[-4:]
+    assert [re.sub(r"\(.*\)$", "(...)", line) for line in lines] == [
+        "customer: 0 snapshots older than 0 days expired, 1 kept; 0 unused files removed (...)",
+        "product: 0 snapshots older than 0 days expired, 1 kept; 0 unused files removed (...)",
+        "product_variation: 0 snapshots older than 0 days expired, 1 kept; 0 unused files "
+        "removed (...)",
+        "cart: 1 snapshots older than 0 days expired, 1 kept; 3 unused files removed (...)",
+    ]
+    cart = catalog.load_table(("spark_etl", "cart"))
+    assert len(cart.snapshots()) == 1
+    on_disk = {f"file://{path}" for path in (folder / "data").rglob("*") if path.is_file()}
+    assert on_disk == {task.file.file_path for task in cart.scan().plan_files()}
+    assert_lake_equals_postgresql(catalog, connection, settings)
+    assert cart.properties["write.metadata.delete-after-commit.enabled"] == "true"
+    assert query(
+        connection,
+        settings,
+        "SELECT status, rows_read FROM etl_run WHERE job = 'lake_expire' ORDER BY 2",
+    ) == [("succeeded", 0), ("succeeded", 1)]

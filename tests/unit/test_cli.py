@@ -176,13 +176,13 @@ def test_lake_sync_without_a_lake_says_what_to_set(capsys, no_spark):
     )
 
 
-def test_lake_takes_only_sync(capsys, no_spark):
+def test_lake_takes_only_sync_and_expire(capsys, no_spark):
     with pytest.raises(SystemExit) as stopped:
         cli.main("lake", ["compact"])
 
     assert stopped.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "lake: error: argument action: invalid choice: 'compact' (choose from 'sync')"
+        "lake: error: argument action: invalid choice: 'compact' (choose from 'sync', 'expire')"
     )
 
 

@@ -351,14 +351,22 @@ def test_no_lake_by_default_and_the_installations_lake_gives_way_to_the_users_fi
     tmp_path, monkeypatch
 ):
     monkeypatch.delenv("SPARK_ETL_LAKE_WAREHOUSE", raising=False)
-    assert load_settings().lake.model_dump() == {"warehouse": None, "namespace": "spark_etl"}
+    assert load_settings().lake.model_dump() == {
+        "warehouse": None,
+        "namespace": "spark_etl",
+        "keep_snapshots_days": 7,
+    }
 
     monkeypatch.setenv("SPARK_ETL_LAKE_WAREHOUSE", "/data/lake")
     assert load_settings().lake.warehouse == "/data/lake"
-    mine = write(tmp_path, "lake:\n  warehouse: file:///srv/lake\n  namespace: shop\n")
+    mine = write(
+        tmp_path,
+        "lake:\n  warehouse: file:///srv/lake\n  namespace: shop\n  keep_snapshots_days: 0\n",
+    )
     assert load_settings(mine).lake.model_dump() == {
         "warehouse": "file:///srv/lake",
         "namespace": "shop",
+        "keep_snapshots_days": 0,
     }
     off = write(tmp_path, "lake:\n  warehouse: null\n")
     assert load_settings(off).lake.warehouse is None
