@@ -4,9 +4,11 @@ sync and generate-data; each parses its arguments and hands the work to ``spark_
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from spark_etl.analytics.report.page import write_report
 from spark_etl.analytics.report.terminal import terminal_summary
@@ -197,24 +199,22 @@ def run_lake(argv: list[str]) -> None:
     check_warehouse(warehouse)
     connection = connection_from_env()
     started: list[str] = []
+    days = settings.lake.keep_snapshots_days
+    work: Callable[..., Sequence[Any]]
     if args.action == "expire":
-        try:
-            expired = maintenance.expire_lake(settings, model, connection, started)
-        finally:
-            print_summary(settings, connection, started)
-        if not expired:
-            print("Nothing to expire: the lake has no table yet.")
-        for table in expired:
-            print(describe_expired(table, settings.lake.keep_snapshots_days))
-        return
+        work, nothing = maintenance.expire_lake, "Nothing to expire: the lake has no table yet."
+        describe: Callable[[Any], str] = partial(describe_expired, days=days)
+    else:
+        work, describe = maintenance.sync_lake, describe_sync
+        nothing = "Nothing to compare: PostgreSQL holds no table of an entity the lake keeps yet."
     try:
-        done = maintenance.sync_lake(settings, model, connection, started)
+        done = work(settings, model, connection, started)
     finally:
         print_summary(settings, connection, started)
     if not done:
-        print("Nothing to compare: PostgreSQL holds no table of an entity the lake keeps yet.")
-    for compared in done:
-        print(describe_sync(compared))
+        print(nothing)
+    for table in done:
+        print(describe(table))
 
 
 def describe_expired(table: Expired, days: int) -> str:

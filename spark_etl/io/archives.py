@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_etl.config import Connection, DatabaseSettings
-from spark_etl.db.archives import AUDIT_TABLES
+from spark_etl.db.archives import AUDIT_TABLES, Record
 from spark_etl.db.checksums import Checksum
 from spark_etl.db.postgres import quoted
 from spark_etl.errors import ArchiveError, cause_line
@@ -98,3 +98,24 @@ def read_back(
     if found != wanted:
         raise ArchiveError(f"The archive {path} read back has columns {found}, not {wanted}.")
     return spark_checksum(written, columns)
+
+
+def read_checked(
+    spark: SparkSession, record: Record, columns: list[tuple[str, str]], otherwise: str
+) -> DataFrame:
+    """The archive of ``record``: its ``columns`` of them it holds (a column added since it was
+    written is left out), checked against the row count and checksum recorded when it was
+    written; an ArchiveError ending in ``otherwise`` (what was not done) if it differs."""
+    try:
+        archive = spark.read.parquet(record.path)
+    except (Py4JJavaError, PySparkException) as exc:
+        raise ArchiveError(f"Cannot read the archive {record.path} ({cause_line(exc)}).") from exc
+    held = [(name, pg_type) for name, pg_type in columns if name in archive.columns]
+    frame = archive.select(*(name for name, _ in held))
+    found = spark_checksum(frame, held)
+    if found != record.checksum:
+        raise ArchiveError(
+            f"The archive {record.path} holds {found}, not the {record.checksum} recorded "
+            f"when it was written; {otherwise}."
+        )
+    return frame

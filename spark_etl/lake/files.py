@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from psycopg2 import sql
-from py4j.protocol import Py4JJavaError
-from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -21,9 +19,9 @@ from spark_etl.config import Connection, DatabaseSettings
 from spark_etl.db.archives import Record
 from spark_etl.db.partitions import next_start
 from spark_etl.db.postgres import quoted
-from spark_etl.errors import ArchiveError, cause_line
+from spark_etl.errors import ArchiveError
 from spark_etl.io import readers
-from spark_etl.io.checksums import spark_checksum
+from spark_etl.io.archives import read_checked
 from spark_etl.lake.schema import LakeTable
 from spark_etl.lake.warehouse import file_uri
 from spark_etl.transforms.rules import spark_type
@@ -139,19 +137,8 @@ def read_archives(spark: SparkSession, table: LakeTable, records: Sequence[Recor
     predates is NULL, as a migration adds it); each month one Spark partition."""
     frames = []
     for record in records:
-        try:
-            archive = spark.read.parquet(record.path)
-        except (Py4JJavaError, PySparkException) as exc:
-            raise ArchiveError(
-                f"Cannot read the archive {record.path} ({cause_line(exc)})."
-            ) from exc
-        held = [(c.name, c.type) for c in table.columns if c.name in archive.columns]
-        found = spark_checksum(archive.select(*(name for name, _ in held)), held)
-        if found != record.checksum:
-            raise ArchiveError(
-                f"The archive {record.path} holds {found}, not the {record.checksum} recorded "
-                "when it was written; it was not added to the lake."
-            )
+        columns = [(c.name, c.type) for c in table.columns]
+        archive = read_checked(spark, record, columns, "it was not added to the lake")
         absent = [c for c in table.columns if c.name not in archive.columns]
         if any(column.required for column in absent):
             raise ArchiveError(

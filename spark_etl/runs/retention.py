@@ -19,8 +19,6 @@ from datetime import date
 from typing import Any
 
 from psycopg2 import sql
-from py4j.protocol import Py4JJavaError
-from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 
 from spark_etl.config import Connection, DatabaseSettings
@@ -39,10 +37,9 @@ from spark_etl.db.archives import (
 from spark_etl.db.checksums import Checksum, unsupported_types
 from spark_etl.db.partitions import attach_range, create_range_table, partition_name
 from spark_etl.definitions import Entity
-from spark_etl.errors import ArchiveError, ConfigError, cause_line
+from spark_etl.errors import ArchiveError, ConfigError
 from spark_etl.io import writers
-from spark_etl.io.archives import archive_path, read_back, read_rows, write_parquet
-from spark_etl.io.checksums import spark_checksum
+from spark_etl.io.archives import archive_path, read_back, read_checked, read_rows, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -144,20 +141,8 @@ def restore(
     name = partition_name(table, month)
     with conn.cursor() as cur:
         record = restorable(cur, table, month)
-        try:
-            frame = spark.read.parquet(record.path)
-        except (Py4JJavaError, PySparkException) as exc:
-            raise ArchiveError(
-                f"Cannot read the archive {record.path} ({cause_line(exc)})."
-            ) from exc
         columns = [(n, c.type) for n, c in entity.columns.items()]
-        frame = frame.select(*(n for n, _ in columns))
-        found = spark_checksum(frame, columns)
-        if found != record.checksum:
-            raise ArchiveError(
-                f"The archive {record.path} holds {found}, not the {record.checksum} recorded "
-                "when it was written; nothing was restored."
-            )
+        frame = read_checked(spark, record, columns, "nothing was restored")
         # a table of that name that is not attached: left by a restore that was stopped
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
         create_range_table(cur, entity, name)
