@@ -49,6 +49,11 @@ def format_summary(rows: list[dict[str, object]], gates: Sequence[dict[str, obje
 GATE_WORDS = {"fail": "gate failed", "warn": "warning", "unchecked": "note"}
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 snapshot``, ``2 snapshots``: a count and its noun (plural with an s)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def size(count: int) -> str:
     """``352.0 kB``: bytes in binary units, as PostgreSQL's pg_size_pretty counts them."""
     size = float(count)

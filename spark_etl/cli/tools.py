@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from spark_etl.analytics.report.page import write_report
 from spark_etl.analytics.report.terminal import terminal_summary
-from spark_etl.cli.printing import Window, render_retention_plans, size
+from spark_etl.cli.printing import Window, counted, render_retention_plans, size
 from spark_etl.cli.shared import (
     common_arguments,
     entity_model,
@@ -220,8 +220,9 @@ def run_lake(argv: list[str]) -> None:
 def describe_expired(table: Expired, days: int) -> str:
     """One line per table: the snapshots expired and kept, the files removed."""
     return (
-        f"{table.table}: {table.expired} snapshots older than {days} days expired, "
-        f"{table.kept} kept; {table.removed} unused files removed ({size(table.removed_bytes)})"
+        f"{table.table}: {counted(table.expired, 'snapshot')} older than "
+        f"{counted(days, 'day')} expired, {table.kept} kept; "
+        f"{counted(table.removed, 'unused file')} removed ({size(table.removed_bytes)})"
     )
 
 
@@ -233,7 +234,7 @@ def describe_sync(compared: Compared) -> str:
     snapshot = f"snapshot {written.snapshot_id}, {written.rows} rows" if written else "no rows"
     months = compared.from_archives
     archived = (
-        f"{len(months)} archived months added from their archives "
+        f"{counted(len(months), 'archived month')} added from their archives "
         f"({', '.join(f'{month:%Y-%m}' for month in months)})"
         if months
         else ""
@@ -248,7 +249,8 @@ def describe_sync(compared: Compared) -> str:
     what = (
         "the whole table"
         if compared.differing is None
-        else f"{len(compared.differing)} ranges ({', '.join(map(str, compared.differing))})"
+        else f"{counted(len(compared.differing), 'range')} "
+        f"({', '.join(map(str, compared.differing))})"
     )
     also = f"; {archived}" if archived else ""
     return f"{compared.table}: {what} differed; written again{also} ({snapshot})"

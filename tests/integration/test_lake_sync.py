@@ -283,7 +283,7 @@ def test_expire_keeps_the_current_snapshot_and_removes_only_what_no_snapshot_use
         "product: 0 snapshots older than 0 days expired, 1 kept; 0 unused files removed (...)",
         "product_variation: 0 snapshots older than 0 days expired, 1 kept; 0 unused files "
         "removed (...)",
-        "cart: 1 snapshots older than 0 days expired, 1 kept; 3 unused files removed (...)",
+        "cart: 1 snapshot older than 0 days expired, 1 kept; 3 unused files removed (...)",
     ]
     cart = catalog.load_table(("spark_etl", "cart"))
     assert len(cart.snapshots()) == 1

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 import spark_etl
 from spark_etl.cli import command, logs
 from spark_etl.cli import main as cli
 from spark_etl.cli.printing import format_summary
+from spark_etl.cli.tools import describe_expired, describe_sync
+from spark_etl.lake.expire import Expired
+from spark_etl.lake.sync import Compared
+from spark_etl.lake.write import Written
 
 
 @pytest.fixture(autouse=True)
@@ -255,4 +261,23 @@ def test_a_transform_module_that_does_not_import_is_named(tmp_path, capsys, no_s
         "error: Cannot import transform module 'no_such_module' (No module named "
         "'no_such_module'); check entities.transform_modules and that the module is on the "
         "Python path.\n"
+    )
+
+
+def test_lake_lines_say_what_was_written_expired_and_removed():
+    written = Written("cart", 42, added=2, deleted=1, rows=130)
+    assert describe_sync(Compared("cart", 120, (), written, from_archives=(date(2020, 1, 1),))) == (
+        "cart: 1 archived month added from their archives (2020-01) (snapshot 42, 130 rows)"
+    )
+    both = Compared("cart", 120, (date(2021, 3, 1),), written, False, (date(2020, 1, 1),))
+    assert describe_sync(both) == (
+        "cart: 1 range (2021-03-01) differed; written again; 1 archived month added from their "
+        "archives (2020-01) (snapshot 42, 130 rows)"
+    )
+    assert describe_sync(Compared("cart", 120, ())) == "cart: in step with PostgreSQL (120 rows)"
+    assert describe_expired(Expired("cart", 1, 1, 3, 2048), 1) == (
+        "cart: 1 snapshot older than 1 day expired, 1 kept; 3 unused files removed (2.0 kB)"
+    )
+    assert describe_expired(Expired("product", 0, 2, 1, 100), 7) == (
+        "product: 0 snapshots older than 7 days expired, 2 kept; 1 unused file removed (100 bytes)"
     )
