@@ -28,6 +28,9 @@ from spark_etl.transforms.rules import spark_type
 
 # reads of a partitioned table at most: past it, neighbouring ranges share a read
 MAX_READS = 64
+# rows per read of a whole partitioned table: a small table is not split into a task per
+# month (60 one-month reads of 9,468 lines took 22 s, the machine busy)
+ROWS_PER_READ = 250_000
 
 # the Spark type a PostgreSQL type is written as, where it is not the model's own
 WRITTEN_AS = {
@@ -61,9 +64,10 @@ def read_table(
 ) -> DataFrame:
     """The rows PostgreSQL holds in ``table``, in the types the files are written with: of
     the ranges beginning at ``starts`` (None: every row). A partitioned table is read range by
-    range (consecutive ranges together past ``MAX_READS``), in parallel, each read one leaf's
-    scan and one Spark partition, so no range is split across tasks and the write needs no
-    shuffle; an unpartitioned one in parallel slices of the key's range, like a lookup."""
+    range (neighbouring ranges together past ``MAX_READS``, or, for the whole table, past one
+    read per ``ROWS_PER_READ`` rows), in parallel, each read one Spark partition, so no range is
+    split across tasks and the write needs no shuffle; an unpartitioned one in parallel slices
+    of the key's range, like a lookup."""
     names = table.column_names
     parts = table.partitioning
     if parts is None:
@@ -71,13 +75,15 @@ def read_table(
         ordered = (key, *(name for name in names if name != key))  # the slices' key first
         frame = readers.read_lookup(spark, connection, db, table.name, ordered)
         return _as_written(spark, frame, written_schema(table))
+    reads = MAX_READS
     if starts is None:
-        starts = _ranges_held(cur, db, table)
+        starts, rows = _ranges_held(cur, db, table)
+        reads = min(MAX_READS, max(1, -(-rows // ROWS_PER_READ)))
     selected = ", ".join(quoted(name) for name in names)
     relation = quoted(db.db_schema, table.name)
     conditions = [
         _in_span(parts.range, first, next_start(last, parts.interval)).as_string(cur)
-        for first, last in read_spans(sorted(starts), MAX_READS)
+        for first, last in read_spans(sorted(starts), reads)
     ] or ["true"]  # nothing held: the (empty) table
     frames = [
         readers.read_query(
@@ -88,23 +94,24 @@ def read_table(
     return _as_written(spark, reduce(DataFrame.unionByName, frames), written_schema(table))
 
 
-def _ranges_held(cur: Any, db: DatabaseSettings, table: LakeTable) -> tuple[date, ...]:
+def _ranges_held(cur: Any, db: DatabaseSettings, table: LakeTable) -> tuple[tuple[date, ...], int]:
     """The starts of every range between the table's first and last row (the range column is
-    part of the key, never NULL): an empty range is an empty read, pruned to its leaf."""
+    part of the key, never NULL: an empty range is an empty read, pruned to its leaf), and the
+    table's rows."""
     parts = table.partitioning
     assert parts is not None
     cur.execute(
-        sql.SQL("SELECT min({c})::date AS low, max({c})::date AS high FROM {t}").format(
-            c=sql.Identifier(parts.range), t=sql.Identifier(db.db_schema, table.name)
-        )
+        sql.SQL(
+            "SELECT min({c})::date AS low, max({c})::date AS high, count(*) AS n FROM {t}"
+        ).format(c=sql.Identifier(parts.range), t=sql.Identifier(db.db_schema, table.name))
     )
     bounds = cur.fetchone()
     if bounds["low"] is None:
-        return ()
+        return (), 0
     starts = [range_start(bounds["low"], parts.interval)]
     while (following := next_start(starts[-1], parts.interval)) <= bounds["high"]:
         starts.append(following)
-    return tuple(starts)
+    return tuple(starts), int(bounds["n"])
 
 
 def range_start(day: date, interval: str) -> date:
