@@ -386,6 +386,10 @@ def test_no_lake_by_default_and_the_installations_lake_gives_way_to_the_users_fi
             "digits and _, at most 63",
         ),
         ("catalog: mine", "unknown key 'lake.catalog'"),
+        (
+            "keep_snapshots_days: -1",
+            "'lake.keep_snapshots_days': Input should be greater than or equal to 0",
+        ),
     ],
 )
 def test_lake_settings_are_checked_before_spark_starts(tmp_path, text, problem):
