@@ -57,6 +57,7 @@ from spark_etl.analytics.queries import fetch  # noqa: E402
 from spark_etl.analytics.questions import QUESTIONS  # noqa: E402
 from spark_etl.analytics.report.page import write_report  # noqa: E402
 from spark_etl.analytics.report.section import TABLE_ROWS, report_section  # noqa: E402
+from spark_etl.analytics.summaries import SUMMARIES  # noqa: E402
 from spark_etl.config import Connection, connection_from_env, load_settings  # noqa: E402
 from spark_etl.db import archives, postgres  # noqa: E402
 from spark_etl.io import readers, writers  # noqa: E402
@@ -824,7 +825,7 @@ def markdown(
             "",
             "Where the analytics refresh goes (the slowest steps at the largest size, both "
             "refreshes together): after the first load, every view built; after the 1% delta "
-            "and snapshot loads, the cart summaries (`purchase, product_sales_month`) updated "
+            f"and snapshot loads, the cart summaries (`{SUMMARIES}`) updated "
             "from the logged changes, and every materialized view. Two steps run at a time "
             "(`database.refresh_connections`; the summaries beside the views over `cart` "
             "itself): a step's time is its wall time, the cores shared with the step beside "

@@ -9,7 +9,14 @@ from typing import Any
 
 from psycopg2 import sql
 
-SUMMARY_TABLES = ("purchase", "product_sales_month")  # the tables summarize_cart() keeps
+# the tables summarize_cart() keeps
+SUMMARY_TABLES = (
+    "purchase",
+    "product_sales_month",
+    "product_month",
+    "product_buyer",
+    "product_summarized",
+)
 SUMMARIES = ", ".join(SUMMARY_TABLES)
 # a month whose changed lines' images outnumber this share of its sales is recomputed whole
 RECOMPUTE_SHARE = Decimal("0.25")

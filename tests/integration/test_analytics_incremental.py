@@ -1,5 +1,6 @@
-"""The tables summarizing the cart lines (purchase, product_sales_month) kept up to date from what
-the loads change, against the same figures recomputed from every line.
+"""The tables summarizing the cart lines (purchase, product_sales_month, product_month,
+product_buyer) kept up to date from what the loads change, against the same figures recomputed
+from every line; product_activity, read from them, against the same figures from every line.
 
 Prices: product 1 at 1.00, product 2 at 2.00. The first load's lines (line: customer, product,
 quantity, time):
@@ -52,7 +53,56 @@ RECOMPUTED = {
     "product_sales_month": "SELECT CAST(date_trunc('month', created_at) AS date), product_id, "
     "product_variation_id, sum(quantity), sum(amount), count(*) FROM {model}.cart "
     "WHERE deleted_at IS NULL GROUP BY 1, 2, 3",
+    # (a sale: deleted_at IS NULL; after creation: at or after the product's created_at)
+    "product_month": "SELECT CAST(date_trunc('month', c.created_at) AS date), c.product_id, "
+    "count(*), count(*) FILTER (WHERE c.deleted_at IS NOT NULL), "
+    "count(*) FILTER (WHERE c.deleted_at IS NULL), "
+    "COALESCE(sum(c.quantity) FILTER (WHERE c.deleted_at IS NULL), 0), "
+    "COALESCE(sum(c.amount) FILTER (WHERE c.deleted_at IS NULL), 0), min(c.created_at), "
+    "max(c.created_at) FILTER (WHERE c.deleted_at IS NULL), "
+    "count(*) FILTER (WHERE c.deleted_at IS NULL AND c.created_at >= p.created_at), "
+    "min(c.created_at) FILTER (WHERE c.deleted_at IS NULL AND c.created_at >= p.created_at), "
+    "COALESCE(sum(extract(epoch FROM c.created_at - p.created_at)) "
+    "FILTER (WHERE c.deleted_at IS NULL AND c.created_at >= p.created_at), 0) "
+    "FROM {model}.cart c JOIN {model}.product p ON p.product_id = c.product_id GROUP BY 1, 2",
+    "product_buyer": "SELECT product_id, customer_id, count(*) FROM {model}.cart "
+    "WHERE deleted_at IS NULL GROUP BY 1, 2",
+    "product_summarized": "SELECT product_id, created_at FROM {model}.product",
 }
+# product_activity from every line, as it was computed before it read product_month (its
+# average days to a sale, a mean of rounded quotients then, compared at 10 decimals)
+PRODUCT_ACTIVITY_FROM_LINES = """
+WITH latest AS (SELECT max(created_at) AS at FROM {model}.cart WHERE deleted_at IS NULL),
+line AS (
+    SELECT c.*, c.deleted_at IS NULL AS sold, c.created_at >= p.created_at AS after,
+           extract(epoch FROM c.created_at - p.created_at) / 86400 AS days
+    FROM {model}.cart c JOIN {model}.product p ON p.product_id = c.product_id
+), activity AS (
+    SELECT product_id, count(*) AS lines, count(*) FILTER (WHERE NOT sold) AS removed,
+           count(*) FILTER (WHERE sold) AS sales, sum(quantity) FILTER (WHERE sold) AS quantity,
+           sum(amount) FILTER (WHERE sold) AS revenue,
+           count(DISTINCT customer_id) FILTER (WHERE sold) AS customers,
+           min(created_at) FILTER (WHERE sold AND after) AS first_sale_at,
+           round(avg(days) FILTER (WHERE sold AND after), 10) AS avg_days,
+           count(*) FILTER (WHERE sold AND NOT after) AS before_creation,
+           max(created_at) FILTER (WHERE sold) AS last_sale_at,
+           sum(quantity) FILTER (WHERE sold AND created_at > l.at - interval '12 months'
+                                 AND created_at <= l.at - interval '6 months') AS previous_half,
+           sum(quantity) FILTER (WHERE sold AND created_at > l.at - interval '6 months')
+               AS recent_half,
+           sum(amount) FILTER (WHERE sold AND created_at > l.at - interval '12 months')
+               AS revenue_12,
+           min(created_at) AS first_line_at
+    FROM line CROSS JOIN latest l
+    GROUP BY product_id
+)
+SELECT p.product_id, p.name, p.sku, p.created_at, COALESCE(a.lines, 0), COALESCE(a.removed, 0),
+       COALESCE(a.sales, 0), COALESCE(a.quantity, 0), COALESCE(a.revenue, 0),
+       COALESCE(a.customers, 0), a.first_sale_at, a.avg_days, COALESCE(a.before_creation, 0),
+       a.last_sale_at, COALESCE(a.previous_half, 0), COALESCE(a.recent_half, 0),
+       COALESCE(a.revenue_12, 0), a.first_line_at
+FROM {model}.product p LEFT JOIN activity a ON a.product_id = p.product_id
+"""
 
 
 def rows(conn, statement: sql.Composable) -> list[tuple]:
@@ -81,6 +131,21 @@ def assert_summaries_match_the_lines(conn, settings) -> None:
     for name in RECOMPUTED:
         assert table(conn, settings, name) == recomputed(conn, settings, name), name
     assert table(conn, settings, "cart_change") == []  # every logged change was applied
+
+
+def assert_product_activity_matches_the_lines(conn, settings) -> None:
+    """After a refresh: product_activity, read from the summaries, equals it from every line."""
+    found = rows(
+        conn,
+        sql.SQL(
+            "SELECT product_id, name, sku, created_at, lines, removed_lines, sales, quantity, "
+            "revenue, distinct_customers, first_sale_at, round(avg_days_creation_to_sale, 10), "
+            "sales_before_creation, last_sale_at, quantity_previous_half, quantity_recent_half, "
+            "revenue_last_12_months, first_line_at FROM {}.product_activity"
+        ).format(sql.Identifier(settings.database.analytics_schema)),
+    )
+    model = sql.Identifier(settings.database.db_schema)
+    assert found == rows(conn, sql.SQL(PRODUCT_ACTIVITY_FROM_LINES).format(model=model))
 
 
 def execute(conn, statement: str, *params) -> int:
@@ -185,6 +250,7 @@ def test_a_load_changing_moving_removing_and_adding_lines_updates_only_what_it_t
         (DAY(2023, 5, 1), 1, 1, D("1.00"), 1),
     ]
     assert_summaries_match_the_lines(loaded, db_settings)
+    assert_product_activity_matches_the_lines(loaded, db_settings)
 
 
 def test_changes_made_in_sql_are_applied_and_only_new_or_gone_months_recomputed(
@@ -255,6 +321,50 @@ def test_a_purchase_keeps_its_sums_and_times_and_is_recounted_only_when_it_loses
         }
         assert table(loaded, db_settings, "purchase")[0] == (1, DAY(2023, 1, 10), *purchase)
     assert_summaries_match_the_lines(loaded, db_settings)
+
+
+def test_product_activity_cuts_the_half_years_at_the_latest_sale_and_follows_created_at(
+    spark, db_settings, connection, loaded, tmp_path
+):
+    # the latest sale is 2023-03-01 09:00: the half-years start after 2022-03-01 09:00 and
+    # after 2022-09-01 09:00, so March and September 2022 are cut (read from their lines)
+    write_csv(
+        tmp_path / "second",
+        "carts",
+        [
+            ("10", "1", "1", "1", "2022-03-01 08:00:00", ""),  # before both
+            ("11", "1", "1", "2", "2022-03-01 10:00:00", ""),  # the previous half
+            ("12", "1", "2", "4", "2022-06-15 12:00:00", ""),  # the previous half, whole month
+            ("13", "1", "1", "8", "2022-09-01 09:00:00", ""),  # the previous half's last moment
+            ("14", "1", "3", "16", "2022-09-01 09:00:01", ""),  # the recent half
+            ("15", "2", "1", "32", "2022-12-01 00:00:00", ""),  # the recent half, whole month
+        ],
+    )
+    run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
+
+    assert_summaries_match_the_lines(loaded, db_settings)
+    assert_product_activity_matches_the_lines(loaded, db_settings)
+    schema = sql.Identifier(db_settings.database.analytics_schema)
+    activity = sql.SQL(
+        "SELECT product_id, quantity_previous_half, quantity_recent_half, revenue_last_12_months,"
+        " sales_before_creation, first_sale_at, distinct_customers"
+        " FROM {}.product_activity ORDER BY product_id"
+    ).format(schema)
+    # (product, previous half, recent half, revenue of the last 12 months, sales before
+    # creation, first sale, customers): Kaffee's lines 11, 12, 13 and 14, 1, 3, 5; Tee's 15, 2, 4
+    assert rows(loaded, activity) == [
+        (1, 2 + 4 + 8, 16 + 2 + 1 + 1, D("34.00"), 0, T(2022, 3, 1, 8), 3),
+        (2, 0, 32 + 1 + 3, D("72.00"), 0, T(2022, 12, 1), 2),
+    ]
+
+    # Kaffee's created_at moves to 2023-02-01: its earlier sales are now before its creation
+    products = [("1", "Kaffee", "1.00", "KAF-001", "2023-02-01"), PRODUCTS[1]]
+    write_csv(tmp_path / "third", "products", products)
+    run_job(spark, db_settings, connection, tmp_path / "third", "product_data_transform")
+
+    assert_summaries_match_the_lines(loaded, db_settings)
+    assert_product_activity_matches_the_lines(loaded, db_settings)
+    assert rows(loaded, activity)[0][4:6] == (6, T(2023, 2, 15, 9))
 
 
 def test_a_month_detached_and_attached_again_is_recomputed(db_settings, loaded):
@@ -372,6 +482,7 @@ def test_analytics_rebuild_recomputes_what_a_change_without_triggers_left_out(
 
     assert code == 0
     assert_summaries_match_the_lines(loaded, db_settings)
+    assert_product_activity_matches_the_lines(loaded, db_settings)
 
 
 def twins(conn, settings, view: str) -> tuple[str, dict[str, bool]]:

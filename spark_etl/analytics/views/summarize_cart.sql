@@ -1,5 +1,6 @@
--- Bring purchase and product_sales_month up to date with cart; returns the months recomputed
--- whole, the changed lines applied and the purchases recounted from their lines. Call it in a REPEATABLE READ transaction. A month whose
+-- Bring the cart summaries (purchase, product_sales_month, product_month, product_buyer) up to
+-- date with cart; returns the months recomputed whole, the changed sales applied and the
+-- purchases recounted from their lines. Call it in a REPEATABLE READ transaction. A month whose
 -- logged sales (before and after images) outnumber recompute_share of the sales it held is
 -- recomputed whole too: reading a month costs about what applying a sixth of its lines one
 -- purchase at a time does (a history loaded in several extracts into the same months).
@@ -14,6 +15,7 @@ DECLARE
     index_definitions text[];
     drop_indexes text;
     definition text;
+    buyers_rebuilt boolean;
 BEGIN
     CREATE TEMPORARY TABLE taken_change ON COMMIT DROP AS
     WITH taken AS (DELETE FROM cart_change RETURNING *) SELECT * FROM taken;
@@ -21,6 +23,32 @@ BEGIN
     -- line with every online month in a nested loop
     ANALYZE taken_change;
     CREATE TEMPORARY TABLE range_now ON COMMIT DROP AS SELECT * FROM cart_ranges();
+    -- product_buyer cannot subtract the lines of a partition that went (they are gone): it is
+    -- rebuilt from every line then, and when nothing was summarized yet (first build, TRUNCATE)
+    buyers_rebuilt := NOT EXISTS (SELECT 1 FROM cart_range_summarized)
+        OR EXISTS (SELECT 1 FROM cart_range_summarized s
+                   WHERE NOT EXISTS (SELECT 1 FROM range_now n WHERE n.partition = s.partition));
+    -- the months of partitions new since the last refresh: product_buyer adds their lines
+    CREATE TEMPORARY TABLE came_month ON COMMIT DROP AS
+    SELECT DISTINCT CAST(m.month AS date) AS month
+    FROM range_now n
+    CROSS JOIN generate_series(date_trunc('month', n.range_from),
+                               n.range_to - interval '1 microsecond', interval '1 month')
+        AS m (month)
+    WHERE NOT EXISTS (SELECT 1 FROM cart_range_summarized s WHERE s.partition = n.partition);
+    -- products whose created_at changed: their *_after_creation sums are computed again below
+    CREATE TEMPORARY TABLE product_moved ON COMMIT DROP AS
+    SELECT p.product_id
+    FROM product p JOIN product_summarized s ON s.product_id = p.product_id
+    WHERE s.created_at <> p.created_at;
+    UPDATE product_summarized s SET created_at = p.created_at
+    FROM product p
+    WHERE p.product_id = s.product_id AND s.created_at <> p.created_at;
+    INSERT INTO product_summarized
+    SELECT p.product_id, p.created_at FROM product p
+    WHERE NOT EXISTS (SELECT 1 FROM product_summarized s WHERE s.product_id = p.product_id);
+    DELETE FROM product_summarized s
+    WHERE NOT EXISTS (SELECT 1 FROM product p WHERE p.product_id = s.product_id);
     -- the months of partitions that came or went since the last refresh: recomputed whole
     CREATE TEMPORARY TABLE stale_month ON COMMIT DROP AS
     SELECT DISTINCT CAST(m.month AS date) AS month
@@ -45,23 +73,26 @@ BEGIN
     IF months_recomputed > 0 THEN
         -- (a month has purchases when it has sales: product_sales_month's months are both's)
         IF NOT EXISTS (SELECT 1 FROM product_sales_month
-                       WHERE month NOT IN (SELECT month FROM stale_month)) THEN
+                       WHERE month NOT IN (SELECT month FROM stale_month))
+           AND NOT EXISTS (SELECT 1 FROM product_month
+                           WHERE month NOT IN (SELECT month FROM stale_month)) THEN
             -- refilled whole (the first build, a rebuild): emptied by TRUNCATE (new files,
             -- which wal_level = minimal then fills without logging every row), and the indexes
             -- dropped and built once after the rows (a fifth faster than row by row)
-            TRUNCATE purchase, product_sales_month;
+            TRUNCATE purchase, product_sales_month, product_month;
             SELECT array_agg(indexdef),
                    'DROP INDEX ' || string_agg(quote_ident(schemaname) || '.'
                                                || quote_ident(indexname), ', ')
             INTO index_definitions, drop_indexes
             FROM pg_indexes
             WHERE schemaname = current_schema()
-              AND tablename IN ('purchase', 'product_sales_month');
+              AND tablename IN ('purchase', 'product_sales_month', 'product_month');
             EXECUTE drop_indexes;
         ELSE
             DELETE FROM purchase
             WHERE CAST(date_trunc('month', purchase_day) AS date) IN (SELECT month FROM stale_month);
             DELETE FROM product_sales_month WHERE month IN (SELECT month FROM stale_month);
+            DELETE FROM product_month WHERE month IN (SELECT month FROM stale_month);
         END IF;
         -- in customer order: the index builds from sorted rows, and the views aggregating
         -- purchases per customer find each customer's purchases together
@@ -70,6 +101,8 @@ BEGIN
         ORDER BY p.customer_id, p.purchase_day;
         INSERT INTO product_sales_month
         SELECT p.* FROM stale_month s CROSS JOIN LATERAL product_sales_of_month(s.month) p;
+        INSERT INTO product_month
+        SELECT p.* FROM stale_month s CROSS JOIN LATERAL product_month_of(s.month) p;
         FOREACH definition IN ARRAY COALESCE(index_definitions, '{}') LOOP
             EXECUTE definition;
         END LOOP;
@@ -79,13 +112,12 @@ BEGIN
         SELECT * FROM range_now n
         WHERE NOT EXISTS (SELECT 1 FROM cart_range_summarized s WHERE s.partition = n.partition);
     END IF;
-    -- the logged sales of the other months that are online: added to their groups, and their
+    -- the logged lines of the other months that are online: added to their groups, and their
     -- purchases recomputed (a line whose partition has gone since is in a stale month)
-    CREATE TEMPORARY TABLE sale_change ON COMMIT DROP AS
+    CREATE TEMPORARY TABLE line_change ON COMMIT DROP AS
     SELECT t.*, CAST(date_trunc('month', t.created_at) AS date) AS month
     FROM taken_change t
-    WHERE t.deleted_at IS NULL
-      AND CAST(date_trunc('month', t.created_at) AS date) IN (
+    WHERE CAST(date_trunc('month', t.created_at) AS date) IN (
           SELECT CAST(m.month AS date)
           FROM range_now n
           CROSS JOIN generate_series(date_trunc('month', n.range_from),
@@ -93,6 +125,8 @@ BEGIN
               AS m (month)
           EXCEPT
           SELECT month FROM stale_month);
+    CREATE TEMPORARY TABLE sale_change ON COMMIT DROP AS
+    SELECT * FROM line_change WHERE deleted_at IS NULL;
     lines_applied := (SELECT count(*) FROM sale_change);
     purchases_recounted := 0;
     IF lines_applied > 0 THEN
@@ -164,11 +198,29 @@ BEGIN
               AND c.created_at < k.purchase_day + 1 AND c.deleted_at IS NULL) s
         WHERE s.lines > 0;
     END IF;
+    IF EXISTS (SELECT 1 FROM line_change) THEN
+        PERFORM apply_product_month_changes();
+    END IF;
+    -- a product whose created_at changed: its sums after creation, month by month, from its
+    -- lines (the index on cart (product_id, created_at))
+    UPDATE product_month t
+    SET (sales_after_creation, first_sale_after_creation, seconds_after_creation) = (
+        SELECT count(*), min(c.created_at),
+               COALESCE(sum(extract(epoch FROM c.created_at - p.created_at)), 0)
+        FROM cart c
+        WHERE c.product_id = t.product_id AND c.deleted_at IS NULL
+          AND c.created_at >= GREATEST(t.month, p.created_at)
+          AND c.created_at < t.month + interval '1 month')
+    FROM product_summarized p
+    WHERE p.product_id = t.product_id
+      AND t.product_id IN (SELECT product_id FROM product_moved);
+    PERFORM summarize_product_buyers(buyers_rebuilt);
     -- statistics for the views read next, when whole months changed (a few changed lines
     -- leave them as they were; autovacuum analyzes the tables as changes add up)
     IF months_recomputed > 0 THEN
         ANALYZE purchase;
         ANALYZE product_sales_month;
+        ANALYZE product_month;
     END IF;
 END
 $$;
