@@ -66,9 +66,8 @@ def refresh(
             if name == SUMMARIES:
                 done = summarize_cart(pool[worker], analytics_schema, rebuild, recompute_share)
                 log.info(
-                    "Summarized the cart lines (%s): %d months recomputed, %d changed lines"
+                    "Summarized the cart lines: %d months recomputed, %d changed lines"
                     " applied, %d purchases recounted, in %.1f s",
-                    SUMMARIES,
                     done["months_recomputed"],
                     done["lines_applied"],
                     done["purchases_recounted"],

@@ -16,8 +16,12 @@ SUMMARY_TABLES = (
     "product_month",
     "product_buyer",
     "product_summarized",
+    "customer_summarized",
+    "cohort_variation",
+    "tier_variation",
 )
-SUMMARIES = ", ".join(SUMMARY_TABLES)
+# the step of a refresh that brings them up to date
+SUMMARIES = "cart summaries"
 # a month whose changed lines' images outnumber this share of its sales is recomputed whole
 RECOMPUTE_SHARE = Decimal("0.25")
 SUMMARY_COUNTS = ("months_recomputed", "lines_applied", "purchases_recounted")

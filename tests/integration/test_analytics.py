@@ -492,7 +492,6 @@ def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop,
     for reader, source in [
         ("most_active_customers", "customer_purchase_summary"),
         ("purchase_frequency_by_segment", "customer_segment"),
-        ("variation_preference", "customer_segment"),
         ("avg_cart_size_by_segment", "customer_segment"),
         ("top_products", "product_activity"),
         ("monthly_kpi", "data_period"),
@@ -509,6 +508,7 @@ def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop,
     assert summaries in views["monthly_kpi"]["reads"]  # purchase and product_sales_monthly
     assert summaries in views["family_sales_monthly"]["reads"]  # product_sales_monthly
     assert summaries in views["product_activity"]["reads"]  # product_month, product_buyer
+    assert summaries in views["variation_preference"]["reads"]  # cohort_/tier_variation
     assert summaries not in views["data_period"]["reads"]
     again = refresh_order(shop, db_settings.database.analytics_schema)
     assert order == [view["name"] for view in again]  # deterministic
@@ -535,14 +535,15 @@ def test_no_string_bodied_function_reads_a_materialized_view():
         if string_body:
             bodies.append((chunk.split("(", 1)[0], string_body.group(1)))
     # purchase_of_month, product_sales_of_month, product_month_of, cart_ranges, the triggers'
-    # two, summarize_cart and the two functions it calls
+    # two, summarize_cart and the three functions it calls
     summarizing = {
         "summarize_cart",
         "product_month_of",
         "apply_product_month_changes",
         "summarize_product_buyers",
+        "summarize_customer_segments",
     }
-    assert len(bodies) == 9
+    assert len(bodies) == 10
     for name, body in bodies:
         read = {view for view in views if re.search(rf"\b{view}\b", body)}
         assert not read, (name, read)

@@ -1,5 +1,5 @@
 """The tables summarizing the cart lines (purchase, product_sales_month, product_month,
-product_buyer) kept up to date from what the loads change, against the same figures recomputed
+product_buyer, the customers' segments and the sales per segment) kept up to date from what the loads change, against the same figures recomputed
 from every line; product_activity, read from them, against the same figures from every line.
 
 Prices: product 1 at 1.00, product 2 at 2.00. The first load's lines (line: customer, product,
@@ -45,6 +45,17 @@ CARTS = [
     ("5", "1", "3", "1", "2023-03-01 09:00:00", ""),
 ]
 
+# Every customer's segments from every line: its sales and revenue, the year of its created_at,
+# and the quartile of its revenue among the customers with a sale ('none' without one).
+SEGMENTS = (
+    "SELECT u.customer_id, CAST(extract(year FROM u.created_at) AS integer) AS cohort_year, "
+    "CASE WHEN l.customer_id IS NULL THEN 'none' ELSE 'Q' || ntile(4) OVER ("
+    "PARTITION BY l.customer_id IS NULL ORDER BY l.revenue, u.customer_id) END AS value_tier, "
+    "COALESCE(l.sales, 0) AS sales, COALESCE(l.revenue, 0) AS revenue "
+    "FROM {model}.customer u LEFT JOIN (SELECT customer_id, count(*) AS sales, "
+    "sum(amount) AS revenue FROM {model}.cart WHERE deleted_at IS NULL GROUP BY 1) l "
+    "ON l.customer_id = u.customer_id"
+)
 # The same figures from every line: what the tables must hold.
 RECOMPUTED = {
     "purchase": "SELECT customer_id, CAST(created_at AS date), sum(quantity), count(*), "
@@ -68,6 +79,14 @@ RECOMPUTED = {
     "product_buyer": "SELECT product_id, customer_id, count(*) FROM {model}.cart "
     "WHERE deleted_at IS NULL GROUP BY 1, 2",
     "product_summarized": "SELECT product_id, created_at FROM {model}.product",
+    "customer_summarized": "SELECT customer_id, cohort_year, value_tier, sales, revenue "
+    "FROM (" + SEGMENTS + ") s",
+    "cohort_variation": "SELECT s.cohort_year, c.product_variation_id, min(c.product_id), "
+    "sum(c.quantity) FROM {model}.cart c JOIN (" + SEGMENTS + ") s "
+    "ON s.customer_id = c.customer_id WHERE c.deleted_at IS NULL GROUP BY 1, 2",
+    "tier_variation": "SELECT s.value_tier, c.product_variation_id, min(c.product_id), "
+    "sum(c.quantity) FROM {model}.cart c JOIN (" + SEGMENTS + ") s "
+    "ON s.customer_id = c.customer_id WHERE c.deleted_at IS NULL GROUP BY 1, 2",
 }
 # product_activity from every line, as it was computed before it read product_month (its
 # average days to a sale, a mean of rounded quotients then, compared at 10 decimals)
@@ -365,6 +384,23 @@ def test_product_activity_cuts_the_half_years_at_the_latest_sale_and_follows_cre
     assert_summaries_match_the_lines(loaded, db_settings)
     assert_product_activity_matches_the_lines(loaded, db_settings)
     assert rows(loaded, activity)[0][4:6] == (6, T(2023, 2, 15, 9))
+
+    # Cora's created_at moves to 2022: her sales move to that cohort's sums
+    customers = [*CUSTOMERS[:2], ("3", "Cora", "2022-05-01")]
+    write_csv(tmp_path / "fourth", "customers", customers)
+    run_job(spark, db_settings, connection, tmp_path / "fourth", "customer_data_transform")
+
+    assert_summaries_match_the_lines(loaded, db_settings)
+    preferred = sql.SQL(
+        "SELECT segment, product_id, quantity FROM {}.variation_preference "
+        "WHERE segment_type = 'cohort_year' ORDER BY 1, 2"
+    ).format(schema)
+    # Cora bought Kaffee's lines 5 (1) and 14 (16); the 2020 cohort the rest
+    assert rows(loaded, preferred) == [
+        ("2020", 1, 2 + 1 + 1 + 2 + 4 + 8),
+        ("2020", 2, 1 + 3 + 32),
+        ("2022", 1, 1 + 16),
+    ]
 
 
 def test_a_month_detached_and_attached_again_is_recomputed(db_settings, loaded):

@@ -1,5 +1,5 @@
--- Bring the cart summaries (purchase, product_sales_month, product_month, product_buyer) up to
--- date with cart; returns the months recomputed whole, the changed sales applied and the
+-- Bring the cart summaries (purchase, product_sales_month, product_month, product_buyer, the
+-- customers' segments and the sales per segment) up to date with cart; returns the months recomputed whole, the changed sales applied and the
 -- purchases recounted from their lines. Call it in a REPEATABLE READ transaction. A month whose
 -- logged sales (before and after images) outnumber recompute_share of the sales it held is
 -- recomputed whole too: reading a month costs about what applying a sixth of its lines one
@@ -15,7 +15,7 @@ DECLARE
     index_definitions text[];
     drop_indexes text;
     definition text;
-    buyers_rebuilt boolean;
+    rebuilt boolean;
 BEGIN
     CREATE TEMPORARY TABLE taken_change ON COMMIT DROP AS
     WITH taken AS (DELETE FROM cart_change RETURNING *) SELECT * FROM taken;
@@ -23,12 +23,15 @@ BEGIN
     -- line with every online month in a nested loop
     ANALYZE taken_change;
     CREATE TEMPORARY TABLE range_now ON COMMIT DROP AS SELECT * FROM cart_ranges();
-    -- product_buyer cannot subtract the lines of a partition that went (they are gone): it is
-    -- rebuilt from every line then, and when nothing was summarized yet (first build, TRUNCATE)
-    buyers_rebuilt := NOT EXISTS (SELECT 1 FROM cart_range_summarized)
+    -- the sums over every month (product_buyer, customer_summarized, cohort_variation,
+    -- tier_variation) cannot subtract the lines of a partition that went (they are gone): they
+    -- are rebuilt from every line then, and when nothing was summarized yet (first build,
+    -- TRUNCATE)
+    rebuilt := NOT EXISTS (SELECT 1 FROM cart_range_summarized)
         OR EXISTS (SELECT 1 FROM cart_range_summarized s
                    WHERE NOT EXISTS (SELECT 1 FROM range_now n WHERE n.partition = s.partition));
-    -- the months of partitions new since the last refresh: product_buyer adds their lines
+    -- the months of partitions new since the last refresh: the sums over every month add
+    -- their lines
     CREATE TEMPORARY TABLE came_month ON COMMIT DROP AS
     SELECT DISTINCT CAST(m.month AS date) AS month
     FROM range_now n
@@ -214,7 +217,26 @@ BEGIN
     FROM product_summarized p
     WHERE p.product_id = t.product_id
       AND t.product_id IN (SELECT product_id FROM product_moved);
-    PERFORM summarize_product_buyers(buyers_rebuilt);
+    IF NOT rebuilt THEN
+        -- what the all-time sums (product_buyer, the customers' and segments' sums) add: the
+        -- sales of the months that came, and the logged sales of the others (a line of a
+        -- month that came is among its lines already)
+        CREATE TEMPORARY TABLE sale_delta ON COMMIT DROP AS
+        SELECT l.customer_id, l.product_id, l.product_variation_id, 1 AS sign, l.quantity,
+               l.amount
+        FROM came_month m
+        CROSS JOIN LATERAL (SELECT * FROM cart
+                            WHERE deleted_at IS NULL AND created_at >= m.month
+                              AND created_at < m.month + interval '1 month') l
+        UNION ALL
+        SELECT customer_id, product_id, product_variation_id, sign, quantity, amount
+        FROM taken_change
+        WHERE deleted_at IS NULL
+          AND CAST(date_trunc('month', created_at) AS date) NOT IN (SELECT month FROM came_month);
+        ANALYZE sale_delta;
+    END IF;
+    PERFORM summarize_product_buyers(rebuilt);
+    PERFORM summarize_customer_segments(rebuilt);
     -- statistics for the views read next, when whole months changed (a few changed lines
     -- leave them as they were; autovacuum analyzes the tables as changes add up)
     IF months_recomputed > 0 THEN
