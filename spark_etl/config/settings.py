@@ -63,7 +63,9 @@ class DatabaseSettings(Section):
     write_partitions: int = Field(ge=1, le=64)
     refresh_connections: int = Field(ge=1, le=64)
     # the analytics refresh recomputes a month of the cart summaries whole when its changed
-    # lines outnumber this share of its sales (null: always apply the changes line by line)
+    # lines outnumber this share of its sales, and the sales per customer segment when more
+    # than this share of the buying customers changed segment (null: always apply the changes
+    # line by line)
     summary_recompute_share: Decimal | None = Field(
         default=Decimal("0.25"), ge=0, le=1, strict=False
     )

@@ -236,7 +236,7 @@ BEGIN
         ANALYZE sale_delta;
     END IF;
     PERFORM summarize_product_buyers(rebuilt);
-    PERFORM summarize_customer_segments(rebuilt);
+    PERFORM summarize_customer_segments(rebuilt, recompute_share);
     -- statistics for the views read next, when whole months changed (a few changed lines
     -- leave them as they were; autovacuum analyzes the tables as changes add up)
     IF months_recomputed > 0 THEN

@@ -5,9 +5,11 @@
 -- added to their customers and, under the segments their customers had, to the segments' sums;
 -- then the segments are computed again (value tiers rank every customer's lifetime revenue) and
 -- a customer whose segment changed has its sales (its lines, by the index on cart
--- (customer_id, created_at)) moved from the old segment to the new one; when more than a tenth
--- of the buying customers moved, the sums are computed again from every sale instead.
-CREATE FUNCTION summarize_customer_segments(rebuilt boolean) RETURNS void
+-- (customer_id, created_at)) moved from the old segment to the new one; when more than
+-- recompute_share of the buying customers moved (NULL: never), the sums are computed again
+-- from every sale instead.
+CREATE FUNCTION summarize_customer_segments(rebuilt boolean, recompute_share numeric)
+RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 SET jit = off
@@ -73,7 +75,8 @@ BEGIN
     UPDATE customer_summarized s SET cohort_year = m.cohort_year, value_tier = m.value_tier
     FROM segment_mover m
     WHERE m.customer_id = s.customer_id;
-    IF rebuilt OR moved * 10 > (SELECT count(*) FROM customer_summarized WHERE sales > 0) THEN
+    IF rebuilt OR moved > recompute_share * (SELECT count(*) FROM customer_summarized
+                                             WHERE sales > 0) THEN
         TRUNCATE cohort_variation, tier_variation;
         CREATE TEMPORARY TABLE segment_sale ON COMMIT DROP AS
         SELECT s.cohort_year, s.value_tier, c.product_variation_id,
