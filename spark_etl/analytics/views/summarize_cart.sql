@@ -92,8 +92,12 @@ BEGIN
               AND tablename IN ('purchase', 'product_sales_month', 'product_month');
             EXECUTE drop_indexes;
         ELSE
+            -- (between the first and the last stale month first: a comparison of dates per
+            -- purchase, not its month computed, over every purchase)
             DELETE FROM purchase
-            WHERE CAST(date_trunc('month', purchase_day) AS date) IN (SELECT month FROM stale_month);
+            WHERE purchase_day >= (SELECT min(month) FROM stale_month)
+              AND purchase_day < (SELECT max(month) + interval '1 month' FROM stale_month)
+              AND CAST(date_trunc('month', purchase_day) AS date) IN (SELECT month FROM stale_month);
             DELETE FROM product_sales_month WHERE month IN (SELECT month FROM stale_month);
             DELETE FROM product_month WHERE month IN (SELECT month FROM stale_month);
         END IF;

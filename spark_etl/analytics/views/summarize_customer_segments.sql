@@ -4,10 +4,9 @@
 -- Otherwise the sales of sale_delta (the months that came, the other months' logged sales) are
 -- added to their customers and, under the segments their customers had, to the segments' sums;
 -- then the segments are computed again (value tiers rank every customer's lifetime revenue) and
--- a customer whose segment changed has its sales (its lines, by the index on cart
--- (customer_id, created_at)) moved from the old segment to the new one; when more than
--- recompute_share of the buying customers moved (NULL: never), the sums are computed again
--- from every sale instead.
+-- a customer whose segment changed has its sales (its lines, in one join with cart) moved
+-- from the old segment to the new one; when more than recompute_share of the buying customers
+-- moved (NULL: never), the sums are computed again from every sale instead.
 CREATE FUNCTION summarize_customer_segments(rebuilt boolean, recompute_share numeric)
 RETURNS void
 LANGUAGE plpgsql
@@ -92,18 +91,20 @@ BEGIN
         SELECT value_tier, product_variation_id, min(product_id), sum(quantity)
         FROM segment_sale GROUP BY value_tier, product_variation_id;
     ELSIF moved > 0 THEN
-        -- each mover's sales out of its old segment (-) and into its new one (+)
+        -- each mover's sales out of its old segment (-) and into its new one (+); one join, so
+        -- that the planner picks: a few movers by the index on cart (customer_id, created_at),
+        -- thousands (the quartiles moved) by one pass over cart (an index probe per mover and
+        -- month partition costs more than the pass)
+        ANALYZE segment_mover;
         CREATE TEMPORARY TABLE mover_sale ON COMMIT DROP AS
         SELECT m.cohort_before, m.cohort_year, m.tier_before, m.value_tier,
-               l.product_variation_id, l.product_id, l.quantity
+               c.product_variation_id, min(c.product_id) AS product_id,
+               sum(c.quantity) AS quantity
         FROM segment_mover m
-        CROSS JOIN LATERAL (
-            SELECT c.product_variation_id, min(c.product_id) AS product_id,
-                   sum(c.quantity) AS quantity
-            FROM cart c
-            WHERE c.customer_id = m.customer_id AND c.deleted_at IS NULL
-            GROUP BY c.product_variation_id) l
-        WHERE m.sales > 0;
+        JOIN cart c ON c.customer_id = m.customer_id
+        WHERE m.sales > 0 AND c.deleted_at IS NULL
+        GROUP BY m.cohort_before, m.cohort_year, m.tier_before, m.value_tier,
+                 c.product_variation_id;
         INSERT INTO cohort_variation AS t
         SELECT cohort_year, product_variation_id, min(product_id), sum(quantity)
         FROM (SELECT cohort_before AS cohort_year, product_variation_id, product_id,
