@@ -59,7 +59,28 @@ def merge(
 # --- upsert -------------------------------------------------------------------------------------
 
 
-def _changes(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> dict[str, int]:
+def _key_range(cur: Any, entity: Entity) -> sql.Composable:
+    """A condition on the model's key (alias ``t``): between the least and the greatest staged
+    key, as literals, so that the planner sees them. The nightly's new rows carry keys above
+    every loaded one: each leaf's key index then finds nothing in a probe, where a join on the
+    key alone (it is not the partition key) read every row of the table."""
+    row = _one(
+        cur,
+        sql.SQL("SELECT min({key}) AS low, max({key}) AS high FROM {stage}").format(
+            key=sql.Identifier(entity.key), stage=sql.Identifier(entity.stage_table)
+        ),
+    )
+    low, high = row["low"], row["high"]
+    if low is None:
+        return sql.SQL("false")
+    return sql.SQL("t.{key} BETWEEN {low} AND {high}").format(
+        key=sql.Identifier(entity.key), low=sql.Literal(low), high=sql.Literal(high)
+    )
+
+
+def _changes(
+    cur: Any, entity: Entity, table: str, columns: tuple[str, ...], staged_keys: sql.Composable
+) -> dict[str, int]:
     """Staged rows that are new, and those that differ from the model (read before merging);
     ``staged``: all of them."""
     row = _one(
@@ -68,18 +89,21 @@ def _changes(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> 
             "SELECT count(*) FILTER (WHERE t.{key} IS NULL) AS inserted, "
             "count(*) FILTER (WHERE t.{key} IS NOT NULL AND {differs}) AS updated, "
             "count(*) AS staged "
-            "FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key}"
+            "FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key} AND {staged_keys}"
         ).format(
             key=sql.Identifier(entity.key),
             differs=differs(entity, columns),
             stage=sql.Identifier(entity.stage_table),
             table=sql.Identifier(table),
+            staged_keys=staged_keys,
         ),
     )
     return {name: int(row[name]) for name in ("inserted", "updated", "staged")}
 
 
-def _changed_rows(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> str:
+def _changed_rows(
+    cur: Any, entity: Entity, table: str, columns: tuple[str, ...], staged_keys: sql.Composable
+) -> str:
     """The staged rows that are new or differ from the model, in a temporary table dropped at
     commit; its name. A full snapshot with 1% changed then upserts 1% of its rows: one hash
     join here instead of an index probe and a conflict check per staged row."""
@@ -87,12 +111,14 @@ def _changed_rows(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]
     cur.execute(
         sql.SQL(
             "CREATE TEMPORARY TABLE {changed} ON COMMIT DROP AS SELECT s.* FROM {stage} s "
-            "LEFT JOIN {table} t ON t.{key} = s.{key} WHERE t.{key} IS NULL OR {differs}"
+            "LEFT JOIN {table} t ON t.{key} = s.{key} AND {staged_keys} "
+            "WHERE t.{key} IS NULL OR {differs}"
         ).format(
             changed=sql.Identifier(name),
             stage=sql.Identifier(entity.stage_table),
             table=sql.Identifier(table),
             key=sql.Identifier(entity.key),
+            staged_keys=staged_keys,
             differs=differs(entity, columns),
         )
     )
@@ -136,19 +162,20 @@ def _upsert_statement(
 
 
 def _upsert(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> dict[str, int]:
-    counts = _changes(cur, entity, table, columns)
+    staged_keys = _key_range(cur, entity)
+    counts = _changes(cur, entity, table, columns, staged_keys)
     staged = counts.pop("staged")
     changing = counts["inserted"] + counts["updated"]
     # unchanged rows (a snapshot) are left out first; when every row changes, the staging
     # table itself is the source (no copy of a full load)
-    source = _changed_rows(cur, entity, table, columns) if changing < staged else None
+    source = _changed_rows(cur, entity, table, columns, staged_keys) if changing < staged else None
     parts = entity.table.partitioning if table == entity.table.name else None
     new_ranges: list[date] = []
     bulk = 0
     order: tuple[str, ...] = ()
     where: sql.Composable = sql.SQL("true")
     if parts is not None:
-        _remove_moved_rows(cur, entity, source)
+        _remove_moved_rows(cur, entity, staged_keys, source)
         new_ranges, bulk = load_new_partitions(cur, entity, source)
         order = entity.primary_key[1:]  # each leaf partition receives its rows together
         where = sql.SQL("{} <> ALL (%(new)s)").format(range_start(entity))
@@ -161,18 +188,21 @@ def _upsert(cur: Any, entity: Entity, table: str, columns: tuple[str, ...]) -> d
     return counts
 
 
-def _remove_moved_rows(cur: Any, entity: Entity, source: str | None = None) -> int:
+def _remove_moved_rows(
+    cur: Any, entity: Entity, staged_keys: sql.Composable, source: str | None = None
+) -> int:
     """A partitioned table's key also holds the partition columns: a row whose partition
     columns changed is removed before it is inserted again."""
     moving = entity.primary_key[1:]
     cur.execute(
         sql.SQL(
-            "DELETE FROM {table} t USING {stage} s WHERE t.{key} = s.{key} "
+            "DELETE FROM {table} t USING {stage} s WHERE t.{key} = s.{key} AND {staged_keys} "
             "AND {old} IS DISTINCT FROM {new}"
         ).format(
             table=sql.Identifier(entity.table.name),
             stage=sql.Identifier(source or entity.stage_table),
             key=sql.Identifier(entity.key),
+            staged_keys=staged_keys,
             old=sql_row(moving, "t"),
             new=sql_row(moving, "s"),
         )

@@ -165,6 +165,28 @@ def test_a_line_moving_to_another_customer_and_month_is_moved_not_copied(
     assert changes_of_last_run(connection, db_settings, "cart_data_transform") == (0, 1)
 
 
+def test_an_increment_is_matched_by_its_keys_range_ends_included(
+    spark, db_settings, connection, tmp_path
+):
+    # the merge looks staged keys up between the least and the greatest staged key: here the
+    # least moves (another month) and the greatest is new, so both ends must be matched
+    run_job(spark, db_settings, connection, write_extract(tmp_path / "first"))
+    before = model(connection, db_settings)["cart"]
+    moved = ("102", "12", "3", "1", "2021-06-01 09:00:00", "")
+    new = ("120", "11", "2", "4", "2021-06-02 08:00:00", "")
+    write_csv(tmp_path / "increment", "carts", [moved, new])
+
+    run_job(spark, db_settings, connection, tmp_path / "increment", "cart_data_transform")
+
+    assert set(query(connection, db_settings, SELECT_CARTS)) == {
+        row for row in before if row[0] != 102
+    } | {
+        (102, 3, 12, 3, 1, D("100.00"), D("100.00"), T(2021, 6, 1, 9), None),
+        (120, 2, 11, 2, 4, D("7.99"), D("31.96"), T(2021, 6, 2, 8), None),
+    }
+    assert changes_of_last_run(connection, db_settings, "cart_data_transform") == (1, 1)
+
+
 def test_created_before_its_customer_is_flagged_and_loaded(
     spark, db_settings, connection, tmp_path
 ):
