@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.run import nightly_input
+from bench.scale_out import table
 
 
 def test_the_nightly_input_is_every_100th_line_new_and_dated_the_day_after_the_last(tmp_path):
@@ -26,3 +27,25 @@ def test_the_nightly_input_is_every_100th_line_new_and_dated_the_day_after_the_l
         "252,1,1,1,yesterday,",
         "253,6,2,1,2024-12-29 10:21:00,",
     ]
+
+
+def test_the_scale_out_table_shows_each_phase_and_its_speed_up_against_the_first_count():
+    def result(workers, read, refresh):
+        phases = {"read_validate": read, "stage": 2.0, "merge": 8.0}
+        return {"workers": workers, "load": read + 10.0, "refresh": refresh,
+                "jobs": {"cart_data_transform": phases}}  # fmt: skip
+
+    text = table([result(1, 40.0, 30.0), result(2, 25.0, 30.0)], 1_000_000, 1)
+
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| phase | 1 worker(s) (s) | 2 workers (s) | speed-up x2 ÷ x1 |"
+    assert rows[1] == "| --- | ---: | ---: | ---: |"
+    assert rows[2:] == [
+        "| cart_data_transform: read_validate | 40.0 | 25.0 | 1.60 |",
+        "| cart_data_transform: stage | 2.0 | 2.0 | 1.00 |",
+        "| cart_data_transform: merge | 8.0 | 8.0 | 1.00 |",
+        "| the three loads (submit.sh all, wall) | 50.0 | 35.0 | 1.43 |",
+        "| analytics refresh + report (submit.sh analytics, wall) | 30.0 | 30.0 | 1.00 |",
+        "| suite (wall) | 80.0 | 65.0 | 1.23 |",
+    ]
+    assert text.startswith("Scale-out on the Docker stack: 1,000,000 cart lines, 1 core(s)")
