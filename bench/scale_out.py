@@ -98,6 +98,10 @@ def table(results: list[dict[str, Any]], carts: int, cores: int) -> str:
     for job in base["jobs"]:
         for phase in PHASES:
             add(f"{job}: {phase}", lambda r, j=job, p=phase: r["jobs"][j][p])
+    add(
+        "the rest of the loads (Spark's start, DDL, the lake's writes)",
+        lambda r: r["load"] - sum(sum(job.values()) for job in r["jobs"].values()),
+    )
     add("the three loads (submit.sh all, wall)", lambda r: r["load"])
     add("analytics refresh + report (submit.sh analytics, wall)", lambda r: r["refresh"])
     add("suite (wall)", lambda r: r["load"] + r["refresh"])
