@@ -118,11 +118,30 @@ def table(results: list[dict[str, Any]], carts: int, cores: int) -> str:
     return "\n".join(lines)
 
 
+def worker_counts(text: str) -> list[int]:
+    """``1,2`` -> [1, 2]: whole numbers of at least 1 (argparse turns the error into a line)."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of worker counts like 1,2")
+    return counts
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--carts", type=int, default=1_000_000)
-    parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
-    parser.add_argument("--cores-per-worker", type=int, default=1)
+    parser.add_argument("--carts", type=positive, default=1_000_000)
+    parser.add_argument(
+        "--workers", type=worker_counts, default=[1, 2], help="worker counts, comma-separated"
+    )
+    parser.add_argument("--cores-per-worker", type=positive, default=1)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     if shutil.which("docker") is None:
@@ -131,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    counts = [int(n) for n in args.workers.split(",")]
+    counts: list[int] = args.workers
     input_dir = f"/data/input/scale-out-{args.carts}"
     results = []
     try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.run import nightly_input
+from bench.scale_out import main as scale_out_main
 from bench.scale_out import table
 
 
@@ -50,3 +53,19 @@ def test_the_scale_out_table_shows_each_phase_and_its_speed_up_against_the_first
         "| suite (wall) | 80.0 | 65.0 | 1.23 |",
     ]
     assert text.startswith("Scale-out on the Docker stack: 1,000,000 cart lines, 1 core(s)")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "two"], "argument --workers: 'two' is not a list of worker counts like 1,2"),
+        (["--workers", "1,0"], "argument --workers: '1,0' is not a list of worker counts like 1,2"),
+        (["--carts", "-5"], "argument --carts: '-5' is not a whole number of at least 1"),
+    ],
+)
+def test_the_scale_out_refuses_bad_arguments_in_one_line(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        scale_out_main(args)
+
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")
