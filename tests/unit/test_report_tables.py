@@ -60,6 +60,8 @@ PRODUCT_PASSED = ("product_data_transform", datetime(2026, 12, 2, 2), "snapshot"
         ("product_id", 12345, "Product ID", "12345"),
         ("quantity", 123456, "Quantity", "123,456"),
         ("price_versions", 3, "Price versions", "3"),
+        ("rank_by_revenue", 1234, "Rank by revenue", "1,234"),
+        ("family_rank", 3, "Family rank", "3"),
         ("partial", True, "Partial", "yes"),
         ("last_sale_at", datetime(2024, 3, 2, 9, 5, 7), "Last sale at", "2024-03-02 09:05"),
         ("sku", "MUG", "SKU", "MUG"),

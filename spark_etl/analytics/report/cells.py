@@ -2,7 +2,8 @@
 and changes as percentages, months by name, money with the report's currency.
 
 A column's kind comes from its name, the convention every view follows (``*_share``,
-``*_change*``, ``revenue*``, ``month``...): one place, so that a new view reads the same.
+``*_change*``, ``*_rank``, ``revenue*``, ``month``...): one place, so that a new view reads the
+same.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ _SHARE = re.compile(r"(_share|_rate)$")  # a fraction of a whole: 0.25 = 25%
 _CHANGE = re.compile(r"(^|_)change(_|$)")  # a ratio - 1: 0.25 = +25%
 _CODE = re.compile(r"(^|_)id$|^(year|quarter|bucket)$")  # a number that is a name: no 1,234
 _PERCENT = re.compile(r"^pct_")  # already in per cent
+_RANK = re.compile(r"(^|_)rank(_|$)")  # a place in an order (rank_by_revenue is no money)
 _MONEY = re.compile(r"(^|_)(revenue|amount|price|basket_value)(_|$)")
 _WORDS = {
     "id": "ID",
@@ -44,6 +46,8 @@ def kind(column: str) -> str | None:
         return CHANGE
     if _CODE.search(column):
         return CODE
+    if _RANK.search(column):
+        return None
     if _MONEY.search(column) and not column.endswith("_versions"):
         return MONEY
     if column == "month_of_year":
