@@ -52,6 +52,7 @@ def measure(variant: str, size: int, input_dir: Path, config: Path | None) -> di
     from spark_etl.config import Connection, connection_from_env, load_settings
     from spark_etl.db import postgres
     from spark_etl.runs import pipeline
+    from spark_etl.runs.run_context import RunContext, entity_job
     from spark_etl.spark.session import build_session
 
     base = connection_from_env()
@@ -77,10 +78,10 @@ def measure(variant: str, size: int, input_dir: Path, config: Path | None) -> di
         }
     )
     spark = build_session(settings.spark, settings.database.jdbc_jar)
-    ctx = pipeline.RunContext(settings, connection, str(input_dir), datetime(2030, 1, 1))
+    ctx = RunContext(settings, connection, str(input_dir), datetime(2030, 1, 1))
     seconds = {}
     for entity in ctx.model.jobs["all"]:
-        job = pipeline.entity_job(entity)
+        job = entity_job(entity)
         started = time.perf_counter()
         pipeline.load_entity(spark, ctx, job, [])
         seconds[job.name] = time.perf_counter() - started

@@ -14,10 +14,10 @@ from spark_etl.config import LakeSettings
 from spark_etl.db import postgres
 from spark_etl.lake.schema import lake_tables
 from spark_etl.lake.write import LakeRun, lake_catalog, write_tables
-from spark_etl.runs import pipeline
+from spark_etl.runs.run_context import RunContext
 
 
-def measure(spark: Any, ctx: pipeline.RunContext, warehouse: Path) -> dict[str, Any]:
+def measure(spark: Any, ctx: RunContext, warehouse: Path) -> dict[str, Any]:
     """Write every entity's lake tables into ``warehouse`` (emptied first) from PostgreSQL:
     seconds per entity; rows, files and Parquet bytes per table (its current snapshot's data
     files), and PostgreSQL's bytes for the same table (its heap, and with its indexes), summed

@@ -64,6 +64,7 @@ from spark_etl.io import readers, writers  # noqa: E402
 from spark_etl.local import datagen  # noqa: E402
 from spark_etl.local.postgres import LocalPostgres  # noqa: E402
 from spark_etl.runs import pipeline, retention  # noqa: E402
+from spark_etl.runs.run_context import RunContext, entity_job  # noqa: E402
 from spark_etl.transforms.columns import pack_raw  # noqa: E402
 
 RAW_COLUMNS = {
@@ -235,11 +236,11 @@ def peer_check_problems(check: dict[str, Any], size: int) -> list[str]:
     return problems
 
 
-def suite(spark: Any, ctx: pipeline.RunContext) -> dict[str, Any]:
+def suite(spark: Any, ctx: RunContext) -> dict[str, Any]:
     """The three jobs and the analytics refresh, with each job's stage times from etl_run."""
     result: dict[str, Any] = {"jobs": {}}
     for entity in ctx.model.jobs["all"]:
-        job = pipeline.entity_job(entity)
+        job = entity_job(entity)
         started_ids: list[str] = []
         started = time.perf_counter()
         pipeline.load_entity(spark, ctx, job, started_ids)
@@ -257,12 +258,12 @@ def suite(spark: Any, ctx: pipeline.RunContext) -> dict[str, Any]:
     return result
 
 
-def read_validate_profile(spark: Any, ctx: pipeline.RunContext) -> dict[str, float]:
+def read_validate_profile(spark: Any, ctx: RunContext) -> dict[str, float]:
     """Where the cart load's read + validate goes, layer by layer (each a pass writing to
     Spark's no-op sink, after the suite: the JVM warm, the lookups the model's): the source
     read and packed, then every rule and lookup checked. The suite's read + validate adds the
     cache of the checked rows, the duplicate check and the counts to the second."""
-    job = pipeline.entity_job(ctx.model.entity("cart"))
+    job = entity_job(ctx.model.entity("cart"))
 
     def packed() -> Any:
         raw = readers.read_source(spark, ctx.input_dir, job.source, ctx.settings.input)
@@ -279,7 +280,7 @@ def read_validate_profile(spark: Any, ctx: pipeline.RunContext) -> dict[str, flo
     return seconds
 
 
-def analytics_queries(ctx: pipeline.RunContext) -> dict[str, dict[str, float]]:
+def analytics_queries(ctx: RunContext) -> dict[str, dict[str, float]]:
     """Seconds each question takes to answer (warm, second run): its first page, as the
     report shows it, and all of its rows."""
     db = ctx.settings.database
@@ -295,7 +296,7 @@ def analytics_queries(ctx: pipeline.RunContext) -> dict[str, dict[str, float]]:
     return seconds
 
 
-def report_seconds(ctx: pipeline.RunContext, folder: Path) -> float:
+def report_seconds(ctx: RunContext, folder: Path) -> float:
     """Seconds to write the whole report as ``analytics`` does after its refresh: every view
     streamed to its CSV, the limited reads of the tables and charts, the page."""
     db = ctx.settings.database
@@ -497,7 +498,7 @@ def _jvm_heap_peak_mb(spark: Any) -> float:
     return round(peak / 2**20, 1)
 
 
-def retention_run(spark: Any, ctx: pipeline.RunContext, archive_dir: Path) -> dict[str, Any]:
+def retention_run(spark: Any, ctx: RunContext, archive_dir: Path) -> dict[str, Any]:
     """What the retention job does with cart_months 12 (archive, check, drop every older
     month, then refresh the views), timed; then one month restored."""
     shutil.rmtree(archive_dir, ignore_errors=True)
@@ -560,7 +561,7 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
     spark = build_session(settings.spark, settings.database.jdbc_jar)
     jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
     result["spark_reference"] = writer_baselines(spark, connection, settings, input_dir)
-    ctx = pipeline.RunContext(settings, connection, str(input_dir), datetime(2030, 1, 1))
+    ctx = RunContext(settings, connection, str(input_dir), datetime(2030, 1, 1))
     schema = settings.database.db_schema
     scans = [index_use.index_scans(connection, schema)]  # taken between the phases
     started = time.perf_counter()
@@ -585,8 +586,8 @@ def run_one(size: int, input_dir: Path, work: Path) -> dict[str, Any]:
         started = time.perf_counter()
         pipeline.load_entity(
             spark,
-            pipeline.RunContext(settings, connection, str(folder), datetime(2030, 1, 1)),
-            pipeline.entity_job(ctx.model.entity("cart")),
+            RunContext(settings, connection, str(folder), datetime(2030, 1, 1)),
+            entity_job(ctx.model.entity("cart")),
             [],
         )
         result[f"incremental_{kind}_cart_seconds"] = time.perf_counter() - started

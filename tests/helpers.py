@@ -21,6 +21,7 @@ from spark_etl.config import Connection, Settings
 from spark_etl.db import migrations, postgres
 from spark_etl.definitions import load_entities
 from spark_etl.runs import pipeline
+from spark_etl.runs.run_context import RunContext
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -90,7 +91,7 @@ def run_job(
     as_of: datetime = datetime(2030, 1, 1),
 ) -> list[str]:
     started: list[str] = []
-    ctx = pipeline.RunContext(settings, connection, str(input_dir), as_of)
+    ctx = RunContext(settings, connection, str(input_dir), as_of)
     pipeline.run(spark, ctx, job, started)
     return started
 

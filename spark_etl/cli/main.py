@@ -52,6 +52,7 @@ from spark_etl.errors import (
 from spark_etl.lake.warehouse import check_warehouse
 from spark_etl.monitoring import context, prometheus
 from spark_etl.runs import pipeline
+from spark_etl.runs.run_context import RunContext
 from spark_etl.spark.session import spark_session
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def run_load(job: str, argv: list[str], tools: tuple[str, ...] = TOOLS) -> None:
             postgres.check_primary(probe)  # a standby takes no load: say so before Spark starts
         finally:
             probe.close()
-        ctx = pipeline.RunContext(
+        ctx = RunContext(
             settings,
             connection,
             args.input_dir,

@@ -1,7 +1,7 @@
 """The shape every entity job shares: read -> validate -> stage -> merge, audited and atomic.
 
 Only ``load_entity`` touches both Spark and PostgreSQL; the per-entity differences are the
-``EntityJob`` values at the bottom (which source, which transform, which merge).
+``EntityJob`` values (``run_context``: which source, which transform, which merge).
 """
 
 from __future__ import annotations
@@ -9,18 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl.config import Connection, Settings
 from spark_etl.db import changes, lake_pending, merges, metrics, migrations, postgres
 from spark_etl.db.archives import archived_months
 from spark_etl.db.ddl import history_lookup_columns
-from spark_etl.definitions import Entity, Mapping, Model, load_entities
+from spark_etl.definitions import Entity
 from spark_etl.definitions.model import HistoryMerge
 from spark_etl.errors import (
     AccountingError,
@@ -35,48 +33,13 @@ from spark_etl.io import readers, writers
 from spark_etl.monitoring import context, lineage
 from spark_etl.quality import gates
 from spark_etl.runs import lifecycle
+from spark_etl.runs.run_context import SNAPSHOT, EntityJob, RunContext, entity_job
 from spark_etl.spark import progress
 from spark_etl.spark.actions import count_rows, duplicates_marked, rejected_rows
 from spark_etl.transforms.columns import accepted_rows, pack_raw
 from spark_etl.transforms.rules import RunValues, check_rows, lookups_needed
-from spark_etl.transforms.source import SourceSpec
 
 log = logging.getLogger(__name__)
-
-SNAPSHOT = "snapshot"  # the kind of extract a load is given unless told otherwise
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What one invocation loads, from where, into where, and as of when."""
-
-    settings: Settings
-    connection: Connection
-    input_dir: str
-    as_of: datetime
-    model: Model = field(default_factory=load_entities)  # the built-in entities by default
-    mapping: Mapping | None = None  # a template mapping another layout onto the entities
-    mapping_file: str | None = None
-    # OpenLineage events, when the client is configured (OPENLINEAGE_URL, openlineage.yml ...)
-    lineage: lineage.Lineage = field(default_factory=lineage.Lineage.from_environment)
-    extract: str | None = None  # --extract: snapshot or delta (default: each entity's setting)
-    backfill: bool = False  # --as-of before the run started: not history for the gates
-    refresh: bool = True  # --no-refresh: a later analytics job refreshes the views
-    # when the invocation started (UTC, naive like every timestamp of the model)
-    started_at: datetime = field(
-        default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-    )
-
-
-@dataclass(frozen=True)
-class EntityJob:
-    name: str
-    entity: Entity
-    source: SourceSpec
-    key: str
-    stage_table: str
-    columns: tuple[str, ...]
-    timestamp_formats: tuple[str, ...] | None = None  # a mapping template's own
 
 
 def load_entity(spark: SparkSession, ctx: RunContext, job: EntityJob, started: list[str]) -> None:
@@ -356,20 +319,6 @@ def check_source(
             spark, ctx.connection, db, target.merge.table, versions
         )
     return check_rows(frame, entity, values, known_keys=known_keys, histories=histories)
-
-
-def entity_job(entity: Entity, ctx: RunContext | None = None) -> EntityJob:
-    """The load of one entity definition, through the run's mapping template if it maps it."""
-    mapped = ctx.mapping.for_entity(entity.entity) if ctx and ctx.mapping else None
-    return EntityJob(
-        entity.job_name,
-        entity,
-        SourceSpec.of(entity, mapped, ctx.mapping_file if ctx else None),
-        entity.key,
-        entity.stage_table,
-        tuple(entity.columns),
-        mapped.timestamp_formats if mapped else None,
-    )
 
 
 def run(spark: SparkSession, ctx: RunContext, job_name: str, started: list[str]) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from bench import index_use, lake
 from bench.run import WRITERS_SCHEMA, writer_baselines
-from spark_etl.runs import pipeline
+from spark_etl.runs.run_context import RunContext
 from tests.helpers import open_connection, query, write_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.bench]
@@ -103,7 +103,7 @@ def test_index_scans_of_a_table_not_created_yet_are_none(db_settings, connection
 def test_the_lake_measure_writes_every_table_whole_and_sizes_it(
     loaded, spark, db_settings, connection, tmp_path
 ):
-    ctx = pipeline.RunContext(db_settings, connection, str(loaded), datetime(2030, 1, 1))
+    ctx = RunContext(db_settings, connection, str(loaded), datetime(2030, 1, 1))
     (tmp_path / "lake" / "left-over").mkdir(parents=True)  # an earlier run's: emptied first
 
     measured = lake.measure(spark, ctx, tmp_path / "lake")

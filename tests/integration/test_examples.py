@@ -14,6 +14,7 @@ from spark_etl.cli import main as cli
 from spark_etl.definitions import load_entities, load_mapping
 from spark_etl.errors import InputError
 from spark_etl.runs import pipeline
+from spark_etl.runs.run_context import RunContext
 from tests.helpers import REPO, query, write_csv
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,7 @@ REVIEW_HEADER = ("id", "product_id", "customer_id", "rating", "comment", "create
 
 def run(spark, settings, connection, folder: Path, job: str, **context) -> list[str]:
     started: list[str] = []
-    ctx = pipeline.RunContext(settings, connection, str(folder), datetime(2024, 6, 1), **context)
+    ctx = RunContext(settings, connection, str(folder), datetime(2024, 6, 1), **context)
     pipeline.run(spark, ctx, job, started)
     return started
 

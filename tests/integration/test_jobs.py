@@ -18,7 +18,8 @@ from spark_etl.errors import (
     DatabaseUnavailableError,
     InputError,
 )
-from spark_etl.runs.pipeline import RunContext, refresh_analytics
+from spark_etl.runs.pipeline import refresh_analytics
+from spark_etl.runs.run_context import RunContext
 from tests.helpers import open_connection, query, run_job, write_csv
 
 pytestmark = pytest.mark.integration

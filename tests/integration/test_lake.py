@@ -21,6 +21,7 @@ from spark_etl.errors import LakeError
 from spark_etl.lake import write
 from spark_etl.local.datagen import DataSpec, generate
 from spark_etl.runs import pipeline
+from spark_etl.runs.run_context import RunContext
 from tests.helpers import load_products, query, run_job, write_csv
 from tests.integration.conftest import PENDING, lake_rows, open_lake, pg_rows
 from tests.integration.test_migrations import CUSTOMER_YAML
@@ -207,9 +208,7 @@ def test_a_failed_lake_write_keeps_the_load_in_postgresql_and_the_previous_snaps
     with pytest.raises(LakeError) as error:
         pipeline.run(
             spark,
-            pipeline.RunContext(
-                settings, connection, str(tmp_path / "second"), datetime(2030, 1, 1)
-            ),
+            RunContext(settings, connection, str(tmp_path / "second"), datetime(2030, 1, 1)),
             "customer_data_transform",
             started,
         )
@@ -264,7 +263,7 @@ def test_a_column_a_migration_adds_is_added_to_the_lake_table(
     )
 
     started: list[str] = []
-    ctx = pipeline.RunContext(
+    ctx = RunContext(
         settings,
         connection,
         str(tmp_path / "second"),

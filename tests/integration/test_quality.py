@@ -19,6 +19,7 @@ from spark_etl.cli import main as cli
 from spark_etl.db import postgres
 from spark_etl.local.datagen import DataSpec, generate
 from spark_etl.runs import pipeline
+from spark_etl.runs.run_context import RunContext
 from tests.helpers import open_connection, query, write_csv
 
 pytestmark = pytest.mark.integration
@@ -90,7 +91,7 @@ def state(connection, settings) -> dict[str, list[str]]:
 
 
 def refresh(settings, connection) -> None:
-    pipeline.refresh_analytics(pipeline.RunContext(settings, connection, "", datetime(2030, 1, 1)))
+    pipeline.refresh_analytics(RunContext(settings, connection, "", datetime(2030, 1, 1)))
 
 
 def test_a_load_above_a_fail_gate_is_rolled_back_whole_and_exits_4(

@@ -14,6 +14,7 @@ from spark_etl.definitions import load_entities
 from spark_etl.io.archives import read_rows
 from spark_etl.io.checksums import spark_checksum
 from spark_etl.runs import pipeline
+from spark_etl.runs.run_context import RunContext
 from tests.helpers import REPO, open_connection, query, run_job, write_csv
 from tests.integration.conftest import (
     PARTITIONS,
@@ -302,7 +303,7 @@ def test_any_entity_partitioned_by_month_keeps_the_months_its_setting_gives(
         ("4", "10", "1", "2", "", "2024-03-01"),
     ]
     write_csv(folder, "reviews", reviews, REVIEW_HEADER)
-    ctx = pipeline.RunContext(
+    ctx = RunContext(
         db_settings, connection, str(folder), datetime(2030, 1, 1), load_entities(REVIEWS)
     )
     pipeline.run(spark, ctx, "all", [])
