@@ -226,6 +226,16 @@ def lost_in_a_task(exc: BaseException) -> bool:
     return any(sign in text for sign in LOST_IN_A_TASK)
 
 
+def jvm_gone(exc: BaseException) -> bool:
+    """Python lost the Spark driver's JVM mid-run (py4j reaches nothing): most often the JVM
+    ran out of memory and exited, which shows here only as a refused connection."""
+    chain = (exc, exc.__cause__, exc.__context__)
+    return any(
+        isinstance(link, ConnectionRefusedError) or type(link).__name__ == "Py4JNetworkError"
+        for link in chain
+    )
+
+
 def exit_code(exc: BaseException) -> int:
     """The exit code of what a command raised (command.EXIT_CODES says what each means)."""
     if isinstance(exc, RefreshError):
@@ -260,6 +270,13 @@ def _said(job: str, exc: BaseException, log_file: Path) -> str:
         )
     if code == EXIT_TEMPORARY:
         return f"{exc} (temporary: exit {code}, retry later)"
+    if jvm_gone(exc):
+        return (
+            f"{job}: the Spark driver's JVM stopped during the run ({exc.__class__.__name__}: "
+            f"{first_line(exc)}); most often it ran out of memory: give it more with "
+            f"spark.driver_memory in the settings (or spark-submit's --driver-memory). What was "
+            f"not committed was rolled back; the full trace is in {log_file}"
+        )
     if code == EXIT_FAILURE:
         return (
             f"{job} failed ({exc.__class__.__name__}: {first_line(exc)}); "

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 from psycopg2 import sql
+from py4j.protocol import Py4JNetworkError
 
 from spark_etl.analytics.schema import definition_hash
 from spark_etl.cli import main as cli
@@ -89,6 +90,33 @@ def test_unexpected_failure_points_to_the_log_with_the_trace(
         f"error: all failed (RuntimeError: boom); the full trace is in {log_file}\n"
     )
     assert "Traceback" in log_file.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("lost", "shown"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "ConnectionRefusedError: [Errno 111] Connection refused"),
+        (Py4JNetworkError("Answer from Java side is empty"), "Py4JNetworkError: Answer from Java side is empty"),
+    ],
+)  # fmt: skip
+def test_a_driver_jvm_lost_mid_run_is_said_to_be_most_often_memory(
+    cli_env, tmp_path, capsys, monkeypatch, lost, shown
+):
+    # what py4j raises once the driver's JVM has exited (an OutOfMemoryError, typically)
+    def jvm_gone(*args, **kwargs):
+        raise lost
+
+    monkeypatch.setattr(cli, "spark_session", jvm_gone)
+
+    assert cli.main("all", ["--input-dir", str(tmp_path), "--config", str(cli_env)]) == 1
+
+    log_file = tmp_path / "logs" / "spark-etl.log"
+    assert capsys.readouterr().err == (
+        f"error: all: the Spark driver's JVM stopped during the run ({shown}); most often it "
+        "ran out of memory: give it more with spark.driver_memory in the settings (or "
+        "spark-submit's --driver-memory). What was not committed was rolled back; the full "
+        f"trace is in {log_file}\n"
+    )
 
 
 def test_cli_runs_a_job_and_prints_the_summary(spark, cli_env, tmp_path, monkeypatch, capsys):
