@@ -99,7 +99,11 @@ exit /b %ERRORLEVEL%
 
 :docker_test
 rem Without the stack's spark-defaults: the tests run Spark in local mode, without event logs.
-%MASTER% env -u SPARK_CONF_DIR python -m pytest -p no:cacheprovider tests %ARGS%
+rem Every test unless the arguments name some (tests/unit, tests/integration/test_jobs.py ...):
+rem paths inside the container, so with forward slashes.
+set "TEST_PATHS=tests"
+echo.%ARGS% | findstr /c:"tests/" >nul && set "TEST_PATHS="
+%MASTER% env -u SPARK_CONF_DIR python -m pytest -p no:cacheprovider %TEST_PATHS% %ARGS%
 exit /b %ERRORLEVEL%
 
 :docker_analytics
@@ -214,7 +218,8 @@ echo                            PostgreSQL and write again what differs
 echo   lake expire              expire the lake's snapshots older than lake.keep_snapshots_days and
 echo                            remove the files no snapshot left uses
 echo   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
-echo   test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
+echo   test [PYTEST ARGS]       the test suite (on Docker: inside the stack, against its PostgreSQL);
+echo                            paths under tests/ run only those
 echo.
 echo On Docker, jobs run with spark-submit on spark://spark-master:7077 and read the extracts from
 echo /data/input, the host folder ETL_INPUT_DIR of .env (default .\data\input). The exit code is the

@@ -45,7 +45,8 @@ Jobs: $JOBS
   lake expire              expire the lake's snapshots older than lake.keep_snapshots_days and
                            remove the files no snapshot left uses
   generate_data            write a synthetic input set (--output-dir DIR --carts N --seed S)
-  test                     the test suite (on Docker: inside the stack, against its PostgreSQL)
+  test [PYTEST ARGS]       the test suite (on Docker: inside the stack, against its PostgreSQL);
+                           paths under tests/ run only those
 
 On Docker, jobs run with spark-submit on spark://spark-master:7077 and read the extracts from
 /data/input, the host folder ETL_INPUT_DIR of .env (default ./data/input); the exit code is the
@@ -168,7 +169,13 @@ run_docker() {
   require_stack_up
   case "$JOB" in
     # Without the stack's spark-defaults: the tests run Spark in local mode, without event logs.
-    test) in_master env -u SPARK_CONF_DIR python -m pytest -p no:cacheprovider tests "$@"; return ;;
+    test)
+      # every test unless the arguments name some (tests/unit, tests/integration/test_jobs.py ...)
+      local paths=(tests) arg
+      for arg in "$@"; do [[ "$arg" == tests || "$arg" == tests/* ]] && paths=(); done
+      in_master env -u SPARK_CONF_DIR python -m pytest -p no:cacheprovider "${paths[@]}" "$@"
+      return
+      ;;
     generate_data) in_master python jobs/main.py generate-data "$@"; return ;;
     plan | quality) in_master python jobs/main.py "$JOB" "$@"; return ;;
     analytics)

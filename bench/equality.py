@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from psycopg2 import sql  # noqa: E402
 
-from bench.run import fresh_database, incremental_input, throwaway_postgres  # noqa: E402
+from bench.databases import fresh_database, throwaway_postgres  # noqa: E402
+from bench.inputs import incremental_input  # noqa: E402
 from spark_etl.config import Connection, connection_from_env  # noqa: E402
 from spark_etl.db import postgres  # noqa: E402
 from spark_etl.local import datagen  # noqa: E402

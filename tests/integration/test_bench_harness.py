@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from bench import index_use, lake
-from bench.run import WRITERS_SCHEMA, writer_baselines
+from bench.baselines import WRITERS_SCHEMA, writer_baselines
 from spark_etl.runs.run_context import RunContext
 from tests.helpers import open_connection, query, write_csv
 

@@ -158,7 +158,7 @@ def test_peer_prices_each_line_by_its_variation_into_the_partitioned_model(conne
 
 
 def test_harness_names_every_difference_of_the_peer_loudly():
-    from bench.run import peer_check_problems
+    from bench.baselines import peer_check_problems
 
     suite = {
         "rows": {"customer": 2, "product": 1, "product_variation": 1, "cart": 3},

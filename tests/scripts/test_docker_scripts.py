@@ -285,3 +285,23 @@ def test_the_containers_run_as_the_user_of_the_scripts(project):
     assert docker_calls(project)[-1].endswith(
         f"python jobs/main.py analytics --output-dir /data/report uid={os.getuid()} gid={os.getgid()}"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "pytest_args"),
+    [
+        ([], "tests"),
+        (["-q", "-m", "not lake"], "tests -q -m not lake"),
+        (["-q", "tests/unit", "tests/integration/test_jobs.py"],
+         "-q tests/unit tests/integration/test_jobs.py"),
+    ],
+)  # fmt: skip
+def test_the_tests_in_the_stack_are_all_of_them_unless_paths_are_named(project, args, pytest_args):
+    env_file(project)
+    result = run(project, "submit.sh", "test", *args, FAKE_RUNNING="postgres spark-master")
+
+    assert result.returncode == 0, result.stderr
+    assert docker_calls(project)[-1].endswith(
+        "spark-master /opt/spark-etl/docker/spark/entrypoint.sh env -u SPARK_CONF_DIR python -m pytest "
+        f"-p no:cacheprovider {pytest_args}"
+    )

@@ -1,10 +1,14 @@
-"""The harness's generated increments: the next night's new lines."""
+"""The harness's generated increments (the next night's new lines), where the nightly's time
+goes, and the scale-out table."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
-from bench.run import nightly_input
+from bench.inputs import nightly_input
+from bench.phases import nightly_breakdown
 from bench.scale_out import main as scale_out_main
 from bench.scale_out import table
 
@@ -30,6 +34,39 @@ def test_the_nightly_input_is_every_100th_line_new_and_dated_the_day_after_the_l
         "252,1,1,1,yesterday,",
         "253,6,2,1,2024-12-29 10:21:00,",
     ]
+
+
+# a nightly's log as the load writes it (cut short; the times are what matters)
+NIGHTLY_LOG = """\
+2026-12-03 18:18:47,498 DEBUG cart_data_transform run=- spark_etl.cli.main: spark_etl 0.1.0 from /x
+2026-12-03 18:18:50,822 INFO cart_data_transform run=- spark_etl.spark.session: Spark 3.5.9 session ready: spark.master=local[*]
+2026-12-03 18:18:50,888 INFO cart_data_transform run=b0 spark_etl.io.readers: Reading /n/carts.csv as csv
+2026-12-03 18:18:52,844 DEBUG cart_data_transform run=b0 spark_etl.io.readers: Lookup product: 100000 rows in 1 read(s)
+2026-12-03 18:18:53,022 DEBUG cart_data_transform run=b0 spark_etl.io.readers: Lookup product_variation: 100000 rows in 1 read(s)
+Traceback (most recent call last): a continuation line, not a message
+2026-12-03 18:19:02,395 INFO cart_data_transform run=b0 spark_etl.spark.progress: cart_data_transform: read and check: done in 8 s
+2026-12-03 18:19:10,707 INFO cart_data_transform run=b0 spark_etl.runs.pipeline: cart_data_transform: merged {'inserted': 100000}
+2026-12-03 18:19:32,835 INFO - run=- spark_etl.analytics.refresh: Summarized the cart lines: 1 months recomputed, 0 changed lines applied, 0 purchases recounted, in 22.1 s
+2026-12-03 18:20:06,702 INFO cart_data_transform run=- spark_etl.spark.progress: analytics: refresh: done in 56 s
+"""
+
+
+def test_the_nightly_breakdown_reads_each_step_from_the_load_log_and_leaves_the_rest_as_other():
+    phases = {"read_validate": 11.5, "stage": 2.9, "merge": 5.4}
+
+    parts = nightly_breakdown(NIGHTLY_LOG, datetime(2026, 12, 3, 18, 18, 46), 81.5, phases)
+
+    assert parts == {
+        "process_start": 1.5,  # launched 18:18:46, first line 18:18:47.498
+        "spark_session": 3.32,
+        "lookups": 2.13,  # from the source's read to the last lookup
+        "read_and_check": 9.37,
+        "stage": 2.9,
+        "merge": 5.4,
+        "summaries": 22.1,
+        "views": 33.89,  # merged 18:19:10.707 to refreshed 18:20:06.702, less the summaries
+        "other": 0.88,
+    }
 
 
 def test_the_scale_out_table_shows_each_phase_and_its_speed_up_against_the_first_count():
