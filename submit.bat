@@ -24,6 +24,7 @@ rem --summary-json -: spark-submit sends the job's stderr to its stdout, so the 
 rem document to a file, typed alone on stdout once spark-submit has ended (see submit.sh).
 set "PREVIOUS="
 set "SUMMARY="
+set "HAS_TEST_PATHS="
 :collect
 if "%~1"=="" goto collected
 if /i "%PREVIOUS%"=="--summary-json" if "%~1"=="-" set "SUMMARY=1"
@@ -35,6 +36,9 @@ if /i "%~1"=="--help" set "HAS_INPUT=1"
 if /i "%~1"=="--output-dir" set "HAS_OUTPUT=1"
 if /i "%~1"=="--config" set "HAS_DEFINITIONS=1"
 if /i "%~1"=="--entities" set "HAS_DEFINITIONS=1"
+set "ONE=%~1"
+if /i "%ONE:~0,6%"=="tests/" set "HAS_TEST_PATHS=1"
+if /i "%~1"=="tests" set "HAS_TEST_PATHS=1"
 shift
 goto collect
 :collected
@@ -102,7 +106,7 @@ rem Without the stack's spark-defaults: the tests run Spark in local mode, witho
 rem Every test unless the arguments name some (tests/unit, tests/integration/test_jobs.py ...):
 rem paths inside the container, so with forward slashes.
 set "TEST_PATHS=tests"
-echo.%ARGS% | findstr /c:"tests/" >nul && set "TEST_PATHS="
+if defined HAS_TEST_PATHS set "TEST_PATHS="
 %MASTER% env -u SPARK_CONF_DIR python -m pytest -p no:cacheprovider %TEST_PATHS% %ARGS%
 exit /b %ERRORLEVEL%
 

@@ -339,3 +339,18 @@ def test_a_json_summary_on_stdout_comes_alone_after_spark_submit(wine, project):
     assert summary is not None, submit
     assert shown.endswith(f"entrypoint.sh cat {summary.group(1)}")
     assert removed.endswith(f"entrypoint.sh rm -f {summary.group(1)}")
+
+
+@pytest.mark.parametrize(
+    ("args", "pytest_args"),
+    [(["-q"], 'tests  "-q"'), (["tests/unit"], '  "tests/unit"')],
+)
+def test_the_tests_in_the_stack_are_all_of_them_unless_paths_are_named(
+    wine, project, args, pytest_args
+):
+    env_file(project)
+    status, _, err = cmd(wine, project, "submit.bat", "test", *args,
+                         FAKE_RUNNING="postgres spark-master")  # fmt: skip
+
+    assert status == 0, err
+    assert docker_calls(project)[-1].endswith(f"python -m pytest -p no:cacheprovider {pytest_args}")
