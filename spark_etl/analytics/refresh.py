@@ -1,8 +1,9 @@
-"""The refresh of the analytics views: the cart summaries brought up to date, then every
-materialized view recomputed, each after what it reads (those that do not read each other at
-once, on connections of their own). Each view is stored twice and read through a plain view of
-its name: the refresh fills the twin nobody reads and points the view at it, so readers do not
-wait for the refresh (at most ``lock_timeout``, while a transaction left open holds the view).
+"""The refresh of the analytics views: the cart summaries and the answers kept per key
+(``kept.py``) brought up to date, every materialized view recomputed, each after what it reads
+(those that do not read each other at once, on connections of their own). Each view is stored
+twice and read through a plain view of its name: the refresh fills the twin nobody reads and
+points the view at it, so readers do not wait for the refresh (at most ``lock_timeout``, while
+a transaction left open holds the view).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import psycopg2.errors
 from psycopg2 import sql
 
+from spark_etl.analytics.kept import KEPT, keep
 from spark_etl.analytics.scheduler import refresh_order, run_in_dependency_order
 from spark_etl.analytics.schema import ensure_views
 from spark_etl.analytics.summaries import RECOMPUTE_SHARE, SUMMARIES, summarize_cart
@@ -44,9 +46,10 @@ def refresh(
     recompute_share: Decimal | None = RECOMPUTE_SHARE,
     lock_timeout: str = LOCK_TIMEOUT,
 ) -> list[str]:
-    """Bring the cart summaries up to date and recompute every materialized view, inputs
-    before the views that read them; ``seconds`` receives each step's time. ``rebuild``:
-    recompute the summaries from every line instead of applying the loads' changes;
+    """Bring the cart summaries and the kept answers up to date and recompute every
+    materialized view, inputs before the views that read them; ``seconds`` receives each
+    step's time. ``rebuild``: recompute the summaries from every line and the kept answers
+    from the summaries instead of applying the loads' changes;
     ``recompute_share`` and ``lock_timeout``: see ``summarize_cart`` and LOCK_TIMEOUT.
 
     With ``connect`` (opens a connection like ``conn``), up to ``connections`` views that do
@@ -73,6 +76,16 @@ def refresh(
                     done["purchases_recounted"],
                     time.perf_counter() - started,
                 )
+            elif name in KEPT:
+                done = keep(pool[worker], analytics_schema, KEPT[name], rebuild)
+                log.info(
+                    "Kept %s: %s, in %.1f s",
+                    name,
+                    ", ".join(
+                        f"{value} {count.replace('_', ' ')}" for count, value in done.items()
+                    ),
+                    time.perf_counter() - started,
+                )
             else:
                 refresh_view(pool[worker], analytics_schema, views[name], lock_timeout)
             took = time.perf_counter() - started
@@ -80,15 +93,19 @@ def refresh(
             if seconds is not None:
                 seconds[name] = took
 
-        # the summaries are a step like a view: the views that do not read them (those over
-        # cart itself, such as product_activity) are refreshed meanwhile
-        reads = {SUMMARIES: [], **{name: view["reads"] for name, view in views.items()}}
+        # the summaries and kept answers are steps like a view: the views that do not read them
+        # (those over cart itself, such as data_period) are refreshed meanwhile
+        reads = {
+            SUMMARIES: [],
+            **{name: answer.reads for name, answer in KEPT.items()},
+            **{name: view["reads"] for name, view in views.items()},
+        }
         run_in_dependency_order(reads, refresh_one, len(pool))
     finally:
         for extra in pool[1:]:
             extra.close()
-    log.info("Refreshed %d analytics views", len(views))
-    return list(views)
+    log.info("Refreshed %d analytics views", len(views) + len(KEPT))
+    return [*views, *KEPT]
 
 
 def refresh_view(

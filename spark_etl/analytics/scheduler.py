@@ -8,6 +8,7 @@ import graphlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from spark_etl.analytics.kept import KEPT, KEPT_TABLES
 from spark_etl.analytics.summaries import SUMMARIES, SUMMARY_TABLES
 from spark_etl.db.postgres import quoted
 
@@ -43,10 +44,15 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
     views and functions), ties by name: the order PostgreSQL's dependencies give. Each is named
     as its readers know it (the plain view), with the twin it reads now (``current``, and
     whether that one is ``populated``), the other (``idle``) and what it ``reads``: views, and
-    SUMMARIES when it reads a table summarize_cart() keeps."""
+    SUMMARIES when it reads a table summarize_cart() keeps, a kept answer's name when it reads
+    its tables (``kept.py``)."""
     with conn.cursor() as cur:
         cur.execute(
-            RELATIONS, {"schema": quoted(analytics_schema), "summaries": list(SUMMARY_TABLES)}
+            RELATIONS,
+            {
+                "schema": quoted(analytics_schema),
+                "summaries": [*SUMMARY_TABLES, *KEPT_TABLES],
+            },
         )
         relations = {row["oid"]: row for row in cur.fetchall()}
         cur.execute(DEPENDENCIES, {"schema": quoted(analytics_schema)})
@@ -65,6 +71,11 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
     }
     views = {row["name"]: row for row in relations.values() if row["name"] in stored.values()}
     summaries = {oid for oid, row in relations.items() if row["name"] in SUMMARY_TABLES}
+    kept = {
+        oid: KEPT_TABLES[row["name"]]
+        for oid, row in relations.items()
+        if row["name"] in KEPT_TABLES
+    }
     lone = sorted(
         row["name"] for oid, row in relations.items() if row["kind"] == "m" and oid not in stored
     )
@@ -81,6 +92,8 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
                 found.add(stored[ref[1]])  # a twin: stop here, it is refreshed itself
             elif ref[0] == class_catalog and ref[1] in summaries:
                 found.add(SUMMARIES)  # a table summarize_cart() keeps
+            elif ref[0] == class_catalog and ref[1] in kept:
+                found.add(kept[ref[1]])  # a table a kept answer's step writes
             else:
                 found |= views_read(ref, seen)
         return found
@@ -99,7 +112,7 @@ def refresh_order(conn: Any, analytics_schema: str) -> list[dict[str, Any]]:
     while sorter.is_active():
         ready = sorted(sorter.get_ready())
         for name in ready:
-            if name == SUMMARIES:  # not a view: summarize_cart(), a step of refresh() itself
+            if name == SUMMARIES or name in KEPT:  # steps of refresh() itself, not views
                 continue
             now = current[name]["name"]
             idle = name + (TWINS[1] if now.endswith(TWINS[0]) else TWINS[0])

@@ -122,6 +122,57 @@ SELECT p.product_id, p.name, p.sku, p.created_at, COALESCE(a.lines, 0), COALESCE
        COALESCE(a.revenue_12, 0), a.first_line_at
 FROM {model}.product p LEFT JOIN activity a ON a.product_id = p.product_id
 """
+# family_sales_monthly from every line (no month archived in these tests): each family with a
+# sale, every month from its first (its launch, or the data's first month if later, or its
+# first sale if earlier) to the data's last; compared with the month before and a year before
+# unless that one is short (partial, or the launch month of a family launched after its 1st)
+FAMILY_SALES_FROM_LINES = """
+WITH period AS (
+    SELECT min(created_at) AS first_at, max(created_at) AS last_at
+    FROM {model}.cart WHERE deleted_at IS NULL
+), months AS (
+    SELECT CAST(m AS date) AS month,
+           CAST(p.first_at AS date) > CAST(m AS date)
+               OR CAST(p.last_at AS date) < CAST(m + interval '1 month - 1 day' AS date) AS partial
+    FROM period p
+    CROSS JOIN generate_series(date_trunc('month', p.first_at), date_trunc('month', p.last_at),
+                               interval '1 month') AS m
+), sold AS (
+    SELECT p.sku, CAST(date_trunc('month', c.created_at) AS date) AS month,
+           sum(c.quantity) AS quantity, sum(c.amount) AS revenue
+    FROM {model}.cart c JOIN {model}.product p ON p.product_id = c.product_id
+    WHERE c.deleted_at IS NULL
+    GROUP BY 1, 2
+), family AS (
+    SELECT p.sku, min(p.created_at) AS launched_at,
+           LEAST((SELECT min(s.month) FROM sold s WHERE s.sku = p.sku),
+                 GREATEST((SELECT min(month) FROM months),
+                          CAST(date_trunc('month', min(p.created_at)) AS date))) AS first_month
+    FROM {model}.product p
+    GROUP BY p.sku
+    HAVING EXISTS (SELECT 1 FROM sold s WHERE s.sku = p.sku)
+), family_month AS (
+    SELECT f.sku, m.month, m.partial,
+           m.partial OR (m.month = f.first_month AND f.launched_at > m.month) AS short,
+           COALESCE(s.quantity, 0) AS quantity, COALESCE(s.revenue, 0) AS revenue
+    FROM family f
+    JOIN months m ON m.month >= f.first_month
+    LEFT JOIN sold s ON s.sku = f.sku AND s.month = m.month
+), ranked AS (
+    SELECT sku, dense_rank() OVER (ORDER BY sum(revenue) DESC, sku) AS family_rank
+    FROM family_month GROUP BY sku
+)
+SELECT r.sku, r.month, r.partial, r.quantity, r.revenue,
+       CASE WHEN NOT prev.short THEN round(r.revenue / NULLIF(prev.revenue, 0) - 1, 4) END,
+       CASE WHEN NOT year_before.short
+            THEN round(r.revenue / NULLIF(year_before.revenue, 0) - 1, 4) END,
+       k.family_rank
+FROM family_month r
+JOIN ranked k ON k.sku = r.sku
+LEFT JOIN family_month prev ON prev.sku = r.sku AND prev.month = r.month - interval '1 month'
+LEFT JOIN family_month year_before
+  ON year_before.sku = r.sku AND year_before.month = r.month - interval '12 months'
+"""
 
 
 def rows(conn, statement: sql.Composable) -> list[tuple]:
@@ -165,6 +216,15 @@ def assert_product_activity_matches_the_lines(conn, settings) -> None:
     )
     model = sql.Identifier(settings.database.db_schema)
     assert found == rows(conn, sql.SQL(PRODUCT_ACTIVITY_FROM_LINES).format(model=model))
+
+
+def assert_family_sales_match_the_lines(conn, settings) -> None:
+    """After a refresh: family_sales_monthly, kept per family and month, equals it from every
+    line."""
+    model = sql.Identifier(settings.database.db_schema)
+    assert table(conn, settings, "family_sales_monthly") == rows(
+        conn, sql.SQL(FAMILY_SALES_FROM_LINES).format(model=model)
+    )
 
 
 def execute(conn, statement: str, *params) -> int:
@@ -270,6 +330,7 @@ def test_a_load_changing_moving_removing_and_adding_lines_updates_only_what_it_t
     ]
     assert_summaries_match_the_lines(loaded, db_settings)
     assert_product_activity_matches_the_lines(loaded, db_settings)
+    assert_family_sales_match_the_lines(loaded, db_settings)
 
 
 def test_changes_made_in_sql_are_applied_and_only_new_or_gone_months_recomputed(
@@ -370,6 +431,7 @@ def test_product_activity_cuts_the_half_years_at_the_latest_sale_and_follows_cre
 
     assert_summaries_match_the_lines(loaded, db_settings)
     assert_product_activity_matches_the_lines(loaded, db_settings)
+    assert_family_sales_match_the_lines(loaded, db_settings)
     schema = sql.Identifier(db_settings.database.analytics_schema)
     activity = sql.SQL(
         "SELECT product_id, quantity_previous_half, quantity_recent_half, revenue_last_12_months,"
@@ -390,6 +452,7 @@ def test_product_activity_cuts_the_half_years_at_the_latest_sale_and_follows_cre
 
     assert_summaries_match_the_lines(loaded, db_settings)
     assert_product_activity_matches_the_lines(loaded, db_settings)
+    assert_family_sales_match_the_lines(loaded, db_settings)
     assert rows(loaded, activity)[0][4:6] == (6, T(2023, 2, 15, 9))
 
     # Cora's created_at moves to 2022: her sales move to that cohort's sums
@@ -408,6 +471,75 @@ def test_product_activity_cuts_the_half_years_at_the_latest_sale_and_follows_cre
         ("2020", 2, 1 + 3 + 32),
         ("2022", 1, 1 + 16),
     ]
+
+
+def kept_family_sales(caplog) -> list[str]:
+    """What each refresh logged keeping family_sales_monthly (its counts)."""
+    prefix = "Kept family_sales_monthly: "
+    return [
+        record.getMessage()[len(prefix) :].split(", in ")[0]
+        for record in caplog.records
+        if record.getMessage().startswith(prefix)
+    ]
+
+
+def test_family_sales_are_kept_for_the_families_and_months_touched(
+    spark, db_settings, connection, loaded, tmp_path, caplog
+):
+    db = db_settings.database
+    # the first load built every family (KAF, TEE) from January to March 2023
+    assert_family_sales_match_the_lines(loaded, db_settings)
+    caplog.set_level(logging.INFO, logger="spark_etl.analytics")
+
+    # a March line sells 4 instead of 1: March rewritten for both families, nothing else
+    execute(loaded, "UPDATE cart SET quantity = 4, amount = 4 * unit_price WHERE cart_id = 5")
+    refresh(loaded, db.db_schema, db.analytics_schema)
+    assert kept_family_sales(caplog) == [
+        "0 families recomputed, 1 months recomputed, 2 rows written"
+    ]
+    assert_family_sales_match_the_lines(loaded, db_settings)
+
+    # Kaffee sells 2 a year later (March 2024): April 2023 to March 2024 come, March 2023 is
+    # whole now; a month compares with the month before and the same month a year before
+    caplog.clear()
+    write_csv(tmp_path / "second", "carts", [("20", "1", "2", "2", "2024-03-31 23:00:00", "")])
+    run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
+    assert kept_family_sales(caplog) == [
+        "0 families recomputed, 13 months recomputed, 26 rows written"
+    ]
+    assert_family_sales_match_the_lines(loaded, db_settings)
+    compared = sql.SQL(
+        "SELECT sku, month, revenue, revenue_change_mom, revenue_change_yoy, family_rank"
+        " FROM {}.family_sales_monthly WHERE month IN ('2023-03-01', '2023-04-01', '2024-03-01')"
+    ).format(sql.Identifier(db.analytics_schema))
+    # Kaffee: 2.00, 1.00, 4.00 (January to March 2023), 2.00 (March 2024): 9.00, the first
+    # family now; Tee: 2.00, 6.00, nothing since: 8.00 (it led before, 8.00 to 7.00)
+    assert rows(loaded, compared) == [
+        ("KAF", DAY(2023, 3, 1), D("4.00"), D("3.0000"), None, 1),
+        ("KAF", DAY(2023, 4, 1), D("0"), D("-1.0000"), None, 1),
+        ("KAF", DAY(2024, 3, 1), D("2.00"), None, D("-0.5000"), 1),
+        ("TEE", DAY(2023, 3, 1), D("0"), D("-1.0000"), None, 2),
+        ("TEE", DAY(2023, 4, 1), D("0"), None, None, 2),
+        ("TEE", DAY(2024, 3, 1), D("0"), None, None, 2),
+    ]
+
+    # Tee joins the Kaffee family: both families recomputed whole (TEE is gone), no month
+    caplog.clear()
+    execute(loaded, "UPDATE product SET sku = 'KAF' WHERE product_id = 2")
+    refresh(loaded, db.db_schema, db.analytics_schema)
+    assert kept_family_sales(caplog) == [
+        "2 families recomputed, 0 months recomputed, 15 rows written"
+    ]
+    assert_family_sales_match_the_lines(loaded, db_settings)
+
+    # a rebuild writes every row again, to the same rows
+    caplog.clear()
+    before = table(loaded, db_settings, "family_sales_monthly")
+    refresh(loaded, db.db_schema, db.analytics_schema, rebuild=True)
+    assert kept_family_sales(caplog) == [
+        "1 families recomputed, 0 months recomputed, 15 rows written"
+    ]
+    assert table(loaded, db_settings, "family_sales_monthly") == before
 
 
 def test_a_month_detached_and_attached_again_is_recomputed(db_settings, loaded):
@@ -526,6 +658,7 @@ def test_analytics_rebuild_recomputes_what_a_change_without_triggers_left_out(
     assert code == 0
     assert_summaries_match_the_lines(loaded, db_settings)
     assert_product_activity_matches_the_lines(loaded, db_settings)
+    assert_family_sales_match_the_lines(loaded, db_settings)
 
 
 def twins(conn, settings, view: str) -> tuple[str, dict[str, bool]]:

@@ -208,6 +208,10 @@ BEGIN
     IF EXISTS (SELECT 1 FROM line_change) THEN
         PERFORM apply_product_month_changes();
     END IF;
+    -- for the answers kept per month (keep_family_sales): the months whose sales changed
+    INSERT INTO sales_month_changed
+    SELECT month FROM stale_month UNION SELECT month FROM sale_change
+    ON CONFLICT DO NOTHING;
     -- a product whose created_at changed: its sums after creation, month by month, from its
     -- lines (the index on cart (product_id, created_at))
     UPDATE product_month t
