@@ -28,6 +28,18 @@ class KeptAnswer:
 
 KEPT_ANSWERS = (
     KeptAnswer(
+        name="monthly_kpi",
+        function="keep_monthly_kpi",
+        tables=("monthly_kpi_row",),
+        reads=(SUMMARIES, "data_period"),
+    ),
+    KeptAnswer(
+        name="customer_purchase_summary",
+        function="keep_customer_purchases",
+        tables=("customer_purchase_row",),
+        reads=(SUMMARIES,),
+    ),
+    KeptAnswer(
         name="family_sales_monthly",
         function="keep_family_sales",
         tables=("family_sales_row", "family_total"),
@@ -37,6 +49,9 @@ KEPT_ANSWERS = (
 KEPT = {answer.name: answer for answer in KEPT_ANSWERS}
 # each table a kept answer writes -> the answer (a view reading it waits for that step)
 KEPT_TABLES = {table: answer.name for answer in KEPT_ANSWERS for table in answer.tables}
+# what summarize_cart() notes for them (the months whose sales changed, the customers of the
+# lines changed): emptied once every kept answer has read it
+CHANGE_LOGS = ("sales_month_changed", "customer_changed")
 
 
 def keep(conn: Any, analytics_schema: str, answer: KeptAnswer, rebuild: bool) -> dict[str, int]:
@@ -53,3 +68,12 @@ def keep(conn: Any, analytics_schema: str, answer: KeptAnswer, rebuild: bool) ->
         row = cur.fetchone()
     conn.commit()
     return {name: int(value) for name, value in dict(row).items()}
+
+
+def forget_changes(conn: Any, analytics_schema: str) -> None:
+    """Empty the change logs, once every kept answer has read them (a step that failed leaves
+    them for the next refresh: reading a month again rewrites the same rows)."""
+    with conn.cursor() as cur:
+        for log in CHANGE_LOGS:
+            cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(analytics_schema, log)))
+    conn.commit()

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg2.errors
 from psycopg2 import sql
 
-from spark_etl.analytics.kept import KEPT, keep
+from spark_etl.analytics.kept import KEPT, forget_changes, keep
 from spark_etl.analytics.scheduler import refresh_order, run_in_dependency_order
 from spark_etl.analytics.schema import ensure_views
 from spark_etl.analytics.summaries import RECOMPUTE_SHARE, SUMMARIES, summarize_cart
@@ -101,6 +101,7 @@ def refresh(
             **{name: view["reads"] for name, view in views.items()},
         }
         run_in_dependency_order(reads, refresh_one, len(pool))
+        forget_changes(conn, analytics_schema)
     finally:
         for extra in pool[1:]:
             extra.close()

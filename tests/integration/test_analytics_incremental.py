@@ -19,6 +19,7 @@ import pytest
 from psycopg2 import sql
 
 from spark_etl.analytics import summaries
+from spark_etl.analytics.kept import KEPT
 from spark_etl.analytics.refresh import refresh
 from spark_etl.analytics.schema import ensure_views
 from spark_etl.analytics.summaries import summarize_cart
@@ -174,6 +175,58 @@ LEFT JOIN family_month year_before
   ON year_before.sku = r.sku AND year_before.month = r.month - interval '12 months'
 """
 
+# monthly_kpi from every line (no month archived in these tests)
+MONTHLY_KPI_FROM_LINES = """
+WITH period AS (
+    SELECT min(created_at) AS first_at, max(created_at) AS last_at
+    FROM {model}.cart WHERE deleted_at IS NULL
+), months AS (
+    SELECT CAST(m AS date) AS month,
+           CAST(p.first_at AS date) > CAST(m AS date)
+               OR CAST(p.last_at AS date) < CAST(m + interval '1 month - 1 day' AS date) AS partial
+    FROM period p
+    CROSS JOIN generate_series(date_trunc('month', p.first_at), date_trunc('month', p.last_at),
+                               interval '1 month') AS m
+), sold AS (
+    SELECT CAST(date_trunc('month', created_at) AS date) AS month, sum(amount) AS revenue,
+           count(*) AS sales, sum(quantity) AS quantity,
+           count(DISTINCT customer_id) AS buying_customers,
+           count(DISTINCT (customer_id, CAST(created_at AS date))) AS purchases
+    FROM {model}.cart WHERE deleted_at IS NULL
+    GROUP BY 1
+), filled AS (
+    SELECT m.month, m.partial, COALESCE(s.revenue, 0) AS revenue, COALESCE(s.sales, 0) AS sales,
+           COALESCE(s.quantity, 0) AS quantity,
+           COALESCE(s.buying_customers, 0) AS buying_customers,
+           COALESCE(s.purchases, 0) AS purchases
+    FROM months m LEFT JOIN sold s ON s.month = m.month
+)
+SELECT f.month, f.partial, f.revenue, f.sales, f.quantity, f.buying_customers, f.purchases,
+       round(f.revenue / NULLIF(f.purchases, 0), 2),
+       round(CAST(f.quantity AS numeric) / NULLIF(f.purchases, 0), 2),
+       round(f.revenue / NULLIF(prev.revenue, 0) - 1, 4),
+       round(f.revenue / NULLIF(year_before.revenue, 0) - 1, 4)
+FROM filled f
+LEFT JOIN filled prev ON prev.month = f.month - interval '1 month'
+LEFT JOIN filled year_before ON year_before.month = f.month - interval '12 months'
+"""
+
+# customer_purchase_summary from every line
+CUSTOMER_PURCHASES_FROM_LINES = """
+WITH purchase AS (
+    SELECT customer_id, CAST(created_at AS date) AS day, sum(quantity) AS size,
+           sum(amount) AS revenue, min(created_at) AS first_at, max(created_at) AS last_at
+    FROM {model}.cart WHERE deleted_at IS NULL
+    GROUP BY 1, 2
+)
+SELECT customer_id, count(*), sum(size), sum(revenue), round(avg(size), 2), min(first_at),
+       max(last_at), round(avg(revenue), 2),
+       sum(revenue) FILTER (WHERE day > (SELECT max(l.day) FROM purchase l
+                                         WHERE l.customer_id = p.customer_id) - 365)
+FROM purchase p
+GROUP BY customer_id
+"""
+
 
 def rows(conn, statement: sql.Composable) -> list[tuple]:
     with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
@@ -218,13 +271,17 @@ def assert_product_activity_matches_the_lines(conn, settings) -> None:
     assert found == rows(conn, sql.SQL(PRODUCT_ACTIVITY_FROM_LINES).format(model=model))
 
 
-def assert_family_sales_match_the_lines(conn, settings) -> None:
-    """After a refresh: family_sales_monthly, kept per family and month, equals it from every
-    line."""
+def assert_kept_answers_match_the_lines(conn, settings) -> None:
+    """After a refresh: the answers kept per key (family_sales_monthly, monthly_kpi,
+    customer_purchase_summary) equal them from every line."""
     model = sql.Identifier(settings.database.db_schema)
-    assert table(conn, settings, "family_sales_monthly") == rows(
-        conn, sql.SQL(FAMILY_SALES_FROM_LINES).format(model=model)
-    )
+    for name, query in (
+        ("family_sales_monthly", FAMILY_SALES_FROM_LINES),
+        ("monthly_kpi", MONTHLY_KPI_FROM_LINES),
+        ("customer_purchase_summary", CUSTOMER_PURCHASES_FROM_LINES),
+    ):
+        found = table(conn, settings, name)
+        assert found == rows(conn, sql.SQL(query).format(model=model)), name
 
 
 def execute(conn, statement: str, *params) -> int:
@@ -330,7 +387,7 @@ def test_a_load_changing_moving_removing_and_adding_lines_updates_only_what_it_t
     ]
     assert_summaries_match_the_lines(loaded, db_settings)
     assert_product_activity_matches_the_lines(loaded, db_settings)
-    assert_family_sales_match_the_lines(loaded, db_settings)
+    assert_kept_answers_match_the_lines(loaded, db_settings)
 
 
 def test_changes_made_in_sql_are_applied_and_only_new_or_gone_months_recomputed(
@@ -431,7 +488,7 @@ def test_product_activity_cuts_the_half_years_at_the_latest_sale_and_follows_cre
 
     assert_summaries_match_the_lines(loaded, db_settings)
     assert_product_activity_matches_the_lines(loaded, db_settings)
-    assert_family_sales_match_the_lines(loaded, db_settings)
+    assert_kept_answers_match_the_lines(loaded, db_settings)
     schema = sql.Identifier(db_settings.database.analytics_schema)
     activity = sql.SQL(
         "SELECT product_id, quantity_previous_half, quantity_recent_half, revenue_last_12_months,"
@@ -452,7 +509,7 @@ def test_product_activity_cuts_the_half_years_at_the_latest_sale_and_follows_cre
 
     assert_summaries_match_the_lines(loaded, db_settings)
     assert_product_activity_matches_the_lines(loaded, db_settings)
-    assert_family_sales_match_the_lines(loaded, db_settings)
+    assert_kept_answers_match_the_lines(loaded, db_settings)
     assert rows(loaded, activity)[0][4:6] == (6, T(2023, 2, 15, 9))
 
     # Cora's created_at moves to 2022: her sales move to that cohort's sums
@@ -473,41 +530,46 @@ def test_product_activity_cuts_the_half_years_at_the_latest_sale_and_follows_cre
     ]
 
 
-def kept_family_sales(caplog) -> list[str]:
-    """What each refresh logged keeping family_sales_monthly (its counts)."""
-    prefix = "Kept family_sales_monthly: "
-    return [
-        record.getMessage()[len(prefix) :].split(", in ")[0]
-        for record in caplog.records
-        if record.getMessage().startswith(prefix)
-    ]
+def kept_counts(caplog) -> dict[str, str]:
+    """What the refresh logged keeping each answer kept per key (its counts)."""
+    found = {}
+    for record in caplog.records:
+        message = record.getMessage()
+        if message.startswith("Kept "):
+            name, counts = message[len("Kept ") :].split(": ", 1)
+            found[name] = counts.split(", in ")[0]
+    return found
 
 
-def test_family_sales_are_kept_for_the_families_and_months_touched(
+def test_answers_kept_per_key_rewrite_only_the_families_and_months_touched(
     spark, db_settings, connection, loaded, tmp_path, caplog
 ):
     db = db_settings.database
     # the first load built every family (KAF, TEE) from January to March 2023
-    assert_family_sales_match_the_lines(loaded, db_settings)
+    assert_kept_answers_match_the_lines(loaded, db_settings)
     caplog.set_level(logging.INFO, logger="spark_etl.analytics")
 
-    # a March line sells 4 instead of 1: March rewritten for both families, nothing else
+    # a March line sells 4 instead of 1: March rewritten (for both families), nothing else
     execute(loaded, "UPDATE cart SET quantity = 4, amount = 4 * unit_price WHERE cart_id = 5")
     refresh(loaded, db.db_schema, db.analytics_schema)
-    assert kept_family_sales(caplog) == [
-        "0 families recomputed, 1 months recomputed, 2 rows written"
-    ]
-    assert_family_sales_match_the_lines(loaded, db_settings)
+    assert kept_counts(caplog) == {
+        "monthly_kpi": "1 months recomputed, 1 rows written",
+        "customer_purchase_summary": "1 customers recomputed",  # c3, of line 5
+        "family_sales_monthly": "0 families recomputed, 1 months recomputed, 2 rows written",
+    }
+    assert_kept_answers_match_the_lines(loaded, db_settings)
 
     # Kaffee sells 2 a year later (March 2024): April 2023 to March 2024 come, March 2023 is
     # whole now; a month compares with the month before and the same month a year before
     caplog.clear()
     write_csv(tmp_path / "second", "carts", [("20", "1", "2", "2", "2024-03-31 23:00:00", "")])
     run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
-    assert kept_family_sales(caplog) == [
-        "0 families recomputed, 13 months recomputed, 26 rows written"
-    ]
-    assert_family_sales_match_the_lines(loaded, db_settings)
+    assert kept_counts(caplog) == {
+        "monthly_kpi": "13 months recomputed, 13 rows written",
+        "customer_purchase_summary": "1 customers recomputed",  # c2
+        "family_sales_monthly": "0 families recomputed, 13 months recomputed, 26 rows written",
+    }
+    assert_kept_answers_match_the_lines(loaded, db_settings)
     compared = sql.SQL(
         "SELECT sku, month, revenue, revenue_change_mom, revenue_change_yoy, family_rank"
         " FROM {}.family_sales_monthly WHERE month IN ('2023-03-01', '2023-04-01', '2024-03-01')"
@@ -527,19 +589,23 @@ def test_family_sales_are_kept_for_the_families_and_months_touched(
     caplog.clear()
     execute(loaded, "UPDATE product SET sku = 'KAF' WHERE product_id = 2")
     refresh(loaded, db.db_schema, db.analytics_schema)
-    assert kept_family_sales(caplog) == [
-        "2 families recomputed, 0 months recomputed, 15 rows written"
-    ]
-    assert_family_sales_match_the_lines(loaded, db_settings)
+    assert kept_counts(caplog) == {
+        "monthly_kpi": "0 months recomputed, 0 rows written",
+        "customer_purchase_summary": "0 customers recomputed",
+        "family_sales_monthly": "2 families recomputed, 0 months recomputed, 15 rows written",
+    }
+    assert_kept_answers_match_the_lines(loaded, db_settings)
 
     # a rebuild writes every row again, to the same rows
     caplog.clear()
-    before = table(loaded, db_settings, "family_sales_monthly")
+    before = {name: table(loaded, db_settings, name) for name in KEPT}
     refresh(loaded, db.db_schema, db.analytics_schema, rebuild=True)
-    assert kept_family_sales(caplog) == [
-        "1 families recomputed, 0 months recomputed, 15 rows written"
-    ]
-    assert table(loaded, db_settings, "family_sales_monthly") == before
+    assert kept_counts(caplog) == {
+        "monthly_kpi": "15 months recomputed, 15 rows written",
+        "customer_purchase_summary": "3 customers recomputed",
+        "family_sales_monthly": "1 families recomputed, 0 months recomputed, 15 rows written",
+    }
+    assert {name: table(loaded, db_settings, name) for name in before} == before
 
 
 def test_a_month_detached_and_attached_again_is_recomputed(db_settings, loaded):
@@ -658,7 +724,7 @@ def test_analytics_rebuild_recomputes_what_a_change_without_triggers_left_out(
     assert code == 0
     assert_summaries_match_the_lines(loaded, db_settings)
     assert_product_activity_matches_the_lines(loaded, db_settings)
-    assert_family_sales_match_the_lines(loaded, db_settings)
+    assert_kept_answers_match_the_lines(loaded, db_settings)
 
 
 def twins(conn, settings, view: str) -> tuple[str, dict[str, bool]]:
@@ -683,28 +749,27 @@ def twins(conn, settings, view: str) -> tuple[str, dict[str, bool]]:
     return read[0][0], dict(found)
 
 
-def customer_1(conn, settings) -> tuple:
+def product_1(conn, settings) -> tuple:
     return rows(
         conn,
         sql.SQL(
-            "SELECT purchases, quantity, revenue FROM {}.customer_purchase_summary "
-            "WHERE customer_id = 1"
+            "SELECT sales, quantity, revenue FROM {}.product_activity WHERE product_id = 1"
         ).format(sql.Identifier(settings.database.analytics_schema)),
     )[0]
 
 
 def test_a_refresh_fills_the_twin_nobody_reads_then_points_the_view_at_it(db_settings, loaded):
     db = db_settings.database
-    before, _ = twins(loaded, db_settings, "customer_purchase_summary")
-    assert customer_1(loaded, db_settings) == (1, 3, D("4.00"))
+    before, _ = twins(loaded, db_settings, "product_activity")
+    assert product_1(loaded, db_settings) == (3, 4, D("4.00"))
     execute(loaded, "UPDATE cart SET quantity = 3, amount = 3 * unit_price WHERE cart_id = 1")
 
     refresh(loaded, db.db_schema, db.analytics_schema)
 
-    now, populated = twins(loaded, db_settings, "customer_purchase_summary")
-    assert {before, now} == {"customer_purchase_summary__a", "customer_purchase_summary__b"}
+    now, populated = twins(loaded, db_settings, "product_activity")
+    assert {before, now} == {"product_activity__a", "product_activity__b"}
     assert populated == {now: True, before: False}  # the twin read before is emptied
-    assert customer_1(loaded, db_settings) == (1, 4, D("5.00"))  # line 1: 2 -> 3 at 1.00
+    assert product_1(loaded, db_settings) == (3, 5, D("5.00"))  # line 1: 2 -> 3 at 1.00
 
 
 def test_a_view_held_by_a_readers_transaction_is_refreshed_concurrently(
@@ -713,11 +778,11 @@ def test_a_view_held_by_a_readers_transaction_is_refreshed_concurrently(
     db = db_settings.database
     reader = open_connection(connection, db.db_schema)
     try:
-        assert customer_1(reader, db_settings) == (1, 3, D("4.00"))
+        assert product_1(reader, db_settings) == (3, 4, D("4.00"))
         with reader.cursor() as cur:  # a transaction left open on the view (a BI tool's)
-            cur.execute(f'SELECT count(*) FROM "{db.analytics_schema}".customer_purchase_summary')
-        before, _ = twins(loaded, db_settings, "customer_purchase_summary")
-        other_before, _ = twins(loaded, db_settings, "most_active_customers")
+            cur.execute(f'SELECT count(*) FROM "{db.analytics_schema}".product_activity')
+        before, _ = twins(loaded, db_settings, "product_activity")
+        other_before, _ = twins(loaded, db_settings, "top_products")
         execute(loaded, "UPDATE cart SET quantity = 3, amount = 3 * unit_price WHERE cart_id = 1")
 
         with caplog.at_level(logging.INFO, logger="spark_etl.analytics"):
@@ -725,16 +790,16 @@ def test_a_view_held_by_a_readers_transaction_is_refreshed_concurrently(
 
         # it waited for no reader: the twin read is refreshed in place, the other stays empty
         assert (
-            "customer_purchase_summary is held by a reader's transaction: refreshed concurrently"
+            "product_activity is held by a reader's transaction: refreshed concurrently"
         ) in caplog.messages
-        assert twins(loaded, db_settings, "customer_purchase_summary") == (
+        assert twins(loaded, db_settings, "product_activity") == (
             before,
-            {"customer_purchase_summary__a": before.endswith("__a"),
-             "customer_purchase_summary__b": before.endswith("__b")},
+            {"product_activity__a": before.endswith("__a"),
+             "product_activity__b": before.endswith("__b")},
         )  # fmt: skip
-        assert customer_1(loaded, db_settings) == (1, 4, D("5.00"))
+        assert product_1(loaded, db_settings) == (3, 5, D("5.00"))
         # a view it does not hold is swapped as usual, though it reads the one held
-        assert twins(loaded, db_settings, "most_active_customers")[0] != other_before
+        assert twins(loaded, db_settings, "top_products")[0] != other_before
     finally:
         reader.rollback()
         reader.close()

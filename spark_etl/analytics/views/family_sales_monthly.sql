@@ -98,8 +98,7 @@ BEGIN
     -- recomputed for every family: the months whose sales changed, and those that came, went
     -- or became whole or partial
     CREATE TEMPORARY TABLE month_dirty ON COMMIT DROP AS
-    WITH taken AS (DELETE FROM sales_month_changed RETURNING month)
-    SELECT month FROM taken
+    SELECT month FROM sales_month_changed
     UNION
     SELECT COALESCE(k.month, f.month)
     FROM monthly_kpi k

@@ -63,6 +63,9 @@ BEGIN
     CROSS JOIN generate_series(date_trunc('month', r.range_from),
                                r.range_to - interval '1 microsecond', interval '1 month')
         AS m (month);
+    -- (their changed lines are not logged: what read the purchases of those months reads them
+    -- all again)
+    CREATE TEMPORARY TABLE unlogged_month ON COMMIT DROP AS SELECT month FROM stale_month;
     INSERT INTO stale_month
     SELECT c.month
     FROM (SELECT CAST(date_trunc('month', created_at) AS date) AS month, count(*) AS changed
@@ -208,9 +211,17 @@ BEGIN
     IF EXISTS (SELECT 1 FROM line_change) THEN
         PERFORM apply_product_month_changes();
     END IF;
-    -- for the answers kept per month (keep_family_sales): the months whose sales changed
-    INSERT INTO sales_month_changed
-    SELECT month FROM stale_month UNION SELECT month FROM sale_change
+    -- for the answers kept per key (keep_*): the months whose sales changed (unlogged: their
+    -- partition came or went), and the customers of the changed lines
+    INSERT INTO sales_month_changed AS c
+    SELECT month, bool_or(unlogged)
+    FROM (SELECT month, month IN (SELECT month FROM unlogged_month) AS unlogged FROM stale_month
+          UNION ALL
+          SELECT DISTINCT month, false FROM sale_change) m
+    GROUP BY month
+    ON CONFLICT (month) DO UPDATE SET unlogged = c.unlogged OR excluded.unlogged;
+    INSERT INTO customer_changed
+    SELECT DISTINCT customer_id FROM taken_change
     ON CONFLICT DO NOTHING;
     -- a product whose created_at changed: its sums after creation, month by month, from its
     -- lines (the index on cart (product_id, created_at))
