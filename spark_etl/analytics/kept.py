@@ -6,6 +6,7 @@ after what it reads, like the cart summaries (``summaries.py``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from psycopg2 import sql
@@ -16,9 +17,10 @@ from spark_etl.analytics.summaries import SUMMARIES
 @dataclass(frozen=True)
 class KeptAnswer:
     """``name``: the view readers query (the step's name in a refresh); ``function``: keeps
-    ``tables`` (``function(rebuild boolean)``, returning its counts); ``reads``: the
-    materialized views and steps it reads, refreshed before it (a PL/pgSQL function's reads
-    are not in PostgreSQL's dependencies: a test checks this list against its file)."""
+    ``tables`` (``function(rebuild boolean, recompute_share numeric)``, returning its
+    counts); ``reads``: the materialized views and steps it reads, refreshed before it (a
+    PL/pgSQL function's reads are not in PostgreSQL's dependencies: a test checks this list
+    against its file)."""
 
     name: str
     function: str
@@ -54,16 +56,23 @@ KEPT_TABLES = {table: answer.name for answer in KEPT_ANSWERS for table in answer
 CHANGE_LOGS = ("sales_month_changed", "customer_changed")
 
 
-def keep(conn: Any, analytics_schema: str, answer: KeptAnswer, rebuild: bool) -> dict[str, int]:
+def keep(
+    conn: Any,
+    analytics_schema: str,
+    answer: KeptAnswer,
+    rebuild: bool,
+    recompute_share: Decimal | None,
+) -> dict[str, int]:
     """Run ``answer``'s function in a transaction of its own (readers see the rows before it
-    until it commits); its counts by name."""
+    until it commits); its counts by name. ``recompute_share``: past this share of its keys
+    changed, it recomputes them all in one pass (None: never)."""
     conn.commit()
     with conn.cursor() as cur:
         cur.execute(
-            sql.SQL("SELECT * FROM {}.{}(%s)").format(
+            sql.SQL("SELECT * FROM {}.{}(%s, %s)").format(
                 sql.Identifier(analytics_schema), sql.Identifier(answer.function)
             ),
-            (rebuild,),
+            (rebuild, recompute_share),
         )
         row = cur.fetchone()
     conn.commit()

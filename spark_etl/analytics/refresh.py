@@ -77,7 +77,7 @@ def refresh(
                     time.perf_counter() - started,
                 )
             elif name in KEPT:
-                done = keep(pool[worker], analytics_schema, KEPT[name], rebuild)
+                done = keep(pool[worker], analytics_schema, KEPT[name], rebuild, recompute_share)
                 log.info(
                     "Kept %s: %s, in %.1f s",
                     name,

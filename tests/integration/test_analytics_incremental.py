@@ -123,12 +123,8 @@ SELECT p.product_id, p.name, p.sku, p.created_at, COALESCE(a.lines, 0), COALESCE
        COALESCE(a.revenue_12, 0), a.first_line_at
 FROM {model}.product p LEFT JOIN activity a ON a.product_id = p.product_id
 """
-# family_sales_monthly from every line (no month archived in these tests): each family with a
-# sale, every month from its first (its launch, or the data's first month if later, or its
-# first sale if earlier) to the data's last; compared with the month before and a year before
-# unless that one is short (partial, or the launch month of a family launched after its 1st)
-FAMILY_SALES_FROM_LINES = """
-WITH period AS (
+# every month of the data from its first sale to its last, and whether it covers it in part
+MONTHS_FROM_LINES = """WITH period AS (
     SELECT min(created_at) AS first_at, max(created_at) AS last_at
     FROM {model}.cart WHERE deleted_at IS NULL
 ), months AS (
@@ -138,7 +134,14 @@ WITH period AS (
     FROM period p
     CROSS JOIN generate_series(date_trunc('month', p.first_at), date_trunc('month', p.last_at),
                                interval '1 month') AS m
-), sold AS (
+)"""
+# family_sales_monthly from every line (no month archived in these tests): each family with a
+# sale, every month from its first (its launch, or the data's first month if later, or its
+# first sale if earlier) to the data's last; compared with the month before and a year before
+# unless that one is short (partial, or the launch month of a family launched after its 1st)
+FAMILY_SALES_FROM_LINES = (
+    MONTHS_FROM_LINES
+    + """, sold AS (
     SELECT p.sku, CAST(date_trunc('month', c.created_at) AS date) AS month,
            sum(c.quantity) AS quantity, sum(c.amount) AS revenue
     FROM {model}.cart c JOIN {model}.product p ON p.product_id = c.product_id
@@ -174,20 +177,12 @@ LEFT JOIN family_month prev ON prev.sku = r.sku AND prev.month = r.month - inter
 LEFT JOIN family_month year_before
   ON year_before.sku = r.sku AND year_before.month = r.month - interval '12 months'
 """
+)
 
 # monthly_kpi from every line (no month archived in these tests)
-MONTHLY_KPI_FROM_LINES = """
-WITH period AS (
-    SELECT min(created_at) AS first_at, max(created_at) AS last_at
-    FROM {model}.cart WHERE deleted_at IS NULL
-), months AS (
-    SELECT CAST(m AS date) AS month,
-           CAST(p.first_at AS date) > CAST(m AS date)
-               OR CAST(p.last_at AS date) < CAST(m + interval '1 month - 1 day' AS date) AS partial
-    FROM period p
-    CROSS JOIN generate_series(date_trunc('month', p.first_at), date_trunc('month', p.last_at),
-                               interval '1 month') AS m
-), sold AS (
+MONTHLY_KPI_FROM_LINES = (
+    MONTHS_FROM_LINES
+    + """, sold AS (
     SELECT CAST(date_trunc('month', created_at) AS date) AS month, sum(amount) AS revenue,
            count(*) AS sales, sum(quantity) AS quantity,
            count(DISTINCT customer_id) AS buying_customers,
@@ -210,6 +205,7 @@ FROM filled f
 LEFT JOIN filled prev ON prev.month = f.month - interval '1 month'
 LEFT JOIN filled year_before ON year_before.month = f.month - interval '12 months'
 """
+)
 
 # customer_purchase_summary from every line
 CUSTOMER_PURCHASES_FROM_LINES = """
@@ -550,8 +546,9 @@ def test_answers_kept_per_key_rewrite_only_the_families_and_months_touched(
     caplog.set_level(logging.INFO, logger="spark_etl.analytics")
 
     # a March line sells 4 instead of 1: March rewritten (for both families), nothing else
+    # (key by key, however large their share: recompute_share None)
     execute(loaded, "UPDATE cart SET quantity = 4, amount = 4 * unit_price WHERE cart_id = 5")
-    refresh(loaded, db.db_schema, db.analytics_schema)
+    refresh(loaded, db.db_schema, db.analytics_schema, recompute_share=None)
     assert kept_counts(caplog) == {
         "monthly_kpi": "1 months recomputed, 1 rows written",
         "customer_purchase_summary": "1 customers recomputed",  # c3, of line 5
@@ -559,11 +556,30 @@ def test_answers_kept_per_key_rewrite_only_the_families_and_months_touched(
     }
     assert_kept_answers_match_the_lines(loaded, db_settings)
 
-    # Kaffee sells 2 a year later (March 2024): April 2023 to March 2024 come, March 2023 is
+    # by default, past a quarter of the families' months or of the customers changed, all are
+    # recomputed in one pass: here one month of three (January, and February that compares
+    # with it), one customer of three (c1: Tee sells 2 in January, not 1)
+    caplog.clear()
+    execute(loaded, "UPDATE cart SET quantity = 2, amount = 2 * unit_price WHERE cart_id = 2")
+    refresh(loaded, db.db_schema, db.analytics_schema)
+    assert kept_counts(caplog) == {
+        "monthly_kpi": "1 months recomputed, 2 rows written",
+        "customer_purchase_summary": "3 customers recomputed",
+        "family_sales_monthly": "2 families recomputed, 0 months recomputed, 6 rows written",
+    }
+    assert_kept_answers_match_the_lines(loaded, db_settings)
+
+    # Kaffee sells 6 a year later (March 2024): April 2023 to March 2024 come, March 2023 is
     # whole now; a month compares with the month before and the same month a year before
     caplog.clear()
-    write_csv(tmp_path / "second", "carts", [("20", "1", "2", "2", "2024-03-31 23:00:00", "")])
-    run_job(spark, db_settings, connection, tmp_path / "second", "cart_data_transform")
+    write_csv(tmp_path / "second", "carts", [("20", "1", "2", "6", "2024-03-31 23:00:00", "")])
+    run_job(
+        spark,
+        recomputing(db_settings, None),
+        connection,
+        tmp_path / "second",
+        "cart_data_transform",
+    )
     assert kept_counts(caplog) == {
         "monthly_kpi": "13 months recomputed, 13 rows written",
         "customer_purchase_summary": "1 customers recomputed",  # c2
@@ -574,27 +590,32 @@ def test_answers_kept_per_key_rewrite_only_the_families_and_months_touched(
         "SELECT sku, month, revenue, revenue_change_mom, revenue_change_yoy, family_rank"
         " FROM {}.family_sales_monthly WHERE month IN ('2023-03-01', '2023-04-01', '2024-03-01')"
     ).format(sql.Identifier(db.analytics_schema))
-    # Kaffee: 2.00, 1.00, 4.00 (January to March 2023), 2.00 (March 2024): 9.00, the first
-    # family now; Tee: 2.00, 6.00, nothing since: 8.00 (it led before, 8.00 to 7.00)
+    # Kaffee: 2.00, 1.00, 4.00 (January to March 2023), 6.00 (March 2024): 13.00, the first
+    # family now; Tee: 4.00, 6.00, nothing since: 10.00 (it led before, 10.00 to 7.00)
     assert rows(loaded, compared) == [
         ("KAF", DAY(2023, 3, 1), D("4.00"), D("3.0000"), None, 1),
         ("KAF", DAY(2023, 4, 1), D("0"), D("-1.0000"), None, 1),
-        ("KAF", DAY(2024, 3, 1), D("2.00"), None, D("-0.5000"), 1),
+        ("KAF", DAY(2024, 3, 1), D("6.00"), None, D("0.5000"), 1),
         ("TEE", DAY(2023, 3, 1), D("0"), D("-1.0000"), None, 2),
         ("TEE", DAY(2023, 4, 1), D("0"), None, None, 2),
         ("TEE", DAY(2024, 3, 1), D("0"), None, None, 2),
     ]
 
-    # Tee joins the Kaffee family: both families recomputed whole (TEE is gone), no month
+    # Tee becomes a family of its own, MAT: TEE (gone) and MAT recomputed whole, not KAF
     caplog.clear()
-    execute(loaded, "UPDATE product SET sku = 'KAF' WHERE product_id = 2")
-    refresh(loaded, db.db_schema, db.analytics_schema)
+    execute(loaded, "UPDATE product SET sku = 'MAT' WHERE product_id = 2")
+    refresh(loaded, db.db_schema, db.analytics_schema, recompute_share=None)
     assert kept_counts(caplog) == {
         "monthly_kpi": "0 months recomputed, 0 rows written",
         "customer_purchase_summary": "0 customers recomputed",
         "family_sales_monthly": "2 families recomputed, 0 months recomputed, 15 rows written",
     }
     assert_kept_answers_match_the_lines(loaded, db_settings)
+    assert rows(loaded, compared)[3:] == [
+        ("MAT", DAY(2023, 3, 1), D("0"), D("-1.0000"), None, 2),
+        ("MAT", DAY(2023, 4, 1), D("0"), None, None, 2),
+        ("MAT", DAY(2024, 3, 1), D("0"), None, None, 2),
+    ]
 
     # a rebuild writes every row again, to the same rows
     caplog.clear()
@@ -603,7 +624,7 @@ def test_answers_kept_per_key_rewrite_only_the_families_and_months_touched(
     assert kept_counts(caplog) == {
         "monthly_kpi": "15 months recomputed, 15 rows written",
         "customer_purchase_summary": "3 customers recomputed",
-        "family_sales_monthly": "1 families recomputed, 0 months recomputed, 15 rows written",
+        "family_sales_monthly": "2 families recomputed, 0 months recomputed, 30 rows written",
     }
     assert {name: table(loaded, db_settings, name) for name in before} == before
 

@@ -25,17 +25,19 @@ FROM customer_purchase_row;
 -- Bring customer_purchase_row up to date with purchase: the customers of the lines changed
 -- (customer_changed), and those who bought in a month recomputed without a log of its lines
 -- (sales_month_changed.unlogged: bought in it before, by the range of their purchases, or
--- now); rebuild, or nothing kept yet: every customer. Returns the customers recomputed.
-CREATE FUNCTION keep_customer_purchases(rebuild boolean, OUT customers_recomputed bigint)
+-- now, by its partition of cart). Every customer when more than recompute_share of them would
+-- be (NULL: never), on rebuild, or when nothing is kept yet. Returns the customers recomputed.
+CREATE FUNCTION keep_customer_purchases(rebuild boolean, recompute_share numeric,
+                                        OUT customers_recomputed bigint)
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 SET jit = off
 AS $$
+DECLARE
+    kept bigint := (SELECT count(*) FROM customer_purchase_row);
+    every boolean := rebuild OR kept = 0;
 BEGIN
-    IF rebuild OR NOT EXISTS (SELECT 1 FROM customer_purchase_row) THEN
-        CREATE TEMPORARY TABLE customer_dirty ON COMMIT DROP AS
-        SELECT customer_id FROM customer;
-    ELSE
+    IF NOT every THEN
         CREATE TEMPORARY TABLE customer_dirty ON COMMIT DROP AS
         SELECT customer_id FROM customer_changed
         UNION
@@ -45,24 +47,44 @@ BEGIN
           ON m.unlogged AND r.first_purchase_at < m.month + interval '1 month'
          AND r.last_purchase_at >= m.month
         UNION
-        SELECT p.customer_id
-        FROM purchase p
-        JOIN sales_month_changed m
-          ON m.unlogged AND p.purchase_day >= m.month
-         AND p.purchase_day < m.month + interval '1 month';
+        SELECT c.customer_id
+        FROM sales_month_changed m
+        CROSS JOIN LATERAL (SELECT customer_id FROM cart
+                            WHERE created_at >= m.month
+                              AND created_at < m.month + interval '1 month'
+                              AND deleted_at IS NULL) c
+        WHERE m.unlogged;
+        customers_recomputed := (SELECT count(*) FROM customer_dirty);
+        every := COALESCE(customers_recomputed > recompute_share * kept, false);
     END IF;
-    ANALYZE customer_dirty;
-    customers_recomputed := (SELECT count(*) FROM customer_dirty);
+    IF every THEN
+        -- every customer, in one pass over the purchases
+        DELETE FROM customer_purchase_row;
+        INSERT INTO customer_purchase_row
+        SELECT customer_id, count(*), sum(cart_size), sum(revenue), round(avg(cart_size), 2),
+               min(first_sale_at), max(last_sale_at), round(avg(revenue), 2),
+               sum(revenue) FILTER (WHERE purchase_day > last_day - 365)
+        FROM (SELECT *, max(purchase_day) OVER (PARTITION BY customer_id) AS last_day
+              FROM purchase) p
+        GROUP BY customer_id
+        ORDER BY customer_id;
+        customers_recomputed := (SELECT count(*) FROM customer_purchase_row);
+        RETURN;
+    END IF;
     DELETE FROM customer_purchase_row r USING customer_dirty d WHERE r.customer_id = d.customer_id;
-    -- (a join the planner picks: index probes for a few customers, one pass for many)
+    -- customer by customer: its purchases by the index on purchase (customer_id, purchase_day)
     INSERT INTO customer_purchase_row
-    SELECT customer_id, count(*), sum(cart_size), sum(revenue), round(avg(cart_size), 2),
-           min(first_sale_at), max(last_sale_at), round(avg(revenue), 2),
-           COALESCE(sum(revenue) FILTER (WHERE purchase_day > last_day - 365), 0)
-    FROM (SELECT p.*, max(p.purchase_day) OVER (PARTITION BY p.customer_id) AS last_day
-          FROM purchase p
-          JOIN customer_dirty d ON d.customer_id = p.customer_id) p
-    GROUP BY customer_id
-    ORDER BY customer_id;
+    SELECT d.customer_id, s.*
+    FROM (SELECT customer_id FROM customer_dirty ORDER BY customer_id) d
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS purchases, sum(p.cart_size), sum(p.revenue),
+               round(avg(p.cart_size), 2), min(p.first_sale_at), max(p.last_sale_at),
+               round(avg(p.revenue), 2),
+               sum(p.revenue) FILTER (WHERE p.purchase_day > l.last_day - 365)
+        FROM purchase p
+        CROSS JOIN (SELECT max(purchase_day) AS last_day FROM purchase
+                    WHERE customer_id = d.customer_id) l
+        WHERE p.customer_id = d.customer_id) s
+    WHERE s.purchases > 0;
 END
 $$;

@@ -56,10 +56,12 @@ FROM family_sales_row r
 JOIN family_total t ON t.sku = r.sku;
 
 -- Bring family_sales_row and family_total up to date with the products, product_sales_month
--- (the months sales_month_changed lists) and the period (data_period, monthly_kpi); rebuild:
--- every family recomputed. Returns the families recomputed whole, the months recomputed for
--- every family, and the rows written.
-CREATE FUNCTION keep_family_sales(rebuild boolean, OUT families_recomputed bigint,
+-- (the months sales_month_changed lists) and the period (data_period, monthly_kpi). Every
+-- family recomputed on rebuild, or when more than recompute_share of the months or of the
+-- families would be (NULL: never). Returns the families recomputed whole, the months
+-- recomputed for every family, and the rows written.
+CREATE FUNCTION keep_family_sales(rebuild boolean, recompute_share numeric,
+                                  OUT families_recomputed bigint,
                                   OUT months_recomputed bigint, OUT rows_written bigint)
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
@@ -107,8 +109,14 @@ BEGIN
     ANALYZE family_dirty;
     ANALYZE month_dirty;
     every_family := NOT EXISTS (SELECT 1 FROM family_now n
-                                WHERE n.sku NOT IN (SELECT sku FROM family_dirty));
-    families_recomputed := (SELECT count(*) FROM family_dirty);
+                                WHERE n.sku NOT IN (SELECT sku FROM family_dirty))
+        -- (a NULL share: never)
+        OR COALESCE((SELECT count(*) FROM month_dirty)
+                    > recompute_share * (SELECT count(*) FROM monthly_kpi)
+                    OR (SELECT count(*) FROM family_dirty)
+                    > recompute_share * (SELECT count(*) FROM family_now), false);
+    families_recomputed := CASE WHEN every_family THEN (SELECT count(*) FROM family_now)
+                                ELSE (SELECT count(*) FROM family_dirty) END;
     months_recomputed := CASE WHEN every_family THEN 0 ELSE (SELECT count(*) FROM month_dirty) END;
 
     -- the sales of the rows recomputed, per family and month

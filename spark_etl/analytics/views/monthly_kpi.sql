@@ -28,10 +28,11 @@ SELECT month, partial, revenue, sales, quantity, buying_customers, purchases, av
 FROM monthly_kpi_row;
 
 -- Bring monthly_kpi_row up to date with purchase (the months sales_month_changed lists), the
--- period (data_period) and the archived months; rebuild: every month recomputed. Returns the
+-- period (data_period) and the archived months; rebuild: every month recomputed (the months'
+-- sums are read by month whatever their share: recompute_share is not needed). Returns the
 -- months recomputed and the rows written.
-CREATE FUNCTION keep_monthly_kpi(rebuild boolean, OUT months_recomputed bigint,
-                                 OUT rows_written bigint)
+CREATE FUNCTION keep_monthly_kpi(rebuild boolean, recompute_share numeric,
+                                 OUT months_recomputed bigint, OUT rows_written bigint)
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 SET jit = off
