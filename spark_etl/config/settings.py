@@ -64,8 +64,9 @@ class DatabaseSettings(Section):
     refresh_connections: int = Field(ge=1, le=64)
     # the analytics refresh recomputes a month of the cart summaries whole when its changed
     # lines outnumber this share of its sales, and the sales per customer segment when more
-    # than this share of the buying customers changed segment (null: always apply the changes
-    # line by line)
+    # than this share of the buying customers changed segment, and an answer kept per key
+    # (analytics/kept.py) when more than this share of its keys changed (null: always apply
+    # the changes line by line, key by key)
     summary_recompute_share: Decimal | None = Field(
         default=Decimal("0.25"), ge=0, le=1, strict=False
     )
