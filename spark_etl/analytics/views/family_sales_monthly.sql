@@ -24,9 +24,9 @@ CREATE TABLE family_sales_row (
     quantity bigint NOT NULL,
     revenue numeric NOT NULL,
     revenue_change_mom numeric,
-    revenue_change_yoy numeric,
-    PRIMARY KEY (sku, month)
+    revenue_change_yoy numeric
 );
+CREATE UNIQUE INDEX family_sales_row_key ON family_sales_row (sku, month);
 CREATE INDEX family_sales_row_month ON family_sales_row (month);
 -- a row per family with a sale: the launch and first month its rows were computed with, its
 -- revenue over every month, and its rank by that revenue
@@ -69,6 +69,7 @@ SET jit = off
 AS $$
 DECLARE
     every_family boolean;
+    indexes text[];
 BEGIN
     -- every family with a sale: its launch, and its first month (its first sale by a probe of
     -- product_sales_month's index per product)
@@ -197,7 +198,11 @@ BEGIN
 
     -- the rows replaced (and those no longer wanted), their revenue taken off their totals
     CREATE TEMPORARY TABLE family_removed (sku text, revenue numeric) ON COMMIT DROP;
-    IF every_family THEN
+    IF every_family AND (rebuild OR NOT EXISTS (SELECT 1 FROM family_total)) THEN
+        -- refilled (readers wait for no refill but a rebuild's)
+        INSERT INTO family_removed SELECT sku, revenue FROM family_sales_row;
+        indexes := empty_for_refill('family_sales_row');
+    ELSIF every_family THEN
         WITH gone AS (DELETE FROM family_sales_row RETURNING sku, revenue)
         INSERT INTO family_removed SELECT * FROM gone;
     ELSE
@@ -214,6 +219,7 @@ BEGIN
     END IF;
     INSERT INTO family_sales_row
     SELECT * FROM family_written ORDER BY sku, month;
+    PERFORM build_indexes(COALESCE(indexes, '{}'));
     rows_written := (SELECT count(*) FROM family_written);
 
     -- the totals: moved by what each family's rows lost and gained; the ranks that moved
