@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg2.errors
+import psycopg2.extensions
 from psycopg2 import sql
 
 from spark_etl.analytics.kept import KEPT, forget_changes, keep
@@ -58,7 +59,9 @@ def refresh(
     writing its rows), so a second one keeps another core busy."""
     ensure_views(conn, model_schema, analytics_schema)
     views = {view["name"]: view for view in refresh_order(conn, analytics_schema)}
+    last_time = _step_seconds(conn, analytics_schema)
     conn.commit()
+    took: dict[str, float] = {}
     pool = [conn]
     try:
         while connect is not None and len(pool) < min(connections, len(views)):
@@ -88,10 +91,10 @@ def refresh(
                 )
             else:
                 refresh_view(pool[worker], analytics_schema, views[name], lock_timeout)
-            took = time.perf_counter() - started
-            log.debug("Refreshed %s in %.1f s", name, took)
+            took[name] = time.perf_counter() - started
+            log.debug("Refreshed %s in %.1f s", name, took[name])
             if seconds is not None:
-                seconds[name] = took
+                seconds[name] = took[name]
 
         # the summaries and kept answers are steps like a view: the views that do not read them
         # (those over cart itself, such as data_period) are refreshed meanwhile
@@ -100,13 +103,40 @@ def refresh(
             **{name: answer.reads for name, answer in KEPT.items()},
             **{name: view["reads"] for name, view in views.items()},
         }
-        run_in_dependency_order(reads, refresh_one, len(pool))
+        run_in_dependency_order(reads, refresh_one, len(pool), last_time)
         forget_changes(conn, analytics_schema)
+        _record_step_seconds(conn, analytics_schema, took)
     finally:
         for extra in pool[1:]:
             extra.close()
     log.info("Refreshed %d analytics views", len(views) + len(KEPT))
     return [*views, *KEPT]
+
+
+def _step_seconds(conn: Any, analytics_schema: str) -> dict[str, float]:
+    """What each step of the last refresh took (refresh_step.sql)."""
+    with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:  # rows as tuples
+        cur.execute(
+            sql.SQL("SELECT name, seconds FROM {}.refresh_step").format(
+                sql.Identifier(analytics_schema)
+            )
+        )
+        return {name: float(took) for name, took in cur.fetchall()}
+
+
+def _record_step_seconds(conn: Any, analytics_schema: str, took: dict[str, float]) -> None:
+    """Keep what each step took, for the next refresh's order (and an operator's look)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {}.refresh_step AS s (name, seconds, refreshed_at)"
+                " SELECT name, seconds, now() FROM unnest(%s, %s) AS t (name, seconds)"
+                " ON CONFLICT (name) DO UPDATE"
+                " SET seconds = excluded.seconds, refreshed_at = excluded.refreshed_at"
+            ).format(sql.Identifier(analytics_schema)),
+            (list(took), list(took.values())),
+        )
+    conn.commit()
 
 
 def refresh_view(

@@ -26,6 +26,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from psycopg2 import sql
 
 from spark_etl.analytics.kept import KEPT
 from spark_etl.analytics.queries import fetch
@@ -473,6 +474,13 @@ def test_refresh_on_several_connections_keeps_answers(shop, db_settings, connect
     assert len(refreshed) == 18
     assert set(seconds) == {SUMMARIES, *refreshed}
     assert {number: answers(shop, db_settings, number) for number in every} == before
+    with shop.cursor() as cur:  # kept for the next refresh's order, as they were measured
+        cur.execute(
+            sql.SQL("SELECT name, seconds FROM {}.refresh_step").format(
+                sql.Identifier(db.analytics_schema)
+            )
+        )
+        assert {row["name"]: row["seconds"] for row in cur.fetchall()} == seconds
     assert len(opened) == 2 and all(conn.closed for conn in opened)
     with shop.cursor() as cur:  # every view reads its other twin now, as one refresh leaves it
         cur.execute(

@@ -222,6 +222,21 @@ SELECT customer_id, count(*), sum(size), sum(revenue), round(avg(size), 2), min(
 FROM purchase p
 GROUP BY customer_id
 """
+# (the segments as customer_segment holds them: its own queries are tested elsewhere)
+AVG_CART_SIZE_FROM_LINES = """
+WITH purchase AS (
+    SELECT customer_id, sum(quantity) AS size, count(*) AS lines, sum(amount) AS revenue
+    FROM {model}.cart WHERE deleted_at IS NULL
+    GROUP BY customer_id, CAST(created_at AS date)
+)
+SELECT CASE WHEN GROUPING(s.cohort_year) = 0 THEN 'cohort_year' ELSE 'value_tier' END,
+       CASE WHEN GROUPING(s.cohort_year) = 0 THEN CAST(s.cohort_year AS text)
+            ELSE s.value_tier END,
+       count(*), round(avg(size), 2), round(avg(lines), 2), round(avg(revenue), 2)
+FROM purchase p
+JOIN {analytics}.customer_segment s ON s.customer_id = p.customer_id
+GROUP BY GROUPING SETS ((s.cohort_year), (s.value_tier))
+"""
 
 
 def rows(conn, statement: sql.Composable) -> list[tuple]:
@@ -269,15 +284,19 @@ def assert_product_activity_matches_the_lines(conn, settings) -> None:
 
 def assert_kept_answers_match_the_lines(conn, settings) -> None:
     """After a refresh: the answers kept per key (family_sales_monthly, monthly_kpi,
-    customer_purchase_summary) equal them from every line."""
+    customer_purchase_summary), and avg_cart_size_by_segment summed from the customers' kept
+    rows, equal them from every line."""
     model = sql.Identifier(settings.database.db_schema)
+    analytics = sql.Identifier(settings.database.analytics_schema)
     for name, query in (
         ("family_sales_monthly", FAMILY_SALES_FROM_LINES),
         ("monthly_kpi", MONTHLY_KPI_FROM_LINES),
         ("customer_purchase_summary", CUSTOMER_PURCHASES_FROM_LINES),
+        ("avg_cart_size_by_segment", AVG_CART_SIZE_FROM_LINES),
     ):
         found = table(conn, settings, name)
-        assert found == rows(conn, sql.SQL(query).format(model=model)), name
+        expected = rows(conn, sql.SQL(query).format(model=model, analytics=analytics))
+        assert found == expected, name
 
 
 def execute(conn, statement: str, *params) -> int:

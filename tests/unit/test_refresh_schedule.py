@@ -64,3 +64,29 @@ def test_the_first_failure_is_raised_and_nothing_that_reads_it_runs():
 
     assert "c" not in runs and "f" not in runs
     assert {"a", "d"} <= set(runs)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "order"),
+    [
+        # not known: the one more names wait for first, then by name
+        (None, ["short", "after_short", "long"]),
+        ({}, ["short", "after_short", "long"]),
+        # known (the last refresh's): the head of the longest chain first
+        ({"long": 9.0, "short": 1.0, "after_short": 1.0}, ["long", "short", "after_short"]),
+        ({"long": 3.0, "short": 1.0, "after_short": 4.0}, ["short", "after_short", "long"]),
+        # a name not timed counts nothing
+        ({"long": 3.0, "after_short": 4.0}, ["short", "after_short", "long"]),
+    ],
+)
+def test_the_longest_chain_of_work_starts_first(seconds, order):
+    started: list[str] = []
+
+    run_in_dependency_order(
+        {"short": [], "long": [], "after_short": ["short"]},
+        lambda name, worker: started.append(name),
+        1,
+        seconds,
+    )
+
+    assert started == order

@@ -12,7 +12,10 @@ CREATE TABLE customer_purchase_row (
     last_purchase_at timestamp NOT NULL,
     avg_basket_value numeric NOT NULL,
     -- what a year of this customer is worth: revenue of the 365 days up to the last purchase
-    revenue_last_active_year numeric NOT NULL
+    revenue_last_active_year numeric NOT NULL,
+    -- the lines of its purchases: with purchases, quantity and revenue, what the averages per
+    -- purchase by segment (avg_cart_size_by_segment) sum, rather than every purchase
+    lines bigint NOT NULL
 );
 CREATE UNIQUE INDEX customer_purchase_row_key ON customer_purchase_row (customer_id);
 -- the order question 3 shows it in: its first page without sorting every customer
@@ -70,7 +73,7 @@ BEGIN
         INSERT INTO customer_purchase_row
         SELECT customer_id, count(*), sum(cart_size), sum(revenue), round(avg(cart_size), 2),
                min(first_sale_at), max(last_sale_at), round(avg(revenue), 2),
-               sum(revenue) FILTER (WHERE purchase_day > last_day - 365)
+               sum(revenue) FILTER (WHERE purchase_day > last_day - 365), sum(lines)
         FROM (SELECT *, max(purchase_day) OVER (PARTITION BY customer_id) AS last_day
               FROM purchase) p
         GROUP BY customer_id
@@ -88,7 +91,7 @@ BEGIN
         SELECT count(*) AS purchases, sum(p.cart_size), sum(p.revenue),
                round(avg(p.cart_size), 2), min(p.first_sale_at), max(p.last_sale_at),
                round(avg(p.revenue), 2),
-               sum(p.revenue) FILTER (WHERE p.purchase_day > l.last_day - 365)
+               sum(p.revenue) FILTER (WHERE p.purchase_day > l.last_day - 365), sum(p.lines)
         FROM purchase p
         CROSS JOIN (SELECT max(purchase_day) AS last_day FROM purchase
                     WHERE customer_id = d.customer_id) l

@@ -27,6 +27,7 @@ BEGIN
     SELECT * FROM buyer_change
     ON CONFLICT (product_id, customer_id) DO UPDATE SET sales = t.sales + excluded.sales;
     DELETE FROM product_buyer t USING buyer_change k
-    WHERE t.product_id = k.product_id AND t.customer_id = k.customer_id AND t.sales = 0;
+    WHERE k.sales < 0  -- (only a pair that lost sales can have none left)
+      AND t.product_id = k.product_id AND t.customer_id = k.customer_id AND t.sales = 0;
 END
 $$;
