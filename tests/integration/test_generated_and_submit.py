@@ -151,6 +151,10 @@ def test_a_failed_refresh_after_a_committed_load_is_not_reported_as_a_failed_loa
         cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(analytics_schema)))
         cur.execute("CREATE TABLE definition (sha256 text NOT NULL, triggers bigint NOT NULL)")
         cur.execute("INSERT INTO definition VALUES (%s, 0)", (definition_hash(),))
+        cur.execute(  # (the refresh reads the last one's step times first)
+            "CREATE TABLE refresh_step (name text PRIMARY KEY, seconds double precision,"
+            " refreshed_at timestamptz)"
+        )
         cur.execute(
             "CREATE FUNCTION summarize_cart(numeric, OUT months_recomputed bigint, "
             "OUT lines_applied bigint) LANGUAGE sql AS 'SELECT CAST(1 / 0 AS bigint), 0'"

@@ -68,8 +68,10 @@ def state(connection, settings) -> dict[str, list[str]]:
         "WHERE ((n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
         "AND c.relname NOT LIKE 'etl\\_%%' AND c.relname NOT LIKE 'stage\\_%%') "
         "OR (n.nspname = %s AND c.relkind IN ('r', 'p', 'm', 'v') AND NOT c.relispartition "
-        # each view stored twice is read through its name; the quality views read the audit
-        "AND c.relname !~ '__[ab]$' AND c.relname NOT LIKE 'data\\_quality\\_%%')) "
+        # each view stored twice is read through its name; the quality views read the audit;
+        # refresh_step holds the last refresh's timings
+        "AND c.relname !~ '__[ab]$' AND c.relname NOT LIKE 'data\\_quality\\_%%' "
+        "AND c.relname <> 'refresh_step')) "
         "ORDER BY 1, 2",
         db.db_schema,
         db.analytics_schema,
