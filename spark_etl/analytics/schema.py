@@ -33,8 +33,7 @@ OBJECTS_FILE = "objects.yaml"
 DEFINITION_TABLE = "definition"
 OBJECT_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
-# The triggers a schema's functions run (those cart_triggers.sql puts on cart, and
-# product_month_triggers.sql on product_month).
+# The triggers a schema's functions run (those cart_triggers.sql puts on cart).
 TRIGGERS = """
 SELECT count(*) AS triggers
 FROM pg_trigger t

@@ -14,7 +14,6 @@ SUMMARY_TABLES = (
     "purchase",
     "product_sales_month",
     "product_month",
-    "product_total",
     "product_buyer",
     "product_summarized",
     "customer_summarized",

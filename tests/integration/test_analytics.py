@@ -521,7 +521,7 @@ def test_refresh_order_follows_what_each_view_reads_even_through_functions(shop,
     # what reads the tables summarize_cart() keeps waits for it; what reads cart itself does not
     summaries = SUMMARIES
     assert summaries in views["customer_segment"]["reads"]  # purchase
-    assert summaries in views["product_activity"]["reads"]  # product_total, product_month
+    assert summaries in views["product_activity"]["reads"]  # product_month, product_buyer
     assert summaries in views["variation_preference"]["reads"]  # cohort_/tier_variation
     assert summaries not in views["data_period"]["reads"]
     again = refresh_order(shop, db_settings.database.analytics_schema)
@@ -549,19 +549,18 @@ def test_no_string_bodied_function_reads_a_materialized_view():
         string_body = re.search(r"\bAS \$\$(.*?)\$\$;", chunk, flags=re.DOTALL)
         if string_body:
             bodies.append((chunk.split("(", 1)[0], string_body.group(1)))
-    # purchase_of_month, product_sales_of_month, product_month_of, cart_ranges, cart's
-    # triggers' two, summarize_cart and the three functions it calls, product_month's
-    # triggers' one, the three keep_* functions, empty_for_refill and build_indexes
+    # purchase_of_month, product_sales_of_month, product_month_of, cart_ranges, the triggers'
+    # two, summarize_cart and the three functions it calls, the three keep_* functions,
+    # empty_for_refill and build_indexes
     summarizing = {
         "summarize_cart",
         "product_month_of",
         "apply_product_month_changes",
-        "add_to_product_total",
         "summarize_product_buyers",
         "summarize_customer_segments",
     }
     kept = {answer.function: answer for answer in KEPT.values()}
-    assert len(bodies) == 16
+    assert len(bodies) == 15
     for name, body in bodies:
         code = re.sub(r"--[^\n]*", "", body)
         read = {view for view in views if re.search(rf"\b{view}\b", code)}

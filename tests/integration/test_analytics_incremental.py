@@ -1,7 +1,6 @@
-"""The tables summarizing the cart lines (purchase, product_sales_month, product_month and its
-product_total, product_buyer, the customers' segments and the sales per segment) kept up to
-date from what the loads change, against the same figures recomputed from every line;
-product_activity, read from them, against the same figures from every line.
+"""The tables summarizing the cart lines (purchase, product_sales_month, product_month,
+product_buyer, the customers' segments and the sales per segment) kept up to date from what the loads change, against the same figures recomputed
+from every line; product_activity, read from them, against the same figures from every line.
 
 Prices: product 1 at 1.00, product 2 at 2.00. The first load's lines (line: customer, product,
 quantity, time):
@@ -78,19 +77,6 @@ RECOMPUTED = {
     "COALESCE(sum(extract(epoch FROM c.created_at - p.created_at)) "
     "FILTER (WHERE c.deleted_at IS NULL AND c.created_at >= p.created_at), 0) "
     "FROM {model}.cart c JOIN {model}.product p ON p.product_id = c.product_id GROUP BY 1, 2",
-    # (product_month's columns summed over every month, and the product's customers)
-    "product_total": "SELECT c.product_id, count(*), "
-    "count(*) FILTER (WHERE c.deleted_at IS NOT NULL), "
-    "count(*) FILTER (WHERE c.deleted_at IS NULL), "
-    "COALESCE(sum(c.quantity) FILTER (WHERE c.deleted_at IS NULL), 0), "
-    "COALESCE(sum(c.amount) FILTER (WHERE c.deleted_at IS NULL), 0), min(c.created_at), "
-    "max(c.created_at) FILTER (WHERE c.deleted_at IS NULL), "
-    "count(*) FILTER (WHERE c.deleted_at IS NULL AND c.created_at >= p.created_at), "
-    "min(c.created_at) FILTER (WHERE c.deleted_at IS NULL AND c.created_at >= p.created_at), "
-    "COALESCE(sum(extract(epoch FROM c.created_at - p.created_at)) "
-    "FILTER (WHERE c.deleted_at IS NULL AND c.created_at >= p.created_at), 0), "
-    "count(DISTINCT c.customer_id) FILTER (WHERE c.deleted_at IS NULL) "
-    "FROM {model}.cart c JOIN {model}.product p ON p.product_id = c.product_id GROUP BY 1",
     "product_buyer": "SELECT product_id, customer_id, count(*) FROM {model}.cart "
     "WHERE deleted_at IS NULL GROUP BY 1, 2",
     "product_summarized": "SELECT product_id, created_at FROM {model}.product",

@@ -56,7 +56,7 @@ def test_a_declaration_listing_a_file_twice_is_refused(views):
     manifest = views / "objects.yaml"
     manifest.write_text(manifest.read_text() + "  - sale\n")
 
-    with pytest.raises(ConfigError, match=r"'objects.62': sale is listed twice"):
+    with pytest.raises(ConfigError, match=r"'objects.59': sale is listed twice"):
         objects(views)
 
 

@@ -6,8 +6,7 @@
 -- removed_lines count every line, the rest sales only. The *_after_creation columns compare
 -- each sale with the product's created_at as product_summarized records it (a product whose
 -- created_at changes has them computed again). seconds_after_creation is exact (a sum of
--- microsecond times), so incremental sums equal recomputed ones to the last digit. Its sums
--- over every month are product_total, which its triggers keep.
+-- microsecond times), so incremental sums equal recomputed ones to the last digit.
 CREATE TABLE product_month (
     month date NOT NULL,
     product_id bigint NOT NULL,

@@ -1,6 +1,5 @@
--- Bring the cart summaries (purchase, product_sales_month, product_month and its
--- product_total, product_buyer, the customers' segments and the sales per segment) up to date
--- with cart; returns the months recomputed whole, the changed sales applied and the
+-- Bring the cart summaries (purchase, product_sales_month, product_month, product_buyer, the
+-- customers' segments and the sales per segment) up to date with cart; returns the months recomputed whole, the changed sales applied and the
 -- purchases recounted from their lines. Call it in a REPEATABLE READ transaction. A month whose
 -- logged sales (before and after images) outnumber recompute_share of the sales it held is
 -- recomputed whole too: reading a month costs about what applying a sixth of its lines one
@@ -17,7 +16,6 @@ DECLARE
     drop_indexes text;
     definition text;
     rebuilt boolean;
-    totals_refilled boolean := false;
 BEGIN
     CREATE TEMPORARY TABLE taken_change ON COMMIT DROP AS
     WITH taken AS (DELETE FROM cart_change RETURNING *) SELECT * FROM taken;
@@ -86,10 +84,8 @@ BEGIN
                            WHERE month NOT IN (SELECT month FROM stale_month)) THEN
             -- refilled whole (the first build, a rebuild): emptied by TRUNCATE (new files,
             -- which wal_level = minimal then fills without logging every row), and the indexes
-            -- dropped and built once after the rows (a fifth faster than row by row);
-            -- product_total, which product_month's triggers keep, with it
-            TRUNCATE purchase, product_sales_month, product_month, product_total;
-            totals_refilled := true;
+            -- dropped and built once after the rows (a fifth faster than row by row)
+            TRUNCATE purchase, product_sales_month, product_month;
             SELECT array_agg(indexdef),
                    'DROP INDEX ' || string_agg(quote_ident(schemaname) || '.'
                                                || quote_ident(indexname), ', ')
@@ -106,6 +102,7 @@ BEGIN
               AND purchase_day < (SELECT max(month) + interval '1 month' FROM stale_month)
               AND CAST(date_trunc('month', purchase_day) AS date) IN (SELECT month FROM stale_month);
             DELETE FROM product_sales_month WHERE month IN (SELECT month FROM stale_month);
+            DELETE FROM product_month WHERE month IN (SELECT month FROM stale_month);
         END IF;
         -- in customer order: the index builds from sorted rows, and the views aggregating
         -- purchases per customer find each customer's purchases together
@@ -114,54 +111,8 @@ BEGIN
         ORDER BY p.customer_id, p.purchase_day;
         INSERT INTO product_sales_month
         SELECT p.* FROM stale_month s CROSS JOIN LATERAL product_sales_of_month(s.month) p;
-        IF totals_refilled THEN
-            -- product_total summed once from the rows, not through the insert trigger's copy
-            -- of them (TRUNCATE holds the table's lock already)
-            ALTER TABLE product_month DISABLE TRIGGER product_month_insert;
-            INSERT INTO product_month
-            SELECT p.* FROM stale_month s CROSS JOIN LATERAL product_month_of(s.month) p;
-            ALTER TABLE product_month ENABLE TRIGGER product_month_insert;
-            INSERT INTO product_total
-            SELECT product_id, sum(lines), sum(removed_lines), sum(sales), sum(quantity),
-                   sum(revenue), min(first_line_at), max(last_sale_at),
-                   sum(sales_after_creation), min(first_sale_after_creation),
-                   sum(seconds_after_creation)
-            FROM product_month
-            GROUP BY product_id;
-        ELSE
-            -- product_month's rows of those months merged with their new sums, a statement per
-            -- kind of change rather than deleted and inserted again: product_total's triggers
-            -- see each row's two images in one statement, and read again no first or last time
-            -- that a month which only grew held (the latest month's last sale, mostly)
-            CREATE TEMPORARY TABLE month_now ON COMMIT DROP AS
-            SELECT p.* FROM stale_month s CROSS JOIN LATERAL product_month_of(s.month) p;
-            ANALYZE month_now;
-            DELETE FROM product_month t
-            WHERE t.month IN (SELECT month FROM stale_month)
-              AND NOT EXISTS (SELECT 1 FROM month_now n
-                              WHERE n.month = t.month AND n.product_id = t.product_id);
-            UPDATE product_month t
-            SET lines = n.lines, removed_lines = n.removed_lines, sales = n.sales,
-                quantity = n.quantity, revenue = n.revenue, first_line_at = n.first_line_at,
-                last_sale_at = n.last_sale_at, sales_after_creation = n.sales_after_creation,
-                first_sale_after_creation = n.first_sale_after_creation,
-                seconds_after_creation = n.seconds_after_creation
-            FROM month_now n
-            WHERE t.month = n.month AND t.product_id = n.product_id
-              -- (bounds for t as scalar subqueries: a range of its key, not every month)
-              AND t.month >= (SELECT min(month) FROM stale_month)
-              AND t.month <= (SELECT max(month) FROM stale_month)
-              AND (t.lines, t.removed_lines, t.sales, t.quantity, t.revenue, t.first_line_at,
-                   t.last_sale_at, t.sales_after_creation, t.first_sale_after_creation,
-                   t.seconds_after_creation)
-                  IS DISTINCT FROM (n.lines, n.removed_lines, n.sales, n.quantity, n.revenue,
-                                    n.first_line_at, n.last_sale_at, n.sales_after_creation,
-                                    n.first_sale_after_creation, n.seconds_after_creation);
-            INSERT INTO product_month
-            SELECT n.* FROM month_now n
-            WHERE NOT EXISTS (SELECT 1 FROM product_month t
-                              WHERE t.month = n.month AND t.product_id = n.product_id);
-        END IF;
+        INSERT INTO product_month
+        SELECT p.* FROM stale_month s CROSS JOIN LATERAL product_month_of(s.month) p;
         FOREACH definition IN ARRAY COALESCE(index_definitions, '{}') LOOP
             EXECUTE definition;
         END LOOP;
@@ -303,9 +254,7 @@ BEGIN
           AND CAST(date_trunc('month', created_at) AS date) NOT IN (SELECT month FROM came_month);
         ANALYZE sale_delta;
     END IF;
-    PERFORM summarize_product_buyers(rebuilt, totals_refilled);
-    -- the products whose lines are all gone (and their customers with them)
-    DELETE FROM product_total WHERE lines = 0;
+    PERFORM summarize_product_buyers(rebuilt);
     PERFORM summarize_customer_segments(rebuilt, recompute_share);
     -- statistics for the views read next, when whole months changed (a few changed lines
     -- leave them as they were; autovacuum analyzes the tables as changes add up)
