@@ -1,10 +1,11 @@
 """Scale-out on the Docker stack: the same suite with 1, 2, ... Spark workers, phase by phase.
 
     python3 bench/scale_out.py [--carts 1000000] [--workers 1,2] [--cores-per-worker 1]
-                               [--output bench/results]
+                               [--memory-per-worker 4g] [--output bench/results]
 
 For each worker count the stack is started afresh (``./stop.sh --purge``, then ``./start.sh
---workers N`` with SPARK_WORKER_CORES cores each: an empty database), the same generated input
+--workers N`` with SPARK_WORKER_CORES cores and SPARK_WORKER_MEMORY each, which its executor
+takes whole: an empty database), the same generated input
 (``./submit.sh generate_data``, once, in ./data/input) is loaded by ``./submit.sh all
 --no-refresh`` and the views are refreshed by ``./submit.sh analytics``; each job's phases come
 from the load's summary (--summary-json), the refresh and the wall times are timed here. The
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -57,10 +59,11 @@ def timed(*args: str, capture: bool = False) -> tuple[float, str]:
     return time.monotonic() - started, out
 
 
-def measure(workers: int, cores: int, input_dir: str, carts: int) -> dict[str, Any]:
+def measure(workers: int, cores: int, memory: str, input_dir: str, carts: int) -> dict[str, Any]:
     """One worker count: a fresh stack, the load, the refresh."""
     stop()
-    sh("./start.sh", "--workers", str(workers), env={"SPARK_WORKER_CORES": str(cores)})
+    resources = {"SPARK_WORKER_CORES": str(cores), "SPARK_WORKER_MEMORY": memory}
+    sh("./start.sh", "--workers", str(workers), env=resources)
     if not (ROOT / "data" / "input" / Path(input_dir).name / "carts.csv").exists():
         sh(
             "./submit.sh", "generate_data", "--output-dir", input_dir,
@@ -81,7 +84,7 @@ def measure(workers: int, cores: int, input_dir: str, carts: int) -> dict[str, A
     return {"workers": workers, "load": load_s, "refresh": refresh_s, "jobs": jobs}
 
 
-def table(results: list[dict[str, Any]], carts: int, cores: int) -> str:
+def table(results: list[dict[str, Any]], carts: int, cores: int, memory: str) -> str:
     base = results[0]
     counts = [r["workers"] for r in results]
     head = ["phase", *(f"{n} worker(s) (s)" for n in counts[:1])]
@@ -106,7 +109,8 @@ def table(results: list[dict[str, Any]], carts: int, cores: int) -> str:
     add("analytics refresh + report (submit.sh analytics, wall)", lambda r: r["refresh"])
     add("suite (wall)", lambda r: r["load"] + r["refresh"])
     lines = [
-        f"Scale-out on the Docker stack: {carts:,} cart lines, {cores} core(s) per worker, "
+        f"Scale-out on the Docker stack: {carts:,} cart lines, {cores} core(s) and {memory} "
+        "per worker (one executor each), "
         f"{os.cpu_count()} cores on the machine ({platform.node()}), "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
@@ -129,6 +133,13 @@ def worker_counts(text: str) -> list[int]:
     return counts
 
 
+def memory_size(text: str) -> str:
+    """A JVM memory size like 4g or 3500m, as Spark's worker takes it."""
+    if not re.fullmatch(r"[1-9][0-9]*[mg]", text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a memory size like 4g or 3500m")
+    return text
+
+
 def positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
@@ -142,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=worker_counts, default=[1, 2], help="worker counts, comma-separated"
     )
     parser.add_argument("--cores-per-worker", type=positive, default=1)
+    parser.add_argument(
+        "--memory-per-worker", type=memory_size, default="2g",
+        help="SPARK_WORKER_MEMORY, which each worker's executor takes whole",
+    )  # fmt: skip
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     if shutil.which("docker") is None:
@@ -155,13 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for workers in counts:
-            results.append(measure(workers, args.cores_per_worker, input_dir, args.carts))
+            results.append(
+                measure(
+                    workers, args.cores_per_worker, args.memory_per_worker, input_dir, args.carts
+                )
+            )
     finally:
         stop()
     args.output.mkdir(parents=True, exist_ok=True)
     name = f"scale-out-{args.carts}"
     (args.output / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = table(results, args.carts, args.cores_per_worker)
+    text = table(results, args.carts, args.cores_per_worker, args.memory_per_worker)
     (args.output / f"{name}.md").write_text(text)
     print(text)
     return 0

@@ -226,6 +226,17 @@ def lost_in_a_task(exc: BaseException) -> bool:
     return any(sign in text for sign in LOST_IN_A_TASK)
 
 
+# An executor that ran out of memory, as the driver sees the job fail: Spark's exit code for an
+# OutOfMemoryError (52) when a cluster's executor died of it, or the error itself from a task
+EXECUTOR_OUT_OF_MEMORY = ("Command exited with code 52", "java.lang.OutOfMemoryError")
+
+
+def executor_out_of_memory(exc: BaseException) -> str | None:
+    """What in a failed Spark job says an executor ran out of memory, if anything does."""
+    text = str(exc)
+    return next((sign for sign in EXECUTOR_OUT_OF_MEMORY if sign in text), None)
+
+
 def jvm_gone(exc: BaseException) -> bool:
     """Python lost the Spark driver's JVM mid-run (py4j reaches nothing): most often the JVM
     ran out of memory and exited, which shows here only as a refused connection."""
@@ -276,6 +287,15 @@ def _said(job: str, exc: BaseException, log_file: Path) -> str:
             f"{first_line(exc)}); most often it ran out of memory: give it more with "
             f"spark.driver_memory in the settings (or spark-submit's --driver-memory). What was "
             f"not committed was rolled back; the full trace is in {log_file}"
+        )
+    memory = executor_out_of_memory(exc) if code == EXIT_FAILURE else None
+    if memory:
+        return (
+            f"{job}: a Spark executor ran out of memory ({memory}); give the executors more: "
+            f"SPARK_EXECUTOR_MEMORY in .env on the Docker stack (at most SPARK_WORKER_MEMORY), "
+            f"spark-submit's --executor-memory on a cluster, spark.driver_memory (or "
+            f"--driver-memory) in local mode, where the executors share the driver's heap. "
+            f"What was not committed was rolled back; the full trace is in {log_file}"
         )
     if code == EXIT_FAILURE:
         return (

@@ -119,6 +119,35 @@ def test_a_driver_jvm_lost_mid_run_is_said_to_be_most_often_memory(
     )
 
 
+def test_an_executor_out_of_memory_is_said_with_the_settings_that_give_it_more(
+    cli_env, tmp_path, capsys, monkeypatch
+):
+    # how the driver sees a standalone cluster's executor killed by an OutOfMemoryError
+    # (the stack's 1g default at 10M cart lines did this)
+    def executor_lost(*args, **kwargs):
+        raise RuntimeError(
+            "An error occurred while calling o1789.count.\n: org.apache.spark.SparkException: "
+            "Job aborted due to stage failure: Task 1 in stage 60.0 failed 4 times, most recent "
+            "failure: Lost task 1.3 in stage 60.0 (TID 160) (172.18.0.5 executor 2): "
+            "ExecutorLostFailure (executor 2 exited caused by one of the running tasks) Reason: "
+            "Command exited with code 52"
+        )
+
+    monkeypatch.setattr(cli, "spark_session", executor_lost)
+
+    assert cli.main("all", ["--input-dir", str(tmp_path), "--config", str(cli_env)]) == 1
+
+    log_file = tmp_path / "logs" / "spark-etl.log"
+    assert capsys.readouterr().err == (
+        "error: all: a Spark executor ran out of memory (Command exited with code 52); give the "
+        "executors more: SPARK_EXECUTOR_MEMORY in .env on the Docker stack (at most "
+        "SPARK_WORKER_MEMORY), spark-submit's --executor-memory on a cluster, "
+        "spark.driver_memory (or --driver-memory) in local mode, where the executors share the "
+        "driver's heap. What was not committed was rolled back; the full trace is in "
+        f"{log_file}\n"
+    )
+
+
 def test_cli_runs_a_job_and_prints_the_summary(spark, cli_env, tmp_path, monkeypatch, capsys):
     generate(tmp_path / "in", DataSpec(40, 5, 10, broken_fraction=0.0))
 
