@@ -34,6 +34,13 @@ def test_the_nightly_input_is_every_100th_line_new_and_dated_the_day_after_the_l
         "252,1,1,1,yesterday,",
         "253,6,2,1,2024-12-29 10:21:00,",
     ]
+    # the second night: the lines after those, ids after the first night's, one day later
+    assert nightly_input(source, tmp_path / "night-2", night=2) == 3
+    assert (tmp_path / "night-2" / "carts.csv").read_text(encoding="utf-8").splitlines()[1:] == [
+        "254,3,3,3,2024-12-30 10:02:00,",
+        "255,5,3,1,2024-12-30 10:42:00,",
+        "256,7,3,2,2024-12-30 10:22:00,",
+    ]
 
 
 # a nightly's log as the load writes it (cut short; the times are what matters)
@@ -75,7 +82,7 @@ def test_the_scale_out_table_shows_each_phase_and_its_speed_up_against_the_first
         return {"workers": workers, "load": read + 10.0, "refresh": refresh,
                 "jobs": {"cart_data_transform": phases}}  # fmt: skip
 
-    text = table([result(1, 40.0, 30.0), result(2, 25.0, 30.0)], 1_000_000, 1)
+    text = table([result(1, 40.0, 30.0), result(2, 25.0, 30.0)], 1_000_000, 1, "4g")
 
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert rows[0] == "| phase | 1 worker(s) (s) | 2 workers (s) | speed-up x2 ÷ x1 |"
@@ -89,7 +96,10 @@ def test_the_scale_out_table_shows_each_phase_and_its_speed_up_against_the_first
         "| analytics refresh + report (submit.sh analytics, wall) | 30.0 | 30.0 | 1.00 |",
         "| suite (wall) | 80.0 | 65.0 | 1.23 |",
     ]
-    assert text.startswith("Scale-out on the Docker stack: 1,000,000 cart lines, 1 core(s)")
+    assert text.startswith(
+        "Scale-out on the Docker stack: 1,000,000 cart lines, 1 core(s) and 4g per worker (one "
+        "executor each), "
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,6 +108,7 @@ def test_the_scale_out_table_shows_each_phase_and_its_speed_up_against_the_first
         (["--workers", "two"], "argument --workers: 'two' is not a list of worker counts like 1,2"),
         (["--workers", "1,0"], "argument --workers: '1,0' is not a list of worker counts like 1,2"),
         (["--carts", "-5"], "argument --carts: '-5' is not a whole number of at least 1"),
+        (["--memory-per-worker", "4"], "argument --memory-per-worker: '4' is not a memory size like 4g or 3500m"),
     ],
 )
 def test_the_scale_out_refuses_bad_arguments_in_one_line(args, message, capsys):
