@@ -269,16 +269,25 @@ def run_generate(argv: list[str]) -> None:
     parser.add_argument(
         "--broken-fraction", type=float, default=0.02, help="share of broken rows (default 0.02)"
     )
+    parser.add_argument(
+        "--late-fraction",
+        type=float,
+        default=0.05,
+        help="share of customers and products created during the period, whose earlier lines "
+        "are flagged (default 0.05: about 5%% of the lines flagged; 1: about 60%%)",
+    )
     args = parser.parse_args(argv)
     if args.carts < 1 or not 0.0 <= args.broken_fraction <= 1.0:
         raise ConfigError("--carts must be at least 1 and --broken-fraction between 0 and 1.")
-    spec = datagen.DataSpec.scaled(args.carts, args.seed, args.broken_fraction)
+    if not 0.0 <= args.late_fraction <= 1.0:
+        raise ConfigError("--late-fraction must be between 0 and 1.")
     spec = datagen.DataSpec(
         args.carts,
-        args.customers or spec.customers,
-        args.products or spec.products,
+        args.customers or max(10, args.carts // 20),
+        args.products or max(10, args.carts // 100),
         args.seed,
         args.broken_fraction,
+        args.late_fraction,
     )
     make_output_dir(args.output_dir)
     written = datagen.generate(args.output_dir, spec)

@@ -108,7 +108,10 @@ def test_the_scale_out_table_shows_each_phase_and_its_speed_up_against_the_first
         (["--workers", "two"], "argument --workers: 'two' is not a list of worker counts like 1,2"),
         (["--workers", "1,0"], "argument --workers: '1,0' is not a list of worker counts like 1,2"),
         (["--carts", "-5"], "argument --carts: '-5' is not a whole number of at least 1"),
-        (["--memory-per-worker", "4"], "argument --memory-per-worker: '4' is not a memory size like 4g or 3500m"),
+        (
+            ["--memory-per-worker", "4"],
+            "argument --memory-per-worker: '4' is not a memory size like 4g or 3500m",
+        ),
     ],
 )
 def test_the_scale_out_refuses_bad_arguments_in_one_line(args, message, capsys):

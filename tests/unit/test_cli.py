@@ -84,6 +84,13 @@ def test_generate_data_refuses_a_fraction_above_one(tmp_path, capsys):
     )
 
 
+def test_generate_data_refuses_a_late_fraction_above_one(tmp_path, capsys):
+    code = cli.main("generate_data", ["--output-dir", str(tmp_path), "--late-fraction", "2"])
+
+    assert code == 2
+    assert capsys.readouterr().err == "error: --late-fraction must be between 0 and 1.\n"
+
+
 def test_as_of_accepts_iso_times_and_converts_offsets_to_utc():
     assert str(cli._as_of("2024-03-01T12:00:00+02:00")) == "2024-03-01 10:00:00"
     assert str(cli._as_of("2024-03-01")) == "2024-03-01 00:00:00"

@@ -72,3 +72,29 @@ def test_broken_fraction_breaks_about_that_share_of_rows(tmp_path):
     ]
     # five of the six kinds are visible in the row itself (the sixth is a repeated id)
     assert 0.03 < len(broken) / len(carts) < 0.05
+
+
+def lines_before_creation(folder):
+    """The share of cart lines created before their customer or product (what the load flags)."""
+    created = {
+        name: {row[0]: row[-1][:19] for row in read(folder / f"{name}s.csv")[1:]}
+        for name in ("customer", "product")
+    }
+    carts = read(folder / "carts.csv")[1:]
+    early = [
+        row
+        for row in carts
+        if row[4] < created["customer"][row[2]] or row[4] < created["product"][row[1]]
+    ]
+    return len(early) / len(carts)
+
+
+def test_late_fraction_sets_how_many_lines_predate_their_customer_or_product(tmp_path):
+    generate(tmp_path / "usual", DataSpec.scaled(20000, seed=1, broken_fraction=0.0))
+    generate(
+        tmp_path / "late",
+        DataSpec.scaled(20000, seed=1, broken_fraction=0.0, late_fraction=1.0),
+    )
+
+    assert 0.01 < lines_before_creation(tmp_path / "usual") < 0.1
+    assert 0.5 < lines_before_creation(tmp_path / "late") < 0.75
