@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from spark_etl.config import load_settings  # noqa: E402
 from spark_etl.config.connection import connection_from_env  # noqa: E402
 from spark_etl.db import postgres  # noqa: E402
-from spark_etl.db.flags import _flag_condition, flag_rows  # noqa: E402
+from spark_etl.db.flags import flag_conditions, flag_rows  # noqa: E402
 from spark_etl.definitions import Entity, Model, load_entities  # noqa: E402
 
 VARIANTS = ("flags", "rows", "rows + bitmask")
@@ -47,17 +47,12 @@ VARIANTS = ("flags", "rows", "rows + bitmask")
 def bitmask(model: Model, entity: Entity) -> tuple[sql.Composable, sql.Composable]:
     """The flags of a staged row ``s`` as one smallint (bit n: the entity's n-th flag), and the
     joins its conditions need."""
-    joins: dict[str, tuple[str, sql.Composable]] = {}
+    conditions, joins = flag_conditions(model, entity)
     bits = [
-        sql.SQL("CASE WHEN {} THEN {} ELSE 0 END").format(
-            _flag_condition(model, entity, flag, joins), sql.Literal(1 << number)
-        )
-        for number, flag in enumerate(entity.flags)
+        sql.SQL("CASE WHEN {} THEN {} ELSE 0 END").format(condition, sql.Literal(1 << number))
+        for number, (_, condition) in enumerate(conditions)
     ]
-    return (
-        sql.SQL("CAST({} AS smallint)").format(sql.SQL(" | ").join(bits)),
-        sql.SQL(" ").join(join for _, join in joins.values()),
-    )
+    return sql.SQL("CAST({} AS smallint)").format(sql.SQL(" | ").join(bits)), joins
 
 
 def timed(cur: Any, statement: sql.Composable | str, *args: Any) -> float:
@@ -118,9 +113,15 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def rounds_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=rounds_count, default=2)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     settings = load_settings()

@@ -1,7 +1,7 @@
 """Scale-out on the Docker stack: the same suite with 1, 2, ... Spark workers, phase by phase.
 
     python3 bench/scale_out.py [--carts 1000000] [--workers 1,2] [--cores-per-worker 1]
-                               [--memory-per-worker 4g] [--output bench/results]
+                               [--memory-per-worker 2g] [--output bench/results]
 
 For each worker count the stack is started afresh (``./stop.sh --purge``, then ``./start.sh
 --workers N`` with SPARK_WORKER_CORES cores and SPARK_WORKER_MEMORY each, which its executor

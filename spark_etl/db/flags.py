@@ -57,6 +57,16 @@ def _flag_condition(
     return sql.SQL("s.{} < {}").format(sql.Identifier(flag.column), sql.Identifier(alias, name))
 
 
+def flag_conditions(
+    model: Model, entity: Entity
+) -> tuple[list[tuple[Flag, sql.Composable]], sql.Composable]:
+    """Each flag of ``entity`` with its SQL condition over a staged row ``s``, and the joins
+    (to the referenced tables they compare with) that the conditions need."""
+    joins: dict[str, tuple[str, sql.Composable]] = {}
+    conditions = [(flag, _flag_condition(model, entity, flag, joins)) for flag in entity.flags]
+    return conditions, sql.SQL(" ").join(join for _, join in joins.values())
+
+
 def flag_rows(cur: Any, model: Model, entity: Entity, run_id: str, job: str) -> dict[str, int]:
     """List each staged row's soft anomalies in etl_flag; return the rows flagged per flag
     (and under ``ALL_FLAGS`` the rows with any flag)."""
@@ -67,12 +77,10 @@ def flag_rows(cur: Any, model: Model, entity: Entity, run_id: str, job: str) -> 
     cur.execute("SELECT 1 FROM etl_run WHERE run_id = %s FOR KEY SHARE", (run_id,))
     if cur.fetchone() is None:
         raise AccountingError(f"etl_run holds no run {run_id} for the flags of {job}.")
-    joins: dict[str, tuple[str, sql.Composable]] = {}
+    conditions, joins = flag_conditions(model, entity)
     cases = [
-        sql.SQL("CASE WHEN {} THEN {} END").format(
-            _flag_condition(model, entity, flag, joins), sql.Literal(flag.flag)
-        )
-        for flag in entity.flags
+        sql.SQL("CASE WHEN {} THEN {} END").format(condition, sql.Literal(flag.flag))
+        for flag, condition in conditions
     ]
     # One row per flagged row, kept for the counts: at 60% of 10M lines flagged, counting
     # what the INSERT returned (a row per flag, then its distinct rows) cost more than the
@@ -95,7 +103,7 @@ def flag_rows(cur: Any, model: Model, entity: Entity, run_id: str, job: str) -> 
             key=sql.Identifier(entity.key),
             cases=sql.SQL(", ").join(cases),
             stage=sql.Identifier(entity.stage_table),
-            joins=sql.SQL(" ").join(join for _, join in joins.values()),
+            joins=joins,
             counts=sql.SQL(", ").join(counts),
         ),
         {"run_id": run_id, "job": job},

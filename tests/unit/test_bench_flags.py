@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from psycopg2 import sql
 
-from bench.flags import bitmask, markdown
+from bench.flags import bitmask, main, markdown
 from spark_etl.definitions import load_entities
 
 
@@ -57,4 +58,16 @@ def test_the_table_shows_each_variant_and_what_the_bitmask_itself_cost():
     assert markdown(result).splitlines()[4] == (
         "| 31.11 | 2.60 | 13.36 | 10.76 | deleted before created: 3, created before its "
         "customer: 5 |"
+    )
+
+
+def test_the_flags_bench_refuses_rounds_below_one_before_reaching_a_database(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--rounds", "0"])
+
+    assert stopped.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith("argument --rounds: '0' is not a whole number of at least 1")
     )
