@@ -43,13 +43,33 @@ def wine(tmp_path_factory) -> Iterator[dict[str, str]]:
     """The wine command and a prefix of this test run (made once, about 5 s)."""
     binary = wine_binary()
     assert binary is not None
-    prefix = tmp_path_factory.mktemp("wineprefix")
-    env = {"WINE": binary, "WINEPREFIX": str(prefix), "WINEDEBUG": "-all"}
-    subprocess.run(  # make the prefix now, so its messages stay out of the tests' output
-        [binary, "cmd", "/c", "ver"], env={**os.environ, **env}, capture_output=True, check=True
-    )
-    yield env
     server = Path(binary).with_name("wineserver")
+    failures = []
+    # Make the prefix now, so its messages stay out of the tests' output. Once in CI (never in
+    # 20 tries here) wine could not start in a new prefix: status 53, "could not load
+    # kernel32.dll". Try again in a fresh prefix; fail with what wine said if it never starts.
+    for _ in range(3):
+        prefix = tmp_path_factory.mktemp("wineprefix")
+        env = {"WINE": binary, "WINEPREFIX": str(prefix), "WINEDEBUG": "-all"}
+        made = subprocess.run(
+            [binary, "cmd", "/c", "ver"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        if made.returncode == 0:
+            break
+        failures.append(f"status {made.returncode}: {made.stdout.strip()} {made.stderr.strip()}")
+        stop_wineserver(server, env)
+    else:
+        pytest.fail("wine could not start cmd in a new prefix, 3 times:\n" + "\n".join(failures))
+    yield env
+    stop_wineserver(server, env)
+
+
+def stop_wineserver(server: Path, env: dict[str, str]) -> None:
     if server.exists():
         subprocess.run([str(server), "-k"], env={**os.environ, **env}, check=False)
 
