@@ -36,6 +36,8 @@ call "%ROOT%\scripts\docker_env.bat" ensure_env
 if errorlevel 1 exit /b 2
 call "%ROOT%\scripts\docker_env.bat" free_ports
 if errorlevel 1 exit /b 2
+call "%ROOT%\scripts\docker_env.bat" memory
+if errorlevel 1 exit /b 2
 if defined PIP_CERT if not exist "%PIP_CERT%" (echo error: PIP_CERT names %PIP_CERT%, which is not a readable file. 1>&2 & exit /b 2)
 rem The mounted folders are created here, so that they exist before Docker mounts them.
 call :folder "%ETL_INPUT_DIR%" data\input

@@ -49,6 +49,7 @@ source "$ROOT/scripts/docker_env.sh"
 require_docker
 ensure_env_file
 require_free_ports
+require_executor_fits
 PIP_CERT="$(env_value PIP_CERT "")"
 if [ -n "$PIP_CERT" ]; then
   [ -r "$PIP_CERT" ] || docker_fail "PIP_CERT names $PIP_CERT, which is not a readable file."

@@ -5,6 +5,7 @@ rem   call docker_env.bat check          Docker installed, its engine running, C
 rem   call docker_env.bat ensure_env     .env created from .env.example with a random password
 rem   call docker_env.bat require_env    .env must exist
 rem   call docker_env.bat free_ports     each published port free, unless its service runs
+rem   call docker_env.bat memory         an executor fits in its worker's memory
 rem   call docker_env.bat stack_up       the stack runs
 rem   call docker_env.bat login          the jobs' credentials open the database
 rem   call docker_env.bat workers N      wait until N workers have registered with the master
@@ -98,6 +99,39 @@ exit /b 2
 set "ADDRESS=%~1"
 if "%ADDRESS:*:=%"=="%PORT%" set "TAKEN=1"
 exit /b 0
+
+:memory
+rem An executor larger than its worker's memory is never started: every job would wait forever.
+set "WORKER_MEMORY=%SPARK_WORKER_MEMORY%"
+if not defined WORKER_MEMORY set "WORKER_MEMORY=2g"
+set "EXECUTOR_MEMORY=%SPARK_EXECUTOR_MEMORY%"
+if not defined EXECUTOR_MEMORY set "EXECUTOR_MEMORY=%WORKER_MEMORY%"
+call :mib SPARK_WORKER_MEMORY "%WORKER_MEMORY%"
+if errorlevel 1 exit /b 2
+set "WORKER_MIB=%MIB%"
+call :mib SPARK_EXECUTOR_MEMORY "%EXECUTOR_MEMORY%"
+if errorlevel 1 exit /b 2
+if %MIB% LEQ %WORKER_MIB% exit /b 0
+echo error: SPARK_EXECUTOR_MEMORY (%EXECUTOR_MEMORY%) is more than SPARK_WORKER_MEMORY (%WORKER_MEMORY%): no worker could start an executor and every job would wait. Lower SPARK_EXECUTOR_MEMORY in .env, or leave it empty for the worker's whole memory. 1>&2
+exit /b 2
+rem :mib NAME SIZE sets MIB to SIZE (a number and its unit: 512m, 2g, 2gb) in MiB. A bare number
+rem is refused: the worker reads it as bytes and an executor as MiB.
+:mib
+set "SIZE=%~2"
+set "MIB="
+if /i "%SIZE:~-1%"=="b" set "SIZE=%SIZE:~0,-1%"
+set "NUMBER=%SIZE:~0,-1%"
+set "N="
+set /a "N=%NUMBER%" >nul 2>nul
+if not "%N%"=="%NUMBER%" goto not_a_size
+if /i "%SIZE:~-1%"=="k" set /a "MIB=N/1024"
+if /i "%SIZE:~-1%"=="m" set /a "MIB=N"
+if /i "%SIZE:~-1%"=="g" set /a "MIB=N*1024"
+if /i "%SIZE:~-1%"=="t" set /a "MIB=N*1048576"
+if defined MIB exit /b 0
+:not_a_size
+echo error: %1 in .env must be a size with its unit, such as 2g or 1536m (found '%~2'). 1>&2
+exit /b 2
 
 :stack_up
 call :running

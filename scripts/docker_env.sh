@@ -93,6 +93,32 @@ require_free_ports() {
   done
 }
 
+# memory_mib NAME SIZE: SIZE (a number and its unit: 512m, 2g, 2gb) in MiB. A bare number is
+# refused: the worker reads it as bytes and an executor as MiB.
+memory_mib() {
+  local size="${2,,}"
+  [[ "$size" =~ ^([0-9]+)([kmgt])b?$ ]] ||
+    docker_fail "$1 in .env must be a size with its unit, such as 2g or 1536m (found '$2')."
+  local number=$((10#${BASH_REMATCH[1]}))
+  case "${BASH_REMATCH[2]}" in
+    k) echo $((number / 1024)) ;;
+    m) echo "$number" ;;
+    g) echo $((number * 1024)) ;;
+    t) echo $((number * 1024 * 1024)) ;;
+  esac
+}
+
+# An executor larger than its worker's memory is never started: every job would wait forever.
+require_executor_fits() {
+  local worker executor worker_mib executor_mib
+  worker="$(env_value SPARK_WORKER_MEMORY 2g)"
+  executor="$(env_value SPARK_EXECUTOR_MEMORY "$worker")"
+  worker_mib="$(memory_mib SPARK_WORKER_MEMORY "$worker")" || exit 2
+  executor_mib="$(memory_mib SPARK_EXECUTOR_MEMORY "$executor")" || exit 2
+  [ "$executor_mib" -le "$worker_mib" ] ||
+    docker_fail "SPARK_EXECUTOR_MEMORY ($executor) is more than SPARK_WORKER_MEMORY ($worker): no worker could start an executor and every job would wait. Lower SPARK_EXECUTOR_MEMORY in .env, or leave it empty for the worker's whole memory."
+}
+
 require_stack_up() {
   running_services | grep -qx spark-master ||
     docker_fail "the Docker stack is not up; run ./start.sh first (or use --local)."

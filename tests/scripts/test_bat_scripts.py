@@ -242,6 +242,56 @@ def test_start_brings_the_stack_up_and_waits_for_the_workers(wine, project):
         assert (project / folder).is_dir(), folder
 
 
+@pytest.mark.parametrize(
+    ("worker", "executor", "message"),
+    [
+        (
+            "2g",
+            "2049m",
+            "error: SPARK_EXECUTOR_MEMORY (2049m) is more than SPARK_WORKER_MEMORY (2g): no worker "
+            "could start an executor and every job would wait. Lower SPARK_EXECUTOR_MEMORY in "
+            ".env, or leave it empty for the worker's whole memory.",
+        ),
+        (
+            "2g",
+            "1024",
+            "error: SPARK_EXECUTOR_MEMORY in .env must be a size with its unit, such as 2g or "
+            "1536m (found '1024').",
+        ),
+        (
+            "two",
+            "",
+            "error: SPARK_WORKER_MEMORY in .env must be a size with its unit, such as 2g or "
+            "1536m (found 'two').",
+        ),
+    ],
+    ids=["larger", "bare-number", "not-a-size"],
+)
+def test_an_executor_larger_than_its_worker_is_refused(wine, project, worker, executor, message):
+    env_file(project)
+    status, _, err = cmd(
+        wine, project, "start.bat", SPARK_WORKER_MEMORY=worker, SPARK_EXECUTOR_MEMORY=executor
+    )
+
+    assert status == 2
+    assert err == message
+    assert not any(
+        call.endswith("up --detach --build --wait --scale spark-worker=1")
+        for call in docker_calls(project)
+    )
+
+
+@pytest.mark.parametrize(("worker", "executor"), [("2g", ""), ("4GB", "4096m"), ("1t", "512g")])
+def test_an_executor_that_fits_its_worker_starts(wine, project, worker, executor):
+    env_file(project)
+    status, _, err = cmd(
+        wine, project, "start.bat", SPARK_WORKER_MEMORY=worker, SPARK_EXECUTOR_MEMORY=executor
+    )
+
+    assert status == 0, err
+    assert "The stack is up" in err
+
+
 def test_a_changed_password_says_why_and_how_to_fix_it(wine, project):
     env_file(project)
     status, _, err = cmd(

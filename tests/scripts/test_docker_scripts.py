@@ -170,6 +170,60 @@ def test_an_unreachable_database_is_named_with_its_error(project):
     )
 
 
+@pytest.mark.parametrize(
+    ("worker", "executor", "message"),
+    [
+        (
+            "2g",
+            "3g",
+            "error: SPARK_EXECUTOR_MEMORY (3g) is more than SPARK_WORKER_MEMORY (2g): no worker "
+            "could start an executor and every job would wait. Lower SPARK_EXECUTOR_MEMORY in "
+            ".env, or leave it empty for the worker's whole memory.\n",
+        ),
+        (
+            "4G",
+            "4097m",
+            "error: SPARK_EXECUTOR_MEMORY (4097m) is more than SPARK_WORKER_MEMORY (4G): no worker "
+            "could start an executor and every job would wait. Lower SPARK_EXECUTOR_MEMORY in "
+            ".env, or leave it empty for the worker's whole memory.\n",
+        ),
+        (
+            "2g",
+            "1024",
+            "error: SPARK_EXECUTOR_MEMORY in .env must be a size with its unit, such as 2g or "
+            "1536m (found '1024').\n",
+        ),
+        (
+            "two",
+            "",
+            "error: SPARK_WORKER_MEMORY in .env must be a size with its unit, such as 2g or "
+            "1536m (found 'two').\n",
+        ),
+    ],
+    ids=["larger", "larger-by-1m", "bare-number", "not-a-size"],
+)
+def test_an_executor_larger_than_its_worker_is_refused_before_anything_starts(
+    project, worker, executor, message
+):
+    env_file(project)
+    result = run(project, "start.sh", SPARK_WORKER_MEMORY=worker, SPARK_EXECUTOR_MEMORY=executor)
+
+    assert result.returncode == 2
+    assert result.stderr == message
+    assert not any(" up " in call for call in docker_calls(project))
+
+
+@pytest.mark.parametrize(
+    ("worker", "executor"), [("2g", ""), ("2g", "2048m"), ("4gb", "4g"), ("1t", "512g")]
+)
+def test_an_executor_that_fits_its_worker_starts(project, worker, executor):
+    env_file(project)
+    result = run(project, "start.sh", SPARK_WORKER_MEMORY=worker, SPARK_EXECUTOR_MEMORY=executor)
+
+    assert result.returncode == 0, result.stderr
+    assert "The stack is up" in result.stderr
+
+
 @pytest.mark.parametrize("workers", ["0", "two", "-1"])
 def test_workers_must_be_a_positive_number(project, workers):
     result = run(project, "start.sh", "--workers", workers)
