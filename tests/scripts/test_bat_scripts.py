@@ -48,7 +48,9 @@ def wine(tmp_path_factory) -> Iterator[dict[str, str]]:
     # Make the prefix now, so its messages stay out of the tests' output. Once in CI (never in
     # 20 tries here) wine could not start in a new prefix: status 53, "could not load
     # kernel32.dll". Try again in a fresh prefix; fail with what wine said if it never starts.
-    for _ in range(3):
+    for attempt in range(3):
+        if attempt:
+            time.sleep(5)
         prefix = tmp_path_factory.mktemp("wineprefix")
         env = {"WINE": binary, "WINEPREFIX": str(prefix), "WINEDEBUG": "-all"}
         made = subprocess.run(
