@@ -46,8 +46,8 @@ def wine(tmp_path_factory) -> Iterator[dict[str, str]]:
     server = Path(binary).with_name("wineserver")
     failures = []
     # Make the prefix now, so its messages stay out of the tests' output. Once in CI (never in
-    # 20 tries here) wine could not start in a new prefix: status 53, "could not load
-    # kernel32.dll". Try again in a fresh prefix; fail with what wine said if it never starts.
+    # 20 tries here) wine could not start in a new prefix: status 53, its words not kept. Try
+    # again in a fresh prefix, after a pause; fail with what wine said if it never starts.
     for attempt in range(3):
         if attempt:
             time.sleep(5)
