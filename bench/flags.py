@@ -35,6 +35,7 @@ from psycopg2 import sql
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.arguments import positive  # noqa: E402
 from spark_etl.config import load_settings  # noqa: E402
 from spark_etl.config.connection import connection_from_env  # noqa: E402
 from spark_etl.db import postgres  # noqa: E402
@@ -113,15 +114,9 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def rounds_count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
-    return int(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=rounds_count, default=2)
+    parser.add_argument("--rounds", type=positive, default=2)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     settings = load_settings()

@@ -31,6 +31,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.arguments import positive  # noqa: E402
+
 PHASES = ("read_validate", "stage", "merge")
 
 
@@ -138,12 +142,6 @@ def memory_size(text: str) -> str:
     if not re.fullmatch(r"[1-9][0-9]*[mg]", text):
         raise argparse.ArgumentTypeError(f"'{text}' is not a memory size like 4g or 3500m")
     return text
-
-
-def positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
-    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
